@@ -1,0 +1,96 @@
+//! What a workload will do, computed before it runs: sizes, shards, disk needed.
+//! `syncbench workload describe` prints it and the harness's free-disk preflight uses it.
+
+use serde::Serialize;
+
+use crate::generator::Generator;
+use crate::WorkloadSpec;
+
+/// Most blocks generated to estimate sizes (evenly spaced over the workload).
+pub const MAX_SAMPLED_BLOCKS: u64 = 4_000;
+/// Bytes the node adds per stored block: WAL record header (24) or segment record
+/// header plus index entry (16 + 16); the larger is used for estimates.
+pub const STORE_OVERHEAD_PER_BLOCK: u64 = 32;
+
+/// Distribution summary of one per-block quantity over the sampled blocks.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Quantiles {
+    pub mean: f64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p95: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+impl Quantiles {
+    /// Summarises `values` (sorted in place).
+    pub fn of(values: &mut [u64]) -> Quantiles {
+        values.sort_unstable();
+        let n = values.len();
+        let at = |p: f64| values.get(((n as f64 * p).ceil() as usize).clamp(1, n.max(1)) - 1).copied().unwrap_or(0);
+        let mean = if n == 0 { 0.0 } else { values.iter().sum::<u64>() as f64 / n as f64 };
+        Quantiles { mean, p50: at(0.5), p90: at(0.9), p95: at(0.95), p99: at(0.99), max: values.last().copied().unwrap_or(0) }
+    }
+}
+
+/// The plan of one workload run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Description {
+    pub name: String,
+    pub blocks: u64,
+    pub first_block: u64,
+    pub last_block: u64,
+    pub shard_size: u64,
+    pub shards: u64,
+    pub sampled_blocks: u64,
+    pub bytes_per_block: Quantiles,
+    pub txs_per_block: Quantiles,
+    pub logs_per_block: Quantiles,
+    pub total_bytes_estimate: u64,
+    pub shard_bytes_estimate: u64,
+}
+
+impl Description {
+    /// Samples up to [`MAX_SAMPLED_BLOCKS`] blocks evenly spaced over the workload.
+    pub fn of(spec: &WorkloadSpec) -> Description {
+        let mut gen = Generator::new(spec);
+        let n = spec.blocks.min(MAX_SAMPLED_BLOCKS);
+        let step = spec.blocks / n;
+        let (mut bytes, mut txs, mut logs) = (Vec::new(), Vec::new(), Vec::new());
+        let mut buf = Vec::new();
+        for i in 0..n {
+            let shape = gen.block(spec.start_height + i * step, &mut buf);
+            bytes.push(shape.bytes as u64);
+            txs.push(shape.transactions as u64);
+            logs.push(shape.logs as u64);
+        }
+        let bytes_per_block = Quantiles::of(&mut bytes);
+        let first = spec.start_height / spec.shard_size;
+        let last = (spec.start_height + spec.blocks - 1) / spec.shard_size;
+        let stored = bytes_per_block.mean + STORE_OVERHEAD_PER_BLOCK as f64;
+        Description {
+            name: spec.name.clone(),
+            blocks: spec.blocks,
+            first_block: spec.start_height,
+            last_block: spec.start_height + spec.blocks - 1,
+            shard_size: spec.shard_size,
+            shards: last - first + 1,
+            sampled_blocks: n,
+            bytes_per_block,
+            txs_per_block: Quantiles::of(&mut txs),
+            logs_per_block: Quantiles::of(&mut logs),
+            total_bytes_estimate: (bytes_per_block.mean * spec.blocks as f64) as u64,
+            shard_bytes_estimate: (stored * spec.shard_size.min(spec.blocks) as f64) as u64,
+        }
+    }
+
+    /// Peak disk use of the node's data directory: every block stored once, plus, while
+    /// a shard compacts, its WAL and its new segment side by side (one per concurrent
+    /// compaction), plus 10 % for the noise of the estimate.
+    pub fn peak_disk_bytes(&self, compaction_concurrency: u64) -> u64 {
+        let stored = self.total_bytes_estimate + self.blocks * STORE_OVERHEAD_PER_BLOCK;
+        let peak = stored + compaction_concurrency.max(1) * self.shard_bytes_estimate;
+        peak + peak / 10
+    }
+}
