@@ -1,1 +1,16 @@
+//! The node compiled once per allocator, plus what every allocator binary shares.
+//!
+//! # Layout
+//! - [`counting`]: [`counting::Counting`], a `GlobalAlloc` wrapper counting live bytes,
+//!   allocations and bytes allocated, with per-thread sharded counters.
+//! - [`glibc`], [`jemalloc`], [`mimalloc`]: each allocator's own statistics.
+//! - `src/bin/node-*.rs`: one binary per allocator, each a few lines that install
+//!   `Counting<TheAllocator>` as `#[global_allocator]` and call `syncbench_node::main`.
+//!
+//! The allocator must be chosen at compile time (and glibc reads `MALLOC_ARENA_MAX`
+//! at process start), which is why each allocator is its own binary and process.
 
+pub mod counting;
+pub mod glibc;
+pub mod jemalloc;
+pub mod mimalloc;

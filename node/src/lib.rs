@@ -1,1 +1,93 @@
+//! The system under test: a sharded chain-history store fed blocks over a Unix socket.
+//!
+//! Modelled on real history nodes (seed 004): blocks arrive out of order, are decoded
+//! into many small owned objects, hashed on worker threads, appended to per-shard
+//! write-ahead logs in fdatasync'd batches, acknowledged, and compacted into sorted
+//! segments once a shard is complete — with the buffered (pre-fix) or streaming (fixed)
+//! compaction of the incident report.
+//!
+//! # Layout
+//! - [`config`]: command-line flags (typed: [`config::CompactionMode`], [`fault::Fault`]).
+//! - [`server`]: socket, handshake, the receive loop, thread orchestration.
+//! - [`pipeline`]: bounded queues and the hash stage.
+//! - [`writer`]: the batch writer, single owner of all WALs; acks durable batches.
+//! - [`wal`]: write-ahead log format, writer, reader, recovery.
+//! - [`segment`]: sealed segment format, writer, reader.
+//! - [`compaction`]: buffered and streaming compaction, bounded by a queue.
+//! - [`store`]: data directory layout, startup recovery, the read path for `verify`.
+//! - [`events`], [`histograms`]: what the node reports to the driver.
+//! - [`alloc_stats`]: the interface each allocator binary implements.
+//! - [`fault`]: fault injection (deaths on demand, whitebox kill points).
+//!
+//! # Invariants
+//! - A block is acknowledged only after its WAL record and a later commit marker are
+//!   fdatasync'd: every acknowledged block survives `kill -9`.
+//! - Every length read from the socket or from disk is checked before allocating.
+//! - The node never depends on the harness; it shares only `syncbench-proto`.
+//!
+//! # Exit codes
+//! 0 session finished; 1 runtime error (I/O, protocol); 2 usage; 3 the store holds
+//! damaged acknowledged data (file and offset on stderr), refusing to start.
 
+pub mod alloc_stats;
+pub mod compaction;
+pub mod config;
+pub mod events;
+pub mod fault;
+pub mod histograms;
+pub mod pipeline;
+pub mod segment;
+pub mod server;
+pub mod store;
+pub mod wal;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use alloc_stats::{AllocatorStats, HeapCounters};
+pub use config::{CompactionMode, Config};
+
+/// Exit code when the store holds damaged acknowledged data.
+pub const EXIT_CORRUPT: u8 = 3;
+
+/// Why the node stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    #[error(transparent)]
+    Frame(#[from] syncbench_proto::FrameError),
+    #[error("driver connection lost: {0}")]
+    Disconnected(std::io::Error),
+    #[error("compaction failed: {0}")]
+    Compaction(String),
+}
+
+impl NodeError {
+    pub fn io(path: &Path, source: std::io::Error) -> NodeError {
+        NodeError::Io { path: path.to_owned(), source }
+    }
+}
+
+/// The `main` of every allocator binary.
+pub fn main(alloc: &'static dyn AllocatorStats) -> ExitCode {
+    let cfg = Config::parse();
+    match server::run(&cfg, alloc) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(NodeError::Store(e)) if e.is_corruption() => {
+            eprintln!("node: {e}");
+            ExitCode::from(EXIT_CORRUPT)
+        }
+        Err(e) => {
+            eprintln!("node: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

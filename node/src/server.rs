@@ -1,0 +1,255 @@
+//! The node's main loop: recover the store, listen, serve one ingest session.
+//!
+//! One connection per process: the driver connects, sends `Hello`, streams blocks,
+//! sends `Finish`, and waits for `Done`. The socket is created 0600 and only a peer
+//! with the node's own uid (checked with `SO_PEERCRED`) is served.
+
+use std::fs;
+use std::io::{BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use serde_json::json;
+use syncbench_proto::frame::{write_frame, Frame, FrameReader, PROTOCOL_VERSION};
+use syncbench_proto::Block;
+
+use crate::alloc_stats::AllocatorStats;
+use crate::compaction::Compactor;
+use crate::config::Config;
+use crate::events::Events;
+use crate::fault;
+use crate::histograms::Histograms;
+use crate::pipeline::{hash_worker, queue, Counters, Ingested, QueueSender};
+use crate::store::{RecoveryNote, Store};
+use crate::writer::{BatchWriter, WriterParts};
+use crate::NodeError;
+
+/// Socket read buffer: big enough for many average blocks per syscall.
+const READ_BUFFER_BYTES: usize = 1 << 20;
+
+pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeError> {
+    let events = Arc::new(Events::stdout());
+    events.emit(
+        "node_start",
+        json!({"pid": std::process::id(), "allocator": alloc.name(), "allocator_version": alloc.version(),
+               "node_version": env!("CARGO_PKG_VERSION"), "shard_size": cfg.shard_size,
+               "writer_batch": cfg.writer_batch, "compaction": cfg.compaction,
+               "compaction_concurrency": cfg.compaction_concurrency, "hash_threads": cfg.hash_threads()}),
+    );
+    let (store, recovered, notes) = Store::open(&cfg.data, cfg.shard_size)?;
+    report_recovery(&events, &recovered, &notes);
+    let listener = bind(cfg)?;
+    events.emit("ready", json!({"socket": cfg.socket.display().to_string()}));
+    let (stream, _) = listener.accept().map_err(|e| NodeError::io(&cfg.socket, e))?;
+    check_peer(&stream)?;
+    drop(listener);
+    let _ = fs::remove_file(&cfg.socket);
+    let session = Session { cfg, events: Arc::clone(&events), alloc };
+    let result = session.serve(stream, store, recovered);
+    if let Err(e) = &result {
+        events.emit("error", json!({"stage": "session", "message": e.to_string()}));
+    }
+    result
+}
+
+fn report_recovery(events: &Events, recovered: &std::collections::BTreeMap<u64, crate::store::ShardOnDisk>, notes: &[RecoveryNote]) {
+    for note in notes {
+        match note {
+            RecoveryNote::TornTail { shard, file, tail } => events.emit(
+                "wal_torn_tail",
+                json!({"shard": shard, "file": file.display().to_string(), "offset": tail.offset,
+                       "bytes": tail.bytes, "reason": tail.reason}),
+            ),
+            RecoveryNote::OrphanRemoved { shard, file } => {
+                events.emit("orphan_removed", json!({"shard": shard, "file": file.display().to_string()}))
+            }
+        }
+    }
+    let (mut sealed, mut open, mut blocks) = (0, 0, 0);
+    for s in recovered.values() {
+        match s {
+            crate::store::ShardOnDisk::Sealed { numbers } => (sealed, blocks) = (sealed + 1, blocks + numbers.len()),
+            crate::store::ShardOnDisk::Open { entries, .. } => (open, blocks) = (open + 1, blocks + entries.len()),
+        }
+    }
+    events.emit("recovery", json!({"shards_sealed": sealed, "shards_open": open, "blocks": blocks}));
+}
+
+fn bind(cfg: &Config) -> Result<UnixListener, NodeError> {
+    let path = &cfg.socket;
+    if path.exists() {
+        fs::remove_file(path).map_err(|e| NodeError::io(path, e))?;
+    }
+    let listener = UnixListener::bind(path).map_err(|e| NodeError::io(path, e))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(|e| NodeError::io(path, e))?;
+    Ok(listener)
+}
+
+/// Refuses peers running as another user.
+fn check_peer(stream: &UnixStream) -> Result<(), NodeError> {
+    use std::os::fd::AsRawFd;
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` and `len` are valid for writes and sized for SO_PEERCRED.
+    let rc = unsafe {
+        libc::getsockopt(stream.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PEERCRED, (&mut cred as *mut libc::ucred).cast(), &mut len)
+    };
+    // SAFETY: getuid has no preconditions.
+    let me = unsafe { libc::getuid() };
+    if rc != 0 || cred.uid != me {
+        return Err(NodeError::Protocol(format!("refusing peer with uid {} (node runs as {me})", cred.uid)));
+    }
+    Ok(())
+}
+
+struct Session<'a> {
+    cfg: &'a Config,
+    events: Arc<Events>,
+    alloc: &'static dyn AllocatorStats,
+}
+
+impl Session<'_> {
+    fn serve(&self, stream: UnixStream, store: Store, recovered: std::collections::BTreeMap<u64, crate::store::ShardOnDisk>) -> Result<(), NodeError> {
+        let cfg = self.cfg;
+        let read_half = stream.try_clone().map_err(NodeError::Disconnected)?;
+        let mut frames = FrameReader::new(BufReader::with_capacity(READ_BUFFER_BYTES, read_half));
+        let out = Arc::new(Mutex::new(stream));
+        let range = match frames.read_frame()? {
+            Some(Frame::Hello { version, first_block, block_count }) if version == PROTOCOL_VERSION => {
+                let end = first_block.checked_add(block_count).ok_or_else(|| NodeError::Protocol("block range overflows".into()))?;
+                (first_block, end)
+            }
+            Some(Frame::Hello { version, .. }) => {
+                return Err(self.refuse(&out, format!("protocol version {version} not supported (want {PROTOCOL_VERSION})")))
+            }
+            other => return Err(self.refuse(&out, format!("expected Hello, got {other:?}"))),
+        };
+        let histograms = Arc::new(Histograms::default());
+        let counters = Arc::new(Counters::default());
+        let compactor = Compactor::start(cfg.compaction_concurrency as usize, cfg.compaction, Arc::clone(&self.events), Arc::clone(&histograms));
+        let compaction_status = compactor.status();
+        let parts = WriterParts {
+            store,
+            range,
+            writer_batch: cfg.writer_batch as usize,
+            max_delay: Duration::from_millis(cfg.max_batch_delay_ms),
+            compactor,
+            events: Arc::clone(&self.events),
+            histograms: Arc::clone(&histograms),
+            counters: Arc::clone(&counters),
+            acks: Arc::clone(&out),
+        };
+        let writer = BatchWriter::new(parts, recovered)?;
+        let cap = cfg.queue_blocks as usize;
+        let (hash_tx, hash_rx, hash_depth) = queue::<Ingested>(cap);
+        let (write_tx, write_rx, write_depth) = queue::<Ingested>(cap);
+        let hash_rx = Arc::new(Mutex::new(hash_rx));
+        let hashers: Vec<JoinHandle<()>> = (0..cfg.hash_threads())
+            .map(|i| {
+                let (rx, tx, burn) = (Arc::clone(&hash_rx), write_tx.clone(), cfg.burn_cpu_us_per_block);
+                thread::Builder::new().name(format!("hash-{i}")).spawn(move || hash_worker(rx, tx, burn)).expect("spawning a hash thread")
+            })
+            .collect();
+        drop(write_tx);
+        let writer = thread::Builder::new().name("writer".into()).spawn(move || writer.run(write_rx)).expect("spawning the writer");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stats = self.spawn_stats(Arc::clone(&stop), Arc::clone(&counters), move || {
+            let (queued, running) = compaction_status.depth();
+            json!({"queue_hash": hash_depth.load(Ordering::Relaxed), "queue_write": write_depth.load(Ordering::Relaxed),
+                   "compactions_queued": queued, "compactions_running": running})
+        });
+        let received = self.receive(&mut frames, hash_tx, &counters);
+        for h in hashers {
+            let _ = h.join();
+        }
+        let written = writer.join().map_err(|_| NodeError::Protocol("writer thread panicked".into()))?;
+        let finished = match (received, written) {
+            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+            (Ok(()), Ok(w)) => w.shutdown(),
+        };
+        stop.store(true, Ordering::Relaxed);
+        let _ = stats.join();
+        finished?;
+        self.events.emit(
+            "node_summary",
+            json!({"blocks_received": counters.blocks_received.load(Ordering::Relaxed),
+                   "bytes_received": counters.bytes_received.load(Ordering::Relaxed),
+                   "blocks_durable": counters.blocks_durable.load(Ordering::Relaxed),
+                   "wal_payload_bytes_written": counters.wal_bytes_written.load(Ordering::Relaxed)}),
+        );
+        let mut o = out.lock().map_err(|_| NodeError::Protocol("socket lock poisoned".into()))?;
+        write_frame(&mut *o, &Frame::Done { histograms: histograms.serialize() }).and_then(|_| o.flush()).map_err(NodeError::Disconnected)
+    }
+
+    /// Reads blocks until `Finish`, decoding each into owned structures.
+    fn receive(&self, frames: &mut FrameReader<BufReader<UnixStream>>, hash_tx: QueueSender<Ingested>, counters: &Counters) -> Result<(), NodeError> {
+        let cfg = self.cfg;
+        let mut count = 0u64;
+        loop {
+            match frames.read_frame()? {
+                Some(Frame::Block { number, payload }) => {
+                    count += 1;
+                    if cfg.fault.is_some() && count == cfg.fault_at_block {
+                        fault::trigger(cfg.fault.expect("checked above"));
+                    }
+                    if cfg.inject_leak_bytes_per_block > 0 {
+                        Box::leak(vec![0xA5u8; cfg.inject_leak_bytes_per_block as usize].into_boxed_slice());
+                    }
+                    let block = Block::decode(&payload).map_err(|e| NodeError::Protocol(format!("block frame {number}: {e}")))?;
+                    if block.number != number {
+                        return Err(NodeError::Protocol(format!("frame says block {number}, payload says {}", block.number)));
+                    }
+                    counters.blocks_received.fetch_add(1, Ordering::Relaxed);
+                    counters.bytes_received.fetch_add(payload.len() as u64, Ordering::Relaxed);
+                    if hash_tx.send(Ingested { number, payload, block, hashes: None }).is_err() {
+                        return Err(NodeError::Protocol("pipeline stopped (see earlier error)".into()));
+                    }
+                }
+                Some(Frame::Finish) => return Ok(()),
+                Some(other) => return Err(NodeError::Protocol(format!("unexpected frame {other:?}"))),
+                None => return Err(NodeError::Protocol("driver disconnected before Finish".into())),
+            }
+        }
+    }
+
+    fn spawn_stats(&self, stop: Arc<AtomicBool>, counters: Arc<Counters>, queues: impl Fn() -> serde_json::Value + Send + 'static) -> JoinHandle<()> {
+        let (events, alloc, interval) = (Arc::clone(&self.events), self.alloc, Duration::from_millis(self.cfg.stats_interval_ms));
+        thread::Builder::new()
+            .name("stats".into())
+            .spawn(move || {
+                let tick = Duration::from_millis(10).min(interval);
+                let mut waited = Duration::ZERO;
+                while !stop.load(Ordering::Relaxed) {
+                    thread::sleep(tick);
+                    waited += tick;
+                    if waited < interval {
+                        continue;
+                    }
+                    waited = Duration::ZERO;
+                    let heap = alloc.heap();
+                    let mut fields = queues();
+                    if let Some(f) = fields.as_object_mut() {
+                        f.insert("blocks_received".into(), counters.blocks_received.load(Ordering::Relaxed).into());
+                        f.insert("blocks_durable".into(), counters.blocks_durable.load(Ordering::Relaxed).into());
+                        f.insert("heap_live_bytes".into(), heap.live_bytes.into());
+                        f.insert("alloc_count".into(), heap.alloc_count.into());
+                        f.insert("alloc_bytes_total".into(), heap.alloc_bytes_total.into());
+                        f.insert("allocator".into(), alloc.internal());
+                    }
+                    events.emit("stats", fields);
+                }
+            })
+            .expect("spawning the stats thread")
+    }
+
+    fn refuse(&self, out: &Mutex<UnixStream>, message: String) -> NodeError {
+        if let Ok(mut o) = out.lock() {
+            let _ = write_frame(&mut *o, &Frame::Error { message: message.clone() });
+        }
+        NodeError::Protocol(message)
+    }
+}

@@ -1,0 +1,279 @@
+//! The batch writer: the single owner of every shard's WAL.
+//!
+//! It appends each arriving block to its shard's WAL, drops the decoded block (the
+//! cross-thread free), and every `--writer-batch` blocks (or after
+//! `--max-batch-delay-ms` without a full batch) commits: a commit marker and fdatasync
+//! per touched WAL, then one `Ack` frame listing the batch's blocks. A shard whose
+//! expected blocks are all durable is sealed and handed to the compactor.
+//! Duplicate blocks (resent after a restart) are acknowledged without a second write.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use syncbench_proto::frame::{write_frame, Frame};
+
+use crate::compaction::{Compactor, Job};
+use crate::events::Events;
+use crate::histograms::{record, Histograms};
+use crate::pipeline::{Counters, Ingested, QueueReceiver};
+use crate::store::{ShardOnDisk, Store};
+use crate::wal::writer::WalWriter;
+use crate::{wal, NodeError};
+
+/// Per-shard state owned by the writer.
+struct Shard {
+    wal: Option<WalWriter>,
+    present: Vec<u64>,
+    count: u64,
+    sealed: bool,
+}
+
+impl Shard {
+    fn new(shard_size: u64) -> Shard {
+        Shard { wal: None, present: vec![0; shard_size.div_ceil(64) as usize], count: 0, sealed: false }
+    }
+
+    fn has(&self, slot: u64) -> bool {
+        self.present[(slot / 64) as usize] & (1 << (slot % 64)) != 0
+    }
+
+    fn insert(&mut self, slot: u64) {
+        self.present[(slot / 64) as usize] |= 1 << (slot % 64);
+        self.count += 1;
+    }
+}
+
+/// Position of block `number` inside shard `id`; an error if it belongs elsewhere.
+fn slot(number: u64, id: u64, size: u64) -> Result<u64, NodeError> {
+    if number / size != id {
+        return Err(NodeError::Protocol(format!("store holds block {number} in shard {id}, which cannot contain it")));
+    }
+    Ok(number - id * size)
+}
+
+pub struct BatchWriter {
+    store: Store,
+    shards: BTreeMap<u64, Shard>,
+    /// Announced block range `[first, end)`.
+    range: (u64, u64),
+    writer_batch: usize,
+    max_delay: Duration,
+    pending: Vec<u64>,
+    touched: BTreeSet<u64>,
+    append_time: Duration,
+    batch_bytes: u64,
+    batch_seq: u64,
+    compactor: Compactor,
+    events: Arc<Events>,
+    histograms: Arc<Histograms>,
+    counters: Arc<Counters>,
+    acks: Arc<Mutex<UnixStream>>,
+}
+
+/// Everything the writer needs besides the recovered shards.
+pub struct WriterParts {
+    pub store: Store,
+    pub range: (u64, u64),
+    pub writer_batch: usize,
+    pub max_delay: Duration,
+    pub compactor: Compactor,
+    pub events: Arc<Events>,
+    pub histograms: Arc<Histograms>,
+    pub counters: Arc<Counters>,
+    pub acks: Arc<Mutex<UnixStream>>,
+}
+
+impl BatchWriter {
+    /// Builds the writer from recovered shards and queues compaction of any shard that
+    /// is already complete (a crash interrupted its compaction).
+    pub fn new(p: WriterParts, recovered: BTreeMap<u64, ShardOnDisk>) -> Result<BatchWriter, NodeError> {
+        let size = p.store.shard_size;
+        let mut shards = BTreeMap::new();
+        for (id, on_disk) in recovered {
+            let mut s = Shard::new(size);
+            match on_disk {
+                ShardOnDisk::Sealed { numbers } => {
+                    for n in numbers {
+                        s.insert(slot(n, id, size)?);
+                    }
+                    s.sealed = true;
+                }
+                ShardOnDisk::Open { entries, .. } => {
+                    for e in &entries {
+                        let at = slot(e.number, id, size)?;
+                        if !s.has(at) {
+                            s.insert(at);
+                        }
+                    }
+                }
+            }
+            shards.insert(id, s);
+        }
+        let mut w = BatchWriter {
+            store: p.store,
+            shards,
+            range: p.range,
+            writer_batch: p.writer_batch,
+            max_delay: p.max_delay,
+            pending: Vec::new(),
+            touched: BTreeSet::new(),
+            append_time: Duration::ZERO,
+            batch_bytes: 0,
+            batch_seq: 0,
+            compactor: p.compactor,
+            events: p.events,
+            histograms: p.histograms,
+            counters: p.counters,
+            acks: p.acks,
+        };
+        let complete: Vec<u64> = w.shards.keys().copied().filter(|&id| w.is_complete(id)).collect();
+        complete.into_iter().for_each(|id| w.seal(id));
+        Ok(w)
+    }
+
+    /// Blocks of shard `id` inside the announced range.
+    fn expected(&self, id: u64) -> u64 {
+        let size = self.store.shard_size;
+        let lo = (id * size).max(self.range.0);
+        let hi = ((id + 1) * size).min(self.range.1);
+        hi.saturating_sub(lo)
+    }
+
+    fn is_complete(&self, id: u64) -> bool {
+        self.shards.get(&id).is_some_and(|s| !s.sealed && s.count > 0 && s.count >= self.expected(id))
+    }
+
+    /// Consumes the write queue until it closes; commits the last partial batch.
+    pub fn run(mut self, input: QueueReceiver<Ingested>) -> Result<BatchWriter, NodeError> {
+        let mut batch_started = Instant::now();
+        loop {
+            let wait = if self.pending.is_empty() { Duration::from_secs(3600) } else { self.max_delay.saturating_sub(batch_started.elapsed()) };
+            match input.recv_timeout(wait) {
+                Ok(item) => {
+                    if self.pending.is_empty() {
+                        batch_started = Instant::now();
+                    }
+                    self.accept(item)?;
+                    if self.pending.len() >= self.writer_batch {
+                        self.commit()?;
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => self.commit()?,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if let Some(e) = self.compactor.status().error() {
+                return Err(NodeError::Compaction(e));
+            }
+        }
+        self.commit()?;
+        Ok(self)
+    }
+
+    fn accept(&mut self, item: Ingested) -> Result<(), NodeError> {
+        let Ingested { number, payload, block, hashes } = item;
+        if number < self.range.0 || number >= self.range.1 {
+            return Err(NodeError::Protocol(format!("block {number} outside the announced range {:?}", self.range)));
+        }
+        let size = self.store.shard_size;
+        let id = number / size;
+        let shard = self.shards.entry(id).or_insert_with(|| Shard::new(size));
+        if !shard.has(number - id * size) {
+            if shard.sealed {
+                return Err(NodeError::Protocol(format!(
+                    "block {number} belongs to shard {id}, sealed without it; use a fresh data directory"
+                )));
+            }
+            if shard.wal.is_none() {
+                let dir = self.store.shard_dir(id);
+                std::fs::create_dir_all(&dir).map_err(|e| NodeError::io(&dir, e))?;
+                let path = dir.join(wal::FILE_NAME);
+                shard.wal = Some(WalWriter::open(&path).map_err(|e| NodeError::io(&path, e))?);
+            }
+            let wal = shard.wal.as_mut().expect("opened above");
+            let started = Instant::now();
+            wal.append(number, &payload).map_err(|e| NodeError::io(wal.path(), e))?;
+            self.append_time += started.elapsed();
+            shard.insert(number - id * size);
+            self.batch_bytes += payload.len() as u64;
+            self.touched.insert(id);
+        }
+        self.pending.push(number);
+        // The decoded block and its hashes are freed here, on the writer thread.
+        drop((block, hashes, payload));
+        Ok(())
+    }
+
+    /// Makes the batch durable, acknowledges it, and seals complete shards.
+    fn commit(&mut self) -> Result<(), NodeError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.batch_seq += 1;
+        let (seq, blocks, shards) = (self.batch_seq, self.pending.len(), self.touched.len());
+        self.events.emit("flush_start", json!({"batch": seq, "blocks": blocks, "shards": shards}));
+        let started = Instant::now();
+        let mut append = self.append_time;
+        for id in &self.touched {
+            if let Some(wal) = self.shards.get_mut(id).and_then(|s| s.wal.as_mut()) {
+                let t = Instant::now();
+                wal.flush_buffer().map_err(|e| NodeError::io(wal.path(), e))?;
+                append += t.elapsed();
+            }
+        }
+        let sync_started = Instant::now();
+        for id in &self.touched {
+            if let Some(wal) = self.shards.get_mut(id).and_then(|s| s.wal.as_mut()) {
+                wal.commit(seq).map_err(|e| NodeError::io(wal.path(), e))?;
+            }
+        }
+        let fsync = sync_started.elapsed();
+        record(&self.histograms.wal_append, append);
+        record(&self.histograms.flush, fsync);
+        self.send_ack()?;
+        self.counters.blocks_durable.fetch_add(blocks as u64, Ordering::Relaxed);
+        self.counters.wal_bytes_written.fetch_add(self.batch_bytes, Ordering::Relaxed);
+        self.events.emit(
+            "flush_end",
+            json!({"batch": seq, "blocks": blocks, "bytes": self.batch_bytes, "shards": shards,
+                   "append_us": append.as_micros() as u64, "fsync_us": fsync.as_micros() as u64,
+                   "duration_ms": started.elapsed().as_secs_f64() * 1e3}),
+        );
+        let touched = std::mem::take(&mut self.touched);
+        for id in touched {
+            if self.is_complete(id) {
+                self.seal(id);
+            }
+        }
+        self.append_time = Duration::ZERO;
+        self.batch_bytes = 0;
+        Ok(())
+    }
+
+    fn send_ack(&mut self) -> Result<(), NodeError> {
+        let blocks = std::mem::take(&mut self.pending);
+        let mut out = self.acks.lock().map_err(|_| NodeError::Protocol("ack stream lock poisoned".into()))?;
+        write_frame(&mut *out, &Frame::Ack { blocks }).and_then(|_| out.flush()).map_err(NodeError::Disconnected)
+    }
+
+    /// Closes shard `id`'s WAL and queues its compaction.
+    fn seal(&mut self, id: u64) {
+        if let Some(s) = self.shards.get_mut(&id) {
+            s.sealed = true;
+            s.wal = None;
+            self.compactor.submit(Job { shard: id, dir: self.store.shard_dir(id) });
+        }
+    }
+
+    /// After `Finish`: compacts every shard still open (partial shards at the range's
+    /// ends) and waits for all compactions. Returns the compactor's first error.
+    pub fn shutdown(mut self) -> Result<(), NodeError> {
+        let open: Vec<u64> = self.shards.iter().filter(|(_, s)| !s.sealed && s.count > 0).map(|(&id, _)| id).collect();
+        open.into_iter().for_each(|id| self.seal(id));
+        self.compactor.finish().map_err(NodeError::Compaction)
+    }
+}
