@@ -1,1 +1,41 @@
-fn main() {}
+//! `syncbench`: benchmark driver for chain-sync storage nodes.
+//!
+//! See ARCHITECTURE.md for the code map. `main` only parses arguments, dispatches, and
+//! maps failures to exit codes: 0 ok, 1 run failed, 2 usage or input error.
+
+mod charts;
+mod cli;
+mod describe;
+mod error;
+mod latency;
+mod node_bin;
+mod options;
+mod procfs;
+mod results;
+mod run;
+mod time;
+mod units;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, WorkloadCommand};
+use crate::error::exit_code;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Ingest(args) => options::IngestOptions::from_args(args).and_then(|o| run::ingest(&o)),
+        Command::Verify(args) => verify::run(&args),
+        Command::Workload { command: WorkloadCommand::Describe(args) } => describe::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("syncbench: error: {e:#}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}

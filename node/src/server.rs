@@ -43,7 +43,10 @@ pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeE
     let (store, recovered, notes) = Store::open(&cfg.data, cfg.shard_size)?;
     report_recovery(&events, &recovered, &notes);
     let listener = bind(cfg)?;
-    events.emit("ready", json!({"socket": cfg.socket.display().to_string()}));
+    // Only the file name: events end up in committed results, which must not carry
+    // this machine's paths.
+    let socket_name = cfg.socket.file_name().map(|n| n.to_string_lossy().into_owned());
+    events.emit("ready", json!({"socket": socket_name}));
     let (stream, _) = listener.accept().map_err(|e| NodeError::io(&cfg.socket, e))?;
     check_peer(&stream)?;
     drop(listener);
@@ -179,7 +182,9 @@ impl Session<'_> {
             json!({"blocks_received": counters.blocks_received.load(Ordering::Relaxed),
                    "bytes_received": counters.bytes_received.load(Ordering::Relaxed),
                    "blocks_durable": counters.blocks_durable.load(Ordering::Relaxed),
-                   "wal_payload_bytes_written": counters.wal_bytes_written.load(Ordering::Relaxed)}),
+                   "wal_payload_bytes_written": counters.wal_bytes_written.load(Ordering::Relaxed),
+                   "heap_live_bytes": self.alloc.heap().live_bytes, "alloc_count": self.alloc.heap().alloc_count,
+                   "alloc_bytes_total": self.alloc.heap().alloc_bytes_total}),
         );
         let mut o = out.lock().map_err(|_| NodeError::Protocol("socket lock poisoned".into()))?;
         write_frame(&mut *o, &Frame::Done { histograms: histograms.serialize() }).and_then(|_| o.flush()).map_err(NodeError::Disconnected)

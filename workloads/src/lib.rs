@@ -17,7 +17,7 @@ pub mod arrival;
 pub mod describe;
 pub mod dist;
 pub mod generator;
-mod rng;
+pub mod rng;
 pub mod spec;
 pub mod trace;
 

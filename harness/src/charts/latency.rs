@@ -1,0 +1,81 @@
+//! Latency percentile spectrum: every recorded histogram on log–log axes, x as
+//! 1/(1 − percentile) so the tail (99 %, 99.9 %, …) gets room, as HdrHistogram plots it.
+
+use anyhow::Result;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{de, legend, Chart, RunChartData, FONT, LABEL_SIZE, PALETTE, TITLE_SIZE};
+
+pub struct LatencyChart<'a>(pub &'a RunChartData);
+
+/// Largest x plotted: the 99.999th percentile.
+const X_MAX: f64 = 100_000.0;
+
+fn percentile_label(x: &f64) -> String {
+    let p = 100.0 * (1.0 - 1.0 / x);
+    match p {
+        p if p < 1e-9 => "0%".into(),
+        p if p < 99.0 => format!("{p:.0}%"),
+        p => format!("{}%", format!("{p:.5}").trim_end_matches('0').trim_end_matches('.')),
+    }
+}
+
+impl Chart for LatencyChart<'_> {
+    fn file_stem(&self) -> &'static str {
+        "latency"
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        let d = self.0;
+        let values = d.latency.iter().flat_map(|(_, r)| r.iter().map(|p| p.1 / 1e3)).filter(|v| *v > 0.0);
+        let (lo, hi) = values.fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let (lo, hi) = if hi > 0.0 { (lo / 1.5, hi * 1.5) } else { (0.001, 1.0) };
+        let mut chart = ChartBuilder::on(root)
+            .caption(format!("Latency by percentile — {}", d.title), (FONT, TITLE_SIZE))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d((1f64..X_MAX).log_scale(), (lo..hi).log_scale())
+            .map_err(de)?;
+        chart
+            .configure_mesh()
+            .x_desc("percentile")
+            .y_desc("latency (ms)")
+            .x_label_formatter(&percentile_label)
+            .label_style((FONT, LABEL_SIZE))
+            .axis_desc_style((FONT, LABEL_SIZE))
+            .draw()
+            .map_err(de)?;
+        for (i, (name, rows)) in d.latency.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            let points = rows.iter().filter(|r| r.0 < 1.0 && r.1 > 0.0).map(|r| ((1.0 / (1.0 - r.0)).min(X_MAX), r.1 / 1e3));
+            let label = match name.as_str() {
+                "ingest" => "ingest: send → durable ack (per block)".to_owned(),
+                "flush" => "flush: fdatasync per batch".to_owned(),
+                "wal_append" => "wal_append: write per batch".to_owned(),
+                "compaction" => "compaction: per shard".to_owned(),
+                other => other.to_owned(),
+            };
+            chart
+                .draw_series(LineSeries::new(points, color.stroke_width(2)))
+                .map_err(de)?
+                .label(label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels() {
+        assert_eq!(percentile_label(&1.0), "0%");
+        assert_eq!(percentile_label(&2.0), "50%");
+        assert_eq!(percentile_label(&100.0), "99%");
+        assert_eq!(percentile_label(&1000.0), "99.9%");
+    }
+}

@@ -1,0 +1,173 @@
+//! Charts of a run, as SVG (and PNG on request), drawn with plotters and an embedded
+//! font so that no system font is needed.
+//!
+//! # Layout
+//! - this module: the [`Chart`] trait, shared style, font registration, rendering,
+//!   and [`RunChartData`] (everything a run's charts need, loadable from its files).
+//! - one file per chart: [`rss`], [`heap`], [`throughput`], [`latency`].
+
+mod heap;
+mod latency;
+mod rss;
+mod throughput;
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use anyhow::{anyhow, Context, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+
+use crate::run::events::{CompactionSpan, StatsPoint};
+use crate::run::sampler::Sample;
+use crate::run::Plan;
+
+pub const WIDTH: u32 = 1100;
+pub const HEIGHT: u32 = 560;
+pub const FONT: &str = "sans-serif";
+pub const TITLE_SIZE: u32 = 20;
+pub const LABEL_SIZE: u32 = 14;
+/// Series colours, in order of use (colour-blind-safe Tableau 10 subset).
+pub const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+/// Background shading of compaction intervals.
+pub const COMPACTION_SHADE: RGBColor = RGBColor(255, 190, 110);
+pub const MIB: f64 = 1024.0 * 1024.0;
+
+/// One chart: a file name and a drawing routine that works on any backend.
+pub trait Chart {
+    fn file_stem(&self) -> &'static str;
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>;
+}
+
+/// Converts any plotters error into anyhow.
+pub fn de<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("drawing failed: {e:?}")
+}
+
+fn register_embedded_font() -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok()
+            && register_font(FONT, FontStyle::Bold, dejavu::sans::bold()).is_ok()
+    });
+    ok.then_some(()).ok_or_else(|| anyhow!("the embedded DejaVu font could not be registered"))
+}
+
+/// Draws `chart` to `<dir>/<stem>.svg`, and `.png` when asked.
+pub fn render<C: Chart>(chart: &C, dir: &Path, png: bool) -> Result<()> {
+    register_embedded_font()?;
+    let svg = dir.join(format!("{}.svg", chart.file_stem()));
+    {
+        let root = SVGBackend::new(&svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(de)?;
+        chart.draw(&root)?;
+        root.present().map_err(de)?;
+    }
+    if png {
+        let path = dir.join(format!("{}.png", chart.file_stem()));
+        let root = BitMapBackend::new(&path, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(de)?;
+        chart.draw(&root)?;
+        root.present().map_err(de)?;
+    }
+    Ok(())
+}
+
+/// What a run's charts show, in chart units (seconds, bytes).
+#[derive(Debug, Clone, Default)]
+pub struct RunChartData {
+    pub title: String,
+    /// (t_s, rss, anon, file, hwm)
+    pub rss: Vec<(f64, f64, f64, f64, f64)>,
+    /// (t_s, heap live bytes, allocator-resident bytes if known)
+    pub heap: Vec<(f64, f64, Option<f64>)>,
+    /// (t_s, cumulative blocks acked, cumulative bytes acked)
+    pub acked: Vec<(f64, f64, f64)>,
+    /// (start_s, end_s)
+    pub compactions: Vec<(f64, f64)>,
+    pub flushes: Vec<f64>,
+    /// (histogram name, [(quantile, value_us)])
+    pub latency: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+impl RunChartData {
+    pub fn from_run(plan: &Plan, samples: &[Sample], stats: &[StatsPoint], compactions: &[CompactionSpan], flushes: &[(u64, f64)], dir: &Path) -> RunChartData {
+        let o = plan.opts;
+        let host = crate::procfs::hostname();
+        let mode = serde_json::to_value(o.compaction).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let end_s = samples.last().map_or(0.0, |s| s.t_ms as f64 / 1e3);
+        RunChartData {
+            title: format!("{} · {} · {mode} cc{} · {host}", o.workload.name, o.alloc, o.compaction_concurrency),
+            rss: samples
+                .iter()
+                .map(|s| (s.t_ms as f64 / 1e3, s.mem.rss as f64, s.mem.rss_anon as f64, s.mem.rss_file as f64, s.mem.hwm as f64))
+                .collect(),
+            heap: stats.iter().map(|s| (s.t_ms as f64 / 1e3, s.heap_live_bytes as f64, s.allocator_resident_bytes.map(|v| v as f64))).collect(),
+            acked: samples.iter().map(|s| (s.t_ms as f64 / 1e3, s.blocks_acked as f64, s.bytes_acked as f64)).collect(),
+            compactions: compactions.iter().map(|c| (c.start_ms as f64 / 1e3, c.end_ms.map_or(end_s, |e| e as f64 / 1e3))).collect(),
+            flushes: flushes.iter().map(|f| f.0 as f64 / 1e3).collect(),
+            latency: load_hgrms(&dir.join("latency")),
+        }
+    }
+}
+
+/// Reads every `latency/*.hgrm` (sorted by name, ingest first).
+pub fn load_hgrms(dir: &Path) -> Vec<(String, Vec<(f64, f64)>)> {
+    let mut out: Vec<(String, Vec<(f64, f64)>)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().strip_suffix(".hgrm")?.to_owned();
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            Some((name, crate::latency::parse_hgrm(&text)))
+        })
+        .filter(|(_, rows)| !rows.is_empty())
+        .collect();
+    out.sort_by_key(|(n, _)| (n != "ingest", n.clone()));
+    out
+}
+
+/// Renders every chart of a run into `dir`.
+pub fn render_run(data: &RunChartData, dir: &Path, png: bool) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    render(&rss::RssChart(data), dir, png)?;
+    render(&heap::HeapChart(data), dir, png)?;
+    render(&throughput::ThroughputChart(data), dir, png)?;
+    render(&latency::LatencyChart(data), dir, png)?;
+    Ok(())
+}
+
+/// Upper bound for an axis: the data's maximum plus headroom, never zero.
+pub fn headroom(max: f64) -> f64 {
+    if max > 0.0 && max.is_finite() {
+        max * 1.1
+    } else {
+        1.0
+    }
+}
+
+/// Draws the series legend in the shared style.
+pub fn legend<'a, DB, X, Y>(chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>, pos: SeriesLabelPosition) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    X: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+    Y: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+{
+    chart
+        .configure_series_labels()
+        .position(pos)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font((FONT, LABEL_SIZE))
+        .draw()
+        .map_err(de)
+}

@@ -1,0 +1,138 @@
+//! Command-line syntax (clap). Everything here is strings and numbers; `options`
+//! turns it into typed configuration.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "syncbench", version, about = "Benchmark harness for chain-sync storage nodes: allocators, compaction, RSS and latency")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one ingest benchmark: build/spawn the node, replay a workload, record and chart.
+    Ingest(IngestArgs),
+    /// Re-read every block stored in a node data directory and compare with the generator.
+    Verify(VerifyArgs),
+    /// Inspect workloads.
+    Workload {
+        #[command(subcommand)]
+        command: WorkloadCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkloadCommand {
+    /// Print what a workload will do: blocks, shards, bytes per block, disk needed.
+    Describe(DescribeArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AllocArg {
+    Glibc,
+    Jemalloc,
+    Mimalloc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompactionArg {
+    Streaming,
+    Buffered,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Allocator the node is compiled with.
+    #[arg(long, value_enum, default_value = "glibc")]
+    pub alloc: AllocArg,
+    /// glibc MALLOC_ARENA_MAX for the node: a number, or `default` to leave it unset.
+    #[arg(long, default_value = "default")]
+    pub arena_max: String,
+    /// Allocator tuning: passed as _RJEM_MALLOC_CONF (jemalloc) or as MIMALLOC_<KEY>=<v>
+    /// variables from `key=v,key=v` (mimalloc).
+    #[arg(long)]
+    pub alloc_conf: Option<String>,
+    #[arg(long, value_enum, default_value = "streaming")]
+    pub compaction: CompactionArg,
+    /// Compactions allowed at once in the node.
+    #[arg(long, default_value_t = 1)]
+    pub compaction_concurrency: u64,
+    /// Built-in workload name (smoke, mainnet, mainnet-large, early-chain) or spec path.
+    #[arg(long, default_value = syncbench_workloads::DEFAULT_WORKLOAD)]
+    pub workload: String,
+    /// Use only the first N blocks of the workload.
+    #[arg(long)]
+    pub blocks: Option<u64>,
+    /// Override the workload's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override the workload's shard size.
+    #[arg(long)]
+    pub shard_size: Option<u64>,
+    /// Blocks per node writer batch.
+    #[arg(long, default_value_t = 512)]
+    pub writer_batch: u64,
+    /// /proc sampling interval of the node (e.g. 100ms, 1s).
+    #[arg(long, default_value = "100ms")]
+    pub sample_interval: String,
+    /// Memory limit for the node (e.g. 2GiB): cgroup where possible, else an RSS watchdog.
+    #[arg(long)]
+    pub mem_limit: Option<String>,
+    /// Give up after this long (e.g. 30m).
+    #[arg(long, default_value = "30m")]
+    pub timeout: String,
+    /// Run directory (default: results/<UTC timestamp>_<workload>_<alloc>[_arenaN]_<mode>_cc<N>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Where the node keeps its data (default: .syncbench-data/<run name>); deleted after
+    /// the run unless --keep-data.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Keep the node's data directory after the run.
+    #[arg(long)]
+    pub keep_data: bool,
+    /// Node executable to run instead of building/finding node-<alloc>.
+    #[arg(long)]
+    pub node_bin: Option<PathBuf>,
+    /// Extra argument for the node (repeatable), e.g. --node-arg=--fault=panic.
+    #[arg(long = "node-arg", allow_hyphen_values = true)]
+    pub node_args: Vec<String>,
+    /// Also render charts as PNG.
+    #[arg(long)]
+    pub png: bool,
+    /// Skip the free-disk check.
+    #[arg(long)]
+    pub no_disk_check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Node data directory to check.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Workload the data was ingested from (name or spec path).
+    #[arg(long)]
+    pub workload: String,
+    #[arg(long)]
+    pub blocks: Option<u64>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Acknowledged blocks (one number per line) that must all be present.
+    #[arg(long)]
+    pub acked: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// Built-in workload name or spec path.
+    pub workload: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value_t = 1)]
+    pub compaction_concurrency: u64,
+}

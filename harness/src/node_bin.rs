@@ -1,0 +1,72 @@
+//! Finding (or building) the node executable for an allocator.
+//!
+//! Order: `--node-bin PATH`; under `cargo run` (the `CARGO` variable is set and this
+//! binary was built from a workspace that still exists), `cargo build --release` of
+//! `node-<alloc>`, which is instant when up to date; otherwise `node-<alloc>` next to
+//! this executable.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result};
+
+use crate::error::input;
+use crate::options::Allocator;
+
+/// The workspace this binary was built from (compile-time path).
+fn workspace_root() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.to_path_buf();
+    root.join("allocators").join("Cargo.toml").is_file().then_some(root)
+}
+
+pub fn resolve(alloc: Allocator, explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = explicit {
+        return check_executable(p).map_err(|e| input(format!("--node-bin {}: {e}", p.display())));
+    }
+    let name = alloc.node_bin_name();
+    if let (Some(cargo), Some(root)) = (std::env::var_os("CARGO"), workspace_root()) {
+        return build(Path::new(&cargo), &root, &name);
+    }
+    let beside = std::env::current_exe().ok().and_then(|e| Some(e.parent()?.join(&name)));
+    match beside {
+        Some(p) if p.is_file() => Ok(p),
+        _ => Err(input(format!(
+            "node binary `{name}` not found next to syncbench; build it with \
+             `cargo build --release -p syncbench-allocators` or pass --node-bin PATH"
+        ))),
+    }
+}
+
+fn check_executable(p: &Path) -> std::result::Result<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(p).map_err(|e| format!("expected an executable file, got {e}"))?;
+    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        return Err("expected an executable file, got a non-executable path".into());
+    }
+    Ok(p.to_path_buf())
+}
+
+/// `cargo build --release -p syncbench-allocators --bin <name>`; returns the executable.
+fn build(cargo: &Path, root: &Path, name: &str) -> Result<PathBuf> {
+    eprintln!("syncbench: building {name} (cargo build --release; instant when up to date)");
+    let mut child = Command::new(cargo)
+        .current_dir(root)
+        .args(["build", "--release", "-p", "syncbench-allocators", "--bin", name, "--message-format=json-render-diagnostics"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("running {} build", cargo.display()))?;
+    let stdout = child.stdout.take().context("cargo stdout")?;
+    let mut exe = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.context("reading cargo output")?;
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        if msg["reason"] == "compiler-artifact" && msg["target"]["name"] == name {
+            exe = msg["executable"].as_str().map(PathBuf::from);
+        }
+    }
+    let status = child.wait().context("waiting for cargo")?;
+    anyhow::ensure!(status.success(), "building {name} failed ({status})");
+    exe.with_context(|| format!("cargo built no executable named {name}"))
+}

@@ -1,0 +1,207 @@
+//! Typed configuration of an ingest run, built from the CLI arguments.
+//! After this layer there are no strings standing for choices, only enums.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::Serialize;
+use syncbench_node::CompactionMode;
+use syncbench_workloads::WorkloadSpec;
+
+use crate::cli::{AllocArg, CompactionArg, IngestArgs};
+use crate::error::input;
+use crate::units::{parse_bytes, parse_duration};
+
+/// The allocator a node binary is compiled with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Allocator {
+    Glibc,
+    Jemalloc,
+    Mimalloc,
+}
+
+impl Allocator {
+    pub fn name(self) -> &'static str {
+        match self {
+            Allocator::Glibc => "glibc",
+            Allocator::Jemalloc => "jemalloc",
+            Allocator::Mimalloc => "mimalloc",
+        }
+    }
+
+    /// The binary of `syncbench-allocators` built for this allocator.
+    pub fn node_bin_name(self) -> String {
+        format!("node-{}", self.name())
+    }
+}
+
+impl fmt::Display for Allocator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// glibc's `MALLOC_ARENA_MAX` for the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArenaMax {
+    /// Unset (glibc default: 8 arenas per core).
+    Default,
+    Max(u32),
+}
+
+impl ArenaMax {
+    pub fn parse(s: &str) -> Result<ArenaMax, String> {
+        match s.trim() {
+            "default" => Ok(ArenaMax::Default),
+            n => n
+                .parse::<u32>()
+                .ok()
+                .filter(|&n| (1..=1024).contains(&n))
+                .map(ArenaMax::Max)
+                .ok_or_else(|| format!("expected `default` or a number 1..=1024, got `{s}`")),
+        }
+    }
+}
+
+/// Everything one ingest run needs.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub alloc: Allocator,
+    pub arena_max: ArenaMax,
+    pub alloc_conf: Option<String>,
+    pub compaction: CompactionMode,
+    pub compaction_concurrency: u64,
+    /// The argument the workload was named by (built-in name or path).
+    pub workload_arg: String,
+    pub workload: WorkloadSpec,
+    pub writer_batch: u64,
+    pub sample_interval: Duration,
+    pub mem_limit_bytes: Option<u64>,
+    pub timeout: Duration,
+    pub out: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub keep_data: bool,
+    pub node_bin: Option<PathBuf>,
+    pub node_args: Vec<String>,
+    pub png: bool,
+    pub disk_check: bool,
+}
+
+impl IngestOptions {
+    pub fn from_args(a: IngestArgs) -> Result<IngestOptions> {
+        let flag = |name: &str, e: String| input(format!("--{name}: {e}"));
+        let arena_max = ArenaMax::parse(&a.arena_max).map_err(|e| flag("arena-max", e))?;
+        let alloc = match a.alloc {
+            AllocArg::Glibc => Allocator::Glibc,
+            AllocArg::Jemalloc => Allocator::Jemalloc,
+            AllocArg::Mimalloc => Allocator::Mimalloc,
+        };
+        if arena_max != ArenaMax::Default && alloc != Allocator::Glibc {
+            return Err(flag("arena-max", format!("only glibc reads MALLOC_ARENA_MAX; it cannot change a {alloc} run")));
+        }
+        if a.alloc_conf.is_some() && alloc == Allocator::Glibc {
+            return Err(flag("alloc-conf", "glibc has no allocator configuration string; use --arena-max".into()));
+        }
+        if !(1..=64).contains(&a.compaction_concurrency) {
+            return Err(flag("compaction-concurrency", format!("expected 1..=64, got {}", a.compaction_concurrency)));
+        }
+        if !(1..=65_536).contains(&a.writer_batch) {
+            return Err(flag("writer-batch", format!("expected 1..=65536, got {}", a.writer_batch)));
+        }
+        let workload = resolve_workload(&a.workload, a.blocks, a.seed, a.shard_size)?;
+        Ok(IngestOptions {
+            alloc,
+            arena_max,
+            alloc_conf: a.alloc_conf,
+            compaction: match a.compaction {
+                CompactionArg::Streaming => CompactionMode::Streaming,
+                CompactionArg::Buffered => CompactionMode::Buffered,
+            },
+            compaction_concurrency: a.compaction_concurrency,
+            workload_arg: a.workload,
+            workload,
+            writer_batch: a.writer_batch,
+            sample_interval: parse_duration(&a.sample_interval).map_err(|e| flag("sample-interval", e))?,
+            mem_limit_bytes: a.mem_limit.as_deref().map(parse_bytes).transpose().map_err(|e| flag("mem-limit", e))?,
+            timeout: parse_duration(&a.timeout).map_err(|e| flag("timeout", e))?,
+            out: a.out,
+            data_dir: a.data_dir,
+            keep_data: a.keep_data,
+            node_bin: a.node_bin,
+            node_args: a.node_args,
+            png: a.png,
+            disk_check: !a.no_disk_check,
+        })
+    }
+
+    /// `<workload>_<alloc>[_arenaN]_<mode>_cc<N>`: the run directory name after the timestamp.
+    pub fn cell_name(&self) -> String {
+        let arena = match self.arena_max {
+            ArenaMax::Default => String::new(),
+            ArenaMax::Max(n) => format!("_arena{n}"),
+        };
+        let mode = match self.compaction {
+            CompactionMode::Streaming => "streaming",
+            CompactionMode::Buffered => "buffered",
+        };
+        let name = format!("{}_{}{arena}_{mode}_cc{}", self.workload.name, self.alloc, self.compaction_concurrency);
+        sanitize(&name)
+    }
+}
+
+/// Loads a workload and applies command-line overrides.
+pub fn resolve_workload(name: &str, blocks: Option<u64>, seed: Option<u64>, shard_size: Option<u64>) -> Result<WorkloadSpec> {
+    let mut w = syncbench_workloads::load(name)?;
+    if let Some(b) = blocks {
+        if b == 0 || b > w.blocks {
+            return Err(input(format!("--blocks: expected 1..={} (the workload's size), got {b}", w.blocks)));
+        }
+        w.blocks = b;
+    }
+    if let Some(s) = seed {
+        w.seed = s;
+    }
+    if let Some(s) = shard_size {
+        if !(1..=10_000_000).contains(&s) {
+            return Err(input(format!("--shard-size: expected 1..=10000000, got {s}")));
+        }
+        w.shard_size = s;
+    }
+    Ok(w)
+}
+
+/// Keeps `[A-Za-z0-9._-]`, replaces anything else (including `/`) with `-`: a name
+/// built from user input can never leave the directory it is created in.
+pub fn sanitize(name: &str) -> String {
+    let s: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
+    let s = s.trim_start_matches('.').to_owned();
+    if s.is_empty() {
+        "unnamed".to_owned()
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_cannot_escape() {
+        assert_eq!(sanitize("../../etc/passwd"), "-..-etc-passwd");
+        assert_eq!(sanitize(".."), "unnamed");
+        assert_eq!(sanitize("mainnet_jemalloc_streaming_cc1"), "mainnet_jemalloc_streaming_cc1");
+    }
+
+    #[test]
+    fn arena_max_parsing() {
+        assert_eq!(ArenaMax::parse("default"), Ok(ArenaMax::Default));
+        assert_eq!(ArenaMax::parse("2"), Ok(ArenaMax::Max(2)));
+        assert!(ArenaMax::parse("0").is_err());
+        assert!(ArenaMax::parse("lots").is_err());
+    }
+}

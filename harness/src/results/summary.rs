@@ -1,0 +1,90 @@
+//! `summary.json`: the headline metrics of one run, with unit-suffixed names.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::latency::LatencySummary;
+use crate::run::crash::{CrashClass, Outcome};
+use crate::units::{fmt_bytes, MIB};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub outcome: Outcome,
+    pub crash_class: Option<CrashClass>,
+    pub exit_code: Option<i32>,
+    pub exit_signal: Option<String>,
+    pub workload: String,
+    pub alloc: String,
+    pub compaction: String,
+    pub compaction_concurrency: u64,
+    pub arena_max: Option<u32>,
+    pub wall_s: f64,
+    pub ingest_s: f64,
+    pub blocks: u64,
+    pub blocks_expected: u64,
+    pub bytes_ingested: u64,
+    pub throughput_blocks_per_s: f64,
+    pub throughput_mib_per_s: f64,
+    /// Kernel VmHWM of the node (exact, from `wait4`'s `ru_maxrss`).
+    pub rss_peak_bytes: u64,
+    /// Highest VmRSS among the samples.
+    pub rss_peak_sampled_bytes: u64,
+    pub heap_live_peak_bytes: Option<i64>,
+    pub alloc_count: Option<u64>,
+    pub alloc_bytes_total: Option<u64>,
+    pub cpu_user_s: f64,
+    pub cpu_sys_s: f64,
+    /// Storage writes of the node (`/proc/<pid>/io` write_bytes at the last sample).
+    pub bytes_written: u64,
+    pub compactions: u64,
+    pub compaction_s_total: f64,
+    pub latency_us: BTreeMap<String, LatencySummary>,
+    pub samples: u64,
+    pub sample_interval_ms: u64,
+    /// Mean time the sampler spent per sample, and as a share of one core.
+    pub sampler_cost_us_mean: f64,
+    pub sampler_cpu_pct_of_core: f64,
+}
+
+impl Summary {
+    /// The compact text printed at the end of `syncbench ingest`.
+    pub fn human(&self, run_dir: &str) -> String {
+        let mut lines = vec![format!(
+            "outcome      {}{}",
+            serde_json::to_value(self.outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            self.crash_class
+                .and_then(|c| serde_json::to_value(c).ok())
+                .and_then(|v| v.as_str().map(|s| format!(" ({s})")))
+                .unwrap_or_default()
+        )];
+        lines.push(format!("blocks       {} of {} ({})", self.blocks, self.blocks_expected, fmt_bytes(self.bytes_ingested as f64)));
+        lines.push(format!(
+            "throughput   {:.0} blocks/s, {:.1} MiB/s over {:.1} s",
+            self.throughput_blocks_per_s, self.throughput_mib_per_s, self.ingest_s
+        ));
+        lines.push(format!(
+            "peak RSS     {} (VmHWM; sampled {}); peak live heap {}",
+            fmt_bytes(self.rss_peak_bytes as f64),
+            fmt_bytes(self.rss_peak_sampled_bytes as f64),
+            self.heap_live_peak_bytes.map_or("n/a".into(), |b| fmt_bytes(b as f64))
+        ));
+        if let Some(l) = self.latency_us.get("ingest") {
+            lines.push(format!("ingest       p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", l.p50 as f64 / 1e3, l.p99 as f64 / 1e3, l.max as f64 / 1e3));
+        }
+        if let Some(l) = self.latency_us.get("flush") {
+            lines.push(format!("flush        p50 {:.1} ms, p99 {:.1} ms", l.p50 as f64 / 1e3, l.p99 as f64 / 1e3));
+        }
+        lines.push(format!("compactions  {} ({:.1} s total)", self.compactions, self.compaction_s_total));
+        lines.push(format!("results      {run_dir}/ (charts in {run_dir}/charts/)"));
+        lines.join("\n")
+    }
+}
+
+pub fn mib_per_s(bytes: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        bytes as f64 / MIB / secs
+    } else {
+        0.0
+    }
+}

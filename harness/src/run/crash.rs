@@ -1,0 +1,162 @@
+//! Classifying how a node run ended, and the `crash/` bundle written when it died.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use super::node::ExitInfo;
+
+/// The `outcome` field of summary.json.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    Crashed,
+    OomKilled,
+    WatchdogKilled,
+    Timeout,
+}
+
+/// What kind of crash, when `outcome` is `crashed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrashClass {
+    Panic,
+    StackOverflow,
+    Segfault,
+    Abort,
+    /// SIGKILL from outside (not our watchdog or timeout, no cgroup OOM recorded).
+    Killed,
+    /// Another fatal signal.
+    Signal,
+    /// The node exited with a non-zero code after reporting an error (I/O, protocol,
+    /// corruption).
+    Error,
+    /// The node exited 0 but the session did not complete.
+    Incomplete,
+}
+
+/// Evidence gathered about the end of the run.
+pub struct Evidence<'a> {
+    pub exit: Option<ExitInfo>,
+    pub stderr_tail: &'a str,
+    pub timed_out: bool,
+    pub watchdog_fired: bool,
+    pub cgroup_oom_kills: u64,
+    pub kernel_oom_line: Option<String>,
+    pub session_complete: bool,
+}
+
+pub fn classify(e: &Evidence) -> (Outcome, Option<CrashClass>) {
+    if e.timed_out {
+        return (Outcome::Timeout, None);
+    }
+    if e.watchdog_fired {
+        return (Outcome::WatchdogKilled, None);
+    }
+    let Some(exit) = e.exit else { return (Outcome::Crashed, Some(CrashClass::Incomplete)) };
+    if exit.code == Some(0) && e.session_complete {
+        return (Outcome::Ok, None);
+    }
+    if e.cgroup_oom_kills > 0 || (exit.signal == Some(libc::SIGKILL) && e.kernel_oom_line.is_some()) {
+        return (Outcome::OomKilled, None);
+    }
+    let class = if e.stderr_tail.contains("has overflowed its stack") {
+        CrashClass::StackOverflow
+    } else if e.stderr_tail.contains("panicked at") {
+        CrashClass::Panic
+    } else {
+        match exit.signal {
+            Some(libc::SIGSEGV) | Some(libc::SIGBUS) => CrashClass::Segfault,
+            Some(libc::SIGABRT) => CrashClass::Abort,
+            Some(libc::SIGKILL) => CrashClass::Killed,
+            Some(_) => CrashClass::Signal,
+            None if exit.code == Some(0) => CrashClass::Incomplete,
+            None => CrashClass::Error,
+        }
+    };
+    (Outcome::Crashed, Some(class))
+}
+
+pub fn signal_name(sig: i32) -> String {
+    let name = match sig {
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        _ => return format!("signal {sig}"),
+    };
+    name.to_owned()
+}
+
+/// Looks for the kernel's OOM-killer line about `pid` (best effort: `dmesg` may be
+/// unavailable or restricted).
+pub fn kernel_oom_line(pid: u32) -> Option<String> {
+    let out = std::process::Command::new("dmesg").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let needle = format!("Killed process {pid} ");
+    text.lines().rev().find(|l| l.contains(&needle)).map(str::to_owned)
+}
+
+/// Everything the bundle holds.
+pub struct Bundle<'a> {
+    pub classification: serde_json::Value,
+    pub last_samples_csv: String,
+    pub events_tail: Vec<String>,
+    pub stderr_tail: &'a str,
+    pub cgroup: String,
+    pub reproduce: String,
+}
+
+/// Writes `crash/` under `run_dir`.
+pub fn write_bundle(run_dir: &Path, b: &Bundle) -> Result<()> {
+    let dir = run_dir.join("crash");
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let w = |name: &str, text: &str| fs::write(dir.join(name), text).with_context(|| format!("writing crash/{name}"));
+    w("classification.json", &serde_json::to_string_pretty(&b.classification)?)?;
+    w("last_samples.csv", &b.last_samples_csv)?;
+    w("events_tail.jsonl", &(b.events_tail.join("\n") + "\n"))?;
+    w("stderr_tail.txt", b.stderr_tail)?;
+    w("meminfo.txt", &fs::read_to_string("/proc/meminfo").unwrap_or_default())?;
+    w("cgroup.txt", &b.cgroup)?;
+    w("reproduce.sh", &b.reproduce)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exit(code: Option<i32>, signal: Option<i32>) -> Option<ExitInfo> {
+        Some(ExitInfo { code, signal, core_dumped: false, max_rss_bytes: 0, user_ms: 0, sys_ms: 0 })
+    }
+
+    fn ev<'a>(exit: Option<ExitInfo>, stderr: &'a str) -> Evidence<'a> {
+        Evidence { exit, stderr_tail: stderr, timed_out: false, watchdog_fired: false, cgroup_oom_kills: 0, kernel_oom_line: None, session_complete: false }
+    }
+
+    #[test]
+    fn classes() {
+        let c = |e: Evidence| classify(&e);
+        assert_eq!(c(ev(exit(Some(101), None), "thread 'main' panicked at src/x.rs")).1, Some(CrashClass::Panic));
+        assert_eq!(c(ev(exit(None, Some(libc::SIGABRT)), "thread 'x' has overflowed its stack\n")).1, Some(CrashClass::StackOverflow));
+        assert_eq!(c(ev(exit(None, Some(libc::SIGSEGV)), "")).1, Some(CrashClass::Segfault));
+        assert_eq!(c(ev(exit(None, Some(libc::SIGABRT)), "")).1, Some(CrashClass::Abort));
+        assert_eq!(c(ev(exit(None, Some(libc::SIGKILL)), "")).1, Some(CrashClass::Killed));
+        assert_eq!(c(ev(exit(Some(3), None), "corrupt")).1, Some(CrashClass::Error));
+        let mut oom = ev(exit(None, Some(libc::SIGKILL)), "");
+        oom.cgroup_oom_kills = 1;
+        assert_eq!(c(oom).0, Outcome::OomKilled);
+        let mut ok = ev(exit(Some(0), None), "");
+        ok.session_complete = true;
+        assert_eq!(c(ok).0, Outcome::Ok);
+        let mut t = ev(None, "");
+        t.timed_out = true;
+        assert_eq!(c(t).0, Outcome::Timeout);
+    }
+}

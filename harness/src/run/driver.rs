@@ -1,0 +1,302 @@
+//! The driver: replays the workload over the node's socket and measures each block's
+//! ingest latency, from the moment its frame is handed to the socket to the moment the
+//! node acknowledges it as durable.
+//!
+//! A sender thread generates blocks in the workload's arrival order and writes frames;
+//! a receiver thread reads `Ack`/`Done`/`Error` frames; the calling thread supervises
+//! both against the deadline and the node's liveness. The number of unacknowledged
+//! blocks is bounded (`max_in_flight`), so the driver can never queue unbounded work.
+
+use std::collections::HashMap;
+use std::io::{BufReader, BufWriter, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use syncbench_proto::frame::{write_block, write_frame, Frame, FrameReader, PROTOCOL_VERSION};
+use syncbench_workloads::{ArrivalOrder, Generator, WorkloadSpec};
+
+use crate::latency::new_histogram;
+
+/// Live counters read by the sampler and the progress display.
+#[derive(Default)]
+pub struct Progress {
+    pub sent: AtomicU64,
+    pub acked: AtomicU64,
+    pub acked_bytes: AtomicU64,
+}
+
+/// How the exchange with the node ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriverEnd {
+    /// The node sent `Done`.
+    Done,
+    /// The node sent `Error`.
+    NodeError(String),
+    /// The connection broke (the node most likely died).
+    Disconnected(String),
+    /// The deadline passed.
+    Timeout,
+    /// The supervisor stopped the run (node exited, watchdog fired).
+    Stopped,
+}
+
+pub struct DriverResult {
+    pub end: DriverEnd,
+    pub ingest: Histogram<u64>,
+    /// Per-interval ingest histograms: (start since run start, length, V2+deflate bytes).
+    pub intervals: Vec<(Duration, Duration, Vec<u8>)>,
+    pub node_histograms: Vec<(String, Vec<u8>)>,
+    /// First send to last acknowledgement.
+    pub ingest_duration: Duration,
+}
+
+/// Interval of the per-interval ingest histograms in the `.hlog`.
+const INTERVAL: Duration = Duration::from_secs(1);
+
+pub struct Driver<'a> {
+    pub spec: &'a WorkloadSpec,
+    pub socket: &'a Path,
+    pub max_in_flight: u64,
+    pub deadline: Instant,
+    pub run_start: Instant,
+    pub progress: Arc<Progress>,
+    /// Set by the supervisor when the run must stop (node died, watchdog).
+    pub stop: Arc<AtomicBool>,
+}
+
+struct Shared {
+    first_sent: std::sync::OnceLock<Instant>,
+    sent_at: Mutex<HashMap<u64, (Instant, u64)>>,
+    in_flight: Mutex<u64>,
+    room: Condvar,
+}
+
+enum Incoming {
+    Ack(Vec<u64>, Instant),
+    Done(Vec<(String, Vec<u8>)>),
+    Error(String),
+    Broken(String),
+}
+
+impl Driver<'_> {
+    pub fn run(&self) -> Result<DriverResult> {
+        let stream = UnixStream::connect(self.socket).with_context(|| format!("connecting to node at {}", self.socket.display()))?;
+        let read_half = stream.try_clone().context("cloning the node socket")?;
+        let shared = Arc::new(Shared { first_sent: std::sync::OnceLock::new(), sent_at: Mutex::new(HashMap::new()), in_flight: Mutex::new(0), room: Condvar::new() });
+        let (tx, rx) = mpsc::channel();
+        thread::Builder::new().name("driver-recv".into()).spawn(move || receive(read_half, tx))?;
+        let sender = {
+            let (shared, spec, progress, stop) = (Arc::clone(&shared), self.spec.clone(), Arc::clone(&self.progress), Arc::clone(&self.stop));
+            let max = self.max_in_flight;
+            thread::Builder::new().name("driver-send".into()).spawn(move || send(stream, &spec, &shared, max, &progress, &stop))?
+        };
+        let result = self.supervise(&rx, &shared);
+        self.stop.store(true, Ordering::Relaxed);
+        shared.room.notify_all();
+        let _ = sender.join();
+        result
+    }
+
+    fn supervise(&self, rx: &mpsc::Receiver<Incoming>, shared: &Shared) -> Result<DriverResult> {
+        let mut ingest = new_histogram();
+        let mut interval = new_histogram();
+        let mut interval_start = self.run_start.elapsed();
+        let mut intervals = Vec::new();
+        let mut last_ack = None::<Instant>;
+        let end = loop {
+            if Instant::now() >= self.deadline {
+                break DriverEnd::Timeout;
+            }
+            if self.stop.load(Ordering::Relaxed) {
+                break DriverEnd::Stopped;
+            }
+            let now_offset = self.run_start.elapsed();
+            if now_offset >= interval_start + INTERVAL {
+                rotate(&mut interval, &mut intervals, interval_start, now_offset);
+                interval_start = now_offset;
+            }
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(Incoming::Ack(blocks, at)) => {
+                    last_ack = Some(at);
+                    self.acknowledge(shared, &blocks, at, &mut ingest, &mut interval);
+                }
+                Ok(Incoming::Done(h)) => {
+                    rotate(&mut interval, &mut intervals, interval_start, self.run_start.elapsed());
+                    return Ok(DriverResult {
+                        end: DriverEnd::Done,
+                        ingest,
+                        intervals,
+                        node_histograms: h,
+                        ingest_duration: ingest_duration(shared, last_ack),
+                    });
+                }
+                Ok(Incoming::Error(m)) => break DriverEnd::NodeError(m),
+                Ok(Incoming::Broken(m)) => break DriverEnd::Disconnected(m),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break DriverEnd::Disconnected("receiver stopped".into()),
+            }
+        };
+        rotate(&mut interval, &mut intervals, interval_start, self.run_start.elapsed());
+        Ok(DriverResult {
+            end,
+            ingest,
+            intervals,
+            node_histograms: Vec::new(),
+            ingest_duration: ingest_duration(shared, last_ack),
+        })
+    }
+
+    fn acknowledge(&self, shared: &Shared, blocks: &[u64], at: Instant, ingest: &mut Histogram<u64>, interval: &mut Histogram<u64>) {
+        let mut bytes = 0;
+        if let Ok(mut sent) = shared.sent_at.lock() {
+            for b in blocks {
+                if let Some((t, size)) = sent.remove(b) {
+                    let us = at.saturating_duration_since(t).as_micros() as u64;
+                    ingest.saturating_record(us.max(1));
+                    interval.saturating_record(us.max(1));
+                    bytes += size;
+                }
+            }
+        }
+        self.progress.acked.fetch_add(blocks.len() as u64, Ordering::Relaxed);
+        self.progress.acked_bytes.fetch_add(bytes, Ordering::Relaxed);
+        if let Ok(mut n) = shared.in_flight.lock() {
+            *n = n.saturating_sub(blocks.len() as u64);
+        }
+        shared.room.notify_all();
+    }
+}
+
+/// First block sent to last acknowledgement.
+fn ingest_duration(shared: &Shared, last_ack: Option<Instant>) -> Duration {
+    match (shared.first_sent.get(), last_ack) {
+        (Some(&first), Some(last)) => last.saturating_duration_since(first),
+        _ => Duration::ZERO,
+    }
+}
+
+fn rotate(h: &mut Histogram<u64>, out: &mut Vec<(Duration, Duration, Vec<u8>)>, start: Duration, now: Duration) {
+    if h.is_empty() {
+        return;
+    }
+    let mut bytes = Vec::new();
+    if V2DeflateSerializer::new().serialize(h, &mut bytes).is_ok() {
+        out.push((start, now.saturating_sub(start), bytes));
+    }
+    h.reset();
+}
+
+fn receive(read_half: UnixStream, tx: mpsc::Sender<Incoming>) {
+    let mut frames = FrameReader::new(BufReader::new(read_half));
+    loop {
+        let msg = match frames.read_frame() {
+            Ok(Some(Frame::Ack { blocks })) => Incoming::Ack(blocks, Instant::now()),
+            Ok(Some(Frame::Done { histograms })) => Incoming::Done(histograms),
+            Ok(Some(Frame::Error { message })) => Incoming::Error(message),
+            Ok(Some(other)) => Incoming::Broken(format!("unexpected frame from node: {other:?}")),
+            Ok(None) => Incoming::Broken("node closed the connection".into()),
+            Err(e) => Incoming::Broken(e.to_string()),
+        };
+        let last = !matches!(msg, Incoming::Ack(..));
+        if tx.send(msg).is_err() || last {
+            return;
+        }
+    }
+}
+
+fn send(stream: UnixStream, spec: &WorkloadSpec, shared: &Shared, max_in_flight: u64, progress: &Progress, stop: &AtomicBool) {
+    let mut out = BufWriter::with_capacity(1 << 20, stream);
+    let hello = Frame::Hello { version: PROTOCOL_VERSION, first_block: spec.start_height, block_count: spec.blocks };
+    if write_frame(&mut out, &hello).and_then(|_| out.flush()).is_err() {
+        return;
+    }
+    let mut gen = Generator::new(spec);
+    let mut order = ArrivalOrder::new(spec.start_height, spec.blocks, spec.arrival.window, spec.seed);
+    let (mut window, mut buf) = (Vec::new(), Vec::new());
+    let pacer = Pacer::new(spec);
+    let mut latency_rng = spec.seed;
+    let mut sent_bytes = 0u64;
+    while order.next_window(&mut window) {
+        pacer.window_delay(&mut latency_rng);
+        for &number in &window {
+            if !wait_for_room(shared, max_in_flight, stop) {
+                return;
+            }
+            let shape = gen.block(number, &mut buf);
+            let now = Instant::now();
+            shared.first_sent.get_or_init(|| now);
+            if let Ok(mut s) = shared.sent_at.lock() {
+                s.insert(number, (now, shape.bytes as u64));
+            }
+            if write_block(&mut out, number, &buf).is_err() {
+                return;
+            }
+            progress.sent.fetch_add(1, Ordering::Relaxed);
+            sent_bytes += buf.len() as u64;
+            pacer.throttle(sent_bytes);
+        }
+        // Hand the window to the node now rather than when the buffer fills.
+        if out.flush().is_err() {
+            return;
+        }
+    }
+    let _ = write_frame(&mut out, &Frame::Finish).and_then(|_| out.flush());
+}
+
+/// Waits until fewer than `max` blocks are unacknowledged; false if the run stopped.
+fn wait_for_room(shared: &Shared, max: u64, stop: &AtomicBool) -> bool {
+    let Ok(mut n) = shared.in_flight.lock() else { return false };
+    while *n >= max {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        n = match shared.room.wait_timeout(n, Duration::from_millis(100)) {
+            Ok((n, _)) => n,
+            Err(_) => return false,
+        };
+    }
+    *n += 1;
+    !stop.load(Ordering::Relaxed)
+}
+
+/// The workload's arrival pacing: optional rate limit and per-window fetch latency.
+struct Pacer {
+    start: Instant,
+    rate_bytes_per_s: Option<f64>,
+    window_latency: Option<syncbench_workloads::dist::Dist>,
+}
+
+impl Pacer {
+    fn new(spec: &WorkloadSpec) -> Pacer {
+        Pacer {
+            start: Instant::now(),
+            rate_bytes_per_s: spec.arrival.rate_limit_mib_per_s.map(|r| r * 1024.0 * 1024.0),
+            window_latency: spec.arrival.batch_latency_ms.clone(),
+        }
+    }
+
+    fn throttle(&self, sent_bytes: u64) {
+        if let Some(rate) = self.rate_bytes_per_s {
+            let due = Duration::from_secs_f64(sent_bytes as f64 / rate);
+            if let Some(wait) = due.checked_sub(self.start.elapsed()) {
+                thread::sleep(wait);
+            }
+        }
+    }
+
+    fn window_delay(&self, state: &mut u64) {
+        if let Some(d) = &self.window_latency {
+            *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut rng = syncbench_workloads::rng::SplitMix64::new(*state);
+            thread::sleep(Duration::from_millis(d.sample(&mut rng)));
+        }
+    }
+}

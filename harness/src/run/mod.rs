@@ -1,0 +1,269 @@
+//! `syncbench ingest`: one benchmark run, end to end.
+//!
+//! # Layout
+//! - this module: the run's sequence (prepare → spawn → drive → collect → write).
+//! - [`node`]: the node process (spawn, event/stderr readers, `wait4`).
+//! - [`driver`]: the socket exchange and ingest latency.
+//! - [`sampler`]: /proc sampling and the RSS watchdog.
+//! - [`events`]: `events.jsonl` and what the node reported.
+//! - [`memlimit`]: cgroup v2 / v1 / watchdog memory limits.
+//! - [`crash`]: outcome classification and the `crash/` bundle.
+//! - [`envinfo`]: the environment snapshot (allow-listed variables only).
+//! - [`progress`]: the progress bar or periodic status line.
+
+pub mod crash;
+pub mod driver;
+pub mod envinfo;
+pub mod events;
+pub mod memlimit;
+pub mod node;
+pub mod progress;
+pub mod sampler;
+mod write;
+
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result};
+use serde_json::json;
+use syncbench_workloads::Description;
+
+use self::driver::{Driver, DriverEnd, Progress};
+use self::events::{EventLog, NodeObservations};
+use self::memlimit::MemLimit;
+use self::node::NodeProcess;
+use self::sampler::{Sampler, SamplerConfig};
+use crate::error::{input, RunFailed};
+use crate::options::IngestOptions;
+
+/// How long a node may take to exit after `Done` or a fatal error before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(30);
+
+/// Interval of the node's `stats` events (live heap, allocator stats). Faster than the
+/// node's default so short runs get a heap curve; glibc's `malloc_info` (for the arena
+/// count) is the costliest part, well under a millisecond.
+const NODE_STATS_INTERVAL_MS: u64 = 250;
+
+/// Everything decided before the node starts.
+pub struct Plan<'a> {
+    pub opts: &'a IngestOptions,
+    pub run_dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub socket_dir: PathBuf,
+    pub node_bin: PathBuf,
+    pub description: Description,
+    pub start: SystemTime,
+}
+
+pub fn ingest(opts: &IngestOptions) -> Result<()> {
+    let start = SystemTime::now();
+    let run_dir = match &opts.out {
+        Some(p) => p.clone(),
+        None => crate::results::default_run_dir(start, &opts.cell_name()),
+    };
+    create_run_dir(&run_dir)?;
+    let description = Description::of(&opts.workload);
+    let data_dir = opts.data_dir.clone().unwrap_or_else(|| Path::new(".syncbench-data").join(run_dir.file_name().unwrap_or_default()));
+    create_data_dir(&data_dir)?;
+    let outcome = (|| {
+        if opts.disk_check {
+            check_free_disk(&data_dir, description.peak_disk_bytes(opts.compaction_concurrency))?;
+        }
+        let node_bin = crate::node_bin::resolve(opts.alloc, opts.node_bin.as_deref())?;
+        let socket_dir = private_socket_dir()?;
+        let plan = Plan { opts, run_dir: run_dir.clone(), data_dir: data_dir.clone(), socket_dir, node_bin, description, start };
+        let result = execute(&plan);
+        let _ = fs::remove_dir_all(&plan.socket_dir);
+        result
+    })();
+    if opts.keep_data {
+        eprintln!("syncbench: node data kept in {}", data_dir.display());
+    } else {
+        let _ = fs::remove_dir_all(&data_dir);
+        let _ = fs::remove_dir(".syncbench-data");
+    }
+    if outcome.is_err() && fs::read_dir(&run_dir).map(|mut d| d.next().is_none()).unwrap_or(false) {
+        let _ = fs::remove_dir(&run_dir);
+    }
+    outcome
+}
+
+/// Creates the run directory; an existing non-empty one is never overwritten.
+fn create_run_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return Err(input(format!("--out {}: expected a new or empty directory, got one with files in it", dir.display())));
+    }
+    fs::create_dir_all(dir).map_err(|e| input(format!("--out {}: cannot create the run directory: {e}", dir.display())))?;
+    let probe = dir.join(".write-test");
+    fs::write(&probe, b"").map_err(|e| input(format!("--out {}: run directory is not writable: {e}", dir.display())))?;
+    let _ = fs::remove_file(probe);
+    Ok(())
+}
+
+fn create_data_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return Err(input(format!("--data-dir {}: expected a new or empty directory, got one with files in it", dir.display())));
+    }
+    fs::create_dir_all(dir).map_err(|e| input(format!("--data-dir {}: cannot create: {e}", dir.display())))
+}
+
+/// A fresh 0700 directory for the node's socket: only this user can reach the socket.
+fn private_socket_dir() -> Result<PathBuf> {
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let dir = std::env::temp_dir().join(format!("syncbench-{}-{nanos:x}", std::process::id()));
+    fs::DirBuilder::new().mode(0o700).create(&dir).with_context(|| format!("creating socket directory {}", dir.display()))?;
+    Ok(dir)
+}
+
+fn check_free_disk(dir: &Path, need: u64) -> Result<()> {
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).context("data dir path")?;
+    // SAFETY: zeroed statvfs is a valid out-parameter; `c` is NUL-terminated.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return Ok(());
+    }
+    let free = st.f_bavail as u64 * st.f_frsize as u64;
+    if free < need {
+        return Err(input(format!(
+            "not enough free disk for the node's data in {}: the workload needs about {} (describe: `syncbench workload describe`), {} free; \
+             use --blocks, --data-dir elsewhere, or --no-disk-check",
+            dir.display(),
+            crate::units::fmt_bytes(need as f64),
+            crate::units::fmt_bytes(free as f64)
+        )));
+    }
+    Ok(())
+}
+
+fn node_args(plan: &Plan) -> Vec<String> {
+    let o = plan.opts;
+    let mode = match o.compaction {
+        syncbench_node::CompactionMode::Streaming => "streaming",
+        syncbench_node::CompactionMode::Buffered => "buffered",
+    };
+    let mut args = vec![
+        "--socket".into(),
+        plan.socket_dir.join("node.sock").display().to_string(),
+        "--data".into(),
+        plan.data_dir.display().to_string(),
+        "--shard-size".into(),
+        o.workload.shard_size.to_string(),
+        "--writer-batch".into(),
+        o.writer_batch.to_string(),
+        "--compaction".into(),
+        mode.into(),
+        "--compaction-concurrency".into(),
+        o.compaction_concurrency.to_string(),
+        "--stats-interval-ms".into(),
+        NODE_STATS_INTERVAL_MS.to_string(),
+    ];
+    args.extend(o.node_args.iter().cloned());
+    args
+}
+
+/// What the run produced, for the writers.
+pub struct Collected {
+    pub driver: Option<driver::DriverResult>,
+    pub samples: Vec<sampler::Sample>,
+    pub exit: Option<node::ExitInfo>,
+    pub stderr_tail: String,
+    pub timed_out: bool,
+    pub watchdog_fired: bool,
+    pub oom_kills: u64,
+    pub kernel_oom_line: Option<String>,
+    pub mem_limit: serde_json::Value,
+    pub cgroup_evidence: String,
+    pub wall: Duration,
+    pub pid: u32,
+    pub acked: u64,
+    pub acked_bytes: u64,
+}
+
+fn execute(plan: &Plan) -> Result<()> {
+    let o = plan.opts;
+    let args = node_args(plan);
+    let env = node::allocator_env(o);
+    write::config_json(plan, &args, &env, None)?;
+    let log = Arc::new(EventLog::create(&plan.run_dir.join("events.jsonl"), plan.start)?);
+    let obs = Arc::new(NodeObservations::default());
+    let run_tag = format!("{}-{}", std::process::id(), crate::time::unix_ms(plan.start));
+    let limit = o.mem_limit_bytes.map_or_else(MemLimit::none, |l| MemLimit::setup(l, &run_tag));
+    let oom_before = limit.oom_kills().unwrap_or(0);
+    let started = Instant::now();
+    let mut node = NodeProcess::spawn(&plan.node_bin, &args, &env, &limit, Arc::clone(&log), Arc::clone(&obs))?;
+    log.harness("run_start", json!({"node_pid": node.pid, "alloc": o.alloc, "workload": o.workload.name, "mem_limit": limit.mechanism}));
+    let progress = Arc::new(Progress::default());
+    let watchdog = (limit.mechanism == memlimit::Mechanism::Watchdog).then_some(limit.limit_bytes).flatten();
+    let max_samples = (o.timeout.as_millis() / o.sample_interval.as_millis().max(1)) as usize + 1000;
+    let sampler = Sampler::start(
+        SamplerConfig { pid: node.pid, interval: o.sample_interval, run_start: started, watchdog_limit: watchdog, max_samples },
+        Arc::clone(&progress),
+    );
+    let display = progress::Display::start(o.workload.blocks, Arc::clone(&progress), Arc::clone(&sampler.samples));
+    let deadline = started + o.timeout;
+    let ready = obs.wait_ready(o.timeout, || node.exit_info().is_some());
+    let driven = if ready {
+        let d = Driver {
+            spec: &o.workload,
+            socket: &plan.socket_dir.join("node.sock"),
+            max_in_flight: (2 * o.writer_batch).max(o.workload.arrival.window) + 64,
+            deadline,
+            run_start: started,
+            progress: Arc::clone(&progress),
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        Some(d.run())
+    } else {
+        None
+    };
+    let timed_out = Instant::now() >= deadline && !matches!(&driven, Some(Ok(r)) if r.end == DriverEnd::Done);
+    if timed_out {
+        node.kill();
+    }
+    let exit = node.wait_timeout(EXIT_GRACE).or_else(|| {
+        node.kill();
+        node.wait_timeout(Duration::from_secs(5))
+    });
+    let wall = started.elapsed();
+    display.finish();
+    let watchdog_fired = sampler.watchdog_fired.load(std::sync::atomic::Ordering::SeqCst);
+    let samples = sampler.finish();
+    node.join_readers();
+    log.harness("run_end", json!({"wall_s": wall.as_secs_f64(), "exit": exit.map(|e| json!({"code": e.code, "signal": e.signal}))}));
+    log.flush();
+    let driver = driven.transpose().unwrap_or_else(|e| {
+        log.harness("driver_error", json!({"message": format!("{e:#}")}));
+        None
+    });
+    let oom_kills = limit.oom_kills().unwrap_or(0).saturating_sub(oom_before);
+    let collected = Collected {
+        driver,
+        samples,
+        exit,
+        stderr_tail: node.stderr_tail(),
+        timed_out,
+        watchdog_fired,
+        oom_kills,
+        kernel_oom_line: exit.filter(|e| e.signal == Some(libc::SIGKILL)).and_then(|_| crash::kernel_oom_line(node.pid)),
+        mem_limit: json!({"mechanism": limit.mechanism, "limit_bytes": limit.limit_bytes, "fallback_reason": limit.fallback_reason}),
+        cgroup_evidence: limit.evidence(),
+        wall,
+        pid: node.pid,
+        acked: progress.acked.load(std::sync::atomic::Ordering::Relaxed),
+        acked_bytes: progress.acked_bytes.load(std::sync::atomic::Ordering::Relaxed),
+    };
+    drop(limit);
+    log.flush();
+    let summary = write::outputs(plan, &args, &env, &collected, &obs)?;
+    let dir = plan.run_dir.display().to_string();
+    println!("{}", summary.human(&dir));
+    if summary.outcome != crash::Outcome::Ok {
+        return Err(RunFailed(format!("the node run did not succeed: see {dir}/crash/")).into());
+    }
+    Ok(())
+}

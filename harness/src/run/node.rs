@@ -1,0 +1,191 @@
+//! The node process: spawn with the allocator environment, read its event stream and
+//! stderr, and reap it with `wait4` (whose `ru_maxrss` is the kernel's exact peak RSS,
+//! VmHWM, even for a process that was killed).
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use super::events::{EventLog, NodeObservations};
+use super::memlimit::MemLimit;
+use crate::options::{Allocator, ArenaMax, IngestOptions};
+
+/// Bytes of node stderr kept for crash bundles.
+pub const STDERR_TAIL_BYTES: usize = 64 * 1024;
+
+/// How the node ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitInfo {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub core_dumped: bool,
+    /// Kernel peak RSS (VmHWM) in bytes, from `wait4`'s `ru_maxrss`.
+    pub max_rss_bytes: u64,
+    pub user_ms: u64,
+    pub sys_ms: u64,
+}
+
+/// Variables the node's allocator reads; removed from the inherited environment so a
+/// run is configured only by its own flags.
+const ALLOCATOR_ENV: [&str; 3] = ["MALLOC_ARENA_MAX", "_RJEM_MALLOC_CONF", "MALLOC_CONF"];
+
+/// The environment the node gets from its flags: (name, value) pairs.
+pub fn allocator_env(opts: &IngestOptions) -> Vec<(String, String)> {
+    let mut env = vec![("RUST_BACKTRACE".to_owned(), "1".to_owned())];
+    if let ArenaMax::Max(n) = opts.arena_max {
+        env.push(("MALLOC_ARENA_MAX".into(), n.to_string()));
+    }
+    match (opts.alloc, &opts.alloc_conf) {
+        (Allocator::Jemalloc, Some(conf)) => env.push(("_RJEM_MALLOC_CONF".into(), conf.clone())),
+        (Allocator::Mimalloc, Some(conf)) => {
+            for kv in conf.split(',').filter(|s| !s.is_empty()) {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, "1"));
+                env.push((format!("MIMALLOC_{}", k.trim().to_ascii_uppercase()), v.trim().to_owned()));
+            }
+        }
+        _ => {}
+    }
+    env
+}
+
+pub struct NodeProcess {
+    pub pid: u32,
+    exit: Arc<(Mutex<Option<ExitInfo>>, Condvar)>,
+    stderr_tail: Arc<Mutex<VecDeque<u8>>>,
+    readers: Vec<JoinHandle<()>>,
+    _child: Child,
+}
+
+impl NodeProcess {
+    pub fn spawn(bin: &Path, args: &[String], env: &[(String, String)], limit: &MemLimit, log: Arc<EventLog>, obs: Arc<NodeObservations>) -> Result<NodeProcess> {
+        let mut cmd = Command::new(bin);
+        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        for k in ALLOCATOR_ENV {
+            cmd.env_remove(k);
+        }
+        for (k, _) in std::env::vars_os().filter(|(k, _)| k.to_string_lossy().starts_with("MIMALLOC_")) {
+            cmd.env_remove(k);
+        }
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
+        if let Some(procs) = &limit.procs_file {
+            use std::os::fd::AsRawFd;
+            let fd = procs.as_raw_fd();
+            // SAFETY: the closure only calls write(2), which is async-signal-safe, on an
+            // fd opened before fork; writing "0" moves the calling process (the child).
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd.spawn().with_context(|| format!("starting node {}", bin.display()))?;
+        let pid = child.id();
+        let stdout = child.stdout.take().context("node stdout")?;
+        let stderr = child.stderr.take().context("node stderr")?;
+        let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_BYTES)));
+        let readers = vec![spawn_event_reader(stdout, log, obs), spawn_stderr_reader(stderr, Arc::clone(&stderr_tail))];
+        let exit = Arc::new((Mutex::new(None), Condvar::new()));
+        spawn_reaper(pid, Arc::clone(&exit));
+        Ok(NodeProcess { pid, exit, stderr_tail, readers, _child: child })
+    }
+
+    pub fn exit_info(&self) -> Option<ExitInfo> {
+        *self.exit.0.lock().ok()?
+    }
+
+    /// Waits up to `timeout` for the node to exit.
+    pub fn wait_timeout(&self, timeout: Duration) -> Option<ExitInfo> {
+        let (lock, cv) = &*self.exit;
+        let guard = lock.lock().ok()?;
+        let (guard, _) = cv.wait_timeout_while(guard, timeout, |e| e.is_none()).ok()?;
+        *guard
+    }
+
+    pub fn kill(&self) {
+        if self.exit_info().is_none() {
+            // SAFETY: kill(2) on our own child's pid; the reaper has not reaped it yet.
+            unsafe { libc::kill(self.pid as i32, libc::SIGKILL) };
+        }
+    }
+
+    pub fn stderr_tail(&self) -> String {
+        let tail = self.stderr_tail.lock().map(|t| t.iter().copied().collect::<Vec<u8>>()).unwrap_or_default();
+        String::from_utf8_lossy(&tail).into_owned()
+    }
+
+    /// Waits for the stdout/stderr readers to drain (after the node exited).
+    pub fn join_readers(&mut self) {
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+    }
+}
+
+fn spawn_event_reader(stdout: impl Read + Send + 'static, log: Arc<EventLog>, obs: Arc<NodeObservations>) -> JoinHandle<()> {
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            log.node_line(&line, &obs);
+        }
+    })
+}
+
+fn spawn_stderr_reader(mut stderr: impl Read + Send + 'static, tail: Arc<Mutex<VecDeque<u8>>>) -> JoinHandle<()> {
+    thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if let Ok(mut t) = tail.lock() {
+                t.extend(&buf[..n]);
+                let excess = t.len().saturating_sub(STDERR_TAIL_BYTES);
+                t.drain(..excess);
+            }
+        }
+    })
+}
+
+fn spawn_reaper(pid: u32, exit: Arc<(Mutex<Option<ExitInfo>>, Condvar)>) {
+    thread::spawn(move || {
+        let mut status = 0;
+        // SAFETY: zeroed rusage is a valid out-parameter.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: waits for our own child; status and usage are valid for writes.
+        let rc = loop {
+            let rc = unsafe { libc::wait4(pid as i32, &mut status, 0, &mut usage) };
+            if rc == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            break rc;
+        };
+        let info = if rc == pid as i32 {
+            let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
+            ExitInfo {
+                code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+                signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
+                core_dumped: libc::WIFSIGNALED(status) && libc::WCOREDUMP(status),
+                max_rss_bytes: usage.ru_maxrss as u64 * 1024,
+                user_ms: ms(usage.ru_utime),
+                sys_ms: ms(usage.ru_stime),
+            }
+        } else {
+            ExitInfo { code: None, signal: None, core_dumped: false, max_rss_bytes: 0, user_ms: 0, sys_ms: 0 }
+        };
+        let (lock, cv) = &*exit;
+        if let Ok(mut e) = lock.lock() {
+            *e = Some(info);
+        }
+        cv.notify_all();
+    });
+}

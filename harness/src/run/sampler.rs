@@ -1,0 +1,119 @@
+//! The /proc sampler: a dedicated thread reading the node's memory, CPU and I/O, the
+//! system's CPU and available memory, and the driver's progress, every interval.
+//! It also enforces the RSS watchdog when no cgroup limit is available.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::driver::Progress;
+use crate::procfs::{self, ProcMemory, SystemCpu};
+
+/// One row of `samples.csv` before node stats are merged in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sample {
+    pub t_ms: u64,
+    pub mem: ProcMemory,
+    pub cpu_user_ms: u64,
+    pub cpu_sys_ms: u64,
+    pub io_read_bytes: u64,
+    pub io_write_bytes: u64,
+    pub blocks_acked: u64,
+    pub bytes_acked: u64,
+    pub sys_cpu_busy_pct: f64,
+    pub sys_iowait_pct: f64,
+    pub mem_available_bytes: u64,
+    /// Time the sampler spent reading /proc for this row (its own overhead).
+    pub sample_cost_us: u64,
+}
+
+pub struct Sampler {
+    pub samples: Arc<Mutex<Vec<Sample>>>,
+    /// Set when the watchdog killed the node.
+    pub watchdog_fired: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+pub struct SamplerConfig {
+    pub pid: u32,
+    pub interval: Duration,
+    pub run_start: Instant,
+    /// Kill the node if its RSS exceeds this (watchdog mode).
+    pub watchdog_limit: Option<u64>,
+    /// Most samples kept (the run's timeout divided by the interval, plus slack).
+    pub max_samples: usize,
+}
+
+impl Sampler {
+    pub fn start(cfg: SamplerConfig, progress: Arc<Progress>) -> Sampler {
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let (stop, fired) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let handle = {
+            let (samples, stop, fired) = (Arc::clone(&samples), Arc::clone(&stop), Arc::clone(&fired));
+            thread::Builder::new()
+                .name("sampler".into())
+                .spawn(move || sample_loop(&cfg, &progress, &samples, &stop, &fired))
+                .expect("spawning the sampler")
+        };
+        Sampler { samples, watchdog_fired: fired, stop, handle: Some(handle) }
+    }
+
+    /// Stops sampling and returns the samples.
+    pub fn finish(mut self) -> Vec<Sample> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+        self.samples.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default()
+    }
+}
+
+fn sample_loop(cfg: &SamplerConfig, progress: &Progress, samples: &Mutex<Vec<Sample>>, stop: &AtomicBool, fired: &AtomicBool) {
+    let mut prev_cpu: Option<SystemCpu> = None;
+    let mut next = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        let Some(mem) = procfs::read_memory(cfg.pid) else { return };
+        let (user, sys) = procfs::read_cpu_ms(cfg.pid).unwrap_or_default();
+        let (rd, wr) = procfs::read_io(cfg.pid).unwrap_or_default();
+        let cpu = procfs::read_system_cpu();
+        let (busy, iowait) = match (prev_cpu, cpu) {
+            (Some(p), Some(c)) if c.total > p.total => {
+                let dt = (c.total - p.total) as f64;
+                ((c.busy - p.busy) as f64 * 100.0 / dt, (c.iowait - p.iowait) as f64 * 100.0 / dt)
+            }
+            _ => (0.0, 0.0),
+        };
+        prev_cpu = cpu;
+        let sample = Sample {
+            t_ms: cfg.run_start.elapsed().as_millis() as u64,
+            mem,
+            cpu_user_ms: user,
+            cpu_sys_ms: sys,
+            io_read_bytes: rd,
+            io_write_bytes: wr,
+            blocks_acked: progress.acked.load(Ordering::Relaxed),
+            bytes_acked: progress.acked_bytes.load(Ordering::Relaxed),
+            sys_cpu_busy_pct: (busy * 10.0).round() / 10.0,
+            sys_iowait_pct: (iowait * 10.0).round() / 10.0,
+            mem_available_bytes: procfs::read_meminfo().map_or(0, |m| m.0),
+            sample_cost_us: started.elapsed().as_micros() as u64,
+        };
+        if let Ok(mut s) = samples.lock() {
+            if s.len() < cfg.max_samples {
+                s.push(sample);
+            }
+        }
+        if cfg.watchdog_limit.is_some_and(|l| mem.rss > l) && !fired.swap(true, Ordering::SeqCst) {
+            // SAFETY: kill(2) on the node's pid, which the harness has not reaped yet.
+            unsafe { libc::kill(cfg.pid as i32, libc::SIGKILL) };
+        }
+        next += cfg.interval;
+        match next.checked_duration_since(Instant::now()) {
+            Some(wait) => thread::sleep(wait),
+            None => next = Instant::now(),
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Parsing and printing of durations (`100ms`, `30m`) and sizes (`2GiB`).
+
+use std::time::Duration;
+
+/// Parses `<number><unit>` with unit ms, s, m or h (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let v: f64 = num.parse().map_err(|_| format!("expected a duration like 100ms, 5s, 30m or 1h, got `{s}`"))?;
+    let secs = match unit {
+        "ms" => v / 1e3,
+        "" | "s" => v,
+        "m" | "min" => v * 60.0,
+        "h" => v * 3600.0,
+        _ => return Err(format!("expected a duration unit of ms, s, m or h, got `{unit}` in `{s}`")),
+    };
+    if !(secs > 0.0 && secs <= 7.0 * 86_400.0) {
+        return Err(format!("expected a duration between 1ms and 7 days, got `{s}`"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses `<number><unit>` with unit B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB: decimal).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let v: f64 = num.parse().map_err(|_| format!("expected a size like 512MiB or 2GiB, got `{s}`"))?;
+    let mult = match unit.trim() {
+        "" | "B" => 1.0,
+        "KiB" | "K" => 1024.0,
+        "MiB" | "M" => 1024.0 * 1024.0,
+        "GiB" | "G" => 1024.0 * 1024.0 * 1024.0,
+        "TiB" | "T" => 1024.0f64.powi(4),
+        "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "TB" => 1e12,
+        u => return Err(format!("expected a size unit of B, KiB, MiB, GiB or TiB, got `{u}` in `{s}`")),
+    };
+    let bytes = v * mult;
+    if !(bytes >= 1.0 && bytes < 1e18) {
+        return Err(format!("expected a positive size, got `{s}`"));
+    }
+    Ok(bytes as u64)
+}
+
+/// `1.23 GiB`-style rendering.
+pub fn fmt_bytes(b: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b;
+    let mut i = 0;
+    while v.abs() >= 1024.0 && i < UNITS.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{v:.0} {}", UNITS[i])
+    } else {
+        format!("{v:.2} {}", UNITS[i])
+    }
+}
+
+pub const MIB: f64 = 1024.0 * 1024.0;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("100ms"), Ok(Duration::from_millis(100)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("10 parsecs").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_bytes("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_bytes("1GB"), Ok(1_000_000_000));
+        assert!(parse_bytes("-1GiB").is_err());
+        assert!(parse_bytes("2 bananas").is_err());
+        assert_eq!(fmt_bytes(1536.0 * 1024.0 * 1024.0), "1.50 GiB");
+    }
+}
