@@ -5,13 +5,24 @@
 use std::process::Command;
 
 const CRATES: &[&str] = &[
-    "tikv-jemallocator", "tikv-jemalloc-sys", "tikv-jemalloc-ctl", "mimalloc", "libmimalloc-sys",
-    "hdrhistogram", "tiny-keccak", "crc32c", "plotters",
+    "tikv-jemallocator",
+    "tikv-jemalloc-sys",
+    "tikv-jemalloc-ctl",
+    "mimalloc",
+    "libmimalloc-sys",
+    "hdrhistogram",
+    "tiny-keccak",
+    "crc32c",
+    "plotters",
 ];
 
 fn main() {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let version = Command::new(rustc).arg("-V").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default();
+    let version = Command::new(rustc)
+        .arg("-V")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
     println!("cargo:rustc-env=SYNCBENCH_RUSTC={version}");
     let lock = std::fs::read_to_string("../Cargo.lock").unwrap_or_default();
     let mut found = Vec::new();
@@ -25,6 +36,9 @@ fn main() {
             }
         }
     }
-    println!("cargo:rustc-env=SYNCBENCH_CRATE_VERSIONS={}", found.join(","));
+    println!(
+        "cargo:rustc-env=SYNCBENCH_CRATE_VERSIONS={}",
+        found.join(",")
+    );
     println!("cargo:rerun-if-changed=../Cargo.lock");
 }

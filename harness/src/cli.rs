@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "syncbench", version, about = "Benchmark harness for chain-sync storage nodes: allocators, compaction, RSS and latency")]
+#[command(
+    name = "syncbench",
+    version,
+    about = "Benchmark harness for chain-sync storage nodes: allocators, compaction, RSS and latency"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -15,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run one ingest benchmark: build/spawn the node, replay a workload, record and chart.
-    Ingest(IngestArgs),
+    Ingest(Box<IngestArgs>),
     /// Re-read every block stored in a node data directory and compare with the generator.
     Verify(VerifyArgs),
     /// Inspect workloads.

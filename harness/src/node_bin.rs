@@ -16,8 +16,13 @@ use crate::options::Allocator;
 
 /// The workspace this binary was built from (compile-time path).
 fn workspace_root() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.to_path_buf();
-    root.join("allocators").join("Cargo.toml").is_file().then_some(root)
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()?
+        .to_path_buf();
+    root.join("allocators")
+        .join("Cargo.toml")
+        .is_file()
+        .then_some(root)
 }
 
 pub fn resolve(alloc: Allocator, explicit: Option<&Path>) -> Result<PathBuf> {
@@ -28,7 +33,9 @@ pub fn resolve(alloc: Allocator, explicit: Option<&Path>) -> Result<PathBuf> {
     if let (Some(cargo), Some(root)) = (std::env::var_os("CARGO"), workspace_root()) {
         return build(Path::new(&cargo), &root, &name);
     }
-    let beside = std::env::current_exe().ok().and_then(|e| Some(e.parent()?.join(&name)));
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|e| Some(e.parent()?.join(&name)));
     match beside {
         Some(p) if p.is_file() => Ok(p),
         _ => Err(input(format!(
@@ -52,7 +59,15 @@ fn build(cargo: &Path, root: &Path, name: &str) -> Result<PathBuf> {
     eprintln!("syncbench: building {name} (cargo build --release; instant when up to date)");
     let mut child = Command::new(cargo)
         .current_dir(root)
-        .args(["build", "--release", "-p", "syncbench-allocators", "--bin", name, "--message-format=json-render-diagnostics"])
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "syncbench-allocators",
+            "--bin",
+            name,
+            "--message-format=json-render-diagnostics",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -61,7 +76,9 @@ fn build(cargo: &Path, root: &Path, name: &str) -> Result<PathBuf> {
     let mut exe = None;
     for line in BufReader::new(stdout).lines() {
         let line = line.context("reading cargo output")?;
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
         if msg["reason"] == "compiler-artifact" && msg["target"]["name"] == name {
             exe = msg["executable"].as_str().map(PathBuf::from);
         }

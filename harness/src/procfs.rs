@@ -19,12 +19,20 @@ pub struct ProcMemory {
 pub fn parse_status(text: &str) -> ProcMemory {
     let mut m = ProcMemory::default();
     for line in text.lines() {
-        let Some((key, rest)) = line.split_once(':') else { continue };
-        let kb = || rest.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * 1024;
+        let Some((key, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let kb = || {
+            rest.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+                * 1024
+        };
         match key {
             "VmRSS" => m.rss = kb(),
             "RssAnon" => m.rss_anon = kb(),
-            "RssFile" => m.rss_file = kb() + m.rss_file,
+            "RssFile" => m.rss_file += kb(),
             "RssShmem" => m.rss_file += kb(),
             "VmHWM" => m.hwm = kb(),
             "VmSwap" => m.swap = kb(),
@@ -35,7 +43,9 @@ pub fn parse_status(text: &str) -> ProcMemory {
 }
 
 pub fn read_memory(pid: u32) -> Option<ProcMemory> {
-    fs::read_to_string(format!("/proc/{pid}/status")).ok().map(|t| parse_status(&t))
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .map(|t| parse_status(&t))
 }
 
 /// User and system CPU time of a process in milliseconds, from `/proc/<pid>/stat`.
@@ -67,7 +77,11 @@ pub fn clock_ticks_per_s() -> u64 {
 /// Storage I/O of a process (`read_bytes`, `write_bytes` of `/proc/<pid>/io`).
 pub fn read_io(pid: u32) -> Option<(u64, u64)> {
     let text = fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
-    let get = |k: &str| text.lines().find_map(|l| l.strip_prefix(k)).and_then(|v| v.trim().parse().ok());
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .and_then(|v| v.trim().parse().ok())
+    };
     Some((get("read_bytes:")?, get("write_bytes:")?))
 }
 
@@ -85,21 +99,39 @@ pub fn read_system_cpu() -> Option<SystemCpu> {
 }
 
 pub fn parse_system_cpu(line: &str) -> Option<SystemCpu> {
-    let v: Vec<u64> = line.strip_prefix("cpu ")?.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let v: Vec<u64> = line
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
     // user nice system idle iowait irq softirq steal …
     let total: u64 = v.iter().take(8).sum();
     let idle = *v.get(3)?;
     let iowait = *v.get(4)?;
-    Some(SystemCpu { busy: total - idle - iowait, iowait, total })
+    Some(SystemCpu {
+        busy: total - idle - iowait,
+        iowait,
+        total,
+    })
 }
 
 /// `MemAvailable` and `MemTotal` in bytes.
 pub fn read_meminfo() -> Option<(u64, u64)> {
     let text = fs::read_to_string("/proc/meminfo").ok()?;
     let get = |k: &str| {
-        text.lines().find_map(|l| l.strip_prefix(k)).and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok()).map(|kb| kb * 1024)
+        text.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .map(|kb| kb * 1024)
     };
     Some((get("MemAvailable:")?, get("MemTotal:")?))
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -110,7 +142,10 @@ mod tests {
     fn status_fields() {
         let t = "Name:\tnode\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\nRssAnon:\t  1000 kB\nRssFile:\t 20 kB\nRssShmem:\t 4 kB\nVmSwap:\t 0 kB\n";
         let m = parse_status(t);
-        assert_eq!((m.rss, m.hwm, m.rss_anon, m.rss_file), (1024 * 1024, 2048 * 1024, 1000 * 1024, 24 * 1024));
+        assert_eq!(
+            (m.rss, m.hwm, m.rss_anon, m.rss_file),
+            (1024 * 1024, 2048 * 1024, 1000 * 1024, 24 * 1024)
+        );
     }
 
     #[test]
@@ -124,9 +159,4 @@ mod tests {
         let c = parse_system_cpu("cpu  100 0 50 800 30 0 20 0 0 0").unwrap();
         assert_eq!((c.busy, c.iowait, c.total), (170, 30, 1000));
     }
-}
-
-/// This machine's host name.
-pub fn hostname() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_owned()).unwrap_or_default()
 }

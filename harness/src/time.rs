@@ -15,7 +15,14 @@ fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d, (rem / 3600) as u32, (rem % 3600 / 60) as u32, (rem % 60) as u32)
+    (
+        y,
+        m,
+        d,
+        (rem / 3600) as u32,
+        (rem % 3600 / 60) as u32,
+        (rem % 60) as u32,
+    )
 }
 
 /// `20261121T112233Z`, for directory names.
@@ -31,7 +38,8 @@ pub fn iso8601(t: SystemTime) -> String {
 }
 
 pub fn unix_ms(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]
@@ -43,8 +51,8 @@ mod tests {
     fn known_dates() {
         assert_eq!(iso8601(UNIX_EPOCH), "1970-01-01T00:00:00Z");
         let t = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
-        assert_eq!(iso8601(t), "2026-11-18T06:13:20Z");
-        assert_eq!(stamp(t), "20261118T061320Z");
+        assert_eq!(iso8601(t), "2026-11-18T11:06:40Z"); // python3: datetime.utcfromtimestamp(1795000000)
+        assert_eq!(stamp(t), "20261118T110640Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(iso8601(leap), "2000-02-29T00:00:00Z");
     }

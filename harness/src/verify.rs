@@ -19,7 +19,10 @@ const MAX_LISTED: usize = 20;
 pub fn run(args: &VerifyArgs) -> Result<()> {
     let spec = crate::options::resolve_workload(&args.workload, args.blocks, args.seed, None)?;
     if !args.data.join(syncbench_node::store::META_FILE).is_file() {
-        return Err(input(format!("--data {}: expected a node data directory (with meta.json), got none", args.data.display())));
+        return Err(input(format!(
+            "--data {}: expected a node data directory (with meta.json), got none",
+            args.data.display()
+        )));
     }
     let acked = args.acked.as_deref().map(read_acked).transpose()?;
     let started = Instant::now();
@@ -32,7 +35,9 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
     let mut bytes = 0u64;
     for &n in &stored {
         if !range.contains(&n) {
-            problems.push(format!("block {n} is stored but outside the workload's range {range:?}"));
+            problems.push(format!(
+                "block {n} is stored but outside the workload's range {range:?}"
+            ));
             continue;
         }
         if !reader.get(n, &mut got)? {
@@ -41,7 +46,11 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
         }
         gen.block(n, &mut want);
         if got != want {
-            let at = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
+            let at = got
+                .iter()
+                .zip(&want)
+                .position(|(a, b)| a != b)
+                .unwrap_or(got.len().min(want.len()));
             problems.push(format!("block {n} differs from the generator at byte {at} ({} stored vs {} expected bytes)", got.len(), want.len()));
         }
         bytes += got.len() as u64;
@@ -59,7 +68,10 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
         "verified {} stored blocks ({}) in {secs:.1} s{}",
         stored.len(),
         fmt_bytes(bytes as f64),
-        acked.as_ref().map_or(String::new(), |a| format!("; {} acknowledged blocks checked, {missing} missing", a.len()))
+        acked.as_ref().map_or(String::new(), |a| format!(
+            "; {} acknowledged blocks checked, {missing} missing",
+            a.len()
+        ))
     );
     if problems.is_empty() {
         println!("all stored blocks are byte-identical to the generator");
@@ -68,17 +80,30 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
     for p in problems.iter().take(MAX_LISTED) {
         eprintln!("syncbench: verify: {p}");
     }
-    Err(RunFailed(format!("{} problem(s) found in {}", problems.len(), args.data.display())).into())
+    Err(RunFailed(format!(
+        "{} problem(s) found in {}",
+        problems.len(),
+        args.data.display()
+    ))
+    .into())
 }
 
 /// Reads one block number per line; blank lines are ignored.
 fn read_acked(path: &Path) -> Result<Vec<u64>> {
-    let text = std::fs::read_to_string(path).map_err(|e| input(format!("--acked {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| input(format!("--acked {}: {e}", path.display())))?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            l.trim().parse().map_err(|_| input(format!("{}:{}:1: field `block`: expected a block number, got `{}`", path.display(), i + 1, l.trim())))
+            l.trim().parse().map_err(|_| {
+                input(format!(
+                    "{}:{}:1: field `block`: expected a block number, got `{}`",
+                    path.display(),
+                    i + 1,
+                    l.trim()
+                ))
+            })
         })
         .collect()
 }

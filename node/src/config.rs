@@ -57,6 +57,10 @@ pub struct Config {
     /// Burn this much CPU per block in the hash stage (tests slowdown detection).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     pub burn_cpu_us_per_block: u64,
+    /// Acknowledge every block on receipt, without decoding, hashing or storing it: a
+    /// null node that measures the driver's own ceiling.
+    #[arg(long)]
+    pub sink: bool,
     /// Die this way at the `--fault-at-block`-th received block.
     #[arg(long, value_enum)]
     pub fault: Option<Fault>,

@@ -28,9 +28,22 @@ pub fn trigger(fault: Fault) -> ! {
         Fault::Panic => panic!("injected panic (--fault panic)"),
         Fault::Abort => std::process::abort(),
         Fault::Segfault => {
-            // SAFETY: deliberately raises SIGSEGV, exactly as a wild pointer write would;
-            // the default action terminates the process.
-            unsafe { libc::raise(libc::SIGSEGV) };
+            // A real invalid write: std's SIGSEGV handler (stack-guard detection) swallows
+            // a raise()d SIGSEGV, but resets to the default action for a real fault,
+            // which then re-executes and kills the process, as a wild pointer would.
+            // SAFETY: maps a fresh inaccessible page and writes to it on purpose; no
+            // Rust object lives there.
+            unsafe {
+                let page = libc::mmap(
+                    std::ptr::null_mut(),
+                    4096,
+                    libc::PROT_NONE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                );
+                std::ptr::write_volatile(page.cast::<u8>(), 1);
+            }
             std::process::abort()
         }
         Fault::StackOverflow => {
@@ -64,8 +77,12 @@ pub enum KillPoint {
 }
 
 impl KillPoint {
-    pub const ALL: [KillPoint; 4] =
-        [KillPoint::WalAfterAppend, KillPoint::WalAfterFsync, KillPoint::SegmentMidWrite, KillPoint::SegmentAfterRename];
+    pub const ALL: [KillPoint; 4] = [
+        KillPoint::WalAfterAppend,
+        KillPoint::WalAfterFsync,
+        KillPoint::SegmentMidWrite,
+        KillPoint::SegmentAfterRename,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {

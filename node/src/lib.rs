@@ -57,7 +57,10 @@ pub const EXIT_CORRUPT: u8 = 3;
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error("protocol error: {0}")]
@@ -68,11 +71,16 @@ pub enum NodeError {
     Disconnected(std::io::Error),
     #[error("compaction failed: {0}")]
     Compaction(String),
+    #[error("cannot start a thread: {0}")]
+    Spawn(std::io::Error),
 }
 
 impl NodeError {
     pub fn io(path: &Path, source: std::io::Error) -> NodeError {
-        NodeError::Io { path: path.to_owned(), source }
+        NodeError::Io {
+            path: path.to_owned(),
+            source,
+        }
     }
 }
 

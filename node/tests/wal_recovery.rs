@@ -17,7 +17,7 @@ fn write_wal(path: &Path, batches: u64, per_batch: u64) -> Vec<u64> {
     for b in 0..batches {
         for _ in 0..per_batch {
             offsets.push(w.len());
-            let payload: Vec<u8> = (0..(50 + n % 17)).map(|i| (i as u64 * n) as u8).collect();
+            let payload: Vec<u8> = (0..(50 + n % 17)).map(|i| (i * n) as u8).collect();
             w.append(n, &payload).unwrap();
             n += 1;
         }
@@ -78,7 +78,11 @@ fn bit_flip_before_the_last_commit_marker_is_refused_with_file_and_offset() {
             }
             other => panic!("flip at {at} was not refused: {other:?}"),
         }
-        assert_eq!(fs::read(&wal).unwrap(), damaged, "a refused WAL must not be modified");
+        assert_eq!(
+            fs::read(&wal).unwrap(),
+            damaged,
+            "a refused WAL must not be modified"
+        );
     }
     assert!(refused > 50);
 }
@@ -101,6 +105,9 @@ fn damage_after_the_last_commit_marker_is_an_unacknowledged_tail() {
     let r = recover(&wal).unwrap();
     let t = r.torn.expect("torn tail reported");
     assert_eq!(t.offset, second as u64);
-    assert!(r.entries.iter().any(|e| e.number == 900), "the intact unacknowledged record is kept");
+    assert!(
+        r.entries.iter().any(|e| e.number == 900),
+        "the intact unacknowledged record is kept"
+    );
     assert!(!r.entries.iter().any(|e| e.number == 901));
 }

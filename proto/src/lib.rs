@@ -12,8 +12,8 @@
 //! process reserve more memory than the input it already holds.
 
 pub mod block;
-pub mod frame;
 mod bytes;
+pub mod frame;
 
 pub use block::{Block, DecodeError, Log, Receipt};
 pub use frame::{Frame, FrameError, FrameReader};

@@ -5,7 +5,10 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{de, headroom, legend, Chart, RunChartData, COMPACTION_SHADE, FONT, LABEL_SIZE, MIB, PALETTE, TITLE_SIZE};
+use super::{
+    de, headroom, legend, Chart, RunChartData, COMPACTION_SHADE, FONT, LABEL_SIZE, MIB, PALETTE,
+    TITLE_SIZE,
+};
 
 pub struct RssChart<'a>(pub &'a RunChartData);
 
@@ -19,7 +22,10 @@ impl Chart for RssChart<'_> {
         let x_max = headroom(d.rss.last().map_or(0.0, |r| r.0)) / 1.1;
         let y_max = headroom(d.rss.iter().map(|r| r.4.max(r.1)).fold(0.0, f64::max) / MIB);
         let mut chart = ChartBuilder::on(root)
-            .caption(format!("Node RSS over time — {}", d.title), (FONT, TITLE_SIZE))
+            .caption(
+                format!("Node RSS over time — {}", d.title),
+                (FONT, TITLE_SIZE),
+            )
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
@@ -35,16 +41,26 @@ impl Chart for RssChart<'_> {
             .map_err(de)?;
         let shade = COMPACTION_SHADE.mix(0.3).filled();
         chart
-            .draw_series(d.compactions.iter().map(|&(a, b)| Rectangle::new([(a, 0.0), (b, y_max)], shade)))
+            .draw_series(
+                d.compactions
+                    .iter()
+                    .map(|&(a, b)| Rectangle::new([(a, 0.0), (b, y_max)], shade)),
+            )
             .map_err(de)?
             .label("compaction running")
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], shade));
         let tick = y_max * 0.02;
         chart
-            .draw_series(d.flushes.iter().map(|&t| PathElement::new(vec![(t, 0.0), (t, tick)], BLACK.mix(0.5))))
+            .draw_series(
+                d.flushes
+                    .iter()
+                    .map(|&t| PathElement::new(vec![(t, 0.0), (t, tick)], BLACK.mix(0.5))),
+            )
             .map_err(de)?
             .label("writer batch flushed")
-            .legend(|(x, y)| PathElement::new(vec![(x + 9, y - 5), (x + 9, y + 5)], BLACK.mix(0.5)));
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x + 9, y - 5), (x + 9, y + 5)], BLACK.mix(0.5))
+            });
         type Pick = fn(&(f64, f64, f64, f64, f64)) -> f64;
         let series: [(&str, Pick, RGBColor); 4] = [
             ("VmRSS (total)", |r| r.1, PALETTE[0]),
@@ -54,10 +70,15 @@ impl Chart for RssChart<'_> {
         ];
         for (name, pick, color) in series {
             chart
-                .draw_series(LineSeries::new(d.rss.iter().map(|r| (r.0, pick(r) / MIB)), color.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    d.rss.iter().map(|r| (r.0, pick(r) / MIB)),
+                    color.stroke_width(2),
+                ))
                 .map_err(de)?
                 .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
         }
         legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }

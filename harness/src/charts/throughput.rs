@@ -4,7 +4,10 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{de, headroom, legend, Chart, RunChartData, COMPACTION_SHADE, FONT, LABEL_SIZE, MIB, PALETTE, TITLE_SIZE};
+use super::{
+    de, headroom, legend, Chart, RunChartData, COMPACTION_SHADE, FONT, LABEL_SIZE, MIB, PALETTE,
+    TITLE_SIZE,
+};
 
 pub struct ThroughputChart<'a>(pub &'a RunChartData);
 
@@ -36,7 +39,10 @@ impl Chart for ThroughputChart<'_> {
         let x_max = d.acked.last().map_or(1.0, |a| a.0).max(1.0);
         let y_max = headroom(r.iter().map(|p| p.1).fold(0.0, f64::max));
         let mut chart = ChartBuilder::on(root)
-            .caption(format!("Durable ingest throughput — {}", d.title), (FONT, TITLE_SIZE))
+            .caption(
+                format!("Durable ingest throughput — {}", d.title),
+                (FONT, TITLE_SIZE),
+            )
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
@@ -52,16 +58,25 @@ impl Chart for ThroughputChart<'_> {
             .map_err(de)?;
         let shade = COMPACTION_SHADE.mix(0.3).filled();
         chart
-            .draw_series(d.compactions.iter().map(|&(a, b)| Rectangle::new([(a, 0.0), (b, y_max)], shade)))
+            .draw_series(
+                d.compactions
+                    .iter()
+                    .map(|&(a, b)| Rectangle::new([(a, 0.0), (b, y_max)], shade)),
+            )
             .map_err(de)?
             .label("compaction running")
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], shade));
         let color = PALETTE[0];
         chart
-            .draw_series(LineSeries::new(r.iter().map(|p| (p.0, p.1)), color.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                r.iter().map(|p| (p.0, p.1)),
+                color.stroke_width(2),
+            ))
             .map_err(de)?
             .label("MiB/s (1 s windows)")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
         legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
 }
@@ -72,7 +87,12 @@ mod tests {
 
     #[test]
     fn rates_use_whole_windows() {
-        let acked = [(0.0, 0.0, 0.0), (0.5, 5.0, MIB), (1.0, 10.0, 2.0 * MIB), (2.0, 30.0, 6.0 * MIB)];
+        let acked = [
+            (0.0, 0.0, 0.0),
+            (0.5, 5.0, MIB),
+            (1.0, 10.0, 2.0 * MIB),
+            (2.0, 30.0, 6.0 * MIB),
+        ];
         assert_eq!(rates(&acked), vec![(1.0, 2.0, 10.0), (2.0, 4.0, 20.0)]);
     }
 }

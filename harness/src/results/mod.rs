@@ -23,10 +23,29 @@ pub fn default_run_dir(start: SystemTime, cell: &str) -> PathBuf {
 
 /// Column names of `samples.csv`, in order.
 pub const SAMPLE_COLUMNS: &[&str] = &[
-    "t_ms", "rss_bytes", "rss_anon_bytes", "rss_file_bytes", "hwm_bytes", "swap_bytes", "cpu_user_ms", "cpu_sys_ms",
-    "heap_live_bytes", "alloc_count", "alloc_bytes_total", "allocator_resident_bytes", "arenas", "io_read_bytes",
-    "io_write_bytes", "blocks_acked", "bytes_acked", "queue_hash", "queue_write", "compactions_running",
-    "sys_cpu_busy_pct", "sys_iowait_pct", "mem_available_bytes",
+    "t_ms",
+    "rss_bytes",
+    "rss_anon_bytes",
+    "rss_file_bytes",
+    "hwm_bytes",
+    "swap_bytes",
+    "cpu_user_ms",
+    "cpu_sys_ms",
+    "heap_live_bytes",
+    "alloc_count",
+    "alloc_bytes_total",
+    "allocator_resident_bytes",
+    "arenas",
+    "io_read_bytes",
+    "io_write_bytes",
+    "blocks_acked",
+    "bytes_acked",
+    "queue_hash",
+    "queue_write",
+    "compactions_running",
+    "sys_cpu_busy_pct",
+    "sys_iowait_pct",
+    "mem_available_bytes",
 ];
 
 /// Renders samples as CSV, each row merged with the node's latest `stats` event at or
@@ -46,17 +65,31 @@ pub fn samples_csv(samples: &[Sample], stats: &[StatsPoint]) -> String {
         let _ = writeln!(
             out,
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-            s.t_ms, m.rss, m.rss_anon, m.rss_file, m.hwm, m.swap, s.cpu_user_ms, s.cpu_sys_ms,
+            s.t_ms,
+            m.rss,
+            m.rss_anon,
+            m.rss_file,
+            m.hwm,
+            m.swap,
+            s.cpu_user_ms,
+            s.cpu_sys_ms,
             opt(node.map(|n| n.heap_live_bytes.to_string())),
             opt(node.map(|n| n.alloc_count.to_string())),
             opt(node.map(|n| n.alloc_bytes_total.to_string())),
-            opt(node.and_then(|n| n.allocator_resident_bytes).map(|v| v.to_string())),
+            opt(node
+                .and_then(|n| n.allocator_resident_bytes)
+                .map(|v| v.to_string())),
             opt(node.and_then(|n| n.arenas).map(|v| v.to_string())),
-            s.io_read_bytes, s.io_write_bytes, s.blocks_acked, s.bytes_acked,
+            s.io_read_bytes,
+            s.io_write_bytes,
+            s.blocks_acked,
+            s.bytes_acked,
             opt(node.map(|n| n.queue_hash.to_string())),
             opt(node.map(|n| n.queue_write.to_string())),
             opt(node.map(|n| n.compactions_running.to_string())),
-            s.sys_cpu_busy_pct, s.sys_iowait_pct, s.mem_available_bytes,
+            s.sys_cpu_busy_pct,
+            s.sys_iowait_pct,
+            s.mem_available_bytes,
         );
     }
     out
@@ -68,8 +101,21 @@ mod tests {
 
     #[test]
     fn rows_take_the_latest_stats_before_them() {
-        let samples = [Sample { t_ms: 50, ..Default::default() }, Sample { t_ms: 1500, ..Default::default() }];
-        let stats = [StatsPoint { t_ms: 1000, heap_live_bytes: 7, ..Default::default() }];
+        let samples = [
+            Sample {
+                t_ms: 50,
+                ..Default::default()
+            },
+            Sample {
+                t_ms: 1500,
+                ..Default::default()
+            },
+        ];
+        let stats = [StatsPoint {
+            t_ms: 1000,
+            heap_live_bytes: 7,
+            ..Default::default()
+        }];
         let csv = samples_csv(&samples, &stats);
         let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
         assert_eq!(rows[0].len(), SAMPLE_COLUMNS.len());

@@ -52,13 +52,21 @@ impl Summary {
     pub fn human(&self, run_dir: &str) -> String {
         let mut lines = vec![format!(
             "outcome      {}{}",
-            serde_json::to_value(self.outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            serde_json::to_value(self.outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
             self.crash_class
                 .and_then(|c| serde_json::to_value(c).ok())
                 .and_then(|v| v.as_str().map(|s| format!(" ({s})")))
                 .unwrap_or_default()
         )];
-        lines.push(format!("blocks       {} of {} ({})", self.blocks, self.blocks_expected, fmt_bytes(self.bytes_ingested as f64)));
+        lines.push(format!(
+            "blocks       {} of {} ({})",
+            self.blocks,
+            self.blocks_expected,
+            fmt_bytes(self.bytes_ingested as f64)
+        ));
         lines.push(format!(
             "throughput   {:.0} blocks/s, {:.1} MiB/s over {:.1} s",
             self.throughput_blocks_per_s, self.throughput_mib_per_s, self.ingest_s
@@ -67,16 +75,31 @@ impl Summary {
             "peak RSS     {} (VmHWM; sampled {}); peak live heap {}",
             fmt_bytes(self.rss_peak_bytes as f64),
             fmt_bytes(self.rss_peak_sampled_bytes as f64),
-            self.heap_live_peak_bytes.map_or("n/a".into(), |b| fmt_bytes(b as f64))
+            self.heap_live_peak_bytes
+                .map_or("n/a".into(), |b| fmt_bytes(b as f64))
         ));
         if let Some(l) = self.latency_us.get("ingest") {
-            lines.push(format!("ingest       p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", l.p50 as f64 / 1e3, l.p99 as f64 / 1e3, l.max as f64 / 1e3));
+            lines.push(format!(
+                "ingest       p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                l.p50 as f64 / 1e3,
+                l.p99 as f64 / 1e3,
+                l.max as f64 / 1e3
+            ));
         }
         if let Some(l) = self.latency_us.get("flush") {
-            lines.push(format!("flush        p50 {:.1} ms, p99 {:.1} ms", l.p50 as f64 / 1e3, l.p99 as f64 / 1e3));
+            lines.push(format!(
+                "flush        p50 {:.1} ms, p99 {:.1} ms",
+                l.p50 as f64 / 1e3,
+                l.p99 as f64 / 1e3
+            ));
         }
-        lines.push(format!("compactions  {} ({:.1} s total)", self.compactions, self.compaction_s_total));
-        lines.push(format!("results      {run_dir}/ (charts in {run_dir}/charts/)"));
+        lines.push(format!(
+            "compactions  {} ({:.1} s total)",
+            self.compactions, self.compaction_s_total
+        ));
+        lines.push(format!(
+            "results      {run_dir}/ (charts in {run_dir}/charts/)"
+        ));
         lines.join("\n")
     }
 }

@@ -88,19 +88,38 @@ enum Incoming {
 
 impl Driver<'_> {
     pub fn run(&self) -> Result<DriverResult> {
-        let stream = UnixStream::connect(self.socket).with_context(|| format!("connecting to node at {}", self.socket.display()))?;
+        let stream = UnixStream::connect(self.socket)
+            .with_context(|| format!("connecting to node at {}", self.socket.display()))?;
         let read_half = stream.try_clone().context("cloning the node socket")?;
-        let shared = Arc::new(Shared { first_sent: std::sync::OnceLock::new(), sent_at: Mutex::new(HashMap::new()), in_flight: Mutex::new(0), room: Condvar::new() });
+        let control = stream.try_clone().context("cloning the node socket")?;
+        let shared = Arc::new(Shared {
+            first_sent: std::sync::OnceLock::new(),
+            sent_at: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(0),
+            room: Condvar::new(),
+        });
         let (tx, rx) = mpsc::channel();
-        thread::Builder::new().name("driver-recv".into()).spawn(move || receive(read_half, tx))?;
+        thread::Builder::new()
+            .name("driver-recv".into())
+            .spawn(move || receive(read_half, tx))?;
         let sender = {
-            let (shared, spec, progress, stop) = (Arc::clone(&shared), self.spec.clone(), Arc::clone(&self.progress), Arc::clone(&self.stop));
+            let (shared, spec, progress, stop) = (
+                Arc::clone(&shared),
+                self.spec.clone(),
+                Arc::clone(&self.progress),
+                Arc::clone(&self.stop),
+            );
             let max = self.max_in_flight;
-            thread::Builder::new().name("driver-send".into()).spawn(move || send(stream, &spec, &shared, max, &progress, &stop))?
+            thread::Builder::new()
+                .name("driver-send".into())
+                .spawn(move || send(stream, &spec, &shared, max, &progress, &stop))?
         };
         let result = self.supervise(&rx, &shared);
         self.stop.store(true, Ordering::Relaxed);
         shared.room.notify_all();
+        // A node that stopped reading (hung, or dead with the socket still open) leaves
+        // the sender blocked in write(); shutting the socket down wakes it with EPIPE.
+        let _ = control.shutdown(std::net::Shutdown::Both);
         let _ = sender.join();
         result
     }
@@ -129,7 +148,12 @@ impl Driver<'_> {
                     self.acknowledge(shared, &blocks, at, &mut ingest, &mut interval);
                 }
                 Ok(Incoming::Done(h)) => {
-                    rotate(&mut interval, &mut intervals, interval_start, self.run_start.elapsed());
+                    rotate(
+                        &mut interval,
+                        &mut intervals,
+                        interval_start,
+                        self.run_start.elapsed(),
+                    );
                     return Ok(DriverResult {
                         end: DriverEnd::Done,
                         ingest,
@@ -141,10 +165,17 @@ impl Driver<'_> {
                 Ok(Incoming::Error(m)) => break DriverEnd::NodeError(m),
                 Ok(Incoming::Broken(m)) => break DriverEnd::Disconnected(m),
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break DriverEnd::Disconnected("receiver stopped".into()),
+                Err(RecvTimeoutError::Disconnected) => {
+                    break DriverEnd::Disconnected("receiver stopped".into())
+                }
             }
         };
-        rotate(&mut interval, &mut intervals, interval_start, self.run_start.elapsed());
+        rotate(
+            &mut interval,
+            &mut intervals,
+            interval_start,
+            self.run_start.elapsed(),
+        );
         Ok(DriverResult {
             end,
             ingest,
@@ -154,7 +185,14 @@ impl Driver<'_> {
         })
     }
 
-    fn acknowledge(&self, shared: &Shared, blocks: &[u64], at: Instant, ingest: &mut Histogram<u64>, interval: &mut Histogram<u64>) {
+    fn acknowledge(
+        &self,
+        shared: &Shared,
+        blocks: &[u64],
+        at: Instant,
+        ingest: &mut Histogram<u64>,
+        interval: &mut Histogram<u64>,
+    ) {
         let mut bytes = 0;
         if let Ok(mut sent) = shared.sent_at.lock() {
             for b in blocks {
@@ -166,8 +204,12 @@ impl Driver<'_> {
                 }
             }
         }
-        self.progress.acked.fetch_add(blocks.len() as u64, Ordering::Relaxed);
-        self.progress.acked_bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.progress
+            .acked
+            .fetch_add(blocks.len() as u64, Ordering::Relaxed);
+        self.progress
+            .acked_bytes
+            .fetch_add(bytes, Ordering::Relaxed);
         if let Ok(mut n) = shared.in_flight.lock() {
             *n = n.saturating_sub(blocks.len() as u64);
         }
@@ -183,7 +225,12 @@ fn ingest_duration(shared: &Shared, last_ack: Option<Instant>) -> Duration {
     }
 }
 
-fn rotate(h: &mut Histogram<u64>, out: &mut Vec<(Duration, Duration, Vec<u8>)>, start: Duration, now: Duration) {
+fn rotate(
+    h: &mut Histogram<u64>,
+    out: &mut Vec<(Duration, Duration, Vec<u8>)>,
+    start: Duration,
+    now: Duration,
+) {
     if h.is_empty() {
         return;
     }
@@ -212,14 +259,33 @@ fn receive(read_half: UnixStream, tx: mpsc::Sender<Incoming>) {
     }
 }
 
-fn send(stream: UnixStream, spec: &WorkloadSpec, shared: &Shared, max_in_flight: u64, progress: &Progress, stop: &AtomicBool) {
+fn send(
+    stream: UnixStream,
+    spec: &WorkloadSpec,
+    shared: &Shared,
+    max_in_flight: u64,
+    progress: &Progress,
+    stop: &AtomicBool,
+) {
     let mut out = BufWriter::with_capacity(1 << 20, stream);
-    let hello = Frame::Hello { version: PROTOCOL_VERSION, first_block: spec.start_height, block_count: spec.blocks };
-    if write_frame(&mut out, &hello).and_then(|_| out.flush()).is_err() {
+    let hello = Frame::Hello {
+        version: PROTOCOL_VERSION,
+        first_block: spec.start_height,
+        block_count: spec.blocks,
+    };
+    if write_frame(&mut out, &hello)
+        .and_then(|_| out.flush())
+        .is_err()
+    {
         return;
     }
     let mut gen = Generator::new(spec);
-    let mut order = ArrivalOrder::new(spec.start_height, spec.blocks, spec.arrival.window, spec.seed);
+    let mut order = ArrivalOrder::new(
+        spec.start_height,
+        spec.blocks,
+        spec.arrival.window,
+        spec.seed,
+    );
     let (mut window, mut buf) = (Vec::new(), Vec::new());
     let pacer = Pacer::new(spec);
     let mut latency_rng = spec.seed;
@@ -253,7 +319,9 @@ fn send(stream: UnixStream, spec: &WorkloadSpec, shared: &Shared, max_in_flight:
 
 /// Waits until fewer than `max` blocks are unacknowledged; false if the run stopped.
 fn wait_for_room(shared: &Shared, max: u64, stop: &AtomicBool) -> bool {
-    let Ok(mut n) = shared.in_flight.lock() else { return false };
+    let Ok(mut n) = shared.in_flight.lock() else {
+        return false;
+    };
     while *n >= max {
         if stop.load(Ordering::Relaxed) {
             return false;
@@ -278,7 +346,10 @@ impl Pacer {
     fn new(spec: &WorkloadSpec) -> Pacer {
         Pacer {
             start: Instant::now(),
-            rate_bytes_per_s: spec.arrival.rate_limit_mib_per_s.map(|r| r * 1024.0 * 1024.0),
+            rate_bytes_per_s: spec
+                .arrival
+                .rate_limit_mib_per_s
+                .map(|r| r * 1024.0 * 1024.0),
             window_latency: spec.arrival.batch_latency_ms.clone(),
         }
     }

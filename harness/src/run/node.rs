@@ -47,7 +47,10 @@ pub fn allocator_env(opts: &IngestOptions) -> Vec<(String, String)> {
         (Allocator::Mimalloc, Some(conf)) => {
             for kv in conf.split(',').filter(|s| !s.is_empty()) {
                 let (k, v) = kv.split_once('=').unwrap_or((kv, "1"));
-                env.push((format!("MIMALLOC_{}", k.trim().to_ascii_uppercase()), v.trim().to_owned()));
+                env.push((
+                    format!("MIMALLOC_{}", k.trim().to_ascii_uppercase()),
+                    v.trim().to_owned(),
+                ));
             }
         }
         _ => {}
@@ -64,13 +67,25 @@ pub struct NodeProcess {
 }
 
 impl NodeProcess {
-    pub fn spawn(bin: &Path, args: &[String], env: &[(String, String)], limit: &MemLimit, log: Arc<EventLog>, obs: Arc<NodeObservations>) -> Result<NodeProcess> {
+    pub fn spawn(
+        bin: &Path,
+        args: &[String],
+        env: &[(String, String)],
+        limit: &MemLimit,
+        log: Arc<EventLog>,
+        obs: Arc<NodeObservations>,
+    ) -> Result<NodeProcess> {
         let mut cmd = Command::new(bin);
-        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for k in ALLOCATOR_ENV {
             cmd.env_remove(k);
         }
-        for (k, _) in std::env::vars_os().filter(|(k, _)| k.to_string_lossy().starts_with("MIMALLOC_")) {
+        for (k, _) in
+            std::env::vars_os().filter(|(k, _)| k.to_string_lossy().starts_with("MIMALLOC_"))
+        {
             cmd.env_remove(k);
         }
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
@@ -88,15 +103,26 @@ impl NodeProcess {
                 });
             }
         }
-        let mut child = cmd.spawn().with_context(|| format!("starting node {}", bin.display()))?;
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("starting node {}", bin.display()))?;
         let pid = child.id();
         let stdout = child.stdout.take().context("node stdout")?;
         let stderr = child.stderr.take().context("node stderr")?;
         let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_BYTES)));
-        let readers = vec![spawn_event_reader(stdout, log, obs), spawn_stderr_reader(stderr, Arc::clone(&stderr_tail))];
+        let readers = vec![
+            spawn_event_reader(stdout, log, obs),
+            spawn_stderr_reader(stderr, Arc::clone(&stderr_tail)),
+        ];
         let exit = Arc::new((Mutex::new(None), Condvar::new()));
         spawn_reaper(pid, Arc::clone(&exit));
-        Ok(NodeProcess { pid, exit, stderr_tail, readers, _child: child })
+        Ok(NodeProcess {
+            pid,
+            exit,
+            stderr_tail,
+            readers,
+            _child: child,
+        })
     }
 
     pub fn exit_info(&self) -> Option<ExitInfo> {
@@ -107,7 +133,9 @@ impl NodeProcess {
     pub fn wait_timeout(&self, timeout: Duration) -> Option<ExitInfo> {
         let (lock, cv) = &*self.exit;
         let guard = lock.lock().ok()?;
-        let (guard, _) = cv.wait_timeout_while(guard, timeout, |e| e.is_none()).ok()?;
+        let (guard, _) = cv
+            .wait_timeout_while(guard, timeout, |e| e.is_none())
+            .ok()?;
         *guard
     }
 
@@ -119,7 +147,11 @@ impl NodeProcess {
     }
 
     pub fn stderr_tail(&self) -> String {
-        let tail = self.stderr_tail.lock().map(|t| t.iter().copied().collect::<Vec<u8>>()).unwrap_or_default();
+        let tail = self
+            .stderr_tail
+            .lock()
+            .map(|t| t.iter().copied().collect::<Vec<u8>>())
+            .unwrap_or_default();
         String::from_utf8_lossy(&tail).into_owned()
     }
 
@@ -131,7 +163,11 @@ impl NodeProcess {
     }
 }
 
-fn spawn_event_reader(stdout: impl Read + Send + 'static, log: Arc<EventLog>, obs: Arc<NodeObservations>) -> JoinHandle<()> {
+fn spawn_event_reader(
+    stdout: impl Read + Send + 'static,
+    log: Arc<EventLog>,
+    obs: Arc<NodeObservations>,
+) -> JoinHandle<()> {
     thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
@@ -140,7 +176,10 @@ fn spawn_event_reader(stdout: impl Read + Send + 'static, log: Arc<EventLog>, ob
     })
 }
 
-fn spawn_stderr_reader(mut stderr: impl Read + Send + 'static, tail: Arc<Mutex<VecDeque<u8>>>) -> JoinHandle<()> {
+fn spawn_stderr_reader(
+    mut stderr: impl Read + Send + 'static,
+    tail: Arc<Mutex<VecDeque<u8>>>,
+) -> JoinHandle<()> {
     thread::spawn(move || {
         let mut buf = [0u8; 8192];
         while let Ok(n) = stderr.read(&mut buf) {
@@ -164,7 +203,8 @@ fn spawn_reaper(pid: u32, exit: Arc<(Mutex<Option<ExitInfo>>, Condvar)>) {
         // SAFETY: waits for our own child; status and usage are valid for writes.
         let rc = loop {
             let rc = unsafe { libc::wait4(pid as i32, &mut status, 0, &mut usage) };
-            if rc == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            if rc == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+            {
                 continue;
             }
             break rc;
@@ -180,7 +220,14 @@ fn spawn_reaper(pid: u32, exit: Arc<(Mutex<Option<ExitInfo>>, Condvar)>) {
                 sys_ms: ms(usage.ru_stime),
             }
         } else {
-            ExitInfo { code: None, signal: None, core_dumped: false, max_rss_bytes: 0, user_ms: 0, sys_ms: 0 }
+            ExitInfo {
+                code: None,
+                signal: None,
+                core_dumped: false,
+                max_rss_bytes: 0,
+                user_ms: 0,
+                sys_ms: 0,
+            }
         };
         let (lock, cv) = &*exit;
         if let Ok(mut e) = lock.lock() {

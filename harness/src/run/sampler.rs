@@ -49,15 +49,24 @@ pub struct SamplerConfig {
 impl Sampler {
     pub fn start(cfg: SamplerConfig, progress: Arc<Progress>) -> Sampler {
         let samples = Arc::new(Mutex::new(Vec::new()));
-        let (stop, fired) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let (stop, fired) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
         let handle = {
-            let (samples, stop, fired) = (Arc::clone(&samples), Arc::clone(&stop), Arc::clone(&fired));
+            let (samples, stop, fired) =
+                (Arc::clone(&samples), Arc::clone(&stop), Arc::clone(&fired));
             thread::Builder::new()
                 .name("sampler".into())
                 .spawn(move || sample_loop(&cfg, &progress, &samples, &stop, &fired))
                 .expect("spawning the sampler")
         };
-        Sampler { samples, watchdog_fired: fired, stop, handle: Some(handle) }
+        Sampler {
+            samples,
+            watchdog_fired: fired,
+            stop,
+            handle: Some(handle),
+        }
     }
 
     /// Stops sampling and returns the samples.
@@ -66,23 +75,37 @@ impl Sampler {
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
-        self.samples.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default()
+        self.samples
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default()
     }
 }
 
-fn sample_loop(cfg: &SamplerConfig, progress: &Progress, samples: &Mutex<Vec<Sample>>, stop: &AtomicBool, fired: &AtomicBool) {
+fn sample_loop(
+    cfg: &SamplerConfig,
+    progress: &Progress,
+    samples: &Mutex<Vec<Sample>>,
+    stop: &AtomicBool,
+    fired: &AtomicBool,
+) {
     let mut prev_cpu: Option<SystemCpu> = None;
     let mut next = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         let started = Instant::now();
-        let Some(mem) = procfs::read_memory(cfg.pid) else { return };
+        let Some(mem) = procfs::read_memory(cfg.pid) else {
+            return;
+        };
         let (user, sys) = procfs::read_cpu_ms(cfg.pid).unwrap_or_default();
         let (rd, wr) = procfs::read_io(cfg.pid).unwrap_or_default();
         let cpu = procfs::read_system_cpu();
         let (busy, iowait) = match (prev_cpu, cpu) {
             (Some(p), Some(c)) if c.total > p.total => {
                 let dt = (c.total - p.total) as f64;
-                ((c.busy - p.busy) as f64 * 100.0 / dt, (c.iowait - p.iowait) as f64 * 100.0 / dt)
+                (
+                    (c.busy - p.busy) as f64 * 100.0 / dt,
+                    (c.iowait - p.iowait) as f64 * 100.0 / dt,
+                )
             }
             _ => (0.0, 0.0),
         };

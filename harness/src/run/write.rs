@@ -15,19 +15,32 @@ use super::{envinfo, Collected, Plan};
 use crate::charts::{self, RunChartData};
 use crate::latency::{self, summarize, Interval};
 use crate::options::ArenaMax;
-use crate::results::summary::{mib_per_s, Summary};
 use crate::results::samples_csv;
+use crate::results::summary::{mib_per_s, Summary};
 
 /// Node arguments with this machine's paths replaced by placeholders.
 fn portable_args(plan: &Plan, args: &[String]) -> Vec<String> {
     let socket = plan.socket_dir.join("node.sock").display().to_string();
     let data = plan.data_dir.display().to_string();
     args.iter()
-        .map(|a| if *a == socket { "<socket>".into() } else if *a == data { "<data-dir>".into() } else { a.clone() })
+        .map(|a| {
+            if *a == socket {
+                "<socket>".into()
+            } else if *a == data {
+                "<data-dir>".into()
+            } else {
+                a.clone()
+            }
+        })
         .collect()
 }
 
-pub fn config_json(plan: &Plan, args: &[String], env: &[(String, String)], extra: Option<(Value, Value)>) -> Result<()> {
+pub fn config_json(
+    plan: &Plan,
+    args: &[String],
+    env: &[(String, String)],
+    extra: Option<(Value, Value)>,
+) -> Result<()> {
     let o = plan.opts;
     let w = &o.workload;
     let (node_reported, mem_limit) = extra.unwrap_or((Value::Null, Value::Null));
@@ -60,16 +73,44 @@ fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<()> {
     fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
-pub fn outputs(plan: &Plan, args: &[String], env: &[(String, String)], c: &Collected, obs: &NodeObservations) -> Result<Summary> {
+pub fn outputs(
+    plan: &Plan,
+    args: &[String],
+    env: &[(String, String)],
+    c: &Collected,
+    obs: &NodeObservations,
+) -> Result<Summary> {
     let dir = &plan.run_dir;
     let (stats, compactions, flushes, node_start, node_summary, tail) = obs
-        .snapshot(|s| (s.stats.clone(), s.compactions.clone(), s.flushes.clone(), s.node_start.clone(), s.node_summary.clone(), s.tail.clone()))
+        .snapshot(|s| {
+            (
+                s.stats.clone(),
+                s.compactions.clone(),
+                s.flushes.clone(),
+                s.node_start.clone(),
+                s.node_summary.clone(),
+                s.tail.clone(),
+            )
+        })
         .unwrap_or_default();
-    fs::write(dir.join("samples.csv"), samples_csv(&c.samples, &stats)).context("writing samples.csv")?;
+    fs::write(dir.join("samples.csv"), samples_csv(&c.samples, &stats))
+        .context("writing samples.csv")?;
     let histograms = write_latency(plan, c)?;
-    let summary = summarize_run(plan, c, &stats, &compactions, node_summary.as_ref(), histograms);
+    let summary = summarize_run(
+        plan,
+        c,
+        &stats,
+        &compactions,
+        node_summary.as_ref(),
+        histograms,
+    );
     write_json(&dir.join("summary.json"), &summary)?;
-    config_json(plan, args, env, Some((node_start.unwrap_or(Value::Null), c.mem_limit.clone())))?;
+    config_json(
+        plan,
+        args,
+        env,
+        Some((node_start.unwrap_or(Value::Null), c.mem_limit.clone())),
+    )?;
     let data = RunChartData::from_run(plan, &c.samples, &stats, &compactions, &flushes, dir);
     if let Err(e) = charts::render_run(&data, &dir.join("charts"), plan.opts.png) {
         eprintln!("syncbench: warning: charts could not be rendered: {e:#}");
@@ -91,13 +132,20 @@ fn write_latency(plan: &Plan, c: &Collected) -> Result<BTreeMap<String, latency:
         whole.push((name.clone(), latency::decode(bytes)?));
     }
     for (name, h) in &whole {
-        fs::write(dir.join(format!("{name}.hgrm")), latency::hgrm(h)).with_context(|| format!("writing latency/{name}.hgrm"))?;
+        fs::write(dir.join(format!("{name}.hgrm")), latency::hgrm(h))
+            .with_context(|| format!("writing latency/{name}.hgrm"))?;
         out.insert(name.clone(), summarize(h));
     }
     let intervals: Vec<Interval> = d
         .intervals
         .iter()
-        .filter_map(|(start, length, bytes)| Some(Interval { start: *start, length: *length, histogram: latency::decode(bytes).ok()? }))
+        .filter_map(|(start, length, bytes)| {
+            Some(Interval {
+                start: *start,
+                length: *length,
+                histogram: latency::decode(bytes).ok()?,
+            })
+        })
         .collect();
     let mut f = std::io::BufWriter::new(fs::File::create(dir.join("histograms.hlog"))?);
     latency::write_hlog(&mut f, plan.start, &intervals, &whole[1..], c.wall)?;
@@ -124,12 +172,26 @@ fn summarize_run(
         session_complete,
     };
     let (outcome, crash_class) = crash::classify(&evidence);
-    let ingest_s = c.driver.as_ref().map_or(0.0, |d| d.ingest_duration.as_secs_f64());
+    let ingest_s = c
+        .driver
+        .as_ref()
+        .map_or(0.0, |d| d.ingest_duration.as_secs_f64());
     let ns = |k: &str| node_summary.and_then(|v| v.get(k)).and_then(Value::as_u64);
     let last = stats.last();
-    let done: Vec<_> = compactions.iter().filter_map(|s| Some(s.end_ms? - s.start_ms)).collect();
+    let done: Vec<_> = compactions
+        .iter()
+        .filter_map(|s| Some(s.end_ms? - s.start_ms))
+        .collect();
     let interval_us = o.sample_interval.as_micros() as f64;
-    let cost = if c.samples.is_empty() { 0.0 } else { c.samples.iter().map(|s| s.sample_cost_us as f64).sum::<f64>() / c.samples.len() as f64 };
+    let cost = if c.samples.is_empty() {
+        0.0
+    } else {
+        c.samples
+            .iter()
+            .map(|s| s.sample_cost_us as f64)
+            .sum::<f64>()
+            / c.samples.len() as f64
+    };
     Summary {
         outcome,
         crash_class,
@@ -137,7 +199,10 @@ fn summarize_run(
         exit_signal: c.exit.and_then(|e| e.signal).map(crash::signal_name),
         workload: o.workload.name.clone(),
         alloc: o.alloc.to_string(),
-        compaction: serde_json::to_value(o.compaction).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        compaction: serde_json::to_value(o.compaction)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
         compaction_concurrency: o.compaction_concurrency,
         arena_max: match o.arena_max {
             ArenaMax::Default => None,
@@ -148,9 +213,16 @@ fn summarize_run(
         blocks: c.acked,
         blocks_expected: o.workload.blocks,
         bytes_ingested: c.acked_bytes,
-        throughput_blocks_per_s: round3(if ingest_s > 0.0 { c.acked as f64 / ingest_s } else { 0.0 }),
+        throughput_blocks_per_s: round3(if ingest_s > 0.0 {
+            c.acked as f64 / ingest_s
+        } else {
+            0.0
+        }),
         throughput_mib_per_s: round3(mib_per_s(c.acked_bytes, ingest_s)),
-        rss_peak_bytes: c.exit.map_or(0, |e| e.max_rss_bytes).max(c.samples.iter().map(|s| s.mem.hwm).max().unwrap_or(0)),
+        rss_peak_bytes: c
+            .exit
+            .map_or(0, |e| e.max_rss_bytes)
+            .max(c.samples.iter().map(|s| s.mem.hwm).max().unwrap_or(0)),
         rss_peak_sampled_bytes: c.samples.iter().map(|s| s.mem.rss).max().unwrap_or(0),
         heap_live_peak_bytes: stats.iter().map(|s| s.heap_live_bytes).max(),
         alloc_count: ns("alloc_count").or(last.map(|s| s.alloc_count)),
@@ -172,7 +244,12 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-fn write_crash(plan: &Plan, c: &Collected, summary: &Summary, events_tail: Vec<String>) -> Result<()> {
+fn write_crash(
+    plan: &Plan,
+    c: &Collected,
+    summary: &Summary,
+    events_tail: Vec<String>,
+) -> Result<()> {
     let classification = json!({
         "outcome": summary.outcome, "crash_class": summary.crash_class,
         "exit_code": summary.exit_code, "exit_signal": summary.exit_signal,
@@ -183,16 +260,26 @@ fn write_crash(plan: &Plan, c: &Collected, summary: &Summary, events_tail: Vec<S
         "blocks_acked": c.acked, "rss_peak_bytes": summary.rss_peak_bytes,
     });
     let csv = samples_csv(&c.samples[c.samples.len().saturating_sub(50)..], &[]);
-    let reproduce = format!(
+    let reproduce =
+        format!(
         "#!/bin/sh\n# Reproduce this run from the repository root:\ncargo run --release -- {}\n",
         std::env::args().skip(1).map(|a| shell_quote(&a)).collect::<Vec<_>>().join(" ")
     );
-    let bundle = crash::Bundle { classification, last_samples_csv: csv, events_tail, stderr_tail: &c.stderr_tail, cgroup: c.cgroup_evidence.clone(), reproduce };
+    let bundle = crash::Bundle {
+        classification,
+        last_samples_csv: csv,
+        events_tail,
+        stderr_tail: &c.stderr_tail,
+        cgroup: c.cgroup_evidence.clone(),
+        reproduce,
+    };
     crash::write_bundle(&plan.run_dir, &bundle)
 }
 
 fn shell_quote(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=,:".contains(c)) {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./=,:".contains(c))
+    {
         s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))

@@ -33,13 +33,23 @@ use crate::{segment, wal};
 #[derive(Debug, thiserror::Error)]
 pub enum CompactionError {
     #[error("{path}: i/o error during compaction: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: corrupt WAL record at offset {offset} during compaction: {reason}")]
-    Corrupt { path: PathBuf, offset: u64, reason: &'static str },
+    Corrupt {
+        path: PathBuf,
+        offset: u64,
+        reason: &'static str,
+    },
 }
 
 pub(crate) fn io_err(path: &Path) -> impl Fn(std::io::Error) -> CompactionError + '_ {
-    move |source| CompactionError::Io { path: path.to_owned(), source }
+    move |source| CompactionError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// What one compaction did.
@@ -51,7 +61,11 @@ pub struct Outcome {
 }
 
 /// Compacts the shard in `dir` and commits the result (see the module docs).
-pub fn compact_shard(dir: &Path, shard: u64, mode: CompactionMode) -> Result<Outcome, CompactionError> {
+pub fn compact_shard(
+    dir: &Path,
+    shard: u64,
+    mode: CompactionMode,
+) -> Result<Outcome, CompactionError> {
     let wal_path = dir.join(wal::FILE_NAME);
     let sorted = dir.join(segment::DIR_NAME);
     fs::create_dir_all(&sorted).map_err(io_err(&sorted))?;
@@ -70,7 +84,9 @@ pub fn compact_shard(dir: &Path, shard: u64, mode: CompactionMode) -> Result<Out
 
 /// fsyncs a directory so a rename or unlink inside it is durable.
 pub fn sync_dir(dir: &Path) -> Result<(), CompactionError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
 }
 
 /// A compaction waiting for a worker.
@@ -109,7 +125,10 @@ pub struct CompactorStatus(Arc<Shared>);
 impl CompactorStatus {
     /// (queued, running)
     pub fn depth(&self) -> (usize, usize) {
-        self.0.state.lock().map_or((0, 0), |s| (s.queue.len(), s.running))
+        self.0
+            .state
+            .lock()
+            .map_or((0, 0), |s| (s.queue.len(), s.running))
     }
 
     pub fn error(&self) -> Option<String> {
@@ -118,18 +137,28 @@ impl CompactorStatus {
 }
 
 impl Compactor {
-    pub fn start(concurrency: usize, mode: CompactionMode, events: Arc<Events>, histograms: Arc<Histograms>) -> Compactor {
-        let shared = Arc::new(Shared { state: Mutex::default(), wake: Condvar::new(), mode, events, histograms });
+    pub fn start(
+        concurrency: usize,
+        mode: CompactionMode,
+        events: Arc<Events>,
+        histograms: Arc<Histograms>,
+    ) -> std::io::Result<Compactor> {
+        let shared = Arc::new(Shared {
+            state: Mutex::default(),
+            wake: Condvar::new(),
+            mode,
+            events,
+            histograms,
+        });
         let workers = (0..concurrency.max(1))
             .map(|i| {
                 let shared = Arc::clone(&shared);
                 std::thread::Builder::new()
                     .name(format!("compaction-{i}"))
                     .spawn(move || worker(&shared))
-                    .expect("spawning a compaction thread")
             })
-            .collect();
-        Compactor { shared, workers }
+            .collect::<Result<_, _>>()?;
+        Ok(Compactor { shared, workers })
     }
 
     pub fn status(&self) -> CompactorStatus {
@@ -162,7 +191,9 @@ impl Compactor {
 fn worker(shared: &Shared) {
     loop {
         let job = {
-            let Ok(mut s) = shared.state.lock() else { return };
+            let Ok(mut s) = shared.state.lock() else {
+                return;
+            };
             loop {
                 if s.error.is_some() {
                     return;
@@ -193,7 +224,10 @@ fn worker(shared: &Shared) {
 
 fn run_job(shared: &Shared, job: &Job) -> Result<(), CompactionError> {
     let wal_bytes = fs::metadata(job.dir.join(wal::FILE_NAME)).map_or(0, |m| m.len());
-    shared.events.emit("compaction_start", json!({"shard": job.shard, "mode": shared.mode, "bytes": wal_bytes}));
+    shared.events.emit(
+        "compaction_start",
+        json!({"shard": job.shard, "mode": shared.mode, "bytes": wal_bytes}),
+    );
     let started = Instant::now();
     let result = compact_shard(&job.dir, job.shard, shared.mode);
     let elapsed = started.elapsed();
@@ -206,7 +240,10 @@ fn run_job(shared: &Shared, job: &Job) -> Result<(), CompactionError> {
                        "records": o.records, "duration_ms": elapsed.as_secs_f64() * 1e3}),
             );
         }
-        Err(e) => shared.events.emit("error", json!({"stage": "compaction", "shard": job.shard, "message": e.to_string()})),
+        Err(e) => shared.events.emit(
+            "error",
+            json!({"stage": "compaction", "shard": job.shard, "message": e.to_string()}),
+        ),
     }
     result.map(|_| ())
 }
