@@ -14,7 +14,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use serde_json::json;
-use syncbench_proto::frame::{write_frame, Frame, FrameReader, PROTOCOL_VERSION};
+use syncbench_proto::frame::{write_frame, Frame, FrameReader, Skimmed, PROTOCOL_VERSION};
 use syncbench_proto::Block;
 
 use crate::alloc_stats::AllocatorStats;
@@ -28,8 +28,10 @@ use crate::store::{RecoveryNote, Store};
 use crate::writer::{BatchWriter, WriterParts};
 use crate::NodeError;
 
-/// Socket read buffer: big enough for many average blocks per syscall.
-const READ_BUFFER_BYTES: usize = 1 << 20;
+/// Socket read buffer. Small on purpose: reads larger than the buffer (every mainnet
+/// block payload) bypass it and land directly in the payload's own allocation, saving
+/// one copy per block; small frames (acks, tiny blocks) are still batched.
+const READ_BUFFER_BYTES: usize = 64 << 10;
 
 pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeError> {
     let events = Arc::new(Events::stdout());
@@ -406,9 +408,10 @@ fn sink(
             .map_err(NodeError::Disconnected)
     };
     let mut pending = Vec::with_capacity(batch);
+    let mut scratch = Vec::new();
     loop {
-        match frames.read_frame()? {
-            Some(Frame::Block { number, .. }) => {
+        match frames.skim_frame(&mut scratch)? {
+            Some(Skimmed::Block(number)) => {
                 pending.push(number);
                 if pending.len() >= batch {
                     send(&Frame::Ack {
@@ -416,7 +419,7 @@ fn sink(
                     })?;
                 }
             }
-            Some(Frame::Finish) => {
+            Some(Skimmed::Other(Frame::Finish)) => {
                 send(&Frame::Ack { blocks: pending })?;
                 return send(&Frame::Done {
                     histograms: Vec::new(),

@@ -59,6 +59,14 @@ pub enum Frame {
     },
 }
 
+/// A frame read by [`FrameReader::skim_frame`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skimmed {
+    /// A block frame; its payload was discarded.
+    Block(u64),
+    Other(Frame),
+}
+
 /// Why a frame could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum FrameError {
@@ -89,6 +97,44 @@ impl<R: Read> FrameReader<R> {
 
     /// Reads the next frame; `Ok(None)` on a clean end of stream between frames.
     pub fn read_frame(&mut self) -> Result<Option<Frame>, FrameError> {
+        let Some((kind, body_len)) = self.read_header()? else {
+            return Ok(None);
+        };
+        match kind {
+            KIND_BLOCK => self.read_block(body_len).map(Some),
+            k if is_small(k) => self.read_small(k, body_len).map(Some),
+            other => Err(FrameError::UnknownKind(other)),
+        }
+    }
+
+    /// Like [`FrameReader::read_frame`], but a block's payload is read into `scratch`
+    /// (reused across calls) and only its number is returned: for readers that discard
+    /// payloads (the null node), without an allocation per block.
+    pub fn skim_frame(&mut self, scratch: &mut Vec<u8>) -> Result<Option<Skimmed>, FrameError> {
+        let Some((kind, body_len)) = self.read_header()? else {
+            return Ok(None);
+        };
+        match kind {
+            KIND_BLOCK if body_len >= 8 => {
+                scratch.resize(body_len, 0);
+                self.exact(scratch)?;
+                let number = u64::from_le_bytes(scratch[..8].try_into().unwrap_or_default());
+                Ok(Some(Skimmed::Block(number)))
+            }
+            KIND_BLOCK => Err(FrameError::Malformed {
+                kind: "Block",
+                what: "shorter than a block number",
+            }),
+            k if is_small(k) => self
+                .read_small(k, body_len)
+                .map(|f| Some(Skimmed::Other(f))),
+            other => Err(FrameError::UnknownKind(other)),
+        }
+    }
+
+    /// Reads and checks a frame header: `Ok(None)` at a clean end of stream, else the
+    /// kind and the body length. The length is checked before the kind is even read.
+    fn read_header(&mut self) -> Result<Option<(u8, usize)>, FrameError> {
         let mut len_buf = [0u8; 4];
         let got = read_full(&mut self.inner, &mut len_buf)?;
         if got == 0 {
@@ -106,16 +152,14 @@ impl<R: Read> FrameReader<R> {
         }
         let mut kind = [0u8; 1];
         self.exact(&mut kind)?;
-        let body_len = len as usize - 1;
-        match kind[0] {
-            KIND_BLOCK => self.read_block(body_len).map(Some),
-            KIND_HELLO | KIND_FINISH | KIND_ACK | KIND_DONE | KIND_ERROR => {
-                let mut body = vec![0u8; body_len];
-                self.exact(&mut body)?;
-                parse_small(kind[0], &body).map(Some)
-            }
-            other => Err(FrameError::UnknownKind(other)),
-        }
+        Ok(Some((kind[0], len as usize - 1)))
+    }
+
+    /// Reads and parses a non-block frame body (all small).
+    fn read_small(&mut self, kind: u8, body_len: usize) -> Result<Frame, FrameError> {
+        let mut body = vec![0u8; body_len];
+        self.exact(&mut body)?;
+        parse_small(kind, &body)
     }
 
     /// Reads a block body straight into its own payload buffer (no intermediate copy).
@@ -131,9 +175,14 @@ impl<R: Read> FrameReader<R> {
         // Read into spare capacity: no zero-fill of a buffer that is overwritten at once.
         let want = body_len - 8;
         let mut payload = Vec::with_capacity(want);
-        let got = (&mut self.inner).take(want as u64).read_to_end(&mut payload)?;
+        let got = (&mut self.inner)
+            .take(want as u64)
+            .read_to_end(&mut payload)?;
         if got < want {
-            return Err(FrameError::Truncated { expected: want, got });
+            return Err(FrameError::Truncated {
+                expected: want,
+                got,
+            });
         }
         Ok(Frame::Block {
             number: u64::from_le_bytes(number),
@@ -165,6 +214,13 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(got)
+}
+
+fn is_small(kind: u8) -> bool {
+    matches!(
+        kind,
+        KIND_HELLO | KIND_FINISH | KIND_ACK | KIND_DONE | KIND_ERROR
+    )
 }
 
 fn parse_small(kind: u8, body: &[u8]) -> Result<Frame, FrameError> {
@@ -346,6 +402,28 @@ mod tests {
         round_trip(Frame::Error {
             message: "disk full".into(),
         });
+    }
+
+    #[test]
+    fn skim_returns_block_numbers_and_other_frames() {
+        let mut buf = Vec::new();
+        write_frame(
+            &mut buf,
+            &Frame::Block {
+                number: 9,
+                payload: vec![1; 100],
+            },
+        )
+        .unwrap();
+        write_frame(&mut buf, &Frame::Finish).unwrap();
+        let mut r = FrameReader::new(&buf[..]);
+        let mut scratch = Vec::new();
+        assert_eq!(r.skim_frame(&mut scratch).unwrap(), Some(Skimmed::Block(9)));
+        assert_eq!(
+            r.skim_frame(&mut scratch).unwrap(),
+            Some(Skimmed::Other(Frame::Finish))
+        );
+        assert_eq!(r.skim_frame(&mut scratch).unwrap(), None);
     }
 
     #[test]

@@ -21,7 +21,9 @@ use anyhow::{Context, Result};
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
 use syncbench_proto::frame::{write_block, write_frame, Frame, FrameReader, PROTOCOL_VERSION};
-use syncbench_workloads::{ArrivalOrder, Generator, WorkloadSpec};
+use syncbench_workloads::WorkloadSpec;
+
+use super::feed::Feed;
 
 use crate::latency::new_histogram;
 
@@ -57,6 +59,9 @@ pub struct DriverResult {
     /// First send to last acknowledgement.
     pub ingest_duration: Duration,
 }
+
+/// Most block generator threads (see `feed`).
+const MAX_FEED_THREADS: usize = 4;
 
 /// Interval of the per-interval ingest histograms in the `.hlog`.
 const INTERVAL: Duration = Duration::from_secs(1);
@@ -267,7 +272,9 @@ fn send(
     progress: &Progress,
     stop: &AtomicBool,
 ) {
-    let mut out = BufWriter::with_capacity(1 << 20, stream);
+    // Small enough that typical block payloads bypass it (one write(2) each, no extra
+    // copy); large enough to coalesce runs of tiny early-chain blocks.
+    let mut out = BufWriter::with_capacity(64 << 10, stream);
     let hello = Frame::Hello {
         version: PROTOCOL_VERSION,
         first_block: spec.start_height,
@@ -279,38 +286,32 @@ fn send(
     {
         return;
     }
-    let mut gen = Generator::new(spec);
-    let mut order = ArrivalOrder::new(
-        spec.start_height,
-        spec.blocks,
-        spec.arrival.window,
-        spec.seed,
-    );
-    let (mut window, mut buf) = (Vec::new(), Vec::new());
+    let threads = thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(MAX_FEED_THREADS);
     let pacer = Pacer::new(spec);
     let mut latency_rng = spec.seed;
     let mut sent_bytes = 0u64;
-    while order.next_window(&mut window) {
-        pacer.window_delay(&mut latency_rng);
-        for &number in &window {
-            if !wait_for_room(shared, max_in_flight, stop) {
-                return;
-            }
-            let shape = gen.block(number, &mut buf);
-            let now = Instant::now();
-            shared.first_sent.get_or_init(|| now);
-            if let Ok(mut s) = shared.sent_at.lock() {
-                s.insert(number, (now, shape.bytes as u64));
-            }
-            if write_block(&mut out, number, &buf).is_err() {
-                return;
-            }
-            progress.sent.fetch_add(1, Ordering::Relaxed);
-            sent_bytes += buf.len() as u64;
-            pacer.throttle(sent_bytes);
+    for block in Feed::start(spec, threads) {
+        if block.window_start {
+            pacer.window_delay(&mut latency_rng);
         }
-        // Hand the window to the node now rather than when the buffer fills.
-        if out.flush().is_err() {
+        if !wait_for_room(shared, max_in_flight, stop) {
+            return;
+        }
+        let now = Instant::now();
+        shared.first_sent.get_or_init(|| now);
+        if let Ok(mut s) = shared.sent_at.lock() {
+            s.insert(block.number, (now, block.bytes.len() as u64));
+        }
+        if write_block(&mut out, block.number, &block.bytes).is_err() {
+            return;
+        }
+        progress.sent.fetch_add(1, Ordering::Relaxed);
+        sent_bytes += block.bytes.len() as u64;
+        pacer.throttle(sent_bytes);
+        // Hand each arrival window to the node now rather than when the buffer fills.
+        if block.window_end && out.flush().is_err() {
             return;
         }
     }

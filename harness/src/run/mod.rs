@@ -4,6 +4,7 @@
 //! - this module: the run's sequence (prepare → spawn → drive → collect → write).
 //! - [`node`]: the node process (spawn, event/stderr readers, `wait4`).
 //! - [`driver`]: the socket exchange and ingest latency.
+//! - [`feed`]: block generation in arrival order on several threads.
 //! - [`sampler`]: /proc sampling and the RSS watchdog.
 //! - [`events`]: `events.jsonl` and what the node reported.
 //! - [`memlimit`]: cgroup v2 / v1 / watchdog memory limits.
@@ -15,6 +16,7 @@ pub mod crash;
 pub mod driver;
 pub mod envinfo;
 pub mod events;
+pub mod feed;
 pub mod memlimit;
 pub mod node;
 pub mod progress;

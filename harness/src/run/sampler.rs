@@ -24,7 +24,8 @@ pub struct Sample {
     pub sys_cpu_busy_pct: f64,
     pub sys_iowait_pct: f64,
     pub mem_available_bytes: u64,
-    /// Time the sampler spent reading /proc for this row (its own overhead).
+    /// CPU time the sampler thread spent on this row (its own overhead; thread CPU
+    /// clock, so time spent preempted by a busy node does not count).
     pub sample_cost_us: u64,
 }
 
@@ -92,7 +93,7 @@ fn sample_loop(
     let mut prev_cpu: Option<SystemCpu> = None;
     let mut next = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        let started = Instant::now();
+        let cpu_before = thread_cpu_ns();
         let Some(mem) = procfs::read_memory(cfg.pid) else {
             return;
         };
@@ -122,7 +123,7 @@ fn sample_loop(
             sys_cpu_busy_pct: (busy * 10.0).round() / 10.0,
             sys_iowait_pct: (iowait * 10.0).round() / 10.0,
             mem_available_bytes: procfs::read_meminfo().map_or(0, |m| m.0),
-            sample_cost_us: started.elapsed().as_micros() as u64,
+            sample_cost_us: thread_cpu_ns().saturating_sub(cpu_before) / 1000,
         };
         if let Ok(mut s) = samples.lock() {
             if s.len() < cfg.max_samples {
@@ -139,4 +140,17 @@ fn sample_loop(
             None => next = Instant::now(),
         }
     }
+}
+
+/// CPU time consumed by the calling thread, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-parameter for clock_gettime.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
