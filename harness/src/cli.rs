@@ -68,12 +68,8 @@ pub struct IngestArgs {
     /// Built-in workload name (smoke, mainnet, mainnet-large, early-chain) or spec path.
     #[arg(long, default_value = syncbench_workloads::DEFAULT_WORKLOAD)]
     pub workload: String,
-    /// Use only the first N blocks of the workload.
-    #[arg(long)]
-    pub blocks: Option<u64>,
-    /// Override the workload's seed.
-    #[arg(long)]
-    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub overrides: WorkloadOverrides,
     /// Override the workload's shard size.
     #[arg(long)]
     pub shard_size: Option<u64>,
@@ -113,6 +109,17 @@ pub struct IngestArgs {
     pub no_disk_check: bool,
 }
 
+/// Overrides applied to a loaded workload (same meaning for every command).
+#[derive(Debug, Default, Args)]
+pub struct WorkloadOverrides {
+    /// Use only the first N blocks of the workload.
+    #[arg(long)]
+    pub blocks: Option<u64>,
+    /// Override the workload's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Node data directory to check.
@@ -121,10 +128,8 @@ pub struct VerifyArgs {
     /// Workload the data was ingested from (name or spec path).
     #[arg(long)]
     pub workload: String,
-    #[arg(long)]
-    pub blocks: Option<u64>,
-    #[arg(long)]
-    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub overrides: WorkloadOverrides,
     /// Acknowledged blocks (one number per line) that must all be present.
     #[arg(long)]
     pub acked: Option<PathBuf>,

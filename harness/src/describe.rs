@@ -7,7 +7,7 @@ use crate::cli::DescribeArgs;
 use crate::units::fmt_bytes;
 
 pub fn run(args: &DescribeArgs) -> Result<()> {
-    let spec = crate::options::resolve_workload(&args.workload, None, None, None)?;
+    let spec = crate::options::resolve_workload(&args.workload, &Default::default(), None)?;
     let d = Description::of(&spec);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&d)?);

@@ -10,7 +10,7 @@ use serde::Serialize;
 use syncbench_node::CompactionMode;
 use syncbench_workloads::WorkloadSpec;
 
-use crate::cli::{AllocArg, CompactionArg, IngestArgs};
+use crate::cli::{AllocArg, CompactionArg, IngestArgs, WorkloadOverrides};
 use crate::error::input;
 use crate::units::{parse_bytes, parse_duration};
 
@@ -124,7 +124,7 @@ impl IngestOptions {
                 format!("expected 1..=65536, got {}", a.writer_batch),
             ));
         }
-        let workload = resolve_workload(&a.workload, a.blocks, a.seed, a.shard_size)?;
+        let workload = resolve_workload(&a.workload, &a.overrides, a.shard_size)?;
         Ok(IngestOptions {
             alloc,
             arena_max,
@@ -177,10 +177,10 @@ impl IngestOptions {
 /// Loads a workload and applies command-line overrides.
 pub fn resolve_workload(
     name: &str,
-    blocks: Option<u64>,
-    seed: Option<u64>,
+    overrides: &WorkloadOverrides,
     shard_size: Option<u64>,
 ) -> Result<WorkloadSpec> {
+    let (blocks, seed) = (overrides.blocks, overrides.seed);
     let mut w = syncbench_workloads::load(name)?;
     if let Some(b) = blocks {
         if b == 0 || b > w.blocks {

@@ -2,16 +2,20 @@
 
 use std::time::Duration;
 
-/// Parses `<number><unit>` with unit ms, s, m or h (a bare number is seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
+/// Splits `12.5GiB` into (12.5, "GiB"); `None` without a leading number.
+fn number_and_unit(s: &str) -> Option<(f64, &str)> {
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let v: f64 = num
-        .parse()
-        .map_err(|_| format!("expected a duration like 100ms, 5s, 30m or 1h, got `{s}`"))?;
+    Some((num.parse().ok()?, unit))
+}
+
+/// Parses `<number><unit>` with unit ms, s, m or h (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (v, unit) = number_and_unit(s)
+        .ok_or_else(|| format!("expected a duration like 100ms, 5s, 30m or 1h, got `{s}`"))?;
     let secs = match unit {
         "ms" => v / 1e3,
         "" | "s" => v,
@@ -34,13 +38,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Parses `<number><unit>` with unit B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB: decimal).
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
     let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let v: f64 = num
-        .parse()
-        .map_err(|_| format!("expected a size like 512MiB or 2GiB, got `{s}`"))?;
+    let (v, unit) = number_and_unit(s)
+        .ok_or_else(|| format!("expected a size like 512MiB or 2GiB, got `{s}`"))?;
     let mult = match unit.trim() {
         "" | "B" => 1.0,
         "KiB" | "K" => 1024.0,

@@ -17,7 +17,7 @@ use crate::units::fmt_bytes;
 const MAX_LISTED: usize = 20;
 
 pub fn run(args: &VerifyArgs) -> Result<()> {
-    let spec = crate::options::resolve_workload(&args.workload, args.blocks, args.seed, None)?;
+    let spec = crate::options::resolve_workload(&args.workload, &args.overrides, None)?;
     if !args.data.join(syncbench_node::store::META_FILE).is_file() {
         return Err(input(format!(
             "--data {}: expected a node data directory (with meta.json), got none",

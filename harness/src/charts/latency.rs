@@ -5,7 +5,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{de, legend, Chart, RunChartData, FONT, LABEL_SIZE, PALETTE, TITLE_SIZE};
+use super::{de, legend, line, Chart, RunChartData, FONT, LABEL_SIZE, PALETTE, TITLE_SIZE};
 
 pub struct LatencyChart<'a>(pub &'a RunChartData);
 
@@ -64,25 +64,18 @@ impl Chart for LatencyChart<'_> {
             .draw()
             .map_err(de)?;
         for (i, (name, rows)) in d.latency.iter().enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
             let points = rows
                 .iter()
                 .filter(|r| r.0 < 1.0 && r.1 > 0.0)
                 .map(|r| ((1.0 / (1.0 - r.0)).min(X_MAX), r.1 / 1e3));
             let label = match name.as_str() {
-                "ingest" => "ingest: send → durable ack (per block)".to_owned(),
-                "flush" => "flush: fdatasync per batch".to_owned(),
-                "wal_append" => "wal_append: write per batch".to_owned(),
-                "compaction" => "compaction: per shard".to_owned(),
-                other => other.to_owned(),
+                "ingest" => "ingest: send → durable ack (per block)",
+                "flush" => "flush: fdatasync per batch",
+                "wal_append" => "wal_append: write per batch",
+                "compaction" => "compaction: per shard",
+                other => other,
             };
-            chart
-                .draw_series(LineSeries::new(points, color.stroke_width(2)))
-                .map_err(de)?
-                .label(label)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
+            line(&mut chart, points, label, PALETTE[i % PALETTE.len()])?;
         }
         legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }

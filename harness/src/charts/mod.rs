@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use anyhow::{anyhow, Context, Result};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
@@ -195,6 +196,74 @@ pub fn render_run(data: &RunChartData, dir: &Path, png: bool) -> Result<()> {
     render(&heap::HeapChart(data), dir, png)?;
     render(&throughput::ThroughputChart(data), dir, png)?;
     render(&latency::LatencyChart(data), dir, png)?;
+    Ok(())
+}
+
+/// A chart over run time in the shared style (x: seconds, y: linear from 0).
+pub type TimeChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Builds a [`TimeChart`] with caption, axes and mesh drawn.
+pub fn time_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    title: String,
+    y_desc: &str,
+    x_max: f64,
+    y_max: f64,
+) -> Result<TimeChart<'a, DB>> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, TITLE_SIZE))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..x_max.max(1.0), 0f64..y_max)
+        .map_err(de)?;
+    chart
+        .configure_mesh()
+        .x_desc("time since node start (s)")
+        .y_desc(y_desc)
+        .label_style((FONT, LABEL_SIZE))
+        .axis_desc_style((FONT, LABEL_SIZE))
+        .draw()
+        .map_err(de)?;
+    Ok(chart)
+}
+
+/// Shades each `(start_s, end_s)` compaction interval over the full height.
+pub fn shade_compactions<'a, DB: DrawingBackend + 'a>(
+    chart: &mut TimeChart<'a, DB>,
+    spans: &[(f64, f64)],
+    y_max: f64,
+) -> Result<()> {
+    let shade = COMPACTION_SHADE.mix(0.3).filled();
+    chart
+        .draw_series(
+            spans
+                .iter()
+                .map(|&(a, b)| Rectangle::new([(a, 0.0), (b, y_max)], shade)),
+        )
+        .map_err(de)?
+        .label("compaction running")
+        .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], shade));
+    Ok(())
+}
+
+/// Draws one labelled line series in the shared width.
+pub fn line<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    points: impl IntoIterator<Item = (f64, f64)>,
+    label: &str,
+    color: RGBColor,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    X: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+    Y: plotters::coord::ranged1d::Ranged<ValueType = f64>,
+{
+    chart
+        .draw_series(LineSeries::new(points, color.stroke_width(2)))
+        .map_err(de)?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
     Ok(())
 }
 
