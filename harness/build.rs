@@ -36,9 +36,6 @@ fn main() {
             }
         }
     }
-    println!(
-        "cargo:rustc-env=SYNCBENCH_CRATE_VERSIONS={}",
-        found.join(",")
-    );
+    println!("cargo:rustc-env=SYNCBENCH_CRATE_VERSIONS={}", found.join(","));
     println!("cargo:rerun-if-changed=../Cargo.lock");
 }

@@ -23,11 +23,7 @@ struct Shard {
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
-const EMPTY: Shard = Shard {
-    live: AtomicI64::new(0),
-    count: AtomicU64::new(0),
-    bytes: AtomicU64::new(0),
-};
+const EMPTY: Shard = Shard { live: AtomicI64::new(0), count: AtomicU64::new(0), bytes: AtomicU64::new(0) };
 static COUNTERS: [Shard; SHARDS] = [EMPTY; SHARDS];
 static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
 
@@ -96,8 +92,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
         let p = self.inner.realloc(ptr, layout, new_size);
         if !p.is_null() {
             let s = shard();
-            s.live
-                .fetch_add(new_size as i64 - layout.size() as i64, Relaxed);
+            s.live.fetch_add(new_size as i64 - layout.size() as i64, Relaxed);
             s.count.fetch_add(1, Relaxed);
             s.bytes.fetch_add(new_size as u64, Relaxed);
         }
@@ -107,11 +102,9 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
 
 /// Sums the shards.
 pub fn counters() -> HeapCounters {
-    COUNTERS
-        .iter()
-        .fold(HeapCounters::default(), |acc, s| HeapCounters {
-            live_bytes: acc.live_bytes + s.live.load(Relaxed),
-            alloc_count: acc.alloc_count + s.count.load(Relaxed),
-            alloc_bytes_total: acc.alloc_bytes_total + s.bytes.load(Relaxed),
-        })
+    COUNTERS.iter().fold(HeapCounters::default(), |acc, s| HeapCounters {
+        live_bytes: acc.live_bytes + s.live.load(Relaxed),
+        alloc_count: acc.alloc_count + s.count.load(Relaxed),
+        alloc_bytes_total: acc.alloc_bytes_total + s.bytes.load(Relaxed),
+    })
 }

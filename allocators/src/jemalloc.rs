@@ -16,10 +16,7 @@ impl AllocatorStats for Jemalloc {
     }
 
     fn version(&self) -> String {
-        tikv_jemalloc_ctl::version::read()
-            .unwrap_or("unknown")
-            .trim_end_matches('\0')
-            .to_owned()
+        tikv_jemalloc_ctl::version::read().unwrap_or("unknown").trim_end_matches('\0').to_owned()
     }
 
     fn heap(&self) -> HeapCounters {

@@ -27,18 +27,7 @@ impl AllocatorStats for Mimalloc {
         let mut v = [0usize; 8];
         let [elapsed, user, system, rss, peak_rss, commit, peak_commit, faults] = &mut v;
         // SAFETY: every pointer is a valid, distinct, writable usize.
-        unsafe {
-            libmimalloc_sys::mi_process_info(
-                elapsed,
-                user,
-                system,
-                rss,
-                peak_rss,
-                commit,
-                peak_commit,
-                faults,
-            )
-        };
+        unsafe { libmimalloc_sys::mi_process_info(elapsed, user, system, rss, peak_rss, commit, peak_commit, faults) };
         json!({
             "rss_bytes": v[3], "rss_peak_bytes": v[4],
             "commit_bytes": v[5], "commit_peak_bytes": v[6], "page_faults": v[7],

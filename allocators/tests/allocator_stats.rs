@@ -31,11 +31,7 @@ fn run(alloc: &str, env: &[(&str, &str)]) -> Vec<Value> {
 }
 
 fn max_of(stats: &[Value], key: &str) -> u64 {
-    stats
-        .iter()
-        .filter_map(|s| s["allocator"][key].as_u64())
-        .max()
-        .unwrap_or(0)
+    stats.iter().filter_map(|s| s["allocator"][key].as_u64()).max().unwrap_or(0)
 }
 
 #[test]
@@ -44,9 +40,7 @@ fn jemalloc_reports_jemalloc_stats() {
     assert!(max_of(&stats, "resident_bytes") > 1 << 20);
     assert!(max_of(&stats, "allocated_bytes") > 0);
     assert!(stats.iter().all(|s| s["allocator"].get("arenas").is_none()));
-    assert!(stats
-        .iter()
-        .any(|s| s["heap_live_bytes"].as_i64().unwrap_or(0) > 0));
+    assert!(stats.iter().any(|s| s["heap_live_bytes"].as_i64().unwrap_or(0) > 0));
 }
 
 #[test]
@@ -54,9 +48,7 @@ fn mimalloc_reports_mimalloc_stats() {
     let stats = run("mimalloc", &[]);
     assert!(max_of(&stats, "commit_bytes") > 1 << 20);
     assert!(max_of(&stats, "rss_bytes") > 0);
-    assert!(stats
-        .iter()
-        .all(|s| s["allocator"].get("resident_bytes").is_none()));
+    assert!(stats.iter().all(|s| s["allocator"].get("resident_bytes").is_none()));
 }
 
 #[test]
@@ -65,13 +57,7 @@ fn glibc_arena_count_follows_malloc_arena_max() {
     let free = run("glibc", &[]);
     let (capped_max, free_max) = (max_of(&capped, "arenas"), max_of(&free, "arenas"));
     eprintln!("glibc arenas: MALLOC_ARENA_MAX=2 → {capped_max}, unset → {free_max}");
-    assert!(
-        (1..=2).contains(&capped_max),
-        "{capped_max} arenas with MALLOC_ARENA_MAX=2"
-    );
-    assert!(
-        free_max > 2,
-        "only {free_max} arenas without MALLOC_ARENA_MAX"
-    );
+    assert!((1..=2).contains(&capped_max), "{capped_max} arenas with MALLOC_ARENA_MAX=2");
+    assert!(free_max > 2, "only {free_max} arenas without MALLOC_ARENA_MAX");
     assert!(max_of(&free, "in_use_bytes") > 0);
 }

@@ -27,26 +27,12 @@ fn hwm(pid: u32) -> u64 {
 /// Sends `bytes` (after a valid Hello when `hello`), then closes; returns (exit code, stderr, RSS growth).
 fn send_raw(bytes: &[u8], hello: bool) -> (Option<i32>, String, u64) {
     let dir = tempfile::tempdir().unwrap();
-    let mut node = Node::start(
-        common::bin("glibc"),
-        &dir.path().join("data"),
-        &dir.path().join("s.sock"),
-        100,
-        &[],
-        &[],
-    );
+    let mut node =
+        Node::start(common::bin("glibc"), &dir.path().join("data"), &dir.path().join("s.sock"), 100, &[], &[]);
     assert!(node.wait_ready());
     let mut s = node.connect();
     if hello {
-        write_frame(
-            &mut s,
-            &Frame::Hello {
-                version: PROTOCOL_VERSION,
-                first_block: 0,
-                block_count: 100,
-            },
-        )
-        .unwrap();
+        write_frame(&mut s, &Frame::Hello { version: PROTOCOL_VERSION, first_block: 0, block_count: 100 }).unwrap();
     }
     std::thread::sleep(std::time::Duration::from_millis(100));
     let before = hwm(node.child.id());
@@ -61,10 +47,7 @@ fn send_raw(bytes: &[u8], hello: bool) -> (Option<i32>, String, u64) {
 fn length_ffffffff_is_rejected_without_allocating() {
     let (code, err, growth) = send_raw(&[0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0], true);
     assert_eq!(code, Some(1));
-    assert!(
-        err.contains("frame length 4294967295 out of range"),
-        "{err}"
-    );
+    assert!(err.contains("frame length 4294967295 out of range"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert!(growth < MAX_RSS_GROWTH, "RSS grew {growth} bytes");
 }

@@ -42,11 +42,7 @@ fn acknowledged_blocks_survive_kill_9_across_restarts() {
             node.child.wait().unwrap();
             continue;
         }
-        assert!(
-            node.wait_ready(),
-            "cycle {cycle}: node exited before ready: {}",
-            node.stderr()
-        );
+        assert!(node.wait_ready(), "cycle {cycle}: node exited before ready: {}", node.stderr());
         torn_tails += node.events_named("wal_torn_tail").len();
         // Send a bounded slice of the remaining blocks; kill after a random number of
         // acknowledgements (then a random few hundred µs), i.e. mid-batch or mid-compaction.
@@ -63,41 +59,21 @@ fn acknowledged_blocks_survive_kill_9_across_restarts() {
         acked.extend(got);
     }
     // A final clean session completes the workload, then everything is checked.
-    let mut node = Node::start(
-        bin,
-        &data,
-        &socket,
-        spec.shard_size,
-        &["--writer-batch", "64"],
-        &[],
-    );
+    let mut node = Node::start(bin, &data, &socket, spec.shard_size, &["--writer-batch", "64"], &[]);
     assert!(node.wait_ready(), "final start failed: {}", node.stderr());
     let (got, done) = Session::start(node.connect(), &spec, &acked, None, true).join();
     let status = node.child.wait().unwrap();
-    assert!(
-        matches!(done, Some(Frame::Done { .. })),
-        "final session ended with {done:?}; stderr: {}",
-        node.stderr()
-    );
+    assert!(matches!(done, Some(Frame::Done { .. })), "final session ended with {done:?}; stderr: {}", node.stderr());
     assert!(status.success());
     let before_final = acked.len();
     acked.extend(got);
     let checked = verify(&data, &spec, &acked);
-    assert_eq!(
-        checked as u64, spec.blocks,
-        "every block of the workload is stored exactly once"
-    );
+    assert_eq!(checked as u64, spec.blocks, "every block of the workload is stored exactly once");
     eprintln!(
         "kill -9 cycles: {CYCLES}, blocks acknowledged before the final session: {before_final}, torn tails repaired: {torn_tails}, \
          blocks verified: {checked}, {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    assert!(
-        before_final > 5_000,
-        "kills came too early to test anything ({before_final} acknowledged)"
-    );
-    assert!(
-        (before_final as u64) < spec.blocks,
-        "the workload finished before the kills ended"
-    );
+    assert!(before_final > 5_000, "kills came too early to test anything ({before_final} acknowledged)");
+    assert!((before_final as u64) < spec.blocks, "the workload finished before the kills ended");
 }

@@ -31,17 +31,12 @@ pub fn run(args: &DescribeArgs) -> Result<()> {
         )
     };
     println!("workload        {} — {}", d.name, spec.description);
-    println!(
-        "blocks          {} ({} … {})",
-        d.blocks, d.first_block, d.last_block
-    );
+    println!("blocks          {} ({} … {})", d.blocks, d.first_block, d.last_block);
     println!("shards          {} of {} blocks", d.shards, d.shard_size);
     println!(
         "arrival         window {} (shuffled within), rate limit {}",
         spec.arrival.window,
-        spec.arrival
-            .rate_limit_mib_per_s
-            .map_or("none".into(), |r| format!("{r} MiB/s"))
+        spec.arrival.rate_limit_mib_per_s.map_or("none".into(), |r| format!("{r} MiB/s"))
     );
     println!("bytes/block     {}", q(&d.bytes_per_block, true));
     println!("txs/block       {}", q(&d.txs_per_block, false));
@@ -51,10 +46,7 @@ pub fn run(args: &DescribeArgs) -> Result<()> {
         fmt_bytes(d.total_bytes_estimate as f64),
         d.sampled_blocks
     );
-    println!(
-        "shard WAL       ~{}",
-        fmt_bytes(d.shard_bytes_estimate as f64)
-    );
+    println!("shard WAL       ~{}", fmt_bytes(d.shard_bytes_estimate as f64));
     println!(
         "peak disk       ~{} with compaction concurrency {}",
         fmt_bytes(d.peak_disk_bytes(args.compaction_concurrency) as f64),

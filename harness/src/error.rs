@@ -19,9 +19,7 @@ pub fn input(msg: impl Into<String>) -> anyhow::Error {
 
 /// 2 for input errors anywhere in the chain, 1 otherwise.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
-    let is_input = e
-        .chain()
-        .any(|c| c.is::<InputError>() || c.is::<SpecError>());
+    let is_input = e.chain().any(|c| c.is::<InputError>() || c.is::<SpecError>());
     if is_input {
         2
     } else {

@@ -48,9 +48,7 @@ pub fn summarize(h: &Histogram<u64>) -> LatencySummary {
 
 /// Decodes the node's V2-encoded histograms from its `Done` frame.
 pub fn decode(bytes: &[u8]) -> Result<Histogram<u64>> {
-    Deserializer::new()
-        .deserialize(&mut &bytes[..])
-        .map_err(|e| anyhow!("invalid histogram from node: {e:?}"))
+    Deserializer::new().deserialize(&mut &bytes[..]).map_err(|e| anyhow!("invalid histogram from node: {e:?}"))
 }
 
 /// Renders `h` (recorded in µs) as HdrHistogram percentile-distribution text in ms.
@@ -63,38 +61,17 @@ pub fn hgrm(h: &Histogram<u64>) -> String {
             let value = h.highest_equivalent(v.value_iterated_to()) as f64 / US_PER_MS;
             let q = v.quantile_iterated_to();
             if q < 1.0 {
-                let _ = writeln!(
-                    out,
-                    "{value:12.3} {q:2.12} {total:10} {:14.2}",
-                    1.0 / (1.0 - q)
-                );
+                let _ = writeln!(out, "{value:12.3} {q:2.12} {total:10} {:14.2}", 1.0 / (1.0 - q));
             } else {
                 let _ = writeln!(out, "{value:12.3} {q:2.12} {total:10}");
             }
         }
     }
-    let sub_buckets = (2.0 * 10f64.powi(i32::from(h.sigfig())))
-        .log2()
-        .ceil()
-        .exp2() as u64;
-    let _ = writeln!(
-        out,
-        "#[Mean    = {:12.3}, StdDeviation   = {:12.3}]",
-        h.mean() / US_PER_MS,
-        h.stdev() / US_PER_MS
-    );
-    let _ = writeln!(
-        out,
-        "#[Max     = {:12.3}, Total count    = {:12}]",
-        h.max() as f64 / US_PER_MS,
-        h.len()
-    );
-    let _ = writeln!(
-        out,
-        "#[Buckets = {:12}, SubBuckets     = {:12}]",
-        h.buckets(),
-        sub_buckets
-    );
+    let sub_buckets = (2.0 * 10f64.powi(i32::from(h.sigfig()))).log2().ceil().exp2() as u64;
+    let _ =
+        writeln!(out, "#[Mean    = {:12.3}, StdDeviation   = {:12.3}]", h.mean() / US_PER_MS, h.stdev() / US_PER_MS);
+    let _ = writeln!(out, "#[Max     = {:12.3}, Total count    = {:12}]", h.max() as f64 / US_PER_MS, h.len());
+    let _ = writeln!(out, "#[Buckets = {:12}, SubBuckets     = {:12}]", h.buckets(), sub_buckets);
     out
 }
 
@@ -129,7 +106,9 @@ pub fn write_hlog(
 ) -> Result<()> {
     let mut serializer = V2DeflateSerializer::new();
     let mut log = IntervalLogWriterBuilder::new()
-        .add_comment("syncbench latency log: values in microseconds; tags: ingest (per interval), node histograms (whole run)")
+        .add_comment(
+            "syncbench latency log: values in microseconds; tags: ingest (per interval), node histograms (whole run)",
+        )
         .with_start_time(run_start)
         .with_base_time(run_start)
         .begin_log_with(out, &mut serializer)?;
@@ -156,10 +135,7 @@ mod tests {
         }
         let text = hgrm(&h);
         assert!(text.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"));
-        assert!(
-            text.contains("#[Max     =       10.007, Total count    =        10000]"),
-            "{text}"
-        );
+        assert!(text.contains("#[Max     =       10.007, Total count    =        10000]"), "{text}");
         let rows = parse_hgrm(&text);
         let median = rows.iter().find(|r| r.0 >= 0.5).unwrap();
         assert!((median.1 - 5000.0).abs() < 10.0, "{median:?}");
@@ -171,21 +147,9 @@ mod tests {
         let mut h = new_histogram();
         h.record(100).unwrap();
         let mut buf = Vec::new();
-        let iv = [Interval {
-            start: Duration::ZERO,
-            length: Duration::from_secs(1),
-            histogram: h.clone(),
-        }];
-        write_hlog(
-            &mut buf,
-            SystemTime::UNIX_EPOCH,
-            &iv,
-            &[("flush".into(), h)],
-            Duration::from_secs(1),
-        )
-        .unwrap();
-        let entries: Vec<_> =
-            hdrhistogram::serialization::interval_log::IntervalLogIterator::new(&buf).collect();
+        let iv = [Interval { start: Duration::ZERO, length: Duration::from_secs(1), histogram: h.clone() }];
+        write_hlog(&mut buf, SystemTime::UNIX_EPOCH, &iv, &[("flush".into(), h)], Duration::from_secs(1)).unwrap();
+        let entries: Vec<_> = hdrhistogram::serialization::interval_log::IntervalLogIterator::new(&buf).collect();
         assert_eq!(entries.len(), 4, "{}", String::from_utf8_lossy(&buf));
     }
 }

@@ -27,13 +27,9 @@ use crate::error::exit_code;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Ingest(args) => {
-            options::IngestOptions::from_args(*args).and_then(|o| run::ingest(&o))
-        }
+        Command::Ingest(args) => options::IngestOptions::from_args(*args).and_then(|o| run::ingest(&o)),
         Command::Verify(args) => verify::run(&args),
-        Command::Workload {
-            command: WorkloadCommand::Describe(args),
-        } => describe::run(&args),
+        Command::Workload { command: WorkloadCommand::Describe(args) } => describe::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,13 +16,8 @@ use crate::options::Allocator;
 
 /// The workspace this binary was built from (compile-time path).
 fn workspace_root() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()?
-        .to_path_buf();
-    root.join("allocators")
-        .join("Cargo.toml")
-        .is_file()
-        .then_some(root)
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.to_path_buf();
+    root.join("allocators").join("Cargo.toml").is_file().then_some(root)
 }
 
 pub fn resolve(alloc: Allocator, explicit: Option<&Path>) -> Result<PathBuf> {
@@ -33,9 +28,7 @@ pub fn resolve(alloc: Allocator, explicit: Option<&Path>) -> Result<PathBuf> {
     if let (Some(cargo), Some(root)) = (std::env::var_os("CARGO"), workspace_root()) {
         return build(Path::new(&cargo), &root, &name);
     }
-    let beside = std::env::current_exe()
-        .ok()
-        .and_then(|e| Some(e.parent()?.join(&name)));
+    let beside = std::env::current_exe().ok().and_then(|e| Some(e.parent()?.join(&name)));
     match beside {
         Some(p) if p.is_file() => Ok(p),
         _ => Err(input(format!(

@@ -107,22 +107,13 @@ impl IngestOptions {
             ));
         }
         if a.alloc_conf.is_some() && alloc == Allocator::Glibc {
-            return Err(flag(
-                "alloc-conf",
-                "glibc has no allocator configuration string; use --arena-max".into(),
-            ));
+            return Err(flag("alloc-conf", "glibc has no allocator configuration string; use --arena-max".into()));
         }
         if !(1..=64).contains(&a.compaction_concurrency) {
-            return Err(flag(
-                "compaction-concurrency",
-                format!("expected 1..=64, got {}", a.compaction_concurrency),
-            ));
+            return Err(flag("compaction-concurrency", format!("expected 1..=64, got {}", a.compaction_concurrency)));
         }
         if !(1..=65_536).contains(&a.writer_batch) {
-            return Err(flag(
-                "writer-batch",
-                format!("expected 1..=65536, got {}", a.writer_batch),
-            ));
+            return Err(flag("writer-batch", format!("expected 1..=65536, got {}", a.writer_batch)));
         }
         let workload = resolve_workload(&a.workload, &a.overrides, a.shard_size)?;
         Ok(IngestOptions {
@@ -137,14 +128,8 @@ impl IngestOptions {
             workload_arg: a.workload,
             workload,
             writer_batch: a.writer_batch,
-            sample_interval: parse_duration(&a.sample_interval)
-                .map_err(|e| flag("sample-interval", e))?,
-            mem_limit_bytes: a
-                .mem_limit
-                .as_deref()
-                .map(parse_bytes)
-                .transpose()
-                .map_err(|e| flag("mem-limit", e))?,
+            sample_interval: parse_duration(&a.sample_interval).map_err(|e| flag("sample-interval", e))?,
+            mem_limit_bytes: a.mem_limit.as_deref().map(parse_bytes).transpose().map_err(|e| flag("mem-limit", e))?,
             timeout: parse_duration(&a.timeout).map_err(|e| flag("timeout", e))?,
             out: a.out,
             data_dir: a.data_dir,
@@ -166,28 +151,18 @@ impl IngestOptions {
             CompactionMode::Streaming => "streaming",
             CompactionMode::Buffered => "buffered",
         };
-        let name = format!(
-            "{}_{}{arena}_{mode}_cc{}",
-            self.workload.name, self.alloc, self.compaction_concurrency
-        );
+        let name = format!("{}_{}{arena}_{mode}_cc{}", self.workload.name, self.alloc, self.compaction_concurrency);
         sanitize(&name)
     }
 }
 
 /// Loads a workload and applies command-line overrides.
-pub fn resolve_workload(
-    name: &str,
-    overrides: &WorkloadOverrides,
-    shard_size: Option<u64>,
-) -> Result<WorkloadSpec> {
+pub fn resolve_workload(name: &str, overrides: &WorkloadOverrides, shard_size: Option<u64>) -> Result<WorkloadSpec> {
     let (blocks, seed) = (overrides.blocks, overrides.seed);
     let mut w = syncbench_workloads::load(name)?;
     if let Some(b) = blocks {
         if b == 0 || b > w.blocks {
-            return Err(input(format!(
-                "--blocks: expected 1..={} (the workload's size), got {b}",
-                w.blocks
-            )));
+            return Err(input(format!("--blocks: expected 1..={} (the workload's size), got {b}", w.blocks)));
         }
         w.blocks = b;
     }
@@ -196,9 +171,7 @@ pub fn resolve_workload(
     }
     if let Some(s) = shard_size {
         if !(1..=10_000_000).contains(&s) {
-            return Err(input(format!(
-                "--shard-size: expected 1..=10000000, got {s}"
-            )));
+            return Err(input(format!("--shard-size: expected 1..=10000000, got {s}")));
         }
         w.shard_size = s;
     }
@@ -208,16 +181,8 @@ pub fn resolve_workload(
 /// Keeps `[A-Za-z0-9._-]`, replaces anything else (including `/`) with `-`: a name
 /// built from user input can never leave the directory it is created in.
 pub fn sanitize(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let s: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
     let s = s.trim_start_matches('.').to_owned();
     if s.is_empty() {
         "unnamed".to_owned()
@@ -234,10 +199,7 @@ mod tests {
     fn sanitize_cannot_escape() {
         assert_eq!(sanitize("../../etc/passwd"), "-..-etc-passwd");
         assert_eq!(sanitize(".."), "unnamed");
-        assert_eq!(
-            sanitize("mainnet_jemalloc_streaming_cc1"),
-            "mainnet_jemalloc_streaming_cc1"
-        );
+        assert_eq!(sanitize("mainnet_jemalloc_streaming_cc1"), "mainnet_jemalloc_streaming_cc1");
     }
 
     #[test]

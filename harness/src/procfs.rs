@@ -22,13 +22,7 @@ pub fn parse_status(text: &str) -> ProcMemory {
         let Some((key, rest)) = line.split_once(':') else {
             continue;
         };
-        let kb = || {
-            rest.split_whitespace()
-                .next()
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-                * 1024
-        };
+        let kb = || rest.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * 1024;
         match key {
             "VmRSS" => m.rss = kb(),
             "RssAnon" => m.rss_anon = kb(),
@@ -43,9 +37,7 @@ pub fn parse_status(text: &str) -> ProcMemory {
 }
 
 pub fn read_memory(pid: u32) -> Option<ProcMemory> {
-    fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .map(|t| parse_status(&t))
+    fs::read_to_string(format!("/proc/{pid}/status")).ok().map(|t| parse_status(&t))
 }
 
 /// User and system CPU time of a process in milliseconds, from `/proc/<pid>/stat`.
@@ -77,11 +69,7 @@ pub fn clock_ticks_per_s() -> u64 {
 /// Storage I/O of a process (`read_bytes`, `write_bytes` of `/proc/<pid>/io`).
 pub fn read_io(pid: u32) -> Option<(u64, u64)> {
     let text = fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
-    let get = |k: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(k))
-            .and_then(|v| v.trim().parse().ok())
-    };
+    let get = |k: &str| text.lines().find_map(|l| l.strip_prefix(k)).and_then(|v| v.trim().parse().ok());
     Some((get("read_bytes:")?, get("write_bytes:")?))
 }
 
@@ -99,20 +87,12 @@ pub fn read_system_cpu() -> Option<SystemCpu> {
 }
 
 pub fn parse_system_cpu(line: &str) -> Option<SystemCpu> {
-    let v: Vec<u64> = line
-        .strip_prefix("cpu ")?
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
+    let v: Vec<u64> = line.strip_prefix("cpu ")?.split_whitespace().filter_map(|x| x.parse().ok()).collect();
     // user nice system idle iowait irq softirq steal …
     let total: u64 = v.iter().take(8).sum();
     let idle = *v.get(3)?;
     let iowait = *v.get(4)?;
-    Some(SystemCpu {
-        busy: total - idle - iowait,
-        iowait,
-        total,
-    })
+    Some(SystemCpu { busy: total - idle - iowait, iowait, total })
 }
 
 /// `MemAvailable` and `MemTotal` in bytes.
@@ -129,9 +109,7 @@ pub fn read_meminfo() -> Option<(u64, u64)> {
 
 /// This machine's host name.
 pub fn hostname() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_default()
+    fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_owned()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -142,10 +120,7 @@ mod tests {
     fn status_fields() {
         let t = "Name:\tnode\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\nRssAnon:\t  1000 kB\nRssFile:\t 20 kB\nRssShmem:\t 4 kB\nVmSwap:\t 0 kB\n";
         let m = parse_status(t);
-        assert_eq!(
-            (m.rss, m.hwm, m.rss_anon, m.rss_file),
-            (1024 * 1024, 2048 * 1024, 1000 * 1024, 24 * 1024)
-        );
+        assert_eq!((m.rss, m.hwm, m.rss_anon, m.rss_file), (1024 * 1024, 2048 * 1024, 1000 * 1024, 24 * 1024));
     }
 
     #[test]

@@ -4,9 +4,7 @@ use std::time::Duration;
 
 /// Splits `12.5GiB` into (12.5, "GiB"); `None` without a leading number.
 fn number_and_unit(s: &str) -> Option<(f64, &str)> {
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     Some((num.parse().ok()?, unit))
 }
@@ -14,23 +12,17 @@ fn number_and_unit(s: &str) -> Option<(f64, &str)> {
 /// Parses `<number><unit>` with unit ms, s, m or h (a bare number is seconds).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let (v, unit) = number_and_unit(s)
-        .ok_or_else(|| format!("expected a duration like 100ms, 5s, 30m or 1h, got `{s}`"))?;
+    let (v, unit) =
+        number_and_unit(s).ok_or_else(|| format!("expected a duration like 100ms, 5s, 30m or 1h, got `{s}`"))?;
     let secs = match unit {
         "ms" => v / 1e3,
         "" | "s" => v,
         "m" | "min" => v * 60.0,
         "h" => v * 3600.0,
-        _ => {
-            return Err(format!(
-                "expected a duration unit of ms, s, m or h, got `{unit}` in `{s}`"
-            ))
-        }
+        _ => return Err(format!("expected a duration unit of ms, s, m or h, got `{unit}` in `{s}`")),
     };
     if !(secs > 0.0 && secs <= 7.0 * 86_400.0) {
-        return Err(format!(
-            "expected a duration between 1ms and 7 days, got `{s}`"
-        ));
+        return Err(format!("expected a duration between 1ms and 7 days, got `{s}`"));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -38,8 +30,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Parses `<number><unit>` with unit B, KiB, MiB, GiB, TiB (or KB, MB, GB, TB: decimal).
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
     let s = s.trim();
-    let (v, unit) = number_and_unit(s)
-        .ok_or_else(|| format!("expected a size like 512MiB or 2GiB, got `{s}`"))?;
+    let (v, unit) = number_and_unit(s).ok_or_else(|| format!("expected a size like 512MiB or 2GiB, got `{s}`"))?;
     let mult = match unit.trim() {
         "" | "B" => 1.0,
         "KiB" | "K" => 1024.0,
@@ -50,11 +41,7 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         "MB" => 1e6,
         "GB" => 1e9,
         "TB" => 1e12,
-        u => {
-            return Err(format!(
-                "expected a size unit of B, KiB, MiB, GiB or TiB, got `{u}` in `{s}`"
-            ))
-        }
+        u => return Err(format!("expected a size unit of B, KiB, MiB, GiB or TiB, got `{u}` in `{s}`")),
     };
     let bytes = v * mult;
     if !(1.0..1e18).contains(&bytes) {

@@ -35,9 +35,7 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
     let mut bytes = 0u64;
     for &n in &stored {
         if !range.contains(&n) {
-            problems.push(format!(
-                "block {n} is stored but outside the workload's range {range:?}"
-            ));
+            problems.push(format!("block {n} is stored but outside the workload's range {range:?}"));
             continue;
         }
         if !reader.get(n, &mut got)? {
@@ -46,12 +44,12 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
         }
         gen.block(n, &mut want);
         if got != want {
-            let at = got
-                .iter()
-                .zip(&want)
-                .position(|(a, b)| a != b)
-                .unwrap_or(got.len().min(want.len()));
-            problems.push(format!("block {n} differs from the generator at byte {at} ({} stored vs {} expected bytes)", got.len(), want.len()));
+            let at = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
+            problems.push(format!(
+                "block {n} differs from the generator at byte {at} ({} stored vs {} expected bytes)",
+                got.len(),
+                want.len()
+            ));
         }
         bytes += got.len() as u64;
     }
@@ -68,10 +66,9 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
         "verified {} stored blocks ({}) in {secs:.1} s{}",
         stored.len(),
         fmt_bytes(bytes as f64),
-        acked.as_ref().map_or(String::new(), |a| format!(
-            "; {} acknowledged blocks checked, {missing} missing",
-            a.len()
-        ))
+        acked
+            .as_ref()
+            .map_or(String::new(), |a| format!("; {} acknowledged blocks checked, {missing} missing", a.len()))
     );
     if problems.is_empty() {
         println!("all stored blocks are byte-identical to the generator");
@@ -80,18 +77,12 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
     for p in problems.iter().take(MAX_LISTED) {
         eprintln!("syncbench: verify: {p}");
     }
-    Err(RunFailed(format!(
-        "{} problem(s) found in {}",
-        problems.len(),
-        args.data.display()
-    ))
-    .into())
+    Err(RunFailed(format!("{} problem(s) found in {}", problems.len(), args.data.display())).into())
 }
 
 /// Reads one block number per line; blank lines are ignored.
 fn read_acked(path: &Path) -> Result<Vec<u64>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| input(format!("--acked {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| input(format!("--acked {}: {e}", path.display())))?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())

@@ -25,10 +25,7 @@ pub fn node_bin(alloc: &str) -> PathBuf {
             if release {
                 cmd.arg("--release");
             }
-            assert!(
-                cmd.status().unwrap().success(),
-                "building the node binaries failed"
-            );
+            assert!(cmd.status().unwrap().success(), "building the node binaries failed");
         });
     }
     assert!(path.exists(), "{} missing", path.display());
@@ -36,28 +33,13 @@ pub fn node_bin(alloc: &str) -> PathBuf {
 }
 
 pub fn syncbench(args: &[&str], cwd: &Path) -> Output {
-    Command::new(SYNCBENCH)
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("CARGO")
-        .output()
-        .expect("running syncbench")
+    Command::new(SYNCBENCH).args(args).current_dir(cwd).env_remove("CARGO").output().expect("running syncbench")
 }
 
 /// Runs `syncbench ingest` of the smoke workload into `<dir>/run`, with extra args.
 pub fn ingest(dir: &Path, alloc: &str, extra: &[&str]) -> Output {
     let node = node_bin(alloc);
-    let mut args = vec![
-        "ingest",
-        "--alloc",
-        alloc,
-        "--workload",
-        "smoke",
-        "--out",
-        "run",
-        "--data-dir",
-        "data",
-    ];
+    let mut args = vec!["ingest", "--alloc", alloc, "--workload", "smoke", "--out", "run", "--data-dir", "data"];
     let node = node.display().to_string();
     args.extend(["--node-bin", &node]);
     args.extend_from_slice(extra);

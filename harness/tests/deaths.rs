@@ -16,10 +16,7 @@ fn death(fault: &str, extra: &[&str]) -> (serde_json::Value, f64) {
     let out = ingest(dir.path(), "glibc", &args);
     let secs = started.elapsed().as_secs_f64();
     assert_eq!(out.status.code(), Some(1), "{fault}: {}", text(&out));
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("syncbench' panicked"),
-        "harness panicked"
-    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("syncbench' panicked"), "harness panicked");
     let run = dir.path().join("run");
     for f in [
         "classification.json",
@@ -30,41 +27,25 @@ fn death(fault: &str, extra: &[&str]) -> (serde_json::Value, f64) {
         "cgroup.txt",
         "reproduce.sh",
     ] {
-        assert!(
-            run.join("crash").join(f).is_file(),
-            "{fault}: crash/{f} missing"
-        );
+        assert!(run.join("crash").join(f).is_file(), "{fault}: crash/{f} missing");
     }
     let summary = json(&run.join("summary.json"));
-    assert_eq!(
-        summary["outcome"],
-        json(&run.join("crash/classification.json"))["outcome"]
-    );
-    assert!(
-        !dir.path().join("data").exists(),
-        "data directory left behind after a crash"
-    );
+    assert_eq!(summary["outcome"], json(&run.join("crash/classification.json"))["outcome"]);
+    assert!(!dir.path().join("data").exists(), "data directory left behind after a crash");
     (summary, secs)
 }
 
 #[test]
 fn panic_is_crashed_panic() {
     let (s, _) = death("panic", &[]);
-    assert_eq!(
-        (s["outcome"].as_str(), s["crash_class"].as_str()),
-        (Some("crashed"), Some("panic"))
-    );
+    assert_eq!((s["outcome"].as_str(), s["crash_class"].as_str()), (Some("crashed"), Some("panic")));
 }
 
 #[test]
 fn abort_is_crashed_abort() {
     let (s, _) = death("abort", &[]);
     assert_eq!(
-        (
-            s["outcome"].as_str(),
-            s["crash_class"].as_str(),
-            s["exit_signal"].as_str()
-        ),
+        (s["outcome"].as_str(), s["crash_class"].as_str(), s["exit_signal"].as_str()),
         (Some("crashed"), Some("abort"), Some("SIGABRT"))
     );
 }
@@ -72,10 +53,7 @@ fn abort_is_crashed_abort() {
 #[test]
 fn segfault_is_crashed_segfault() {
     let (s, _) = death("segfault", &[]);
-    assert_eq!(
-        (s["crash_class"].as_str(), s["exit_signal"].as_str()),
-        (Some("segfault"), Some("SIGSEGV"))
-    );
+    assert_eq!((s["crash_class"].as_str(), s["exit_signal"].as_str()), (Some("segfault"), Some("SIGSEGV")));
 }
 
 #[test]
@@ -94,29 +72,15 @@ fn hang_with_timeout_is_timeout() {
 #[test]
 fn memory_limit_far_below_need_is_oom_or_watchdog_killed() {
     let dir = tempfile::tempdir().unwrap();
-    let out = ingest(
-        dir.path(),
-        "glibc",
-        &[
-            "--mem-limit",
-            "48MiB",
-            "--node-arg=--inject-leak-bytes-per-block=1000000",
-        ],
-    );
+    let out =
+        ingest(dir.path(), "glibc", &["--mem-limit", "48MiB", "--node-arg=--inject-leak-bytes-per-block=1000000"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let run = dir.path().join("run");
     let s = json(&run.join("summary.json"));
     let outcome = s["outcome"].as_str().unwrap();
-    assert!(
-        outcome == "oom_killed" || outcome == "watchdog_killed",
-        "outcome {outcome}"
-    );
+    assert!(outcome == "oom_killed" || outcome == "watchdog_killed", "outcome {outcome}");
     let c = json(&run.join("config.json"));
     let mechanism = c["limits"]["mem_limit"]["mechanism"].as_str().unwrap();
-    assert_eq!(
-        outcome == "oom_killed",
-        mechanism.starts_with("cgroup"),
-        "mechanism {mechanism}, outcome {outcome}"
-    );
+    assert_eq!(outcome == "oom_killed", mechanism.starts_with("cgroup"), "mechanism {mechanism}, outcome {outcome}");
     assert!(run.join("crash/cgroup.txt").is_file());
 }

@@ -28,41 +28,28 @@ fn smoke_run_writes_every_contract_file() {
     let run = dir.path().join("run");
     for f in CONTRACT_FILES {
         let p = run.join(f);
-        assert!(
-            p.is_file() && std::fs::metadata(&p).unwrap().len() > 0,
-            "missing or empty {f}"
-        );
+        assert!(p.is_file() && std::fs::metadata(&p).unwrap().len() > 0, "missing or empty {f}");
     }
     assert!(!run.join("crash").exists());
-    assert!(
-        !dir.path().join("data").exists(),
-        "node data must be deleted after the run"
-    );
+    assert!(!dir.path().join("data").exists(), "node data must be deleted after the run");
     let s = json(&run.join("summary.json"));
     assert_eq!(s["outcome"], "ok");
     assert_eq!(s["blocks"], 4000);
     assert_eq!(s["compactions"], 8, "smoke spans shards 2..=9");
-    let (peak, sampled) = (
-        s["rss_peak_bytes"].as_f64().unwrap(),
-        s["rss_peak_sampled_bytes"].as_f64().unwrap(),
-    );
-    assert!(
-        sampled <= peak && sampled > 0.0,
-        "sampled {sampled} vs VmHWM {peak}"
-    );
+    let (peak, sampled) = (s["rss_peak_bytes"].as_f64().unwrap(), s["rss_peak_sampled_bytes"].as_f64().unwrap());
+    assert!(sampled <= peak && sampled > 0.0, "sampled {sampled} vs VmHWM {peak}");
     assert!(s["heap_live_peak_bytes"].as_i64().unwrap() > 0);
     assert!(s["latency_us"]["ingest"]["p99"].as_u64().unwrap() > 0);
     let header = std::fs::read_to_string(run.join("samples.csv")).unwrap();
-    assert!(header.starts_with("t_ms,rss_bytes,rss_anon_bytes,rss_file_bytes,hwm_bytes,swap_bytes,cpu_user_ms,cpu_sys_ms,heap_live_bytes"));
+    assert!(header.starts_with(
+        "t_ms,rss_bytes,rss_anon_bytes,rss_file_bytes,hwm_bytes,swap_bytes,cpu_user_ms,cpu_sys_ms,heap_live_bytes"
+    ));
     let c = json(&run.join("config.json"));
     assert_eq!(c["node"]["alloc"], "jemalloc");
     assert_eq!(c["workload"]["name"], "smoke");
     assert!(c["environment"]["cores"].as_u64().unwrap() > 0);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("outcome      ok") && stdout.contains("peak RSS"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("outcome      ok") && stdout.contains("peak RSS"), "{stdout}");
 }
 
 #[test]
@@ -97,17 +84,9 @@ fn secrets_in_the_environment_reach_no_result_file() {
         let bytes = std::fs::read(&entry).unwrap();
         let body = String::from_utf8_lossy(&bytes);
         for canary in ["canary-aws-7f3a", "canary-gh-19bd", "canary-plain-55c1"] {
-            assert!(
-                !body.contains(canary),
-                "{canary} leaked into {}",
-                entry.display()
-            );
+            assert!(!body.contains(canary), "{canary} leaked into {}", entry.display());
         }
-        assert!(
-            !body.contains(&*dir.path().to_string_lossy()),
-            "absolute path leaked into {}",
-            entry.display()
-        );
+        assert!(!body.contains(&*dir.path().to_string_lossy()), "absolute path leaked into {}", entry.display());
     }
 }
 
@@ -128,37 +107,12 @@ fn verify_reads_back_a_kept_data_directory() {
     let dir = tempfile::tempdir().unwrap();
     let out = ingest(dir.path(), "mimalloc", &["--blocks", "1200", "--keep-data"]);
     assert!(out.status.success(), "{}", text(&out));
-    let ok = common::syncbench(
-        &[
-            "verify",
-            "--data",
-            "data",
-            "--workload",
-            "smoke",
-            "--blocks",
-            "1200",
-        ],
-        dir.path(),
-    );
+    let ok = common::syncbench(&["verify", "--data", "data", "--workload", "smoke", "--blocks", "1200"], dir.path());
     assert!(ok.status.success(), "{}", text(&ok));
-    assert!(
-        String::from_utf8_lossy(&ok.stdout).contains("verified 1200 stored blocks"),
-        "{}",
-        text(&ok)
-    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("verified 1200 stored blocks"), "{}", text(&ok));
     // A different seed means different content: every block must be reported.
     let bad = common::syncbench(
-        &[
-            "verify",
-            "--data",
-            "data",
-            "--workload",
-            "smoke",
-            "--blocks",
-            "1200",
-            "--seed",
-            "99",
-        ],
+        &["verify", "--data", "data", "--workload", "smoke", "--blocks", "1200", "--seed", "99"],
         dir.path(),
     );
     assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));

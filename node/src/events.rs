@@ -19,15 +19,11 @@ pub struct Events {
 
 impl Events {
     pub fn stdout() -> Events {
-        Events {
-            out: Mutex::new(Box::new(io::stdout())),
-        }
+        Events { out: Mutex::new(Box::new(io::stdout())) }
     }
 
     pub fn to_writer(w: impl Write + Send + 'static) -> Events {
-        Events {
-            out: Mutex::new(Box::new(w)),
-        }
+        Events { out: Mutex::new(Box::new(w)) }
     }
 
     /// Emits `{"unix_ms":…, "event": name, …fields}`; `fields` must be a JSON object.
@@ -47,7 +43,5 @@ impl Events {
 }
 
 pub fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }

@@ -47,11 +47,7 @@ impl Histograms {
     /// Each histogram in HdrHistogram's V2 encoding, by name.
     pub fn serialize(&self) -> Vec<(String, Vec<u8>)> {
         let mut out = Vec::new();
-        for (name, h) in [
-            ("wal_append", &self.wal_append),
-            ("flush", &self.flush),
-            ("compaction", &self.compaction),
-        ] {
+        for (name, h) in [("wal_append", &self.wal_append), ("flush", &self.flush), ("compaction", &self.compaction)] {
             let mut buf = Vec::new();
             if let Ok(h) = h.lock() {
                 if V2Serializer::new().serialize(&h, &mut buf).is_ok() {

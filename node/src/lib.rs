@@ -57,10 +57,7 @@ pub const EXIT_CORRUPT: u8 = 3;
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error("protocol error: {0}")]
@@ -77,10 +74,7 @@ pub enum NodeError {
 
 impl NodeError {
     pub fn io(path: &Path, source: std::io::Error) -> NodeError {
-        NodeError::Io {
-            path: path.to_owned(),
-            source,
-        }
+        NodeError::Io { path: path.to_owned(), source }
     }
 }
 

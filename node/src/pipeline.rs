@@ -43,10 +43,7 @@ pub struct QueueSender<T> {
 
 impl<T> Clone for QueueSender<T> {
     fn clone(&self) -> Self {
-        QueueSender {
-            tx: self.tx.clone(),
-            depth: Arc::clone(&self.depth),
-        }
+        QueueSender { tx: self.tx.clone(), depth: Arc::clone(&self.depth) }
     }
 }
 
@@ -60,17 +57,7 @@ pub struct QueueReceiver<T> {
 pub fn queue<T>(capacity: usize) -> (QueueSender<T>, QueueReceiver<T>, Arc<AtomicUsize>) {
     let (tx, rx) = mpsc::sync_channel(capacity);
     let depth = Arc::new(AtomicUsize::new(0));
-    (
-        QueueSender {
-            tx,
-            depth: Arc::clone(&depth),
-        },
-        QueueReceiver {
-            rx,
-            depth: Arc::clone(&depth),
-        },
-        depth,
-    )
+    (QueueSender { tx, depth: Arc::clone(&depth) }, QueueReceiver { rx, depth: Arc::clone(&depth) }, depth)
 }
 
 impl<T> QueueSender<T> {
@@ -135,19 +122,11 @@ pub fn hash_block(block: &Block) -> Hashes {
             out
         })
         .collect();
-    Hashes {
-        block: keccak(&[&block.header]),
-        transactions,
-        receipts,
-    }
+    Hashes { block: keccak(&[&block.header]), transactions, receipts }
 }
 
 /// Runs one hash worker until the hash queue closes.
-pub fn hash_worker(
-    input: Arc<Mutex<QueueReceiver<Ingested>>>,
-    output: QueueSender<Ingested>,
-    burn_us: u64,
-) {
+pub fn hash_worker(input: Arc<Mutex<QueueReceiver<Ingested>>>, output: QueueSender<Ingested>, burn_us: u64) {
     loop {
         let item = match input.lock() {
             Ok(rx) => rx.recv(),

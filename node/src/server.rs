@@ -47,28 +47,16 @@ pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeE
     let listener = bind(cfg)?;
     // Only the file name: events end up in committed results, which must not carry
     // this machine's paths.
-    let socket_name = cfg
-        .socket
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned());
+    let socket_name = cfg.socket.file_name().map(|n| n.to_string_lossy().into_owned());
     events.emit("ready", json!({"socket": socket_name}));
-    let (stream, _) = listener
-        .accept()
-        .map_err(|e| NodeError::io(&cfg.socket, e))?;
+    let (stream, _) = listener.accept().map_err(|e| NodeError::io(&cfg.socket, e))?;
     check_peer(&stream)?;
     drop(listener);
     let _ = fs::remove_file(&cfg.socket);
-    let session = Session {
-        cfg,
-        events: Arc::clone(&events),
-        alloc,
-    };
+    let session = Session { cfg, events: Arc::clone(&events), alloc };
     let result = session.serve(stream, store, recovered);
     if let Err(e) = &result {
-        events.emit(
-            "error",
-            json!({"stage": "session", "message": e.to_string()}),
-        );
+        events.emit("error", json!({"stage": "session", "message": e.to_string()}));
     }
     result
 }
@@ -85,27 +73,19 @@ fn report_recovery(
                 json!({"shard": shard, "file": file.display().to_string(), "offset": tail.offset,
                        "bytes": tail.bytes, "reason": tail.reason}),
             ),
-            RecoveryNote::OrphanRemoved { shard, file } => events.emit(
-                "orphan_removed",
-                json!({"shard": shard, "file": file.display().to_string()}),
-            ),
+            RecoveryNote::OrphanRemoved { shard, file } => {
+                events.emit("orphan_removed", json!({"shard": shard, "file": file.display().to_string()}))
+            }
         }
     }
     let (mut sealed, mut open, mut blocks) = (0, 0, 0);
     for s in recovered.values() {
         match s {
-            crate::store::ShardOnDisk::Sealed { numbers } => {
-                (sealed, blocks) = (sealed + 1, blocks + numbers.len())
-            }
-            crate::store::ShardOnDisk::Open { entries, .. } => {
-                (open, blocks) = (open + 1, blocks + entries.len())
-            }
+            crate::store::ShardOnDisk::Sealed { numbers } => (sealed, blocks) = (sealed + 1, blocks + numbers.len()),
+            crate::store::ShardOnDisk::Open { entries, .. } => (open, blocks) = (open + 1, blocks + entries.len()),
         }
     }
-    events.emit(
-        "recovery",
-        json!({"shards_sealed": sealed, "shards_open": open, "blocks": blocks}),
-    );
+    events.emit("recovery", json!({"shards_sealed": sealed, "shards_open": open, "blocks": blocks}));
 }
 
 fn bind(cfg: &Config) -> Result<UnixListener, NodeError> {
@@ -114,19 +94,14 @@ fn bind(cfg: &Config) -> Result<UnixListener, NodeError> {
         fs::remove_file(path).map_err(|e| NodeError::io(path, e))?;
     }
     let listener = UnixListener::bind(path).map_err(|e| NodeError::io(path, e))?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
-        .map_err(|e| NodeError::io(path, e))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(|e| NodeError::io(path, e))?;
     Ok(listener)
 }
 
 /// Refuses peers running as another user.
 fn check_peer(stream: &UnixStream) -> Result<(), NodeError> {
     use std::os::fd::AsRawFd;
-    let mut cred = libc::ucred {
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
+    let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
     let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
     // SAFETY: `cred` and `len` are valid for writes and sized for SO_PEERCRED.
     let rc = unsafe {
@@ -141,10 +116,7 @@ fn check_peer(stream: &UnixStream) -> Result<(), NodeError> {
     // SAFETY: getuid has no preconditions.
     let me = unsafe { libc::getuid() };
     if rc != 0 || cred.uid != me {
-        return Err(NodeError::Protocol(format!(
-            "refusing peer with uid {} (node runs as {me})",
-            cred.uid
-        )));
+        return Err(NodeError::Protocol(format!("refusing peer with uid {} (node runs as {me})", cred.uid)));
     }
     Ok(())
 }
@@ -167,21 +139,16 @@ impl Session<'_> {
         let mut frames = FrameReader::new(BufReader::with_capacity(READ_BUFFER_BYTES, read_half));
         let out = Arc::new(Mutex::new(stream));
         let range = match frames.read_frame()? {
-            Some(Frame::Hello {
-                version,
-                first_block,
-                block_count,
-            }) if version == PROTOCOL_VERSION => {
+            Some(Frame::Hello { version, first_block, block_count }) if version == PROTOCOL_VERSION => {
                 let end = first_block
                     .checked_add(block_count)
                     .ok_or_else(|| NodeError::Protocol("block range overflows".into()))?;
                 (first_block, end)
             }
             Some(Frame::Hello { version, .. }) => {
-                return Err(self.refuse(
-                    &out,
-                    format!("protocol version {version} not supported (want {PROTOCOL_VERSION})"),
-                ))
+                return Err(
+                    self.refuse(&out, format!("protocol version {version} not supported (want {PROTOCOL_VERSION})"))
+                )
             }
             other => return Err(self.refuse(&out, format!("expected Hello, got {other:?}"))),
         };
@@ -216,11 +183,7 @@ impl Session<'_> {
         let hash_rx = Arc::new(Mutex::new(hash_rx));
         let hashers: Vec<JoinHandle<()>> = (0..cfg.hash_threads())
             .map(|i| {
-                let (rx, tx, burn) = (
-                    Arc::clone(&hash_rx),
-                    write_tx.clone(),
-                    cfg.burn_cpu_us_per_block,
-                );
+                let (rx, tx, burn) = (Arc::clone(&hash_rx), write_tx.clone(), cfg.burn_cpu_us_per_block);
                 thread::Builder::new()
                     .name(format!("hash-{i}"))
                     .spawn(move || hash_worker(rx, tx, burn))
@@ -242,9 +205,7 @@ impl Session<'_> {
         for h in hashers {
             let _ = h.join();
         }
-        let written = writer
-            .join()
-            .map_err(|_| NodeError::Protocol("writer thread panicked".into()))?;
+        let written = writer.join().map_err(|_| NodeError::Protocol("writer thread panicked".into()))?;
         let finished = match (received, written) {
             (Err(e), _) | (Ok(_), Err(e)) => Err(e),
             (Ok(()), Ok(w)) => w.shutdown(),
@@ -261,17 +222,10 @@ impl Session<'_> {
                    "heap_live_bytes": self.alloc.heap().live_bytes, "alloc_count": self.alloc.heap().alloc_count,
                    "alloc_bytes_total": self.alloc.heap().alloc_bytes_total}),
         );
-        let mut o = out
-            .lock()
-            .map_err(|_| NodeError::Protocol("socket lock poisoned".into()))?;
-        write_frame(
-            &mut *o,
-            &Frame::Done {
-                histograms: histograms.serialize(),
-            },
-        )
-        .and_then(|_| o.flush())
-        .map_err(NodeError::Disconnected)
+        let mut o = out.lock().map_err(|_| NodeError::Protocol("socket lock poisoned".into()))?;
+        write_frame(&mut *o, &Frame::Done { histograms: histograms.serialize() })
+            .and_then(|_| o.flush())
+            .map_err(NodeError::Disconnected)
     }
 
     /// Reads blocks until `Finish`, decoding each into owned structures.
@@ -291,10 +245,7 @@ impl Session<'_> {
                         fault::trigger(f);
                     }
                     if cfg.inject_leak_bytes_per_block > 0 {
-                        Box::leak(
-                            vec![0xA5u8; cfg.inject_leak_bytes_per_block as usize]
-                                .into_boxed_slice(),
-                        );
+                        Box::leak(vec![0xA5u8; cfg.inject_leak_bytes_per_block as usize].into_boxed_slice());
                     }
                     let block = Block::decode(&payload)
                         .map_err(|e| NodeError::Protocol(format!("block frame {number}: {e}")))?;
@@ -305,32 +256,14 @@ impl Session<'_> {
                         )));
                     }
                     counters.blocks_received.fetch_add(1, Ordering::Relaxed);
-                    counters
-                        .bytes_received
-                        .fetch_add(payload.len() as u64, Ordering::Relaxed);
-                    if hash_tx
-                        .send(Ingested {
-                            number,
-                            payload,
-                            block,
-                            hashes: None,
-                        })
-                        .is_err()
-                    {
-                        return Err(NodeError::Protocol(
-                            "pipeline stopped (see earlier error)".into(),
-                        ));
+                    counters.bytes_received.fetch_add(payload.len() as u64, Ordering::Relaxed);
+                    if hash_tx.send(Ingested { number, payload, block, hashes: None }).is_err() {
+                        return Err(NodeError::Protocol("pipeline stopped (see earlier error)".into()));
                     }
                 }
                 Some(Frame::Finish) => return Ok(()),
-                Some(other) => {
-                    return Err(NodeError::Protocol(format!("unexpected frame {other:?}")))
-                }
-                None => {
-                    return Err(NodeError::Protocol(
-                        "driver disconnected before Finish".into(),
-                    ))
-                }
+                Some(other) => return Err(NodeError::Protocol(format!("unexpected frame {other:?}"))),
+                None => return Err(NodeError::Protocol("driver disconnected before Finish".into())),
             }
         }
     }
@@ -341,11 +274,8 @@ impl Session<'_> {
         counters: Arc<Counters>,
         queues: impl Fn() -> serde_json::Value + Send + 'static,
     ) -> Result<JoinHandle<()>, NodeError> {
-        let (events, alloc, interval) = (
-            Arc::clone(&self.events),
-            self.alloc,
-            Duration::from_millis(self.cfg.stats_interval_ms),
-        );
+        let (events, alloc, interval) =
+            (Arc::clone(&self.events), self.alloc, Duration::from_millis(self.cfg.stats_interval_ms));
         thread::Builder::new()
             .name("stats".into())
             .spawn(move || {
@@ -361,14 +291,8 @@ impl Session<'_> {
                     let heap = alloc.heap();
                     let mut fields = queues();
                     if let Some(f) = fields.as_object_mut() {
-                        f.insert(
-                            "blocks_received".into(),
-                            counters.blocks_received.load(Ordering::Relaxed).into(),
-                        );
-                        f.insert(
-                            "blocks_durable".into(),
-                            counters.blocks_durable.load(Ordering::Relaxed).into(),
-                        );
+                        f.insert("blocks_received".into(), counters.blocks_received.load(Ordering::Relaxed).into());
+                        f.insert("blocks_durable".into(), counters.blocks_durable.load(Ordering::Relaxed).into());
                         f.insert("heap_live_bytes".into(), heap.live_bytes.into());
                         f.insert("alloc_count".into(), heap.alloc_count.into());
                         f.insert("alloc_bytes_total".into(), heap.alloc_bytes_total.into());
@@ -382,12 +306,7 @@ impl Session<'_> {
 
     fn refuse(&self, out: &Mutex<UnixStream>, message: String) -> NodeError {
         if let Ok(mut o) = out.lock() {
-            let _ = write_frame(
-                &mut *o,
-                &Frame::Error {
-                    message: message.clone(),
-                },
-            );
+            let _ = write_frame(&mut *o, &Frame::Error { message: message.clone() });
         }
         NodeError::Protocol(message)
     }
@@ -400,12 +319,8 @@ fn sink(
     batch: usize,
 ) -> Result<(), NodeError> {
     let send = |frame: &Frame| -> Result<(), NodeError> {
-        let mut o = out
-            .lock()
-            .map_err(|_| NodeError::Protocol("socket lock poisoned".into()))?;
-        write_frame(&mut *o, frame)
-            .and_then(|_| o.flush())
-            .map_err(NodeError::Disconnected)
+        let mut o = out.lock().map_err(|_| NodeError::Protocol("socket lock poisoned".into()))?;
+        write_frame(&mut *o, frame).and_then(|_| o.flush()).map_err(NodeError::Disconnected)
     };
     let mut pending = Vec::with_capacity(batch);
     let mut scratch = Vec::new();
@@ -414,23 +329,15 @@ fn sink(
             Some(Skimmed::Block(number)) => {
                 pending.push(number);
                 if pending.len() >= batch {
-                    send(&Frame::Ack {
-                        blocks: std::mem::take(&mut pending),
-                    })?;
+                    send(&Frame::Ack { blocks: std::mem::take(&mut pending) })?;
                 }
             }
             Some(Skimmed::Other(Frame::Finish)) => {
                 send(&Frame::Ack { blocks: pending })?;
-                return send(&Frame::Done {
-                    histograms: Vec::new(),
-                });
+                return send(&Frame::Done { histograms: Vec::new() });
             }
             Some(other) => return Err(NodeError::Protocol(format!("unexpected frame {other:?}"))),
-            None => {
-                return Err(NodeError::Protocol(
-                    "driver disconnected before Finish".into(),
-                ))
-            }
+            None => return Err(NodeError::Protocol("driver disconnected before Finish".into())),
         }
     }
 }

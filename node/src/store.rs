@@ -33,18 +33,11 @@ struct Meta {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{path}: i/o error: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: invalid store metadata: {message}")]
     Meta { path: PathBuf, message: String },
     #[error("{path}: store was created with shard size {stored}, not {requested}")]
-    ShardSize {
-        path: PathBuf,
-        stored: u64,
-        requested: u64,
-    },
+    ShardSize { path: PathBuf, stored: u64, requested: u64 },
     #[error(transparent)]
     Recovery(#[from] RecoveryError),
     #[error(transparent)]
@@ -56,17 +49,13 @@ impl StoreError {
     pub fn is_corruption(&self) -> bool {
         matches!(
             self,
-            StoreError::Recovery(RecoveryError::Corrupt { .. })
-                | StoreError::Segment(SegmentError::Corrupt { .. })
+            StoreError::Recovery(RecoveryError::Corrupt { .. }) | StoreError::Segment(SegmentError::Corrupt { .. })
         )
     }
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_owned(),
-        source,
-    }
+    move |source| StoreError::Io { path: path.to_owned(), source }
 }
 
 /// What startup found in one shard directory.
@@ -79,15 +68,8 @@ pub enum ShardOnDisk {
 /// Something recovery did that the operator should know about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecoveryNote {
-    TornTail {
-        shard: u64,
-        file: PathBuf,
-        tail: TornTail,
-    },
-    OrphanRemoved {
-        shard: u64,
-        file: PathBuf,
-    },
+    TornTail { shard: u64, file: PathBuf, tail: TornTail },
+    OrphanRemoved { shard: u64, file: PathBuf },
 }
 
 /// What [`Store::open`] returns: the store, each shard as found on disk (by id), and
@@ -108,25 +90,12 @@ impl Store {
         let meta_path = root.join(META_FILE);
         match read_meta(root)? {
             Some(m) if m.shard_size != shard_size => {
-                return Err(StoreError::ShardSize {
-                    path: meta_path,
-                    stored: m.shard_size,
-                    requested: shard_size,
-                })
+                return Err(StoreError::ShardSize { path: meta_path, stored: m.shard_size, requested: shard_size })
             }
             Some(_) => {}
-            None => write_meta(
-                root,
-                Meta {
-                    format: FORMAT,
-                    shard_size,
-                },
-            )?,
+            None => write_meta(root, Meta { format: FORMAT, shard_size })?,
         }
-        let store = Store {
-            root: root.to_owned(),
-            shard_size,
-        };
+        let store = Store { root: root.to_owned(), shard_size };
         let (mut shards, mut notes) = (BTreeMap::new(), Vec::new());
         for (shard, dir) in shard_dirs(root)? {
             shards.insert(shard, recover_shard(shard, &dir, &mut notes)?);
@@ -152,10 +121,7 @@ fn read_meta(root: &Path) -> Result<Option<Meta>, StoreError> {
     match fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|e| StoreError::Meta {
-                path: path.clone(),
-                message: e.to_string(),
-            }),
+            .map_err(|e| StoreError::Meta { path: path.clone(), message: e.to_string() }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io(&path)(e)),
     }
@@ -163,18 +129,11 @@ fn read_meta(root: &Path) -> Result<Option<Meta>, StoreError> {
 
 fn write_meta(root: &Path, meta: Meta) -> Result<(), StoreError> {
     let tmp = root.join("meta.json.tmp");
-    let text = serde_json::to_vec(&meta).map_err(|e| StoreError::Meta {
-        path: tmp.clone(),
-        message: e.to_string(),
-    })?;
+    let text = serde_json::to_vec(&meta).map_err(|e| StoreError::Meta { path: tmp.clone(), message: e.to_string() })?;
     fs::write(&tmp, text).map_err(io(&tmp))?;
-    File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(io(&tmp))?;
+    File::open(&tmp).and_then(|f| f.sync_all()).map_err(io(&tmp))?;
     fs::rename(&tmp, root.join(META_FILE)).map_err(io(&tmp))?;
-    File::open(root)
-        .and_then(|d| d.sync_all())
-        .map_err(io(root))
+    File::open(root).and_then(|d| d.sync_all()).map_err(io(root))
 }
 
 /// Shard directories under `root`, by shard id. Other entries are ignored.
@@ -183,11 +142,7 @@ fn shard_dirs(root: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
     for entry in fs::read_dir(root).map_err(io(root))? {
         let entry = entry.map_err(io(root))?;
         let name = entry.file_name();
-        let Some(id) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("shard-"))
-            .and_then(|n| n.parse().ok())
-        else {
+        let Some(id) = name.to_str().and_then(|n| n.strip_prefix("shard-")).and_then(|n| n.parse().ok()) else {
             continue;
         };
         out.push((id, entry.path()));
@@ -196,11 +151,7 @@ fn shard_dirs(root: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
     Ok(out)
 }
 
-fn recover_shard(
-    shard: u64,
-    dir: &Path,
-    notes: &mut Vec<RecoveryNote>,
-) -> Result<ShardOnDisk, StoreError> {
+fn recover_shard(shard: u64, dir: &Path, notes: &mut Vec<RecoveryNote>) -> Result<ShardOnDisk, StoreError> {
     let sorted = dir.join(segment::DIR_NAME);
     let tmp = sorted.join(segment::TMP_NAME);
     let wal_path = dir.join(wal::FILE_NAME);
@@ -214,34 +165,19 @@ fn recover_shard(
         if wal_path.exists() {
             // The rename committed the compaction; the WAL's removal was interrupted.
             fs::remove_file(&wal_path).map_err(io(&wal_path))?;
-            notes.push(RecoveryNote::OrphanRemoved {
-                shard,
-                file: wal_path,
-            });
+            notes.push(RecoveryNote::OrphanRemoved { shard, file: wal_path });
         }
-        return Ok(ShardOnDisk::Sealed {
-            numbers: seg.numbers().collect(),
-        });
+        return Ok(ShardOnDisk::Sealed { numbers: seg.numbers().collect() });
     }
     if !wal_path.exists() {
-        return Ok(ShardOnDisk::Open {
-            entries: Vec::new(),
-            wal_bytes: 0,
-        });
+        return Ok(ShardOnDisk::Open { entries: Vec::new(), wal_bytes: 0 });
     }
     let recovered = recover(&wal_path)?;
     if let Some(tail) = recovered.torn {
-        notes.push(RecoveryNote::TornTail {
-            shard,
-            file: wal_path.clone(),
-            tail,
-        });
+        notes.push(RecoveryNote::TornTail { shard, file: wal_path.clone(), tail });
     }
     let wal_bytes = fs::metadata(&wal_path).map_or(0, |m| m.len());
-    Ok(ShardOnDisk::Open {
-        entries: recovered.entries,
-        wal_bytes,
-    })
+    Ok(ShardOnDisk::Open { entries: recovered.entries, wal_bytes })
 }
 
 /// Read-only access to every stored block, for `syncbench verify`.
@@ -257,11 +193,7 @@ pub struct Reader {
 enum ShardReader {
     Missing,
     Segment(SegmentReader),
-    Wal {
-        path: PathBuf,
-        file: File,
-        index: HashMap<u64, Entry>,
-    },
+    Wal { path: PathBuf, file: File, index: HashMap<u64, Entry> },
 }
 
 impl Reader {
@@ -270,11 +202,7 @@ impl Reader {
             path: root.join(META_FILE),
             message: "missing: not a syncbench data directory".into(),
         })?;
-        Ok(Reader {
-            root: root.to_owned(),
-            shard_size: meta.shard_size,
-            current: None,
-        })
+        Ok(Reader { root: root.to_owned(), shard_size: meta.shard_size, current: None })
     }
 
     pub fn shard_size(&self) -> u64 {
@@ -319,10 +247,7 @@ impl Reader {
         }
         match &self.current {
             Some((_, reader)) => Ok(reader),
-            None => Err(StoreError::Meta {
-                path: self.root.clone(),
-                message: "shard reader cache lost".into(),
-            }),
+            None => Err(StoreError::Meta { path: self.root.clone(), message: "shard reader cache lost".into() }),
         }
     }
 }
@@ -346,11 +271,7 @@ fn open_shard(dir: &Path) -> Result<ShardReader, StoreError> {
     let file = File::open(&path).map_err(io(&path))?;
     if let ScanEnd::Invalid { offset, reason } = end {
         if commit_marker_after(&file, offset + 1, file_len).map_err(io(&path))? {
-            return Err(StoreError::Recovery(RecoveryError::Corrupt {
-                path,
-                offset,
-                reason,
-            }));
+            return Err(StoreError::Recovery(RecoveryError::Corrupt { path, offset, reason }));
         }
     }
     Ok(ShardReader::Wal { path, file, index })

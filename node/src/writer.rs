@@ -35,12 +35,7 @@ struct Shard {
 
 impl Shard {
     fn new(shard_size: u64) -> Shard {
-        Shard {
-            wal: None,
-            present: vec![0; shard_size.div_ceil(64) as usize],
-            count: 0,
-            sealed: false,
-        }
+        Shard { wal: None, present: vec![0; shard_size.div_ceil(64) as usize], count: 0, sealed: false }
     }
 
     fn has(&self, slot: u64) -> bool {
@@ -56,9 +51,7 @@ impl Shard {
 /// Position of block `number` inside shard `id`; an error if it belongs elsewhere.
 fn slot(number: u64, id: u64, size: u64) -> Result<u64, NodeError> {
     if number / size != id {
-        return Err(NodeError::Protocol(format!(
-            "store holds block {number} in shard {id}, which cannot contain it"
-        )));
+        return Err(NodeError::Protocol(format!("store holds block {number} in shard {id}, which cannot contain it")));
     }
     Ok(number - id * size)
 }
@@ -98,10 +91,7 @@ pub struct WriterParts {
 impl BatchWriter {
     /// Builds the writer from recovered shards and queues compaction of any shard that
     /// is already complete (a crash interrupted its compaction).
-    pub fn new(
-        p: WriterParts,
-        recovered: BTreeMap<u64, ShardOnDisk>,
-    ) -> Result<BatchWriter, NodeError> {
+    pub fn new(p: WriterParts, recovered: BTreeMap<u64, ShardOnDisk>) -> Result<BatchWriter, NodeError> {
         let size = p.store.shard_size;
         let mut shards = BTreeMap::new();
         for (id, on_disk) in recovered {
@@ -141,12 +131,7 @@ impl BatchWriter {
             counters: p.counters,
             acks: p.acks,
         };
-        let complete: Vec<u64> = w
-            .shards
-            .keys()
-            .copied()
-            .filter(|&id| w.is_complete(id))
-            .collect();
+        let complete: Vec<u64> = w.shards.keys().copied().filter(|&id| w.is_complete(id)).collect();
         complete.into_iter().for_each(|id| w.seal(id));
         Ok(w)
     }
@@ -160,9 +145,7 @@ impl BatchWriter {
     }
 
     fn is_complete(&self, id: u64) -> bool {
-        self.shards
-            .get(&id)
-            .is_some_and(|s| !s.sealed && s.count > 0 && s.count >= self.expected(id))
+        self.shards.get(&id).is_some_and(|s| !s.sealed && s.count > 0 && s.count >= self.expected(id))
     }
 
     /// Consumes the write queue until it closes; commits the last partial batch.
@@ -196,17 +179,9 @@ impl BatchWriter {
     }
 
     fn accept(&mut self, item: Ingested) -> Result<(), NodeError> {
-        let Ingested {
-            number,
-            payload,
-            block,
-            hashes,
-        } = item;
+        let Ingested { number, payload, block, hashes } = item;
         if number < self.range.0 || number >= self.range.1 {
-            return Err(NodeError::Protocol(format!(
-                "block {number} outside the announced range {:?}",
-                self.range
-            )));
+            return Err(NodeError::Protocol(format!("block {number} outside the announced range {:?}", self.range)));
         }
         let size = self.store.shard_size;
         let id = number / size;
@@ -223,14 +198,11 @@ impl BatchWriter {
                     let dir = self.store.shard_dir(id);
                     std::fs::create_dir_all(&dir).map_err(|e| NodeError::io(&dir, e))?;
                     let path = dir.join(wal::FILE_NAME);
-                    shard
-                        .wal
-                        .insert(WalWriter::open(&path).map_err(|e| NodeError::io(&path, e))?)
+                    shard.wal.insert(WalWriter::open(&path).map_err(|e| NodeError::io(&path, e))?)
                 }
             };
             let started = Instant::now();
-            wal.append(number, &payload)
-                .map_err(|e| NodeError::io(wal.path(), e))?;
+            wal.append(number, &payload).map_err(|e| NodeError::io(wal.path(), e))?;
             self.append_time += started.elapsed();
             shard.insert(number - id * size);
             self.batch_bytes += payload.len() as u64;
@@ -249,17 +221,13 @@ impl BatchWriter {
         }
         self.batch_seq += 1;
         let (seq, blocks, shards) = (self.batch_seq, self.pending.len(), self.touched.len());
-        self.events.emit(
-            "flush_start",
-            json!({"batch": seq, "blocks": blocks, "shards": shards}),
-        );
+        self.events.emit("flush_start", json!({"batch": seq, "blocks": blocks, "shards": shards}));
         let started = Instant::now();
         let mut append = self.append_time;
         for id in &self.touched {
             if let Some(wal) = self.shards.get_mut(id).and_then(|s| s.wal.as_mut()) {
                 let t = Instant::now();
-                wal.flush_buffer()
-                    .map_err(|e| NodeError::io(wal.path(), e))?;
+                wal.flush_buffer().map_err(|e| NodeError::io(wal.path(), e))?;
                 append += t.elapsed();
             }
         }
@@ -273,12 +241,8 @@ impl BatchWriter {
         record(&self.histograms.wal_append, append);
         record(&self.histograms.flush, fsync);
         self.send_ack()?;
-        self.counters
-            .blocks_durable
-            .fetch_add(blocks as u64, Ordering::Relaxed);
-        self.counters
-            .wal_bytes_written
-            .fetch_add(self.batch_bytes, Ordering::Relaxed);
+        self.counters.blocks_durable.fetch_add(blocks as u64, Ordering::Relaxed);
+        self.counters.wal_bytes_written.fetch_add(self.batch_bytes, Ordering::Relaxed);
         self.events.emit(
             "flush_end",
             json!({"batch": seq, "blocks": blocks, "bytes": self.batch_bytes, "shards": shards,
@@ -298,13 +262,8 @@ impl BatchWriter {
 
     fn send_ack(&mut self) -> Result<(), NodeError> {
         let blocks = std::mem::take(&mut self.pending);
-        let mut out = self
-            .acks
-            .lock()
-            .map_err(|_| NodeError::Protocol("ack stream lock poisoned".into()))?;
-        write_frame(&mut *out, &Frame::Ack { blocks })
-            .and_then(|_| out.flush())
-            .map_err(NodeError::Disconnected)
+        let mut out = self.acks.lock().map_err(|_| NodeError::Protocol("ack stream lock poisoned".into()))?;
+        write_frame(&mut *out, &Frame::Ack { blocks }).and_then(|_| out.flush()).map_err(NodeError::Disconnected)
     }
 
     /// Closes shard `id`'s WAL and queues its compaction.
@@ -312,22 +271,14 @@ impl BatchWriter {
         if let Some(s) = self.shards.get_mut(&id) {
             s.sealed = true;
             s.wal = None;
-            self.compactor.submit(Job {
-                shard: id,
-                dir: self.store.shard_dir(id),
-            });
+            self.compactor.submit(Job { shard: id, dir: self.store.shard_dir(id) });
         }
     }
 
     /// After `Finish`: compacts every shard still open (partial shards at the range's
     /// ends) and waits for all compactions. Returns the compactor's first error.
     pub fn shutdown(mut self) -> Result<(), NodeError> {
-        let open: Vec<u64> = self
-            .shards
-            .iter()
-            .filter(|(_, s)| !s.sealed && s.count > 0)
-            .map(|(&id, _)| id)
-            .collect();
+        let open: Vec<u64> = self.shards.iter().filter(|(_, s)| !s.sealed && s.count > 0).map(|(&id, _)| id).collect();
         open.into_iter().for_each(|id| self.seal(id));
         self.compactor.finish().map_err(NodeError::Compaction)
     }

@@ -78,11 +78,7 @@ fn bit_flip_before_the_last_commit_marker_is_refused_with_file_and_offset() {
             }
             other => panic!("flip at {at} was not refused: {other:?}"),
         }
-        assert_eq!(
-            fs::read(&wal).unwrap(),
-            damaged,
-            "a refused WAL must not be modified"
-        );
+        assert_eq!(fs::read(&wal).unwrap(), damaged, "a refused WAL must not be modified");
     }
     assert!(refused > 50);
 }
@@ -105,9 +101,6 @@ fn damage_after_the_last_commit_marker_is_an_unacknowledged_tail() {
     let r = recover(&wal).unwrap();
     let t = r.torn.expect("torn tail reported");
     assert_eq!(t.offset, second as u64);
-    assert!(
-        r.entries.iter().any(|e| e.number == 900),
-        "the intact unacknowledged record is kept"
-    );
+    assert!(r.entries.iter().any(|e| e.number == 900), "the intact unacknowledged record is kept");
     assert!(!r.entries.iter().any(|e| e.number == 901));
 }

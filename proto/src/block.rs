@@ -75,21 +75,12 @@ impl Block {
     /// before allocating for it.
     pub fn decode(bytes: &[u8]) -> Result<Block, DecodeError> {
         if bytes.len() > MAX_BLOCK_BYTES {
-            return Err(DecodeError {
-                offset: 0,
-                what: "block larger than MAX_BLOCK_BYTES",
-            });
+            return Err(DecodeError { offset: 0, what: "block larger than MAX_BLOCK_BYTES" });
         }
         let mut c = Cursor::new(bytes);
-        let fail = |c: &Cursor, what| DecodeError {
-            offset: c.pos(),
-            what,
-        };
+        let fail = |c: &Cursor, what| DecodeError { offset: c.pos(), what };
         if c.array::<4>() != Some(MAGIC) {
-            return Err(DecodeError {
-                offset: 0,
-                what: "bad magic",
-            });
+            return Err(DecodeError { offset: 0, what: "bad magic" });
         }
         let number = c.u64().ok_or_else(|| fail(&c, "truncated number"))?;
         let header = read_vec(&mut c).ok_or_else(|| fail(&c, "truncated header"))?;
@@ -98,8 +89,7 @@ impl Block {
         for _ in 0..tx_count {
             transactions.push(read_vec(&mut c).ok_or_else(|| fail(&c, "truncated transaction"))?);
         }
-        let receipt_count =
-            counted(&mut c, MIN_RECEIPT_BYTES).ok_or_else(|| fail(&c, "bad receipt count"))?;
+        let receipt_count = counted(&mut c, MIN_RECEIPT_BYTES).ok_or_else(|| fail(&c, "bad receipt count"))?;
         let mut receipts = Vec::with_capacity(receipt_count);
         for _ in 0..receipt_count {
             receipts.push(decode_receipt(&mut c)?);
@@ -107,12 +97,7 @@ impl Block {
         if c.remaining() != 0 {
             return Err(fail(&c, "trailing bytes after last receipt"));
         }
-        Ok(Block {
-            number,
-            header,
-            transactions,
-            receipts,
-        })
+        Ok(Block { number, header, transactions, receipts })
     }
 
     /// Encodes this block (the inverse of [`Block::decode`]).
@@ -144,18 +129,13 @@ fn read_vec(c: &mut Cursor) -> Option<Vec<u8>> {
 }
 
 fn decode_receipt(c: &mut Cursor) -> Result<Receipt, DecodeError> {
-    let fail = |c: &Cursor, what| DecodeError {
-        offset: c.pos(),
-        what,
-    };
+    let fail = |c: &Cursor, what| DecodeError { offset: c.pos(), what };
     let status = c.u8().ok_or_else(|| fail(c, "truncated receipt status"))?;
     let cumulative_gas = c.u64().ok_or_else(|| fail(c, "truncated receipt gas"))?;
     let log_count = counted(c, MIN_LOG_BYTES).ok_or_else(|| fail(c, "bad log count"))?;
     let mut logs = Vec::with_capacity(log_count);
     for _ in 0..log_count {
-        let address = c
-            .array::<20>()
-            .ok_or_else(|| fail(c, "truncated log address"))?;
+        let address = c.array::<20>().ok_or_else(|| fail(c, "truncated log address"))?;
         let topic_count = c.u8().ok_or_else(|| fail(c, "truncated topic count"))?;
         if topic_count > MAX_TOPICS {
             return Err(fail(c, "more than 4 topics"));
@@ -165,17 +145,9 @@ fn decode_receipt(c: &mut Cursor) -> Result<Receipt, DecodeError> {
             topics.push(c.array::<32>().ok_or_else(|| fail(c, "truncated topic"))?);
         }
         let data = read_vec(c).ok_or_else(|| fail(c, "truncated log data"))?;
-        logs.push(Log {
-            address,
-            topics,
-            data,
-        });
+        logs.push(Log { address, topics, data });
     }
-    Ok(Receipt {
-        status,
-        cumulative_gas,
-        logs,
-    })
+    Ok(Receipt { status, cumulative_gas, logs })
 }
 
 /// Streaming writer of the block encoding. Callers announce counts before items; the
@@ -243,17 +215,9 @@ mod tests {
                 Receipt {
                     status: 1,
                     cumulative_gas: 21_000,
-                    logs: vec![Log {
-                        address: [3; 20],
-                        topics: vec![[4; 32]; 3],
-                        data: vec![5; 9],
-                    }],
+                    logs: vec![Log { address: [3; 20], topics: vec![[4; 32]; 3], data: vec![5; 9] }],
                 },
-                Receipt {
-                    status: 0,
-                    cumulative_gas: 42_000,
-                    logs: vec![],
-                },
+                Receipt { status: 0, cumulative_gas: 42_000, logs: vec![] },
             ],
         }
     }
@@ -272,10 +236,7 @@ mod tests {
         let mut buf = Vec::new();
         sample().encode(&mut buf);
         for len in 0..buf.len() {
-            assert!(
-                Block::decode(&buf[..len]).is_err(),
-                "prefix of {len} bytes decoded"
-            );
+            assert!(Block::decode(&buf[..len]).is_err(), "prefix of {len} bytes decoded");
         }
     }
 

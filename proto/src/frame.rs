@@ -38,25 +38,12 @@ const KIND_ERROR: u8 = 6;
 /// One protocol message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
-    Hello {
-        version: u32,
-        first_block: u64,
-        block_count: u64,
-    },
-    Block {
-        number: u64,
-        payload: Vec<u8>,
-    },
+    Hello { version: u32, first_block: u64, block_count: u64 },
+    Block { number: u64, payload: Vec<u8> },
     Finish,
-    Ack {
-        blocks: Vec<u64>,
-    },
-    Done {
-        histograms: Vec<(String, Vec<u8>)>,
-    },
-    Error {
-        message: String,
-    },
+    Ack { blocks: Vec<u64> },
+    Done { histograms: Vec<(String, Vec<u8>)> },
+    Error { message: String },
 }
 
 /// A frame read by [`FrameReader::skim_frame`].
@@ -79,10 +66,7 @@ pub enum FrameError {
     #[error("unknown frame kind {0}")]
     UnknownKind(u8),
     #[error("malformed {kind} frame: {what}")]
-    Malformed {
-        kind: &'static str,
-        what: &'static str,
-    },
+    Malformed { kind: &'static str, what: &'static str },
 }
 
 /// Reads frames from a byte stream.
@@ -121,13 +105,8 @@ impl<R: Read> FrameReader<R> {
                 let number = u64::from_le_bytes(scratch[..8].try_into().unwrap_or_default());
                 Ok(Some(Skimmed::Block(number)))
             }
-            KIND_BLOCK => Err(FrameError::Malformed {
-                kind: "Block",
-                what: "shorter than a block number",
-            }),
-            k if is_small(k) => self
-                .read_small(k, body_len)
-                .map(|f| Some(Skimmed::Other(f))),
+            KIND_BLOCK => Err(FrameError::Malformed { kind: "Block", what: "shorter than a block number" }),
+            k if is_small(k) => self.read_small(k, body_len).map(|f| Some(Skimmed::Other(f))),
             other => Err(FrameError::UnknownKind(other)),
         }
     }
@@ -145,10 +124,7 @@ impl<R: Read> FrameReader<R> {
         }
         let len = u32::from_le_bytes(len_buf);
         if len == 0 || len > MAX_FRAME_BYTES {
-            return Err(FrameError::BadLength {
-                len,
-                max: MAX_FRAME_BYTES,
-            });
+            return Err(FrameError::BadLength { len, max: MAX_FRAME_BYTES });
         }
         let mut kind = [0u8; 1];
         self.exact(&mut kind)?;
@@ -165,38 +141,24 @@ impl<R: Read> FrameReader<R> {
     /// Reads a block body straight into its own payload buffer (no intermediate copy).
     fn read_block(&mut self, body_len: usize) -> Result<Frame, FrameError> {
         if body_len < 8 {
-            return Err(FrameError::Malformed {
-                kind: "Block",
-                what: "shorter than a block number",
-            });
+            return Err(FrameError::Malformed { kind: "Block", what: "shorter than a block number" });
         }
         let mut number = [0u8; 8];
         self.exact(&mut number)?;
         // Read into spare capacity: no zero-fill of a buffer that is overwritten at once.
         let want = body_len - 8;
         let mut payload = Vec::with_capacity(want);
-        let got = (&mut self.inner)
-            .take(want as u64)
-            .read_to_end(&mut payload)?;
+        let got = (&mut self.inner).take(want as u64).read_to_end(&mut payload)?;
         if got < want {
-            return Err(FrameError::Truncated {
-                expected: want,
-                got,
-            });
+            return Err(FrameError::Truncated { expected: want, got });
         }
-        Ok(Frame::Block {
-            number: u64::from_le_bytes(number),
-            payload,
-        })
+        Ok(Frame::Block { number: u64::from_le_bytes(number), payload })
     }
 
     fn exact(&mut self, buf: &mut [u8]) -> Result<(), FrameError> {
         let got = read_full(&mut self.inner, buf)?;
         if got < buf.len() {
-            return Err(FrameError::Truncated {
-                expected: buf.len(),
-                got,
-            });
+            return Err(FrameError::Truncated { expected: buf.len(), got });
         }
         Ok(())
     }
@@ -217,42 +179,27 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 fn is_small(kind: u8) -> bool {
-    matches!(
-        kind,
-        KIND_HELLO | KIND_FINISH | KIND_ACK | KIND_DONE | KIND_ERROR
-    )
+    matches!(kind, KIND_HELLO | KIND_FINISH | KIND_ACK | KIND_DONE | KIND_ERROR)
 }
 
 fn parse_small(kind: u8, body: &[u8]) -> Result<Frame, FrameError> {
     let mut c = Cursor::new(body);
     let frame = match kind {
         KIND_HELLO => {
-            let bad = || FrameError::Malformed {
-                kind: "Hello",
-                what: "truncated",
-            };
+            let bad = || FrameError::Malformed { kind: "Hello", what: "truncated" };
             let version = c.u32().ok_or_else(bad)?;
             let first_block = c.u64().ok_or_else(bad)?;
             let block_count = c.u64().ok_or_else(bad)?;
-            Frame::Hello {
-                version,
-                first_block,
-                block_count,
-            }
+            Frame::Hello { version, first_block, block_count }
         }
         KIND_FINISH => Frame::Finish,
         KIND_ACK => parse_ack(&mut c)?,
         KIND_DONE => parse_done(&mut c)?,
-        KIND_ERROR => Frame::Error {
-            message: String::from_utf8_lossy(body).into_owned(),
-        },
+        KIND_ERROR => Frame::Error { message: String::from_utf8_lossy(body).into_owned() },
         _ => unreachable!("caller matched the kind"),
     };
     if c.remaining() != 0 && kind != KIND_ERROR {
-        return Err(FrameError::Malformed {
-            kind: kind_name(kind),
-            what: "trailing bytes",
-        });
+        return Err(FrameError::Malformed { kind: kind_name(kind), what: "trailing bytes" });
     }
     Ok(frame)
 }
@@ -273,9 +220,7 @@ fn parse_done(c: &mut Cursor) -> Result<Frame, FrameError> {
     let mut histograms = Vec::new();
     for _ in 0..count {
         let name_len = c.u8().ok_or_else(|| bad("truncated name length"))?;
-        let name = c
-            .take(usize::from(name_len))
-            .ok_or_else(|| bad("truncated name"))?;
+        let name = c.take(usize::from(name_len)).ok_or_else(|| bad("truncated name"))?;
         let name = std::str::from_utf8(name).map_err(|_| bad("name is not UTF-8"))?;
         let data_len = c.u32().ok_or_else(|| bad("truncated data length"))? as usize;
         let data = c.take(data_len).ok_or_else(|| bad("truncated histogram"))?;
@@ -300,9 +245,7 @@ pub fn write_block(w: &mut impl Write, number: u64, payload: &[u8]) -> io::Resul
     let len = u32::try_from(payload.len() + 9)
         .ok()
         .filter(|&l| l <= MAX_FRAME_BYTES)
-        .ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "block exceeds MAX_FRAME_BYTES")
-        })?;
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "block exceeds MAX_FRAME_BYTES"))?;
     let mut head = [0u8; 13];
     head[..4].copy_from_slice(&len.to_le_bytes());
     head[4] = KIND_BLOCK;
@@ -316,11 +259,7 @@ pub fn write_frame(w: &mut impl Write, frame: &Frame) -> io::Result<()> {
     let mut body = Vec::new();
     let kind = match frame {
         Frame::Block { number, payload } => return write_block(w, *number, payload),
-        Frame::Hello {
-            version,
-            first_block,
-            block_count,
-        } => {
+        Frame::Hello { version, first_block, block_count } => {
             body.extend_from_slice(&version.to_le_bytes());
             body.extend_from_slice(&first_block.to_le_bytes());
             body.extend_from_slice(&block_count.to_le_bytes());
@@ -329,9 +268,7 @@ pub fn write_frame(w: &mut impl Write, frame: &Frame) -> io::Result<()> {
         Frame::Finish => KIND_FINISH,
         Frame::Ack { blocks } => {
             body.extend_from_slice(&(blocks.len() as u32).to_le_bytes());
-            blocks
-                .iter()
-                .for_each(|b| body.extend_from_slice(&b.to_le_bytes()));
+            blocks.iter().for_each(|b| body.extend_from_slice(&b.to_le_bytes()));
             KIND_ACK
         }
         Frame::Done { histograms } => {
@@ -346,9 +283,7 @@ pub fn write_frame(w: &mut impl Write, frame: &Frame) -> io::Result<()> {
     let len = u32::try_from(body.len() + 1)
         .ok()
         .filter(|&l| l <= MAX_FRAME_BYTES)
-        .ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "frame exceeds MAX_FRAME_BYTES")
-        })?;
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "frame exceeds MAX_FRAME_BYTES"))?;
     w.write_all(&len.to_le_bytes())?;
     w.write_all(&[kind])?;
     w.write_all(&body)
@@ -383,46 +318,23 @@ mod tests {
 
     #[test]
     fn all_kinds_round_trip() {
-        round_trip(Frame::Hello {
-            version: 1,
-            first_block: 10,
-            block_count: 20,
-        });
-        round_trip(Frame::Block {
-            number: 5,
-            payload: vec![1, 2, 3],
-        });
+        round_trip(Frame::Hello { version: 1, first_block: 10, block_count: 20 });
+        round_trip(Frame::Block { number: 5, payload: vec![1, 2, 3] });
         round_trip(Frame::Finish);
-        round_trip(Frame::Ack {
-            blocks: vec![1, 2, 99],
-        });
-        round_trip(Frame::Done {
-            histograms: vec![("flush".into(), vec![9; 30])],
-        });
-        round_trip(Frame::Error {
-            message: "disk full".into(),
-        });
+        round_trip(Frame::Ack { blocks: vec![1, 2, 99] });
+        round_trip(Frame::Done { histograms: vec![("flush".into(), vec![9; 30])] });
+        round_trip(Frame::Error { message: "disk full".into() });
     }
 
     #[test]
     fn skim_returns_block_numbers_and_other_frames() {
         let mut buf = Vec::new();
-        write_frame(
-            &mut buf,
-            &Frame::Block {
-                number: 9,
-                payload: vec![1; 100],
-            },
-        )
-        .unwrap();
+        write_frame(&mut buf, &Frame::Block { number: 9, payload: vec![1; 100] }).unwrap();
         write_frame(&mut buf, &Frame::Finish).unwrap();
         let mut r = FrameReader::new(&buf[..]);
         let mut scratch = Vec::new();
         assert_eq!(r.skim_frame(&mut scratch).unwrap(), Some(Skimmed::Block(9)));
-        assert_eq!(
-            r.skim_frame(&mut scratch).unwrap(),
-            Some(Skimmed::Other(Frame::Finish))
-        );
+        assert_eq!(r.skim_frame(&mut scratch).unwrap(), Some(Skimmed::Other(Frame::Finish)));
         assert_eq!(r.skim_frame(&mut scratch).unwrap(), None);
     }
 
@@ -430,29 +342,17 @@ mod tests {
     fn length_ffffffff_is_rejected_without_allocating() {
         let buf = [0xff, 0xff, 0xff, 0xff, KIND_BLOCK];
         let err = FrameReader::new(&buf[..]).read_frame().unwrap_err();
-        assert!(
-            matches!(err, FrameError::BadLength { len: u32::MAX, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, FrameError::BadLength { len: u32::MAX, .. }), "{err}");
     }
 
     #[test]
     fn zero_length_truncated_and_unknown_kind_are_errors() {
         let zero = [0, 0, 0, 0];
-        assert!(matches!(
-            FrameReader::new(&zero[..]).read_frame(),
-            Err(FrameError::BadLength { .. })
-        ));
+        assert!(matches!(FrameReader::new(&zero[..]).read_frame(), Err(FrameError::BadLength { .. })));
         let truncated = [10, 0, 0, 0, KIND_BLOCK, 1, 2];
-        assert!(matches!(
-            FrameReader::new(&truncated[..]).read_frame(),
-            Err(FrameError::Truncated { .. })
-        ));
+        assert!(matches!(FrameReader::new(&truncated[..]).read_frame(), Err(FrameError::Truncated { .. })));
         let unknown = [1, 0, 0, 0, 77];
-        assert!(matches!(
-            FrameReader::new(&unknown[..]).read_frame(),
-            Err(FrameError::UnknownKind(77))
-        ));
+        assert!(matches!(FrameReader::new(&unknown[..]).read_frame(), Err(FrameError::UnknownKind(77))));
     }
 
     #[test]
@@ -460,9 +360,6 @@ mod tests {
         let mut buf = Vec::new();
         write_frame(&mut buf, &Frame::Ack { blocks: vec![1, 2] }).unwrap();
         buf[5] = 3; // count says 3 but body holds 2
-        assert!(matches!(
-            FrameReader::new(&buf[..]).read_frame(),
-            Err(FrameError::Malformed { .. })
-        ));
+        assert!(matches!(FrameReader::new(&buf[..]).read_frame(), Err(FrameError::Malformed { .. })));
     }
 }

@@ -10,9 +10,7 @@ fn generate(c: &mut Criterion) {
         let mut gen = Generator::new(&spec);
         let mut buf = Vec::new();
         let blocks = 256u64;
-        let bytes: usize = (0..blocks)
-            .map(|i| gen.block(spec.start_height + i, &mut buf).bytes)
-            .sum();
+        let bytes: usize = (0..blocks).map(|i| gen.block(spec.start_height + i, &mut buf).bytes).sum();
         let mut group = c.benchmark_group("generate");
         group.throughput(Throughput::Bytes(bytes as u64));
         group.bench_function(format!("{name}/{blocks}_blocks"), |b| {

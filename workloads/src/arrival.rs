@@ -22,13 +22,7 @@ pub struct ArrivalOrder {
 
 impl ArrivalOrder {
     pub fn new(first: u64, count: u64, window: u64, seed: u64) -> Self {
-        ArrivalOrder {
-            next: first,
-            end: first + count,
-            window: window.max(1),
-            seed,
-            index: 0,
-        }
+        ArrivalOrder { next: first, end: first + count, window: window.max(1), seed, index: 0 }
     }
 
     /// Fills `out` with the next window in arrival order; false when all blocks were given.
@@ -62,11 +56,7 @@ mod tests {
             assert!(w.iter().all(|&b| b - lo < 64));
             all.extend_from_slice(&w);
         }
-        assert_ne!(
-            all[..64],
-            (100..164).collect::<Vec<_>>()[..],
-            "window 0 was not shuffled"
-        );
+        assert_ne!(all[..64], (100..164).collect::<Vec<_>>()[..], "window 0 was not shuffled");
         all.sort_unstable();
         assert_eq!(all, (100..1100).collect::<Vec<_>>());
     }

@@ -28,17 +28,8 @@ impl Quantiles {
     pub fn of(values: &mut [u64]) -> Quantiles {
         values.sort_unstable();
         let n = values.len();
-        let at = |p: f64| {
-            values
-                .get(((n as f64 * p).ceil() as usize).clamp(1, n.max(1)) - 1)
-                .copied()
-                .unwrap_or(0)
-        };
-        let mean = if n == 0 {
-            0.0
-        } else {
-            values.iter().sum::<u64>() as f64 / n as f64
-        };
+        let at = |p: f64| values.get(((n as f64 * p).ceil() as usize).clamp(1, n.max(1)) - 1).copied().unwrap_or(0);
+        let mean = if n == 0 { 0.0 } else { values.iter().sum::<u64>() as f64 / n as f64 };
         Quantiles {
             mean,
             p50: at(0.5),

@@ -10,12 +10,7 @@ pub enum Dist {
     /// Uniform over the closed interval [`min`, `max`].
     Uniform { min: f64, max: f64 },
     /// Log-normal with the given median and log-space sigma, clamped to [`min`, `max`].
-    Lognormal {
-        median: f64,
-        sigma: f64,
-        min: f64,
-        max: f64,
-    },
+    Lognormal { median: f64, sigma: f64, min: f64, max: f64 },
     /// Piecewise-linear inverse CDF through `(probability, value)` points; the first
     /// probability is 0 and the last 1, both strictly increasing.
     Empirical { quantiles: Vec<(f64, f64)> },
@@ -27,12 +22,9 @@ impl Dist {
         let v = match self {
             Dist::Const { value } => *value,
             Dist::Uniform { min, max } => min + rng.next_f64() * (max - min + 1.0),
-            Dist::Lognormal {
-                median,
-                sigma,
-                min,
-                max,
-            } => (median * (sigma * standard_normal(rng)).exp()).clamp(*min, *max),
+            Dist::Lognormal { median, sigma, min, max } => {
+                (median * (sigma * standard_normal(rng)).exp()).clamp(*min, *max)
+            }
             Dist::Empirical { quantiles } => inverse_cdf(quantiles, rng.next_f64()),
         };
         v.max(0.0) as u64
@@ -43,12 +35,7 @@ impl Dist {
         match self {
             Dist::Const { value } => *value,
             Dist::Uniform { min, max } => min + p * (max - min),
-            Dist::Lognormal {
-                median,
-                sigma,
-                min,
-                max,
-            } => (median * (sigma * probit(p)).exp()).clamp(*min, *max),
+            Dist::Lognormal { median, sigma, min, max } => (median * (sigma * probit(p)).exp()).clamp(*min, *max),
             Dist::Empirical { quantiles } => inverse_cdf(quantiles, p),
         }
     }
@@ -56,10 +43,7 @@ impl Dist {
     /// The mean, computed numerically from the quantile function (1,000 midpoints).
     pub fn mean(&self) -> f64 {
         const N: usize = 1000;
-        (0..N)
-            .map(|i| self.quantile((i as f64 + 0.5) / N as f64))
-            .sum::<f64>()
-            / N as f64
+        (0..N).map(|i| self.quantile((i as f64 + 0.5) / N as f64)).sum::<f64>() / N as f64
     }
 }
 
@@ -88,13 +72,8 @@ fn probit(p: f64) -> f64 {
         -3.066479806614716e1,
         2.506628277459239,
     ];
-    const B: [f64; 5] = [
-        -5.447609879822406e1,
-        1.615858368580409e2,
-        -1.556989798598866e2,
-        6.680131188771972e1,
-        -1.328068155288572e1,
-    ];
+    const B: [f64; 5] =
+        [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
     const C: [f64; 6] = [
         -7.784894002430293e-3,
         -3.223964580411365e-1,
@@ -103,12 +82,7 @@ fn probit(p: f64) -> f64 {
         4.374664141464968,
         2.938163982698783,
     ];
-    const D: [f64; 4] = [
-        7.784695709041462e-3,
-        3.224671290700398e-1,
-        2.445134137142996,
-        3.754408661907416,
-    ];
+    const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
     let p = p.clamp(1e-12, 1.0 - 1e-12);
     let tail = |q: f64| {
         (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
@@ -132,9 +106,7 @@ mod tests {
 
     #[test]
     fn empirical_hits_its_knots() {
-        let d = Dist::Empirical {
-            quantiles: vec![(0.0, 0.0), (0.5, 100.0), (1.0, 1000.0)],
-        };
+        let d = Dist::Empirical { quantiles: vec![(0.0, 0.0), (0.5, 100.0), (1.0, 1000.0)] };
         assert_eq!(d.quantile(0.5), 100.0);
         assert_eq!(d.quantile(0.75), 550.0);
         assert_eq!(d.quantile(1.0), 1000.0);
@@ -142,12 +114,7 @@ mod tests {
 
     #[test]
     fn lognormal_median_is_the_median() {
-        let d = Dist::Lognormal {
-            median: 200.0,
-            sigma: 0.7,
-            min: 0.0,
-            max: f64::MAX,
-        };
+        let d = Dist::Lognormal { median: 200.0, sigma: 0.7, min: 0.0, max: f64::MAX };
         let mut rng = SplitMix64::new(9);
         let mut v: Vec<u64> = (0..20_001).map(|_| d.sample(&mut rng)).collect();
         v.sort_unstable();

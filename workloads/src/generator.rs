@@ -44,9 +44,7 @@ pub struct Generator {
 impl Generator {
     pub fn new(spec: &WorkloadSpec) -> Self {
         let mut rng = SplitMix64::for_stream(spec.seed, POOL_STREAM);
-        let pool = (0..POOL_BYTES / 8)
-            .flat_map(|_| rng.next_u64().to_le_bytes())
-            .collect();
+        let pool = (0..POOL_BYTES / 8).flat_map(|_| rng.next_u64().to_le_bytes()).collect();
         Generator {
             seed: spec.seed,
             start: spec.start_height,
@@ -65,11 +63,7 @@ impl Generator {
         fit_budget(header_bytes, &mut self.tx_sizes, &mut self.log_shapes);
         self.assign_logs(&mut rng);
         self.encode(number, header_bytes, &mut rng, out);
-        BlockShape {
-            bytes: out.len(),
-            transactions: self.tx_sizes.len(),
-            logs: self.log_shapes.len(),
-        }
+        BlockShape { bytes: out.len(), transactions: self.tx_sizes.len(), logs: self.log_shapes.len() }
     }
 
     /// Fills `tx_sizes` and `log_shapes` for this block; returns the header size.
@@ -133,10 +127,7 @@ impl Generator {
     }
 
     fn topics(&self, rng: &mut SplitMix64, count: u8) -> TopicList {
-        let mut t = TopicList {
-            topics: [[0; 32]; MAX_TOPICS as usize],
-            len: 0,
-        };
+        let mut t = TopicList { topics: [[0; 32]; MAX_TOPICS as usize], len: 0 };
         for k in 0..usize::from(count.min(MAX_TOPICS)) {
             let at = if k == 0 {
                 (ADDRESSES * 20 + rng.below(SIGNATURES) * 32) as usize
@@ -163,12 +154,7 @@ impl std::ops::Index<std::ops::RangeFull> for TopicList {
     }
 }
 
-fn sample_model(
-    m: &BlockModel,
-    rng: &mut SplitMix64,
-    txs: &mut Vec<u32>,
-    logs: &mut Vec<(u8, u32)>,
-) -> usize {
+fn sample_model(m: &BlockModel, rng: &mut SplitMix64, txs: &mut Vec<u32>, logs: &mut Vec<(u8, u32)>) -> usize {
     let header = m.header_bytes.sample(rng) as usize;
     let tx_count = m.txs_per_block.sample(rng);
     txs.extend((0..tx_count).map(|_| m.tx_bytes.sample(rng) as u32));
@@ -184,61 +170,31 @@ fn sample_model(
 const LOG_OVERHEAD: u64 = 20 + 1 + 4;
 const RECEIPT_OVERHEAD: u64 = 1 + 8 + 4;
 
-fn shape_from_trace(
-    row: &TraceRow,
-    rng: &mut SplitMix64,
-    txs: &mut Vec<u32>,
-    logs: &mut Vec<(u8, u32)>,
-) -> usize {
+fn shape_from_trace(row: &TraceRow, rng: &mut SplitMix64, txs: &mut Vec<u32>, logs: &mut Vec<(u8, u32)>) -> usize {
     let n = u64::from(row.tx_count);
-    if let Some((each, extra)) = row
-        .body_bytes
-        .checked_div(n)
-        .zip(row.body_bytes.checked_rem(n))
-    {
+    if let Some((each, extra)) = row.body_bytes.checked_div(n).zip(row.body_bytes.checked_rem(n)) {
         txs.extend((0..n).map(|i| (each + u64::from(i < extra)) as u32));
     }
     let log_count = u64::from(row.log_count);
-    let topics: Vec<u8> = (0..log_count)
-        .map(|_| 1 + rng.below(u64::from(MAX_TOPICS)) as u8)
-        .collect();
-    let fixed: u64 = n.max(1) * RECEIPT_OVERHEAD
-        + topics
-            .iter()
-            .map(|&t| LOG_OVERHEAD + 32 * u64::from(t))
-            .sum::<u64>();
+    let topics: Vec<u8> = (0..log_count).map(|_| 1 + rng.below(u64::from(MAX_TOPICS)) as u8).collect();
+    let fixed: u64 =
+        n.max(1) * RECEIPT_OVERHEAD + topics.iter().map(|&t| LOG_OVERHEAD + 32 * u64::from(t)).sum::<u64>();
     let data_total = row.receipts_bytes.saturating_sub(fixed);
-    let (each, extra) = data_total
-        .checked_div(log_count)
-        .zip(data_total.checked_rem(log_count))
-        .unwrap_or((0, 0));
-    logs.extend(
-        topics
-            .iter()
-            .enumerate()
-            .map(|(i, &t)| (t, (each + u64::from((i as u64) < extra)) as u32)),
-    );
+    let (each, extra) = data_total.checked_div(log_count).zip(data_total.checked_rem(log_count)).unwrap_or((0, 0));
+    logs.extend(topics.iter().enumerate().map(|(i, &t)| (t, (each + u64::from((i as u64) < extra)) as u32)));
     row.header_bytes as usize
 }
 
 /// Scales transaction and log data sizes down so the block stays encodable.
 fn fit_budget(header: usize, txs: &mut [u32], logs: &mut [(u8, u32)]) {
-    let fixed = 64.0
-        + header as f64
-        + 4.0 * txs.len() as f64
-        + RECEIPT_OVERHEAD as f64 * txs.len().max(1) as f64;
-    let topic_bytes: f64 = logs
-        .iter()
-        .map(|&(t, _)| (LOG_OVERHEAD + 32 * u64::from(t)) as f64)
-        .sum();
-    let variable: f64 = txs.iter().map(|&s| f64::from(s)).sum::<f64>()
-        + logs.iter().map(|&(_, d)| f64::from(d)).sum::<f64>();
+    let fixed = 64.0 + header as f64 + 4.0 * txs.len() as f64 + RECEIPT_OVERHEAD as f64 * txs.len().max(1) as f64;
+    let topic_bytes: f64 = logs.iter().map(|&(t, _)| (LOG_OVERHEAD + 32 * u64::from(t)) as f64).sum();
+    let variable: f64 =
+        txs.iter().map(|&s| f64::from(s)).sum::<f64>() + logs.iter().map(|&(_, d)| f64::from(d)).sum::<f64>();
     let room = BLOCK_BUDGET - fixed - topic_bytes;
     if variable > room {
         let scale = (room / variable).max(0.0);
-        txs.iter_mut()
-            .for_each(|s| *s = (f64::from(*s) * scale) as u32);
-        logs.iter_mut()
-            .for_each(|l| l.1 = (f64::from(l.1) * scale) as u32);
+        txs.iter_mut().for_each(|s| *s = (f64::from(*s) * scale) as u32);
+        logs.iter_mut().for_each(|l| l.1 = (f64::from(l.1) * scale) as u32);
     }
 }

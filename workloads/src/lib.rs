@@ -51,26 +51,15 @@ pub fn load(name_or_path: &str) -> Result<WorkloadSpec, SpecError> {
     match BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
         Some((name, text)) => {
             let file = format!("workloads/specs/{name}.toml");
-            spec::parse(
-                text,
-                &file,
-                Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/specs")),
-            )
+            spec::parse(text, &file, Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/specs")))
         }
         None if name_or_path.ends_with(".toml") || name_or_path.contains('/') => {
             let source = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
-            Err(SpecError::Io {
-                path: name_or_path.to_owned(),
-                source,
-            })
+            Err(SpecError::Io { path: name_or_path.to_owned(), source })
         }
         None => Err(SpecError::UnknownName {
             name: name_or_path.to_owned(),
-            known: BUILTIN
-                .iter()
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>()
-                .join(", "),
+            known: BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
         }),
     }
 }

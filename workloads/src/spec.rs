@@ -75,20 +75,11 @@ pub struct Arrival {
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     #[error("{path}: cannot read workload spec: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("unknown workload `{name}`: not a built-in name ({known}) and no such file")]
     UnknownName { name: String, known: String },
     #[error("{file}:{line}:{col}: field `{field}`: {message}")]
-    Invalid {
-        file: String,
-        line: usize,
-        col: usize,
-        field: String,
-        message: String,
-    },
+    Invalid { file: String, line: usize, col: usize, field: String, message: String },
 }
 
 #[derive(Deserialize)]
@@ -154,10 +145,7 @@ struct RawDist {
 
 /// Drops the private segments `toml::Spanned` adds to serde paths; `.` becomes `(document)`.
 fn clean_path(path: &str) -> String {
-    let cleaned: Vec<&str> = path
-        .split('.')
-        .filter(|s| !s.is_empty() && !s.starts_with("$__"))
-        .collect();
+    let cleaned: Vec<&str> = path.split('.').filter(|s| !s.is_empty() && !s.starts_with("$__")).collect();
     if cleaned.is_empty() {
         "(document)".to_owned()
     } else {
@@ -174,13 +162,7 @@ pub(crate) struct Located<'a> {
 impl Located<'_> {
     pub(crate) fn error(&self, span: Range<usize>, field: &str, message: String) -> SpecError {
         let (line, col) = line_col(self.text, span.start);
-        SpecError::Invalid {
-            file: self.file.to_owned(),
-            line,
-            col,
-            field: field.to_owned(),
-            message,
-        }
+        SpecError::Invalid { file: self.file.to_owned(), line, col, field: field.to_owned(), message }
     }
 }
 
@@ -204,11 +186,7 @@ pub fn parse(text: &str, file: &str, dir: &Path) -> Result<WorkloadSpec, SpecErr
     let raw: RawSpec = serde_path_to_error::deserialize(de).map_err(|e| {
         let field = clean_path(&e.path().to_string());
         let inner = e.into_inner();
-        loc.error(
-            inner.span().unwrap_or(0..0),
-            &field,
-            inner.message().to_owned(),
-        )
+        loc.error(inner.span().unwrap_or(0..0), &field, inner.message().to_owned())
     })?;
     validate(raw, &loc, dir)
 }
@@ -222,11 +200,7 @@ fn validate(raw: RawSpec, loc: &Located, dir: &Path) -> Result<WorkloadSpec, Spe
     let (content, blocks, start_height) = match (raw.block, raw.trace) {
         (Some(model), None) => {
             let blocks = raw.blocks.ok_or_else(|| {
-                loc.error(
-                    0..0,
-                    "blocks",
-                    "expected a block count for a model workload, got nothing".into(),
-                )
+                loc.error(0..0, "blocks", "expected a block count for a model workload, got nothing".into())
             })?;
             let model = validate_model(model.into_inner(), loc)?;
             (Content::Model(model), blocks, raw.start_height.unwrap_or(0))
@@ -239,10 +213,7 @@ fn validate(raw: RawSpec, loc: &Located, dir: &Path) -> Result<WorkloadSpec, Spe
                 SpecError::Io { source, .. } => loc.error(
                     path.span(),
                     "trace.path",
-                    format!(
-                        "expected a readable trace file, got `{}`: {source}",
-                        path.get_ref()
-                    ),
+                    format!("expected a readable trace file, got `{}`: {source}", path.get_ref()),
                 ),
                 other => other,
             })?;
@@ -250,10 +221,7 @@ fn validate(raw: RawSpec, loc: &Located, dir: &Path) -> Result<WorkloadSpec, Spe
             let available = trace.rows.len() as u64;
             let blocks = match raw.blocks {
                 Some(b) if *b.get_ref() > available => {
-                    let msg = format!(
-                        "expected at most the trace's {available} blocks, got {}",
-                        b.get_ref()
-                    );
+                    let msg = format!("expected at most the trace's {available} blocks, got {}", b.get_ref());
                     return Err(loc.error(b.span(), "blocks", msg));
                 }
                 Some(b) => b,
@@ -263,34 +231,18 @@ fn validate(raw: RawSpec, loc: &Located, dir: &Path) -> Result<WorkloadSpec, Spe
             (Content::Trace(trace), blocks, start)
         }
         (Some(m), Some(_)) => {
-            return Err(loc.error(
-                m.span(),
-                "block",
-                "expected either [block] or [trace], got both".into(),
-            ))
+            return Err(loc.error(m.span(), "block", "expected either [block] or [trace], got both".into()))
         }
         (None, None) => {
-            return Err(loc.error(
-                0..0,
-                "block",
-                "expected a [block] model or a [trace], got neither".into(),
-            ))
+            return Err(loc.error(0..0, "block", "expected a [block] model or a [trace], got neither".into()))
         }
     };
     let n = *blocks.get_ref();
     if !(1..=limits::MAX_BLOCKS).contains(&n) {
-        return Err(loc.error(
-            blocks.span(),
-            "blocks",
-            format!("expected 1..={}, got {n}", limits::MAX_BLOCKS),
-        ));
+        return Err(loc.error(blocks.span(), "blocks", format!("expected 1..={}, got {n}", limits::MAX_BLOCKS)));
     }
     if start_height.checked_add(n).is_none() {
-        return Err(loc.error(
-            0..0,
-            "start_height",
-            "expected start_height + blocks to fit in u64".into(),
-        ));
+        return Err(loc.error(0..0, "start_height", "expected start_height + blocks to fit in u64".into()));
     }
     Ok(WorkloadSpec {
         name: raw.name.unwrap_or_else(|| loc.file.to_owned()),
@@ -308,31 +260,11 @@ fn validate_model(m: RawBlockModel, loc: &Located) -> Result<BlockModel, SpecErr
     use limits::*;
     Ok(BlockModel {
         header_bytes: validate_dist(m.header_bytes, "block.header_bytes", MAX_HEADER_BYTES, loc)?,
-        txs_per_block: validate_dist(
-            m.txs_per_block,
-            "block.txs_per_block",
-            MAX_TXS_PER_BLOCK,
-            loc,
-        )?,
+        txs_per_block: validate_dist(m.txs_per_block, "block.txs_per_block", MAX_TXS_PER_BLOCK, loc)?,
         tx_bytes: validate_dist(m.tx_bytes, "block.tx_bytes", MAX_TX_BYTES, loc)?,
-        logs_per_block: validate_dist(
-            m.logs_per_block,
-            "block.logs_per_block",
-            MAX_LOGS_PER_BLOCK,
-            loc,
-        )?,
-        topics_per_log: validate_dist(
-            m.topics_per_log,
-            "block.topics_per_log",
-            MAX_TOPICS_PER_LOG,
-            loc,
-        )?,
-        log_data_bytes: validate_dist(
-            m.log_data_bytes,
-            "block.log_data_bytes",
-            MAX_LOG_DATA_BYTES,
-            loc,
-        )?,
+        logs_per_block: validate_dist(m.logs_per_block, "block.logs_per_block", MAX_LOGS_PER_BLOCK, loc)?,
+        topics_per_log: validate_dist(m.topics_per_log, "block.topics_per_log", MAX_TOPICS_PER_LOG, loc)?,
+        log_data_bytes: validate_dist(m.log_data_bytes, "block.log_data_bytes", MAX_LOG_DATA_BYTES, loc)?,
     })
 }
 
@@ -355,96 +287,46 @@ fn validate_arrival(a: RawArrival, loc: &Located) -> Result<Arrival, SpecError> 
     };
     let batch_latency_ms = a
         .batch_latency_ms
-        .map(|d| {
-            validate_dist(
-                d,
-                "arrival.batch_latency_ms",
-                limits::MAX_BATCH_LATENCY_MS,
-                loc,
-            )
-        })
+        .map(|d| validate_dist(d, "arrival.batch_latency_ms", limits::MAX_BATCH_LATENCY_MS, loc))
         .transpose()?;
-    Ok(Arrival {
-        window,
-        rate_limit_mib_per_s,
-        batch_latency_ms,
-    })
+    Ok(Arrival { window, rate_limit_mib_per_s, batch_latency_ms })
 }
 
 /// Checks a distribution's parameters for its kind and that it never exceeds `cap`.
-fn validate_dist(
-    raw: Spanned<RawDist>,
-    field: &str,
-    cap: f64,
-    loc: &Located,
-) -> Result<Dist, SpecError> {
+fn validate_dist(raw: Spanned<RawDist>, field: &str, cap: f64, loc: &Located) -> Result<Dist, SpecError> {
     let span = raw.span();
     let r = raw.into_inner();
-    let v = DistFields {
-        r: &r,
-        field,
-        span: span.clone(),
-        loc,
-    };
+    let v = DistFields { r: &r, field, span: span.clone(), loc };
     let dist = match r.dist {
         DistKind::Const => {
             v.forbid(&["min", "max", "median", "sigma", "quantiles"])?;
-            Dist::Const {
-                value: v.size("value")?,
-            }
+            Dist::Const { value: v.size("value")? }
         }
         DistKind::Uniform => {
             v.forbid(&["value", "median", "sigma", "quantiles"])?;
             let (min, max) = (v.size("min")?, v.size("max")?);
-            v.check(
-                max >= min,
-                "max",
-                format!("expected max >= min ({min}), got {max}"),
-            )?;
+            v.check(max >= min, "max", format!("expected max >= min ({min}), got {max}"))?;
             Dist::Uniform { min, max }
         }
         DistKind::Lognormal => {
             v.forbid(&["value", "quantiles"])?;
             let median = v.size("median")?;
-            v.check(
-                median > 0.0,
-                "median",
-                format!("expected median > 0, got {median}"),
-            )?;
+            v.check(median > 0.0, "median", format!("expected median > 0, got {median}"))?;
             let sigma = v.number("sigma")?;
-            v.check(
-                sigma > 0.0 && sigma <= 10.0,
-                "sigma",
-                format!("expected 0 < sigma <= 10, got {sigma}"),
-            )?;
+            v.check(sigma > 0.0 && sigma <= 10.0, "sigma", format!("expected 0 < sigma <= 10, got {sigma}"))?;
             let min = v.optional_size("min")?.unwrap_or(0.0);
             let max = v.optional_size("max")?.unwrap_or(cap);
-            v.check(
-                max >= min,
-                "max",
-                format!("expected max >= min ({min}), got {max}"),
-            )?;
-            Dist::Lognormal {
-                median,
-                sigma,
-                min,
-                max,
-            }
+            v.check(max >= min, "max", format!("expected max >= min ({min}), got {max}"))?;
+            Dist::Lognormal { median, sigma, min, max }
         }
         DistKind::Empirical => {
             v.forbid(&["value", "min", "max", "median", "sigma"])?;
-            Dist::Empirical {
-                quantiles: v.quantiles()?,
-            }
+            Dist::Empirical { quantiles: v.quantiles()? }
         }
     };
     let top = dist.quantile(1.0);
     if top > cap {
-        return Err(loc.error(
-            span,
-            field,
-            format!("expected values <= {cap}, got a maximum of {top}"),
-        ));
+        return Err(loc.error(span, field, format!("expected values <= {cap}, got a maximum of {top}")));
     }
     Ok(dist)
 }
@@ -481,11 +363,7 @@ impl DistFields<'_> {
                 self.get(n).map(Spanned::span)
             };
             if let Some(span) = span {
-                let msg = format!(
-                    "expected no `{n}` for dist = \"{:?}\", got one",
-                    self.r.dist
-                )
-                .to_lowercase();
+                let msg = format!("expected no `{n}` for dist = \"{:?}\", got one", self.r.dist).to_lowercase();
                 return Err(self.loc.error(span, &self.path(n), msg));
             }
         }
@@ -503,11 +381,7 @@ impl DistFields<'_> {
         })?;
         let v = *s.get_ref();
         if !v.is_finite() {
-            return Err(self.loc.error(
-                s.span(),
-                &self.path(name),
-                format!("expected a finite number, got {v}"),
-            ));
+            return Err(self.loc.error(s.span(), &self.path(name), format!("expected a finite number, got {v}")));
         }
         Ok(v)
     }
@@ -516,11 +390,7 @@ impl DistFields<'_> {
         let v = self.number(name)?;
         if v < 0.0 {
             let span = self.get(name).map_or(self.span.clone(), Spanned::span);
-            return Err(self.loc.error(
-                span,
-                &self.path(name),
-                format!("expected a value >= 0, got {v}"),
-            ));
+            return Err(self.loc.error(span, &self.path(name), format!("expected a value >= 0, got {v}")));
         }
         Ok(v)
     }
@@ -564,7 +434,10 @@ impl DistFields<'_> {
         }
         for w in points.windows(2) {
             if w[1][0] <= w[0][0] || w[1][1] < w[0][1] {
-                return err(format!("expected strictly increasing probabilities and non-decreasing values, got {:?} then {:?}", w[0], w[1]));
+                return err(format!(
+                    "expected strictly increasing probabilities and non-decreasing values, got {:?} then {:?}",
+                    w[0], w[1]
+                ));
             }
         }
         if points.iter().any(|p| p[1] < 0.0 || !p[1].is_finite()) {
@@ -578,21 +451,12 @@ impl DistFields<'_> {
 /// that errors and committed configs never carry this machine's absolute paths.
 pub fn display_path(path: &Path) -> String {
     let cwd = std::env::current_dir().unwrap_or_default();
-    path.strip_prefix(&cwd)
-        .unwrap_or(path)
-        .display()
-        .to_string()
+    path.strip_prefix(&cwd).unwrap_or(path).display().to_string()
 }
 
 /// Reads and parses the spec file at `path`.
 pub fn load_file(path: &Path) -> Result<WorkloadSpec, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
-        path: display_path(path),
-        source,
-    })?;
-    let dir = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
+    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io { path: display_path(path), source })?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     parse(&text, &display_path(path), &dir)
 }

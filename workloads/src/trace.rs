@@ -49,26 +49,12 @@ impl Trace {
     /// Loads a `.csv` or `.jsonl` trace, validating every row.
     pub fn load(path: &Path) -> Result<Trace, SpecError> {
         let file = display_path(path);
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
-            path: file.clone(),
-            source,
-        })?;
-        let loc = Located {
-            file: &file,
-            text: &text,
-        };
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io { path: file.clone(), source })?;
+        let loc = Located { file: &file, text: &text };
         let jsonl = path.extension().is_some_and(|e| e == "jsonl");
-        let rows = if jsonl {
-            parse_jsonl(&loc)?
-        } else {
-            parse_csv(&loc)?
-        };
+        let rows = if jsonl { parse_jsonl(&loc)? } else { parse_csv(&loc)? };
         if rows.is_empty() {
-            return Err(loc.error(
-                0..0,
-                "(trace)",
-                "expected at least one row, got none".into(),
-            ));
+            return Err(loc.error(0..0, "(trace)", "expected at least one row, got none".into()));
         }
         Ok(Trace { file, rows })
     }
@@ -89,19 +75,9 @@ fn parse_csv(loc: &Located) -> Result<Vec<TraceRow>, SpecError> {
     match it.next() {
         Some((_, h)) if h.trim() == CSV_HEADER => {}
         Some((at, h)) => {
-            return Err(loc.error(
-                at..at,
-                "(header)",
-                format!("expected `{CSV_HEADER}`, got `{h}`"),
-            ));
+            return Err(loc.error(at..at, "(header)", format!("expected `{CSV_HEADER}`, got `{h}`")));
         }
-        None => {
-            return Err(loc.error(
-                0..0,
-                "(header)",
-                "expected a CSV header, got an empty file".into(),
-            ))
-        }
+        None => return Err(loc.error(0..0, "(header)", "expected a CSV header, got an empty file".into())),
     }
     let mut rows = Vec::new();
     for (at, line) in it {
@@ -118,11 +94,7 @@ fn parse_csv(loc: &Located) -> Result<Vec<TraceRow>, SpecError> {
                 ));
             }
             cells[i] = cell.trim().parse().map_err(|_| {
-                loc.error(
-                    col_at..col_at,
-                    name,
-                    format!("expected a non-negative integer, got `{cell}`"),
-                )
+                loc.error(col_at..col_at, name, format!("expected a non-negative integer, got `{cell}`"))
             })?;
             col_at += cell.len() + 1;
             count += 1;
@@ -144,8 +116,7 @@ fn parse_csv(loc: &Located) -> Result<Vec<TraceRow>, SpecError> {
 }
 
 fn narrow(v: u64, loc: &Located, at: usize, field: &str) -> Result<u32, SpecError> {
-    u32::try_from(v)
-        .map_err(|_| loc.error(at..at, field, format!("expected a value < 2^32, got {v}")))
+    u32::try_from(v).map_err(|_| loc.error(at..at, field, format!("expected a value < 2^32, got {v}")))
 }
 
 fn parse_jsonl(loc: &Located) -> Result<Vec<TraceRow>, SpecError> {
@@ -163,18 +134,9 @@ fn parse_jsonl(loc: &Located) -> Result<Vec<TraceRow>, SpecError> {
     Ok(rows)
 }
 
-fn push_row(
-    rows: &mut Vec<TraceRow>,
-    row: TraceRow,
-    loc: &Located,
-    at: usize,
-) -> Result<(), SpecError> {
+fn push_row(rows: &mut Vec<TraceRow>, row: TraceRow, loc: &Located, at: usize) -> Result<(), SpecError> {
     if rows.len() >= MAX_TRACE_ROWS {
-        return Err(loc.error(
-            at..at,
-            "(trace)",
-            format!("expected at most {MAX_TRACE_ROWS} rows, got more"),
-        ));
+        return Err(loc.error(at..at, "(trace)", format!("expected at most {MAX_TRACE_ROWS} rows, got more")));
     }
     if let Some(prev) = rows.last() {
         if prev.block.checked_add(1) != Some(row.block) {
@@ -187,31 +149,11 @@ fn push_row(
         }
     }
     let checks: [(&str, f64, f64); 5] = [
-        (
-            "header_bytes",
-            f64::from(row.header_bytes),
-            limits::MAX_HEADER_BYTES,
-        ),
-        (
-            "tx_count",
-            f64::from(row.tx_count),
-            limits::MAX_TXS_PER_BLOCK,
-        ),
-        (
-            "body_bytes",
-            row.body_bytes as f64,
-            limits::MAX_TX_BYTES * 8.0,
-        ),
-        (
-            "receipts_bytes",
-            row.receipts_bytes as f64,
-            limits::MAX_LOG_DATA_BYTES * 8.0,
-        ),
-        (
-            "log_count",
-            f64::from(row.log_count),
-            limits::MAX_LOGS_PER_BLOCK,
-        ),
+        ("header_bytes", f64::from(row.header_bytes), limits::MAX_HEADER_BYTES),
+        ("tx_count", f64::from(row.tx_count), limits::MAX_TXS_PER_BLOCK),
+        ("body_bytes", row.body_bytes as f64, limits::MAX_TX_BYTES * 8.0),
+        ("receipts_bytes", row.receipts_bytes as f64, limits::MAX_LOG_DATA_BYTES * 8.0),
+        ("log_count", f64::from(row.log_count), limits::MAX_LOGS_PER_BLOCK),
     ];
     for (field, v, cap) in checks {
         if v > cap {

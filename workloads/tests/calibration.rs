@@ -26,11 +26,7 @@ fn mainnet_matches_reference_figures_within_10_percent() {
     let b = Quantiles::of(&mut bytes);
     let l = Quantiles::of(&mut logs);
     eprintln!("bytes/block {b:?}\nlogs/block {l:?}");
-    assert!(
-        within(b.mean, 273_000.0, 0.10),
-        "mean bytes/block {}",
-        b.mean
-    );
+    assert!(within(b.mean, 273_000.0, 0.10), "mean bytes/block {}", b.mean);
     assert!(within(l.p50 as f64, 597.0, 0.10), "logs p50 {}", l.p50);
     assert!(within(l.p95 as f64, 1_810.0, 0.10), "logs p95 {}", l.p95);
     assert!(within(l.p99 as f64, 6_551.0, 0.10), "logs p99 {}", l.p99);

@@ -11,9 +11,7 @@ use syncbench_workloads::{load, Generator};
 
 /// FNV-1a 64: a tiny, dependency-free digest for pinning bytes.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 fn digests(name: &str, numbers: impl Iterator<Item = u64>) -> Vec<(u64, u64)> {
@@ -43,10 +41,7 @@ fn out_of_order_generation_is_byte_identical() {
 fn pinned_digests_hold_across_processes_and_builds() {
     let got = digests("smoke", [0u64, 1, 499].into_iter());
     let want = [(0, PIN_0), (1, PIN_1), (499, PIN_499)];
-    assert_eq!(
-        got, want,
-        "generator output changed: update the pins only deliberately"
-    );
+    assert_eq!(got, want, "generator output changed: update the pins only deliberately");
 }
 
 const PIN_0: u64 = 12115340597111401614;
@@ -65,9 +60,7 @@ fn seed_changes_content() {
 }
 
 fn good(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/good")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/good").join(name)
 }
 
 #[test]
@@ -75,9 +68,7 @@ fn trace_replay_matches_recorded_sizes() {
     for file in ["trace_csv.toml", "trace_jsonl.toml"] {
         let spec = load_file(&good(file)).unwrap();
         assert_eq!(spec.start_height, 500);
-        let syncbench_workloads::spec::Content::Trace(trace) = &spec.content else {
-            panic!("not a trace")
-        };
+        let syncbench_workloads::spec::Content::Trace(trace) = &spec.content else { panic!("not a trace") };
         let mut gen = Generator::new(&spec);
         let mut buf = Vec::new();
         for row in &trace.rows {
@@ -85,10 +76,7 @@ fn trace_replay_matches_recorded_sizes() {
             let b = Block::decode(&buf).unwrap();
             assert_eq!(b.header.len(), row.header_bytes as usize);
             assert_eq!(b.transactions.len(), row.tx_count as usize);
-            assert_eq!(
-                b.transactions.iter().map(Vec::len).sum::<usize>() as u64,
-                row.body_bytes
-            );
+            assert_eq!(b.transactions.iter().map(Vec::len).sum::<usize>() as u64, row.body_bytes);
             assert_eq!(b.log_count(), row.log_count as usize);
         }
     }
@@ -99,10 +87,7 @@ fn bad_traces_are_located() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bad_traces");
     let cases = [
         ("gap.csv", ":3:1: field `block`: expected block 2"),
-        (
-            "not_a_number.csv",
-            ":2:7: field `tx_count`: expected a non-negative integer, got `x`",
-        ),
+        ("not_a_number.csv", ":2:7: field `tx_count`: expected a non-negative integer, got `x`"),
         ("missing_key.jsonl", ":1:"),
     ];
     for (name, want) in cases {

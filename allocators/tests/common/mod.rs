@@ -52,32 +52,15 @@ pub struct Node {
 
 impl Node {
     /// Starts `bin` and waits (bounded) until it listens.
-    pub fn start(
-        bin: &str,
-        data: &Path,
-        socket: &Path,
-        shard_size: u64,
-        extra: &[&str],
-        env: &[(&str, &str)],
-    ) -> Node {
+    pub fn start(bin: &str, data: &Path, socket: &Path, shard_size: u64, extra: &[&str], env: &[(&str, &str)]) -> Node {
         let mut cmd = Command::new(bin);
-        cmd.args([
-            "--data",
-            &data.display().to_string(),
-            "--socket",
-            &socket.display().to_string(),
-        ])
-        .args([
-            "--shard-size",
-            &shard_size.to_string(),
-            "--stats-interval-ms",
-            "50",
-        ])
-        .args(extra)
-        .env_remove("MALLOC_ARENA_MAX")
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        cmd.args(["--data", &data.display().to_string(), "--socket", &socket.display().to_string()])
+            .args(["--shard-size", &shard_size.to_string(), "--stats-interval-ms", "50"])
+            .args(extra)
+            .env_remove("MALLOC_ARENA_MAX")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawning node");
         let events = Arc::new(Mutex::new(Vec::new()));
         let out = child.stdout.take().unwrap();
@@ -89,11 +72,7 @@ impl Node {
                 }
             }
         });
-        Node {
-            child,
-            events,
-            socket: socket.to_owned(),
-        }
+        Node { child, events, socket: socket.to_owned() }
     }
 
     pub fn wait_ready(&mut self) -> bool {
@@ -111,21 +90,11 @@ impl Node {
     }
 
     pub fn has_event(&self, name: &str) -> bool {
-        self.events
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|e| e["event"] == name)
+        self.events.lock().unwrap().iter().any(|e| e["event"] == name)
     }
 
     pub fn events_named(&self, name: &str) -> Vec<Value> {
-        self.events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e["event"] == name)
-            .cloned()
-            .collect()
+        self.events.lock().unwrap().iter().filter(|e| e["event"] == name).cloned().collect()
     }
 
     pub fn connect(&self) -> UnixStream {
@@ -180,21 +149,13 @@ impl Session {
         let (spec, skip) = (spec.clone(), skip.clone());
         let sender = thread::spawn(move || {
             let mut out = BufWriter::new(stream);
-            let hello = Frame::Hello {
-                version: PROTOCOL_VERSION,
-                first_block: spec.start_height,
-                block_count: spec.blocks,
-            };
+            let hello =
+                Frame::Hello { version: PROTOCOL_VERSION, first_block: spec.start_height, block_count: spec.blocks };
             if write_frame(&mut out, &hello).is_err() {
                 return;
             }
             let mut gen = Generator::new(&spec);
-            let mut order = ArrivalOrder::new(
-                spec.start_height,
-                spec.blocks,
-                spec.arrival.window,
-                spec.seed,
-            );
+            let mut order = ArrivalOrder::new(spec.start_height, spec.blocks, spec.arrival.window, spec.seed);
             let (mut w, mut buf) = (Vec::new(), Vec::new());
             let mut budget = limit.unwrap_or(usize::MAX);
             while order.next_window(&mut w) {
@@ -217,12 +178,7 @@ impl Session {
                 let _ = write_frame(&mut out, &Frame::Finish).and_then(|_| out.flush());
             }
         });
-        Session {
-            acked,
-            done,
-            sender,
-            receiver,
-        }
+        Session { acked, done, sender, receiver }
     }
 
     pub fn acked_count(&self) -> usize {
@@ -242,23 +198,13 @@ impl Session {
 /// every stored block (acknowledged or not) is byte-identical. Returns blocks checked.
 pub fn verify(data: &Path, spec: &WorkloadSpec, acked: &BTreeSet<u64>) -> usize {
     let mut reader = syncbench_node::store::Reader::open(data).expect("opening store");
-    let stored: BTreeSet<u64> = reader
-        .stored_numbers()
-        .expect("listing store")
-        .into_iter()
-        .collect();
+    let stored: BTreeSet<u64> = reader.stored_numbers().expect("listing store").into_iter().collect();
     let missing: Vec<_> = acked.difference(&stored).take(10).collect();
-    assert!(
-        missing.is_empty(),
-        "acknowledged blocks missing after recovery: {missing:?}"
-    );
+    assert!(missing.is_empty(), "acknowledged blocks missing after recovery: {missing:?}");
     let mut gen = Generator::new(spec);
     let (mut want, mut got) = (Vec::new(), Vec::new());
     for &n in &stored {
-        assert!(
-            reader.get(n, &mut got).expect("reading block"),
-            "block {n} listed but unreadable"
-        );
+        assert!(reader.get(n, &mut got).expect("reading block"), "block {n} listed but unreadable");
         gen.block(n, &mut want);
         assert!(got == want, "block {n} differs from the generator");
     }

@@ -27,19 +27,8 @@ impl Chart for HeapChart<'_> {
                 .fold(0.0, f64::max)
                 / MIB,
         );
-        let mut chart = time_chart(
-            root,
-            format!("Live heap vs RSS — {}", d.title),
-            "MiB",
-            x_max,
-            y_max,
-        )?;
-        line(
-            &mut chart,
-            d.rss.iter().map(|r| (r.0, r.2 / MIB)),
-            "RssAnon (process)",
-            PALETTE[0],
-        )?;
+        let mut chart = time_chart(root, format!("Live heap vs RSS — {}", d.title), "MiB", x_max, y_max)?;
+        line(&mut chart, d.rss.iter().map(|r| (r.0, r.2 / MIB)), "RssAnon (process)", PALETTE[0])?;
         if resident().next().is_some() {
             line(
                 &mut chart,
@@ -48,12 +37,7 @@ impl Chart for HeapChart<'_> {
                 PALETTE[1],
             )?;
         }
-        line(
-            &mut chart,
-            d.heap.iter().map(|h| (h.0, h.1 / MIB)),
-            "live heap (counting allocator)",
-            PALETTE[2],
-        )?;
+        line(&mut chart, d.heap.iter().map(|h| (h.0, h.1 / MIB)), "live heap (counting allocator)", PALETTE[2])?;
         legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }
 }

@@ -17,12 +17,7 @@ fn percentile_label(x: &f64) -> String {
     match p {
         p if p < 1e-9 => "0%".into(),
         p if p < 99.0 => format!("{p:.0}%"),
-        p => format!(
-            "{}%",
-            format!("{p:.5}")
-                .trim_end_matches('0')
-                .trim_end_matches('.')
-        ),
+        p => format!("{}%", format!("{p:.5}").trim_end_matches('0').trim_end_matches('.')),
     }
 }
 
@@ -33,22 +28,11 @@ impl Chart for LatencyChart<'_> {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let d = self.0;
-        let values = d
-            .latency
-            .iter()
-            .flat_map(|(_, r)| r.iter().map(|p| p.1 / 1e3))
-            .filter(|v| *v > 0.0);
+        let values = d.latency.iter().flat_map(|(_, r)| r.iter().map(|p| p.1 / 1e3)).filter(|v| *v > 0.0);
         let (lo, hi) = values.fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let (lo, hi) = if hi > 0.0 {
-            (lo / 1.5, hi * 1.5)
-        } else {
-            (0.001, 1.0)
-        };
+        let (lo, hi) = if hi > 0.0 { (lo / 1.5, hi * 1.5) } else { (0.001, 1.0) };
         let mut chart = ChartBuilder::on(root)
-            .caption(
-                format!("Latency by percentile — {}", d.title),
-                (FONT, TITLE_SIZE),
-            )
+            .caption(format!("Latency by percentile — {}", d.title), (FONT, TITLE_SIZE))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
@@ -64,10 +48,8 @@ impl Chart for LatencyChart<'_> {
             .draw()
             .map_err(de)?;
         for (i, (name, rows)) in d.latency.iter().enumerate() {
-            let points = rows
-                .iter()
-                .filter(|r| r.0 < 1.0 && r.1 > 0.0)
-                .map(|r| ((1.0 / (1.0 - r.0)).min(X_MAX), r.1 / 1e3));
+            let points =
+                rows.iter().filter(|r| r.0 < 1.0 && r.1 > 0.0).map(|r| ((1.0 / (1.0 - r.0)).min(X_MAX), r.1 / 1e3));
             let label = match name.as_str() {
                 "ingest" => "ingest: send → durable ack (per block)",
                 "flush" => "flush: fdatasync per batch",

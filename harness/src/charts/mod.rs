@@ -59,8 +59,7 @@ fn register_embedded_font() -> Result<()> {
         register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok()
             && register_font(FONT, FontStyle::Bold, dejavu::sans::bold()).is_ok()
     });
-    ok.then_some(())
-        .ok_or_else(|| anyhow!("the embedded DejaVu font could not be registered"))
+    ok.then_some(()).ok_or_else(|| anyhow!("the embedded DejaVu font could not be registered"))
 }
 
 /// Draws `chart` to `<dir>/<stem>.svg`, and `.png` when asked.
@@ -111,16 +110,11 @@ impl RunChartData {
     ) -> RunChartData {
         let o = plan.opts;
         let host = crate::procfs::hostname();
-        let mode = serde_json::to_value(o.compaction)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let mode =
+            serde_json::to_value(o.compaction).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         let end_s = samples.last().map_or(0.0, |s| s.t_ms as f64 / 1e3);
         RunChartData {
-            title: format!(
-                "{} · {} · {mode} cc{} · {host}",
-                o.workload.name, o.alloc, o.compaction_concurrency
-            ),
+            title: format!("{} · {} · {mode} cc{} · {host}", o.workload.name, o.alloc, o.compaction_concurrency),
             rss: samples
                 .iter()
                 .map(|s| {
@@ -135,32 +129,12 @@ impl RunChartData {
                 .collect(),
             heap: stats
                 .iter()
-                .map(|s| {
-                    (
-                        s.t_ms as f64 / 1e3,
-                        s.heap_live_bytes as f64,
-                        s.allocator_resident_bytes.map(|v| v as f64),
-                    )
-                })
+                .map(|s| (s.t_ms as f64 / 1e3, s.heap_live_bytes as f64, s.allocator_resident_bytes.map(|v| v as f64)))
                 .collect(),
-            acked: samples
-                .iter()
-                .map(|s| {
-                    (
-                        s.t_ms as f64 / 1e3,
-                        s.blocks_acked as f64,
-                        s.bytes_acked as f64,
-                    )
-                })
-                .collect(),
+            acked: samples.iter().map(|s| (s.t_ms as f64 / 1e3, s.blocks_acked as f64, s.bytes_acked as f64)).collect(),
             compactions: compactions
                 .iter()
-                .map(|c| {
-                    (
-                        c.start_ms as f64 / 1e3,
-                        c.end_ms.map_or(end_s, |e| e as f64 / 1e3),
-                    )
-                })
+                .map(|c| (c.start_ms as f64 / 1e3, c.end_ms.map_or(end_s, |e| e as f64 / 1e3)))
                 .collect(),
             flushes: flushes.iter().map(|f| f.0 as f64 / 1e3).collect(),
             latency: load_hgrms(&dir.join("latency")),
@@ -175,11 +149,7 @@ pub fn load_hgrms(dir: &Path) -> Vec<(String, Vec<(f64, f64)>)> {
         .flatten()
         .flatten()
         .filter_map(|e| {
-            let name = e
-                .file_name()
-                .to_string_lossy()
-                .strip_suffix(".hgrm")?
-                .to_owned();
+            let name = e.file_name().to_string_lossy().strip_suffix(".hgrm")?.to_owned();
             let text = std::fs::read_to_string(e.path()).ok()?;
             Some((name, crate::latency::parse_hgrm(&text)))
         })
@@ -236,11 +206,7 @@ pub fn shade_compactions<'a, DB: DrawingBackend + 'a>(
 ) -> Result<()> {
     let shade = COMPACTION_SHADE.mix(0.3).filled();
     chart
-        .draw_series(
-            spans
-                .iter()
-                .map(|&(a, b)| Rectangle::new([(a, 0.0), (b, y_max)], shade)),
-        )
+        .draw_series(spans.iter().map(|&(a, b)| Rectangle::new([(a, 0.0), (b, y_max)], shade)))
         .map_err(de)?
         .label("compaction running")
         .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], shade));
@@ -277,10 +243,7 @@ pub fn headroom(max: f64) -> f64 {
 }
 
 /// Draws the series legend in the shared style.
-pub fn legend<'a, DB, X, Y>(
-    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
-    pos: SeriesLabelPosition,
-) -> Result<()>
+pub fn legend<'a, DB, X, Y>(chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>, pos: SeriesLabelPosition) -> Result<()>
 where
     DB: DrawingBackend + 'a,
     X: plotters::coord::ranged1d::Ranged<ValueType = f64>,

@@ -5,9 +5,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{
-    de, headroom, legend, line, shade_compactions, time_chart, Chart, RunChartData, MIB, PALETTE,
-};
+use super::{de, headroom, legend, line, shade_compactions, time_chart, Chart, RunChartData, MIB, PALETTE};
 
 pub struct RssChart<'a>(pub &'a RunChartData);
 
@@ -20,26 +18,14 @@ impl Chart for RssChart<'_> {
         let d = self.0;
         let x_max = d.rss.last().map_or(0.0, |r| r.0);
         let y_max = headroom(d.rss.iter().map(|r| r.4.max(r.1)).fold(0.0, f64::max) / MIB);
-        let mut chart = time_chart(
-            root,
-            format!("Node RSS over time — {}", d.title),
-            "MiB",
-            x_max,
-            y_max,
-        )?;
+        let mut chart = time_chart(root, format!("Node RSS over time — {}", d.title), "MiB", x_max, y_max)?;
         shade_compactions(&mut chart, &d.compactions, y_max)?;
         let tick = y_max * 0.02;
         chart
-            .draw_series(
-                d.flushes
-                    .iter()
-                    .map(|&t| PathElement::new(vec![(t, 0.0), (t, tick)], BLACK.mix(0.5))),
-            )
+            .draw_series(d.flushes.iter().map(|&t| PathElement::new(vec![(t, 0.0), (t, tick)], BLACK.mix(0.5))))
             .map_err(de)?
             .label("writer batch flushed")
-            .legend(|(x, y)| {
-                PathElement::new(vec![(x + 9, y - 5), (x + 9, y + 5)], BLACK.mix(0.5))
-            });
+            .legend(|(x, y)| PathElement::new(vec![(x + 9, y - 5), (x + 9, y + 5)], BLACK.mix(0.5)));
         type Pick = fn(&(f64, f64, f64, f64, f64)) -> f64;
         let series: [(&str, Pick, RGBColor); 4] = [
             ("VmRSS (total)", |r| r.1, PALETTE[0]),
@@ -48,12 +34,7 @@ impl Chart for RssChart<'_> {
             ("VmHWM (peak so far)", |r| r.4, PALETTE[3]),
         ];
         for (name, pick, color) in series {
-            line(
-                &mut chart,
-                d.rss.iter().map(|r| (r.0, pick(r) / MIB)),
-                name,
-                color,
-            )?;
+            line(&mut chart, d.rss.iter().map(|r| (r.0, pick(r) / MIB)), name, color)?;
         }
         legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }

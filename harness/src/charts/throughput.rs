@@ -6,9 +6,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{
-    headroom, legend, line, shade_compactions, time_chart, Chart, RunChartData, MIB, PALETTE,
-};
+use super::{headroom, legend, line, shade_compactions, time_chart, Chart, RunChartData, MIB, PALETTE};
 
 pub struct ThroughputChart<'a>(pub &'a RunChartData);
 
@@ -40,13 +38,8 @@ impl Chart for ThroughputChart<'_> {
         let window_s = (x_max / 60.0).clamp(0.2, 1.0);
         let r = rates(&d.acked, window_s);
         let y_max = headroom(r.iter().map(|p| p.1).fold(0.0, f64::max));
-        let mut chart = time_chart(
-            root,
-            format!("Durable ingest throughput — {}", d.title),
-            "MiB/s acknowledged",
-            x_max,
-            y_max,
-        )?;
+        let mut chart =
+            time_chart(root, format!("Durable ingest throughput — {}", d.title), "MiB/s acknowledged", x_max, y_max)?;
         shade_compactions(&mut chart, &d.compactions, y_max)?;
         line(
             &mut chart,
@@ -64,12 +57,7 @@ mod tests {
 
     #[test]
     fn rates_use_whole_windows() {
-        let acked = [
-            (0.0, 0.0, 0.0),
-            (0.5, 5.0, MIB),
-            (1.0, 10.0, 2.0 * MIB),
-            (2.0, 30.0, 6.0 * MIB),
-        ];
+        let acked = [(0.0, 0.0, 0.0), (0.5, 5.0, MIB), (1.0, 10.0, 2.0 * MIB), (2.0, 30.0, 6.0 * MIB)];
         assert_eq!(rates(&acked, 1.0), vec![(1.0, 2.0, 10.0), (2.0, 4.0, 20.0)]);
         assert_eq!(rates(&acked, 0.5).len(), 3);
     }

@@ -76,9 +76,7 @@ pub fn samples_csv(samples: &[Sample], stats: &[StatsPoint]) -> String {
             opt(node.map(|n| n.heap_live_bytes.to_string())),
             opt(node.map(|n| n.alloc_count.to_string())),
             opt(node.map(|n| n.alloc_bytes_total.to_string())),
-            opt(node
-                .and_then(|n| n.allocator_resident_bytes)
-                .map(|v| v.to_string())),
+            opt(node.and_then(|n| n.allocator_resident_bytes).map(|v| v.to_string())),
             opt(node.and_then(|n| n.arenas).map(|v| v.to_string())),
             s.io_read_bytes,
             s.io_write_bytes,
@@ -101,21 +99,8 @@ mod tests {
 
     #[test]
     fn rows_take_the_latest_stats_before_them() {
-        let samples = [
-            Sample {
-                t_ms: 50,
-                ..Default::default()
-            },
-            Sample {
-                t_ms: 1500,
-                ..Default::default()
-            },
-        ];
-        let stats = [StatsPoint {
-            t_ms: 1000,
-            heap_live_bytes: 7,
-            ..Default::default()
-        }];
+        let samples = [Sample { t_ms: 50, ..Default::default() }, Sample { t_ms: 1500, ..Default::default() }];
+        let stats = [StatsPoint { t_ms: 1000, heap_live_bytes: 7, ..Default::default() }];
         let csv = samples_csv(&samples, &stats);
         let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
         assert_eq!(rows[0].len(), SAMPLE_COLUMNS.len());

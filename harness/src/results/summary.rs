@@ -52,10 +52,7 @@ impl Summary {
     pub fn human(&self, run_dir: &str) -> String {
         let mut lines = vec![format!(
             "outcome      {}{}",
-            serde_json::to_value(self.outcome)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            serde_json::to_value(self.outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
             self.crash_class
                 .and_then(|c| serde_json::to_value(c).ok())
                 .and_then(|v| v.as_str().map(|s| format!(" ({s})")))
@@ -75,8 +72,7 @@ impl Summary {
             "peak RSS     {} (VmHWM; sampled {}); peak live heap {}",
             fmt_bytes(self.rss_peak_bytes as f64),
             fmt_bytes(self.rss_peak_sampled_bytes as f64),
-            self.heap_live_peak_bytes
-                .map_or("n/a".into(), |b| fmt_bytes(b as f64))
+            self.heap_live_peak_bytes.map_or("n/a".into(), |b| fmt_bytes(b as f64))
         ));
         if let Some(l) = self.latency_us.get("ingest") {
             lines.push(format!(
@@ -87,19 +83,10 @@ impl Summary {
             ));
         }
         if let Some(l) = self.latency_us.get("flush") {
-            lines.push(format!(
-                "flush        p50 {:.1} ms, p99 {:.1} ms",
-                l.p50 as f64 / 1e3,
-                l.p99 as f64 / 1e3
-            ));
+            lines.push(format!("flush        p50 {:.1} ms, p99 {:.1} ms", l.p50 as f64 / 1e3, l.p99 as f64 / 1e3));
         }
-        lines.push(format!(
-            "compactions  {} ({:.1} s total)",
-            self.compactions, self.compaction_s_total
-        ));
-        lines.push(format!(
-            "results      {run_dir}/ (charts in {run_dir}/charts/)"
-        ));
+        lines.push(format!("compactions  {} ({:.1} s total)", self.compactions, self.compaction_s_total));
+        lines.push(format!("results      {run_dir}/ (charts in {run_dir}/charts/)"));
         lines.join("\n")
     }
 }

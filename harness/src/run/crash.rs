@@ -62,8 +62,7 @@ pub fn classify(e: &Evidence) -> (Outcome, Option<CrashClass>) {
     if exit.code == Some(0) && e.session_complete {
         return (Outcome::Ok, None);
     }
-    if e.cgroup_oom_kills > 0 || (exit.signal == Some(libc::SIGKILL) && e.kernel_oom_line.is_some())
-    {
+    if e.cgroup_oom_kills > 0 || (exit.signal == Some(libc::SIGKILL) && e.kernel_oom_line.is_some()) {
         return (Outcome::OomKilled, None);
     }
     let class = if e.stderr_tail.contains("has overflowed its stack") {
@@ -103,10 +102,7 @@ pub fn kernel_oom_line(pid: u32) -> Option<String> {
     let out = std::process::Command::new("dmesg").output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let needle = format!("Killed process {pid} ");
-    text.lines()
-        .rev()
-        .find(|l| l.contains(&needle))
-        .map(str::to_owned)
+    text.lines().rev().find(|l| l.contains(&needle)).map(str::to_owned)
 }
 
 /// Everything the bundle holds.
@@ -123,20 +119,12 @@ pub struct Bundle<'a> {
 pub fn write_bundle(run_dir: &Path, b: &Bundle) -> Result<()> {
     let dir = run_dir.join("crash");
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let w = |name: &str, text: &str| {
-        fs::write(dir.join(name), text).with_context(|| format!("writing crash/{name}"))
-    };
-    w(
-        "classification.json",
-        &serde_json::to_string_pretty(&b.classification)?,
-    )?;
+    let w = |name: &str, text: &str| fs::write(dir.join(name), text).with_context(|| format!("writing crash/{name}"));
+    w("classification.json", &serde_json::to_string_pretty(&b.classification)?)?;
     w("last_samples.csv", &b.last_samples_csv)?;
     w("events_tail.jsonl", &(b.events_tail.join("\n") + "\n"))?;
     w("stderr_tail.txt", b.stderr_tail)?;
-    w(
-        "meminfo.txt",
-        &fs::read_to_string("/proc/meminfo").unwrap_or_default(),
-    )?;
+    w("meminfo.txt", &fs::read_to_string("/proc/meminfo").unwrap_or_default())?;
     w("cgroup.txt", &b.cgroup)?;
     w("reproduce.sh", &b.reproduce)?;
     Ok(())
@@ -147,14 +135,7 @@ mod tests {
     use super::*;
 
     fn exit(code: Option<i32>, signal: Option<i32>) -> Option<ExitInfo> {
-        Some(ExitInfo {
-            code,
-            signal,
-            core_dumped: false,
-            max_rss_bytes: 0,
-            user_ms: 0,
-            sys_ms: 0,
-        })
+        Some(ExitInfo { code, signal, core_dumped: false, max_rss_bytes: 0, user_ms: 0, sys_ms: 0 })
     }
 
     fn ev<'a>(exit: Option<ExitInfo>, stderr: &'a str) -> Evidence<'a> {
@@ -172,38 +153,15 @@ mod tests {
     #[test]
     fn classes() {
         let c = |e: Evidence| classify(&e);
+        assert_eq!(c(ev(exit(Some(101), None), "thread 'main' panicked at src/x.rs")).1, Some(CrashClass::Panic));
         assert_eq!(
-            c(ev(
-                exit(Some(101), None),
-                "thread 'main' panicked at src/x.rs"
-            ))
-            .1,
-            Some(CrashClass::Panic)
-        );
-        assert_eq!(
-            c(ev(
-                exit(None, Some(libc::SIGABRT)),
-                "thread 'x' has overflowed its stack\n"
-            ))
-            .1,
+            c(ev(exit(None, Some(libc::SIGABRT)), "thread 'x' has overflowed its stack\n")).1,
             Some(CrashClass::StackOverflow)
         );
-        assert_eq!(
-            c(ev(exit(None, Some(libc::SIGSEGV)), "")).1,
-            Some(CrashClass::Segfault)
-        );
-        assert_eq!(
-            c(ev(exit(None, Some(libc::SIGABRT)), "")).1,
-            Some(CrashClass::Abort)
-        );
-        assert_eq!(
-            c(ev(exit(None, Some(libc::SIGKILL)), "")).1,
-            Some(CrashClass::Killed)
-        );
-        assert_eq!(
-            c(ev(exit(Some(3), None), "corrupt")).1,
-            Some(CrashClass::Error)
-        );
+        assert_eq!(c(ev(exit(None, Some(libc::SIGSEGV)), "")).1, Some(CrashClass::Segfault));
+        assert_eq!(c(ev(exit(None, Some(libc::SIGABRT)), "")).1, Some(CrashClass::Abort));
+        assert_eq!(c(ev(exit(None, Some(libc::SIGKILL)), "")).1, Some(CrashClass::Killed));
+        assert_eq!(c(ev(exit(Some(3), None), "corrupt")).1, Some(CrashClass::Error));
         let mut oom = ev(exit(None, Some(libc::SIGKILL)), "");
         oom.cgroup_oom_kills = 1;
         assert_eq!(c(oom).0, Outcome::OomKilled);

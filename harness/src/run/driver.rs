@@ -104,16 +104,10 @@ impl Driver<'_> {
             room: Condvar::new(),
         });
         let (tx, rx) = mpsc::channel();
-        thread::Builder::new()
-            .name("driver-recv".into())
-            .spawn(move || receive(read_half, tx))?;
+        thread::Builder::new().name("driver-recv".into()).spawn(move || receive(read_half, tx))?;
         let sender = {
-            let (shared, spec, progress, stop) = (
-                Arc::clone(&shared),
-                self.spec.clone(),
-                Arc::clone(&self.progress),
-                Arc::clone(&self.stop),
-            );
+            let (shared, spec, progress, stop) =
+                (Arc::clone(&shared), self.spec.clone(), Arc::clone(&self.progress), Arc::clone(&self.stop));
             let max = self.max_in_flight;
             thread::Builder::new()
                 .name("driver-send".into())
@@ -153,12 +147,7 @@ impl Driver<'_> {
                     self.acknowledge(shared, &blocks, at, &mut ingest, &mut interval);
                 }
                 Ok(Incoming::Done(h)) => {
-                    rotate(
-                        &mut interval,
-                        &mut intervals,
-                        interval_start,
-                        self.run_start.elapsed(),
-                    );
+                    rotate(&mut interval, &mut intervals, interval_start, self.run_start.elapsed());
                     return Ok(DriverResult {
                         end: DriverEnd::Done,
                         ingest,
@@ -170,17 +159,10 @@ impl Driver<'_> {
                 Ok(Incoming::Error(m)) => break DriverEnd::NodeError(m),
                 Ok(Incoming::Broken(m)) => break DriverEnd::Disconnected(m),
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    break DriverEnd::Disconnected("receiver stopped".into())
-                }
+                Err(RecvTimeoutError::Disconnected) => break DriverEnd::Disconnected("receiver stopped".into()),
             }
         };
-        rotate(
-            &mut interval,
-            &mut intervals,
-            interval_start,
-            self.run_start.elapsed(),
-        );
+        rotate(&mut interval, &mut intervals, interval_start, self.run_start.elapsed());
         Ok(DriverResult {
             end,
             ingest,
@@ -209,12 +191,8 @@ impl Driver<'_> {
                 }
             }
         }
-        self.progress
-            .acked
-            .fetch_add(blocks.len() as u64, Ordering::Relaxed);
-        self.progress
-            .acked_bytes
-            .fetch_add(bytes, Ordering::Relaxed);
+        self.progress.acked.fetch_add(blocks.len() as u64, Ordering::Relaxed);
+        self.progress.acked_bytes.fetch_add(bytes, Ordering::Relaxed);
         if let Ok(mut n) = shared.in_flight.lock() {
             *n = n.saturating_sub(blocks.len() as u64);
         }
@@ -230,12 +208,7 @@ fn ingest_duration(shared: &Shared, last_ack: Option<Instant>) -> Duration {
     }
 }
 
-fn rotate(
-    h: &mut Histogram<u64>,
-    out: &mut Vec<(Duration, Duration, Vec<u8>)>,
-    start: Duration,
-    now: Duration,
-) {
+fn rotate(h: &mut Histogram<u64>, out: &mut Vec<(Duration, Duration, Vec<u8>)>, start: Duration, now: Duration) {
     if h.is_empty() {
         return;
     }
@@ -275,20 +248,11 @@ fn send(
     // Small enough that typical block payloads bypass it (one write(2) each, no extra
     // copy); large enough to coalesce runs of tiny early-chain blocks.
     let mut out = BufWriter::with_capacity(64 << 10, stream);
-    let hello = Frame::Hello {
-        version: PROTOCOL_VERSION,
-        first_block: spec.start_height,
-        block_count: spec.blocks,
-    };
-    if write_frame(&mut out, &hello)
-        .and_then(|_| out.flush())
-        .is_err()
-    {
+    let hello = Frame::Hello { version: PROTOCOL_VERSION, first_block: spec.start_height, block_count: spec.blocks };
+    if write_frame(&mut out, &hello).and_then(|_| out.flush()).is_err() {
         return;
     }
-    let threads = thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(MAX_FEED_THREADS);
+    let threads = thread::available_parallelism().map_or(2, |n| n.get()).min(MAX_FEED_THREADS);
     let pacer = Pacer::new(spec);
     let mut latency_rng = spec.seed;
     let mut sent_bytes = 0u64;
@@ -347,10 +311,7 @@ impl Pacer {
     fn new(spec: &WorkloadSpec) -> Pacer {
         Pacer {
             start: Instant::now(),
-            rate_bytes_per_s: spec
-                .arrival
-                .rate_limit_mib_per_s
-                .map(|r| r * 1024.0 * 1024.0),
+            rate_bytes_per_s: spec.arrival.rate_limit_mib_per_s.map(|r| r * 1024.0 * 1024.0),
             window_latency: spec.arrival.batch_latency_ms.clone(),
         }
     }

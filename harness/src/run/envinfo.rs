@@ -43,42 +43,24 @@ pub struct Environment {
 }
 
 fn first_line(path: &str) -> String {
-    fs::read_to_string(path)
-        .map(|s| s.lines().next().unwrap_or("").trim().to_owned())
-        .unwrap_or_default()
+    fs::read_to_string(path).map(|s| s.lines().next().unwrap_or("").trim().to_owned()).unwrap_or_default()
 }
 
 pub fn snapshot() -> Environment {
     let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu_model = cpuinfo.lines().find_map(|l| {
-        l.strip_prefix("model name")?
-            .split_once(':')
-            .map(|x| x.1.trim().to_owned())
-    });
+    let cpu_model =
+        cpuinfo.lines().find_map(|l| l.strip_prefix("model name")?.split_once(':').map(|x| x.1.trim().to_owned()));
     let os = fs::read_to_string("/etc/os-release")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| {
-            l.strip_prefix("PRETTY_NAME=")
-                .map(|v| v.trim_matches('"').to_owned())
-        })
+        .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_owned()))
         .unwrap_or_default();
     // SAFETY: returns a pointer to a static NUL-terminated string.
-    let glibc = unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) }
-        .to_string_lossy()
-        .into_owned();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf);
+    let glibc = unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) }.to_string_lossy().into_owned();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf);
     let git = |args: &[&str]| -> Option<String> {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(root.as_ref()?)
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        let out = Command::new("git").args(args).current_dir(root.as_ref()?).output().ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
     };
     Environment {
         host: first_line("/proc/sys/kernel/hostname"),
@@ -92,23 +74,15 @@ pub fn snapshot() -> Environment {
         syncbench_version: env!("CARGO_PKG_VERSION"),
         git_sha: git(&["rev-parse", "HEAD"]),
         git_dirty: git(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty()),
-        crate_versions: env!("SYNCBENCH_CRATE_VERSIONS")
-            .split(',')
-            .filter_map(|kv| kv.split_once('='))
-            .collect(),
-        cgroup_version: if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
-            "v2"
-        } else {
-            "v1"
-        },
+        crate_versions: env!("SYNCBENCH_CRATE_VERSIONS").split(',').filter_map(|kv| kv.split_once('=')).collect(),
+        cgroup_version: if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "v2" } else { "v1" },
         env: allowed_env(std::env::vars()),
     }
 }
 
 /// The allow-listed subset of `vars`.
 pub fn allowed_env(vars: impl Iterator<Item = (String, String)>) -> BTreeMap<String, String> {
-    vars.filter(|(k, _)| ENV_ALLOWLIST.contains(&k.as_str()) || k.starts_with("MIMALLOC_"))
-        .collect()
+    vars.filter(|(k, _)| ENV_ALLOWLIST.contains(&k.as_str()) || k.starts_with("MIMALLOC_")).collect()
 }
 
 #[cfg(test)]
@@ -124,9 +98,6 @@ mod tests {
             ("MIMALLOC_PURGE_DELAY", "0"),
         ];
         let got = allowed_env(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        assert_eq!(
-            got.keys().collect::<Vec<_>>(),
-            ["MALLOC_ARENA_MAX", "MIMALLOC_PURGE_DELAY"]
-        );
+        assert_eq!(got.keys().collect::<Vec<_>>(), ["MALLOC_ARENA_MAX", "MIMALLOC_PURGE_DELAY"]);
     }
 }

@@ -79,10 +79,7 @@ impl NodeObservations {
             if now >= deadline || gone() {
                 return false;
             }
-            s = match self
-                .ready_cv
-                .wait_timeout(s, Duration::from_millis(50).min(deadline - now))
-            {
+            s = match self.ready_cv.wait_timeout(s, Duration::from_millis(50).min(deadline - now)) {
                 Ok((s, _)) => s,
                 Err(_) => return false,
             };
@@ -104,10 +101,7 @@ pub struct EventLog {
 impl EventLog {
     pub fn create(path: &Path, start: SystemTime) -> Result<EventLog> {
         let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(EventLog {
-            out: Mutex::new(BufWriter::new(f)),
-            start,
-        })
+        Ok(EventLog { out: Mutex::new(BufWriter::new(f)), start })
     }
 
     fn t_ms(&self, unix: u64) -> u64 {
@@ -142,20 +136,14 @@ impl EventLog {
 
     /// Records one line of node stdout and updates the observations.
     pub fn node_line(&self, line: &str, obs: &NodeObservations) {
-        let line = if line.len() > MAX_LINE_BYTES {
-            &line[..line.floor_char_boundary_compat(MAX_LINE_BYTES)]
-        } else {
-            line
-        };
+        let line =
+            if line.len() > MAX_LINE_BYTES { &line[..line.floor_char_boundary_compat(MAX_LINE_BYTES)] } else { line };
         let Ok(Value::Object(node)) = serde_json::from_str::<Value>(line) else {
             let m = serde_json::json!({"t_ms": self.t_ms(unix_ms(SystemTime::now())), "source": "node", "event": "unparsed_output", "text": line});
             self.write(&m.to_string(), Some(obs));
             return;
         };
-        let unix = node
-            .get("unix_ms")
-            .and_then(Value::as_u64)
-            .unwrap_or_else(|| unix_ms(SystemTime::now()));
+        let unix = node.get("unix_ms").and_then(Value::as_u64).unwrap_or_else(|| unix_ms(SystemTime::now()));
         let t = self.t_ms(unix);
         let mut m = Map::new();
         m.insert("t_ms".into(), t.into());
@@ -196,15 +184,11 @@ fn observe(obs: &NodeObservations, t: u64, e: &Map<String, Value>) {
         "stats" => {
             let a = e.get("allocator").cloned().unwrap_or_default();
             let au = |k: &str| a.get(k).and_then(Value::as_u64);
-            let resident = au("resident_bytes")
-                .or(au("rss_bytes"))
-                .or_else(|| Some(au("arena_bytes")? + au("mmap_bytes")?));
+            let resident =
+                au("resident_bytes").or(au("rss_bytes")).or_else(|| Some(au("arena_bytes")? + au("mmap_bytes")?));
             s.stats.push(StatsPoint {
                 t_ms: t,
-                heap_live_bytes: e
-                    .get("heap_live_bytes")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0),
+                heap_live_bytes: e.get("heap_live_bytes").and_then(Value::as_i64).unwrap_or(0),
                 alloc_count: u("alloc_count"),
                 alloc_bytes_total: u("alloc_bytes_total"),
                 allocator_resident_bytes: resident,
@@ -223,12 +207,7 @@ fn observe(obs: &NodeObservations, t: u64, e: &Map<String, Value>) {
         }),
         "compaction_end" => {
             let shard = u("shard");
-            if let Some(c) = s
-                .compactions
-                .iter_mut()
-                .rev()
-                .find(|c| c.shard == shard && c.end_ms.is_none())
-            {
+            if let Some(c) = s.compactions.iter_mut().rev().find(|c| c.shard == shard && c.end_ms.is_none()) {
                 c.end_ms = Some(t);
                 c.bytes_out = u("bytes_out");
             }
@@ -239,12 +218,7 @@ fn observe(obs: &NodeObservations, t: u64, e: &Map<String, Value>) {
         }
         "node_start" => s.node_start = Some(Value::Object(e.clone())),
         "node_summary" => s.node_summary = Some(Value::Object(e.clone())),
-        "error" => s.errors.push(
-            e.get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
-        ),
+        "error" => s.errors.push(e.get("message").and_then(Value::as_str).unwrap_or("").to_owned()),
         _ => {}
     }
 }

@@ -42,9 +42,8 @@ impl Feed {
             .map(|i| {
                 let (tx, rx) = mpsc::sync_channel(QUEUED_CHUNKS);
                 let spec = spec.clone();
-                let spawned = thread::Builder::new()
-                    .name(format!("feed-{i}"))
-                    .spawn(move || generate(&spec, i, threads, &tx));
+                let spawned =
+                    thread::Builder::new().name(format!("feed-{i}")).spawn(move || generate(&spec, i, threads, &tx));
                 if spawned.is_err() {
                     // Without this thread its chunks never come: the feed ends early and
                     // the run is reported incomplete rather than hanging.
@@ -53,11 +52,7 @@ impl Feed {
                 rx
             })
             .collect();
-        Feed {
-            queues,
-            next_queue: 0,
-            current: Vec::new().into_iter(),
-        }
+        Feed { queues, next_queue: 0, current: Vec::new().into_iter() }
     }
 }
 
@@ -79,12 +74,7 @@ impl Iterator for Feed {
 /// Generates chunks `index`, `index + threads`, … of the arrival order.
 fn generate(spec: &WorkloadSpec, index: usize, threads: usize, tx: &SyncSender<Vec<FedBlock>>) {
     let mut gen = Generator::new(spec);
-    let mut order = ArrivalOrder::new(
-        spec.start_height,
-        spec.blocks,
-        spec.arrival.window,
-        spec.seed,
-    );
+    let mut order = ArrivalOrder::new(spec.start_height, spec.blocks, spec.arrival.window, spec.seed);
     let (mut window, mut position) = (Vec::new(), 0usize);
     let mut chunk = Vec::with_capacity(CHUNK_BLOCKS);
     while order.next_window(&mut window) {
@@ -97,19 +87,9 @@ fn generate(spec: &WorkloadSpec, index: usize, threads: usize, tx: &SyncSender<V
             }
             let mut bytes = Vec::new();
             gen.block(number, &mut bytes);
-            chunk.push(FedBlock {
-                number,
-                bytes,
-                window_start: i == 0,
-                window_end: i == last,
-            });
+            chunk.push(FedBlock { number, bytes, window_start: i == 0, window_end: i == last });
             if chunk.len() == CHUNK_BLOCKS
-                && tx
-                    .send(std::mem::replace(
-                        &mut chunk,
-                        Vec::with_capacity(CHUNK_BLOCKS),
-                    ))
-                    .is_err()
+                && tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_BLOCKS))).is_err()
             {
                 return;
             }
@@ -139,19 +119,12 @@ mod tests {
         let mut buf = Vec::new();
         for threads in [1, 3] {
             let fed: Vec<FedBlock> = Feed::start(&spec, threads).collect();
-            assert_eq!(
-                fed.iter().map(|b| b.number).collect::<Vec<_>>(),
-                expected,
-                "{threads} threads"
-            );
+            assert_eq!(fed.iter().map(|b| b.number).collect::<Vec<_>>(), expected, "{threads} threads");
             for b in fed.iter().step_by(37) {
                 gen.block(b.number, &mut buf);
                 assert_eq!(b.bytes, buf);
             }
-            assert_eq!(
-                fed.iter().filter(|b| b.window_start).count(),
-                700usize.div_ceil(spec.arrival.window as usize)
-            );
+            assert_eq!(fed.iter().filter(|b| b.window_start).count(), 700usize.div_ceil(spec.arrival.window as usize));
         }
     }
 }

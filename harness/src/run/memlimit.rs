@@ -50,10 +50,7 @@ impl MemLimit {
     pub fn setup(limit: u64, run_tag: &str) -> MemLimit {
         let mut reasons = Vec::new();
         for (mechanism, attempt) in [
-            (
-                Mechanism::CgroupV2,
-                try_v2 as fn(u64, &str) -> Result<(PathBuf, File), String>,
-            ),
+            (Mechanism::CgroupV2, try_v2 as fn(u64, &str) -> Result<(PathBuf, File), String>),
             (Mechanism::CgroupV1, try_v1),
         ] {
             match attempt(limit, run_tag) {
@@ -87,18 +84,13 @@ impl MemLimit {
             _ => return None,
         };
         let text = fs::read_to_string(dir.join(file)).ok()?;
-        text.lines()
-            .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
+        text.lines().find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
     }
 
     /// The cgroup's own evidence files, for crash bundles.
     pub fn evidence(&self) -> String {
         let Some(dir) = &self.cgroup_dir else {
-            return format!(
-                "mechanism: {:?}\n{}\n",
-                self.mechanism,
-                self.fallback_reason.clone().unwrap_or_default()
-            );
+            return format!("mechanism: {:?}\n{}\n", self.mechanism, self.fallback_reason.clone().unwrap_or_default());
         };
         let files = [
             "memory.events",
@@ -134,11 +126,7 @@ fn own_cgroup(controller: &str) -> Option<String> {
     text.lines().find_map(|l| {
         let mut parts = l.splitn(3, ':');
         let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
-        let hit = if controller.is_empty() {
-            ctrls.is_empty()
-        } else {
-            ctrls.split(',').any(|c| c == controller)
-        };
+        let hit = if controller.is_empty() { ctrls.is_empty() } else { ctrls.split(',').any(|c| c == controller) };
         hit.then(|| path.to_owned())
     })
 }
@@ -153,12 +141,8 @@ fn make_child(
     let dir = parent.join(format!("syncbench-{run_tag}"));
     fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let setup = || -> Result<File, String> {
-        fs::write(dir.join(limit_file), limit.to_string())
-            .map_err(|e| format!("{limit_file}: {e}"))?;
-        OpenOptions::new()
-            .write(true)
-            .open(dir.join(procs))
-            .map_err(|e| format!("{procs}: {e}"))
+        fs::write(dir.join(limit_file), limit.to_string()).map_err(|e| format!("{limit_file}: {e}"))?;
+        OpenOptions::new().write(true).open(dir.join(procs)).map_err(|e| format!("{procs}: {e}"))
     };
     match setup() {
         Ok(f) => Ok((dir, f)),
@@ -172,24 +156,15 @@ fn make_child(
 fn try_v2(limit: u64, run_tag: &str) -> Result<(PathBuf, File), String> {
     let path = own_cgroup("").ok_or("cgroup v2: no unified hierarchy entry")?;
     let base = Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
-    let controllers = fs::read_to_string(base.join("cgroup.controllers"))
-        .map_err(|e| format!("cgroup v2: {e}"))?;
+    let controllers = fs::read_to_string(base.join("cgroup.controllers")).map_err(|e| format!("cgroup v2: {e}"))?;
     if !controllers.split_whitespace().any(|c| c == "memory") {
         return Err("cgroup v2: memory controller not available".into());
     }
-    make_child(&base, run_tag, "memory.max", limit, "cgroup.procs")
-        .map_err(|e| format!("cgroup v2: {e}"))
+    make_child(&base, run_tag, "memory.max", limit, "cgroup.procs").map_err(|e| format!("cgroup v2: {e}"))
 }
 
 fn try_v1(limit: u64, run_tag: &str) -> Result<(PathBuf, File), String> {
     let path = own_cgroup("memory").ok_or("cgroup v1: no memory controller entry")?;
     let base = Path::new("/sys/fs/cgroup/memory").join(path.trim_start_matches('/'));
-    make_child(
-        &base,
-        run_tag,
-        "memory.limit_in_bytes",
-        limit,
-        "cgroup.procs",
-    )
-    .map_err(|e| format!("cgroup v1: {e}"))
+    make_child(&base, run_tag, "memory.limit_in_bytes", limit, "cgroup.procs").map_err(|e| format!("cgroup v1: {e}"))
 }

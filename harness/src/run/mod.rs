@@ -70,16 +70,14 @@ pub fn ingest(opts: &IngestOptions) -> Result<()> {
     };
     create_run_dir(&run_dir)?;
     let description = Description::of(&opts.workload);
-    let data_dir = opts.data_dir.clone().unwrap_or_else(|| {
-        Path::new(".syncbench-data").join(run_dir.file_name().unwrap_or_default())
-    });
+    let data_dir = opts
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| Path::new(".syncbench-data").join(run_dir.file_name().unwrap_or_default()));
     create_data_dir(&data_dir)?;
     let outcome = (|| {
         if opts.disk_check {
-            check_free_disk(
-                &data_dir,
-                description.peak_disk_bytes(opts.compaction_concurrency),
-            )?;
+            check_free_disk(&data_dir, description.peak_disk_bytes(opts.compaction_concurrency))?;
         }
         let socket_dir = private_socket_dir()?;
         let plan = Plan {
@@ -101,11 +99,7 @@ pub fn ingest(opts: &IngestOptions) -> Result<()> {
         let _ = fs::remove_dir_all(&data_dir);
         let _ = fs::remove_dir(".syncbench-data");
     }
-    if outcome.is_err()
-        && fs::read_dir(&run_dir)
-            .map(|mut d| d.next().is_none())
-            .unwrap_or(false)
-    {
+    if outcome.is_err() && fs::read_dir(&run_dir).map(|mut d| d.next().is_none()).unwrap_or(false) {
         // Nothing was recorded: leave no empty directories behind (parents only if empty).
         let _ = fs::remove_dir(&run_dir);
         if let Some(parent) = run_dir.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -117,53 +111,34 @@ pub fn ingest(opts: &IngestOptions) -> Result<()> {
 
 /// Creates the run directory; an existing non-empty one is never overwritten.
 fn create_run_dir(dir: &Path) -> Result<()> {
-    if dir.exists()
-        && fs::read_dir(dir)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
+    if dir.exists() && fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
         return Err(input(format!(
             "--out {}: expected a new or empty directory, got one with files in it",
             dir.display()
         )));
     }
-    fs::create_dir_all(dir).map_err(|e| {
-        input(format!(
-            "--out {}: cannot create the run directory: {e}",
-            dir.display()
-        ))
-    })?;
+    fs::create_dir_all(dir)
+        .map_err(|e| input(format!("--out {}: cannot create the run directory: {e}", dir.display())))?;
     let probe = dir.join(".write-test");
-    fs::write(&probe, b"").map_err(|e| {
-        input(format!(
-            "--out {}: run directory is not writable: {e}",
-            dir.display()
-        ))
-    })?;
+    fs::write(&probe, b"")
+        .map_err(|e| input(format!("--out {}: run directory is not writable: {e}", dir.display())))?;
     let _ = fs::remove_file(probe);
     Ok(())
 }
 
 fn create_data_dir(dir: &Path) -> Result<()> {
-    if dir.exists()
-        && fs::read_dir(dir)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
+    if dir.exists() && fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
         return Err(input(format!(
             "--data-dir {}: expected a new or empty directory, got one with files in it",
             dir.display()
         )));
     }
-    fs::create_dir_all(dir)
-        .map_err(|e| input(format!("--data-dir {}: cannot create: {e}", dir.display())))
+    fs::create_dir_all(dir).map_err(|e| input(format!("--data-dir {}: cannot create: {e}", dir.display())))
 }
 
 /// A fresh 0700 directory for the node's socket: only this user can reach the socket.
 fn private_socket_dir() -> Result<PathBuf> {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let dir = std::env::temp_dir().join(format!("syncbench-{}-{nanos:x}", std::process::id()));
     fs::DirBuilder::new()
         .mode(0o700)
@@ -242,36 +217,20 @@ fn execute(plan: &Plan) -> Result<()> {
     let args = node_args(plan);
     let env = node::allocator_env(o);
     write::config_json(plan, &args, &env, None)?;
-    let log = Arc::new(EventLog::create(
-        &plan.run_dir.join("events.jsonl"),
-        plan.start,
-    )?);
+    let log = Arc::new(EventLog::create(&plan.run_dir.join("events.jsonl"), plan.start)?);
     let obs = Arc::new(NodeObservations::default());
-    let run_tag = format!(
-        "{}-{}",
-        std::process::id(),
-        crate::time::unix_ms(plan.start)
-    );
-    let limit = o
-        .mem_limit_bytes
-        .map_or_else(MemLimit::none, |l| MemLimit::setup(l, &run_tag));
+    let run_tag = format!("{}-{}", std::process::id(), crate::time::unix_ms(plan.start));
+    let limit = o.mem_limit_bytes.map_or_else(MemLimit::none, |l| MemLimit::setup(l, &run_tag));
     let oom_before = limit.oom_kills().unwrap_or(0);
     let started = Instant::now();
-    let mut node = NodeProcess::spawn(
-        &plan.node_bin,
-        &args,
-        &env,
-        &limit,
-        Arc::clone(&log),
-        Arc::clone(&obs),
-    )?;
-    log.harness("run_start", json!({"node_pid": node.pid, "alloc": o.alloc, "workload": o.workload.name, "mem_limit": limit.mechanism}));
+    let mut node = NodeProcess::spawn(&plan.node_bin, &args, &env, &limit, Arc::clone(&log), Arc::clone(&obs))?;
+    log.harness(
+        "run_start",
+        json!({"node_pid": node.pid, "alloc": o.alloc, "workload": o.workload.name, "mem_limit": limit.mechanism}),
+    );
     let progress = Arc::new(Progress::default());
-    let watchdog = (limit.mechanism == memlimit::Mechanism::Watchdog)
-        .then_some(limit.limit_bytes)
-        .flatten();
-    let max_samples =
-        (o.timeout.as_millis() / o.sample_interval.as_millis().max(1)) as usize + 1000;
+    let watchdog = (limit.mechanism == memlimit::Mechanism::Watchdog).then_some(limit.limit_bytes).flatten();
+    let max_samples = (o.timeout.as_millis() / o.sample_interval.as_millis().max(1)) as usize + 1000;
     let sampler = Sampler::start(
         SamplerConfig {
             pid: node.pid,
@@ -282,11 +241,7 @@ fn execute(plan: &Plan) -> Result<()> {
         },
         Arc::clone(&progress),
     );
-    let display = progress::Display::start(
-        o.workload.blocks,
-        Arc::clone(&progress),
-        Arc::clone(&sampler.samples),
-    );
+    let display = progress::Display::start(o.workload.blocks, Arc::clone(&progress), Arc::clone(&sampler.samples));
     let deadline = started + o.timeout;
     let ready = obs.wait_ready(o.timeout, || node.exit_info().is_some());
     let driven = if ready {
@@ -303,8 +258,7 @@ fn execute(plan: &Plan) -> Result<()> {
     } else {
         None
     };
-    let timed_out =
-        Instant::now() >= deadline && !matches!(&driven, Some(Ok(r)) if r.end == DriverEnd::Done);
+    let timed_out = Instant::now() >= deadline && !matches!(&driven, Some(Ok(r)) if r.end == DriverEnd::Done);
     if timed_out {
         node.kill();
     }
@@ -314,12 +268,13 @@ fn execute(plan: &Plan) -> Result<()> {
     });
     let wall = started.elapsed();
     display.finish();
-    let watchdog_fired = sampler
-        .watchdog_fired
-        .load(std::sync::atomic::Ordering::SeqCst);
+    let watchdog_fired = sampler.watchdog_fired.load(std::sync::atomic::Ordering::SeqCst);
     let samples = sampler.finish();
     node.join_readers();
-    log.harness("run_end", json!({"wall_s": wall.as_secs_f64(), "exit": exit.map(|e| json!({"code": e.code, "signal": e.signal}))}));
+    log.harness(
+        "run_end",
+        json!({"wall_s": wall.as_secs_f64(), "exit": exit.map(|e| json!({"code": e.code, "signal": e.signal}))}),
+    );
     log.flush();
     let driver = driven.transpose().unwrap_or_else(|e| {
         log.harness("driver_error", json!({"message": format!("{e:#}")}));
@@ -342,9 +297,7 @@ fn execute(plan: &Plan) -> Result<()> {
         wall,
         pid: node.pid,
         acked: progress.acked.load(std::sync::atomic::Ordering::Relaxed),
-        acked_bytes: progress
-            .acked_bytes
-            .load(std::sync::atomic::Ordering::Relaxed),
+        acked_bytes: progress.acked_bytes.load(std::sync::atomic::Ordering::Relaxed),
     };
     drop(limit);
     log.flush();

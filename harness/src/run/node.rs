@@ -47,10 +47,7 @@ pub fn allocator_env(opts: &IngestOptions) -> Vec<(String, String)> {
         (Allocator::Mimalloc, Some(conf)) => {
             for kv in conf.split(',').filter(|s| !s.is_empty()) {
                 let (k, v) = kv.split_once('=').unwrap_or((kv, "1"));
-                env.push((
-                    format!("MIMALLOC_{}", k.trim().to_ascii_uppercase()),
-                    v.trim().to_owned(),
-                ));
+                env.push((format!("MIMALLOC_{}", k.trim().to_ascii_uppercase()), v.trim().to_owned()));
             }
         }
         _ => {}
@@ -76,16 +73,11 @@ impl NodeProcess {
         obs: Arc<NodeObservations>,
     ) -> Result<NodeProcess> {
         let mut cmd = Command::new(bin);
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         for k in ALLOCATOR_ENV {
             cmd.env_remove(k);
         }
-        for (k, _) in
-            std::env::vars_os().filter(|(k, _)| k.to_string_lossy().starts_with("MIMALLOC_"))
-        {
+        for (k, _) in std::env::vars_os().filter(|(k, _)| k.to_string_lossy().starts_with("MIMALLOC_")) {
             cmd.env_remove(k);
         }
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
@@ -103,26 +95,15 @@ impl NodeProcess {
                 });
             }
         }
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("starting node {}", bin.display()))?;
+        let mut child = cmd.spawn().with_context(|| format!("starting node {}", bin.display()))?;
         let pid = child.id();
         let stdout = child.stdout.take().context("node stdout")?;
         let stderr = child.stderr.take().context("node stderr")?;
         let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_BYTES)));
-        let readers = vec![
-            spawn_event_reader(stdout, log, obs),
-            spawn_stderr_reader(stderr, Arc::clone(&stderr_tail)),
-        ];
+        let readers = vec![spawn_event_reader(stdout, log, obs), spawn_stderr_reader(stderr, Arc::clone(&stderr_tail))];
         let exit = Arc::new((Mutex::new(None), Condvar::new()));
         spawn_reaper(pid, Arc::clone(&exit));
-        Ok(NodeProcess {
-            pid,
-            exit,
-            stderr_tail,
-            readers,
-            _child: child,
-        })
+        Ok(NodeProcess { pid, exit, stderr_tail, readers, _child: child })
     }
 
     pub fn exit_info(&self) -> Option<ExitInfo> {
@@ -133,9 +114,7 @@ impl NodeProcess {
     pub fn wait_timeout(&self, timeout: Duration) -> Option<ExitInfo> {
         let (lock, cv) = &*self.exit;
         let guard = lock.lock().ok()?;
-        let (guard, _) = cv
-            .wait_timeout_while(guard, timeout, |e| e.is_none())
-            .ok()?;
+        let (guard, _) = cv.wait_timeout_while(guard, timeout, |e| e.is_none()).ok()?;
         *guard
     }
 
@@ -147,11 +126,7 @@ impl NodeProcess {
     }
 
     pub fn stderr_tail(&self) -> String {
-        let tail = self
-            .stderr_tail
-            .lock()
-            .map(|t| t.iter().copied().collect::<Vec<u8>>())
-            .unwrap_or_default();
+        let tail = self.stderr_tail.lock().map(|t| t.iter().copied().collect::<Vec<u8>>()).unwrap_or_default();
         String::from_utf8_lossy(&tail).into_owned()
     }
 
@@ -176,10 +151,7 @@ fn spawn_event_reader(
     })
 }
 
-fn spawn_stderr_reader(
-    mut stderr: impl Read + Send + 'static,
-    tail: Arc<Mutex<VecDeque<u8>>>,
-) -> JoinHandle<()> {
+fn spawn_stderr_reader(mut stderr: impl Read + Send + 'static, tail: Arc<Mutex<VecDeque<u8>>>) -> JoinHandle<()> {
     thread::spawn(move || {
         let mut buf = [0u8; 8192];
         while let Ok(n) = stderr.read(&mut buf) {
@@ -203,8 +175,7 @@ fn spawn_reaper(pid: u32, exit: Arc<(Mutex<Option<ExitInfo>>, Condvar)>) {
         // SAFETY: waits for our own child; status and usage are valid for writes.
         let rc = loop {
             let rc = unsafe { libc::wait4(pid as i32, &mut status, 0, &mut usage) };
-            if rc == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
-            {
+            if rc == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
                 continue;
             }
             break rc;
@@ -220,14 +191,7 @@ fn spawn_reaper(pid: u32, exit: Arc<(Mutex<Option<ExitInfo>>, Condvar)>) {
                 sys_ms: ms(usage.ru_stime),
             }
         } else {
-            ExitInfo {
-                code: None,
-                signal: None,
-                core_dumped: false,
-                max_rss_bytes: 0,
-                user_ms: 0,
-                sys_ms: 0,
-            }
+            ExitInfo { code: None, signal: None, core_dumped: false, max_rss_bytes: 0, user_ms: 0, sys_ms: 0 }
         };
         let (lock, cv) = &*exit;
         if let Ok(mut e) = lock.lock() {

@@ -27,10 +27,7 @@ impl Display {
             let stop = Arc::clone(&stop);
             thread::spawn(move || show(total, &progress, &samples, &stop))
         };
-        Display {
-            stop,
-            handle: Some(handle),
-        }
+        Display { stop, handle: Some(handle) }
     }
 
     pub fn finish(mut self) {
@@ -46,11 +43,9 @@ fn show(total: u64, progress: &Progress, samples: &Mutex<Vec<Sample>>, stop: &At
     let tty = std::io::stderr().is_terminal();
     let bar = tty.then(|| {
         let b = ProgressBar::new(total);
-        let style = ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30}] {pos}/{len} blocks {msg} ETA {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+        let style = ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} blocks {msg} ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
         b.set_style(style);
         b
     });
@@ -60,11 +55,7 @@ fn show(total: u64, progress: &Progress, samples: &Mutex<Vec<Sample>>, stop: &At
         let acked = progress.acked.load(Ordering::Relaxed);
         let secs = started.elapsed().as_secs_f64().max(1e-3);
         let mib_s = progress.acked_bytes.load(Ordering::Relaxed) as f64 / MIB / secs;
-        let rss = samples
-            .lock()
-            .ok()
-            .and_then(|s| s.last().map(|x| x.mem.rss))
-            .unwrap_or(0);
+        let rss = samples.lock().ok().and_then(|s| s.last().map(|x| x.mem.rss)).unwrap_or(0);
         let msg = format!("{mib_s:.0} MiB/s, RSS {}", fmt_bytes(rss as f64));
         match &bar {
             Some(b) => {
@@ -74,10 +65,7 @@ fn show(total: u64, progress: &Progress, samples: &Mutex<Vec<Sample>>, stop: &At
             None if last_status.elapsed() >= STATUS_EVERY => {
                 last_status = Instant::now();
                 let pct = acked as f64 * 100.0 / total.max(1) as f64;
-                eprintln!(
-                    "syncbench: [{:>5.0}s] {acked}/{total} blocks ({pct:.0}%), {msg}",
-                    secs
-                );
+                eprintln!("syncbench: [{:>5.0}s] {acked}/{total} blocks ({pct:.0}%), {msg}", secs);
             }
             None => {}
         }

@@ -50,24 +50,15 @@ pub struct SamplerConfig {
 impl Sampler {
     pub fn start(cfg: SamplerConfig, progress: Arc<Progress>) -> Sampler {
         let samples = Arc::new(Mutex::new(Vec::new()));
-        let (stop, fired) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicBool::new(false)),
-        );
+        let (stop, fired) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
         let handle = {
-            let (samples, stop, fired) =
-                (Arc::clone(&samples), Arc::clone(&stop), Arc::clone(&fired));
+            let (samples, stop, fired) = (Arc::clone(&samples), Arc::clone(&stop), Arc::clone(&fired));
             thread::Builder::new()
                 .name("sampler".into())
                 .spawn(move || sample_loop(&cfg, &progress, &samples, &stop, &fired))
                 .expect("spawning the sampler")
         };
-        Sampler {
-            samples,
-            watchdog_fired: fired,
-            stop,
-            handle: Some(handle),
-        }
+        Sampler { samples, watchdog_fired: fired, stop, handle: Some(handle) }
     }
 
     /// Stops sampling and returns the samples.
@@ -76,10 +67,7 @@ impl Sampler {
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
-        self.samples
-            .lock()
-            .map(|mut s| std::mem::take(&mut *s))
-            .unwrap_or_default()
+        self.samples.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default()
     }
 }
 
@@ -103,10 +91,7 @@ fn sample_loop(
         let (busy, iowait) = match (prev_cpu, cpu) {
             (Some(p), Some(c)) if c.total > p.total => {
                 let dt = (c.total - p.total) as f64;
-                (
-                    (c.busy - p.busy) as f64 * 100.0 / dt,
-                    (c.iowait - p.iowait) as f64 * 100.0 / dt,
-                )
+                ((c.busy - p.busy) as f64 * 100.0 / dt, (c.iowait - p.iowait) as f64 * 100.0 / dt)
             }
             _ => (0.0, 0.0),
         };
@@ -144,10 +129,7 @@ fn sample_loop(
 
 /// CPU time consumed by the calling thread, in nanoseconds.
 fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid out-parameter for clock_gettime.
     if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
         return 0;

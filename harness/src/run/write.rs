@@ -93,24 +93,11 @@ pub fn outputs(
             )
         })
         .unwrap_or_default();
-    fs::write(dir.join("samples.csv"), samples_csv(&c.samples, &stats))
-        .context("writing samples.csv")?;
+    fs::write(dir.join("samples.csv"), samples_csv(&c.samples, &stats)).context("writing samples.csv")?;
     let histograms = write_latency(plan, c)?;
-    let summary = summarize_run(
-        plan,
-        c,
-        &stats,
-        &compactions,
-        node_summary.as_ref(),
-        histograms,
-    );
+    let summary = summarize_run(plan, c, &stats, &compactions, node_summary.as_ref(), histograms);
     write_json(&dir.join("summary.json"), &summary)?;
-    config_json(
-        plan,
-        args,
-        env,
-        Some((node_start.unwrap_or(Value::Null), c.mem_limit.clone())),
-    )?;
+    config_json(plan, args, env, Some((node_start.unwrap_or(Value::Null), c.mem_limit.clone())))?;
     let data = RunChartData::from_run(plan, &c.samples, &stats, &compactions, &flushes, dir);
     if let Err(e) = charts::render_run(&data, &dir.join("charts"), plan.opts.png) {
         eprintln!("syncbench: warning: charts could not be rendered: {e:#}");
@@ -140,11 +127,7 @@ fn write_latency(plan: &Plan, c: &Collected) -> Result<BTreeMap<String, latency:
         .intervals
         .iter()
         .filter_map(|(start, length, bytes)| {
-            Some(Interval {
-                start: *start,
-                length: *length,
-                histogram: latency::decode(bytes).ok()?,
-            })
+            Some(Interval { start: *start, length: *length, histogram: latency::decode(bytes).ok()? })
         })
         .collect();
     let mut f = std::io::BufWriter::new(fs::File::create(dir.join("histograms.hlog"))?);
@@ -172,25 +155,15 @@ fn summarize_run(
         session_complete,
     };
     let (outcome, crash_class) = crash::classify(&evidence);
-    let ingest_s = c
-        .driver
-        .as_ref()
-        .map_or(0.0, |d| d.ingest_duration.as_secs_f64());
+    let ingest_s = c.driver.as_ref().map_or(0.0, |d| d.ingest_duration.as_secs_f64());
     let ns = |k: &str| node_summary.and_then(|v| v.get(k)).and_then(Value::as_u64);
     let last = stats.last();
-    let done: Vec<_> = compactions
-        .iter()
-        .filter_map(|s| Some(s.end_ms? - s.start_ms))
-        .collect();
+    let done: Vec<_> = compactions.iter().filter_map(|s| Some(s.end_ms? - s.start_ms)).collect();
     let interval_us = o.sample_interval.as_micros() as f64;
     let cost = if c.samples.is_empty() {
         0.0
     } else {
-        c.samples
-            .iter()
-            .map(|s| s.sample_cost_us as f64)
-            .sum::<f64>()
-            / c.samples.len() as f64
+        c.samples.iter().map(|s| s.sample_cost_us as f64).sum::<f64>() / c.samples.len() as f64
     };
     Summary {
         outcome,
@@ -213,11 +186,7 @@ fn summarize_run(
         blocks: c.acked,
         blocks_expected: o.workload.blocks,
         bytes_ingested: c.acked_bytes,
-        throughput_blocks_per_s: round3(if ingest_s > 0.0 {
-            c.acked as f64 / ingest_s
-        } else {
-            0.0
-        }),
+        throughput_blocks_per_s: round3(if ingest_s > 0.0 { c.acked as f64 / ingest_s } else { 0.0 }),
         throughput_mib_per_s: round3(mib_per_s(c.acked_bytes, ingest_s)),
         rss_peak_bytes: c
             .exit
@@ -244,12 +213,7 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-fn write_crash(
-    plan: &Plan,
-    c: &Collected,
-    summary: &Summary,
-    events_tail: Vec<String>,
-) -> Result<()> {
+fn write_crash(plan: &Plan, c: &Collected, summary: &Summary, events_tail: Vec<String>) -> Result<()> {
     let classification = json!({
         "outcome": summary.outcome, "crash_class": summary.crash_class,
         "exit_code": summary.exit_code, "exit_signal": summary.exit_signal,
@@ -260,8 +224,7 @@ fn write_crash(
         "blocks_acked": c.acked, "rss_peak_bytes": summary.rss_peak_bytes,
     });
     let csv = samples_csv(&c.samples[c.samples.len().saturating_sub(50)..], &[]);
-    let reproduce =
-        format!(
+    let reproduce = format!(
         "#!/bin/sh\n# Reproduce this run from the repository root:\ncargo run --release -- {}\n",
         std::env::args().skip(1).map(|a| shell_quote(&a)).collect::<Vec<_>>().join(" ")
     );
@@ -277,9 +240,7 @@ fn write_crash(
 }
 
 fn shell_quote(s: &str) -> String {
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_./=,:".contains(c))
-    {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=,:".contains(c)) {
         s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))

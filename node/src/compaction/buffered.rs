@@ -30,29 +30,19 @@ pub fn compact(wal: &Path, tmp: &Path, shard: u64) -> Result<Outcome, Compaction
     kill_point(KillPoint::SegmentMidWrite);
     file.write_all(&image[half..]).map_err(io_err(tmp))?;
     file.sync_all().map_err(io_err(tmp))?;
-    Ok(Outcome {
-        records: records.len() as u64,
-        bytes_in: bytes.len() as u64,
-        bytes_out,
-    })
+    Ok(Outcome { records: records.len() as u64, bytes_in: bytes.len() as u64, bytes_out })
 }
 
 /// Every block record of an in-memory WAL, payloads cloned, CRCs checked.
 fn parse_all(bytes: &[u8], wal: &Path) -> Result<Vec<(u64, u32, Vec<u8>)>, CompactionError> {
-    let corrupt = |offset: usize, reason| CompactionError::Corrupt {
-        path: wal.to_owned(),
-        offset: offset as u64,
-        reason,
-    };
+    let corrupt =
+        |offset: usize, reason| CompactionError::Corrupt { path: wal.to_owned(), offset: offset as u64, reason };
     let mut records = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
-        let h =
-            RecordHeader::decode(&bytes[at..]).ok_or_else(|| corrupt(at, "bad record header"))?;
+        let h = RecordHeader::decode(&bytes[at..]).ok_or_else(|| corrupt(at, "bad record header"))?;
         let start = at + HEADER_BYTES;
-        let payload = bytes
-            .get(start..start + h.len as usize)
-            .ok_or_else(|| corrupt(at, "truncated payload"))?;
+        let payload = bytes.get(start..start + h.len as usize).ok_or_else(|| corrupt(at, "truncated payload"))?;
         if crc32c::crc32c(payload) != h.payload_crc {
             return Err(corrupt(at, "payload checksum mismatch"));
         }

@@ -33,23 +33,13 @@ use crate::{segment, wal};
 #[derive(Debug, thiserror::Error)]
 pub enum CompactionError {
     #[error("{path}: i/o error during compaction: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: corrupt WAL record at offset {offset} during compaction: {reason}")]
-    Corrupt {
-        path: PathBuf,
-        offset: u64,
-        reason: &'static str,
-    },
+    Corrupt { path: PathBuf, offset: u64, reason: &'static str },
 }
 
 pub(crate) fn io_err(path: &Path) -> impl Fn(std::io::Error) -> CompactionError + '_ {
-    move |source| CompactionError::Io {
-        path: path.to_owned(),
-        source,
-    }
+    move |source| CompactionError::Io { path: path.to_owned(), source }
 }
 
 /// What one compaction did.
@@ -61,11 +51,7 @@ pub struct Outcome {
 }
 
 /// Compacts the shard in `dir` and commits the result (see the module docs).
-pub fn compact_shard(
-    dir: &Path,
-    shard: u64,
-    mode: CompactionMode,
-) -> Result<Outcome, CompactionError> {
+pub fn compact_shard(dir: &Path, shard: u64, mode: CompactionMode) -> Result<Outcome, CompactionError> {
     let wal_path = dir.join(wal::FILE_NAME);
     let sorted = dir.join(segment::DIR_NAME);
     fs::create_dir_all(&sorted).map_err(io_err(&sorted))?;
@@ -84,9 +70,7 @@ pub fn compact_shard(
 
 /// fsyncs a directory so a rename or unlink inside it is durable.
 pub fn sync_dir(dir: &Path) -> Result<(), CompactionError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
 }
 
 /// A compaction waiting for a worker.
@@ -125,10 +109,7 @@ pub struct CompactorStatus(Arc<Shared>);
 impl CompactorStatus {
     /// (queued, running)
     pub fn depth(&self) -> (usize, usize) {
-        self.0
-            .state
-            .lock()
-            .map_or((0, 0), |s| (s.queue.len(), s.running))
+        self.0.state.lock().map_or((0, 0), |s| (s.queue.len(), s.running))
     }
 
     pub fn error(&self) -> Option<String> {
@@ -143,19 +124,11 @@ impl Compactor {
         events: Arc<Events>,
         histograms: Arc<Histograms>,
     ) -> std::io::Result<Compactor> {
-        let shared = Arc::new(Shared {
-            state: Mutex::default(),
-            wake: Condvar::new(),
-            mode,
-            events,
-            histograms,
-        });
+        let shared = Arc::new(Shared { state: Mutex::default(), wake: Condvar::new(), mode, events, histograms });
         let workers = (0..concurrency.max(1))
             .map(|i| {
                 let shared = Arc::clone(&shared);
-                std::thread::Builder::new()
-                    .name(format!("compaction-{i}"))
-                    .spawn(move || worker(&shared))
+                std::thread::Builder::new().name(format!("compaction-{i}")).spawn(move || worker(&shared))
             })
             .collect::<Result<_, _>>()?;
         Ok(Compactor { shared, workers })
@@ -224,10 +197,7 @@ fn worker(shared: &Shared) {
 
 fn run_job(shared: &Shared, job: &Job) -> Result<(), CompactionError> {
     let wal_bytes = fs::metadata(job.dir.join(wal::FILE_NAME)).map_or(0, |m| m.len());
-    shared.events.emit(
-        "compaction_start",
-        json!({"shard": job.shard, "mode": shared.mode, "bytes": wal_bytes}),
-    );
+    shared.events.emit("compaction_start", json!({"shard": job.shard, "mode": shared.mode, "bytes": wal_bytes}));
     let started = Instant::now();
     let result = compact_shard(&job.dir, job.shard, shared.mode);
     let elapsed = started.elapsed();
@@ -240,10 +210,9 @@ fn run_job(shared: &Shared, job: &Job) -> Result<(), CompactionError> {
                        "records": o.records, "duration_ms": elapsed.as_secs_f64() * 1e3}),
             );
         }
-        Err(e) => shared.events.emit(
-            "error",
-            json!({"stage": "compaction", "shard": job.shard, "message": e.to_string()}),
-        ),
+        Err(e) => {
+            shared.events.emit("error", json!({"stage": "compaction", "shard": job.shard, "message": e.to_string()}))
+        }
     }
     result.map(|_| ())
 }

@@ -26,11 +26,7 @@ pub fn compact(wal: &Path, tmp: &Path, shard: u64) -> Result<Outcome, Compaction
     })
     .map_err(io_err(wal))?;
     if let ScanEnd::Invalid { offset, reason } = end {
-        return Err(CompactionError::Corrupt {
-            path: wal.to_owned(),
-            offset,
-            reason,
-        });
+        return Err(CompactionError::Corrupt { path: wal.to_owned(), offset, reason });
     }
     entries.sort_by_key(|e| e.number);
     entries.dedup_by_key(|e| e.number);
@@ -46,8 +42,7 @@ pub fn compact(wal: &Path, tmp: &Path, shard: u64) -> Result<Outcome, Compaction
                 reason: "payload checksum mismatch",
             });
         }
-        w.append(e.number, &buf, e.payload_crc)
-            .map_err(io_err(tmp))?;
+        w.append(e.number, &buf, e.payload_crc).map_err(io_err(tmp))?;
         if i == entries.len() / 2 {
             kill_point(KillPoint::SegmentMidWrite);
         }
@@ -55,9 +50,5 @@ pub fn compact(wal: &Path, tmp: &Path, shard: u64) -> Result<Outcome, Compaction
     let (out, bytes_out) = w.finish().map_err(io_err(tmp))?;
     let file = out.into_inner().map_err(|e| io_err(tmp)(e.into_error()))?;
     file.sync_all().map_err(io_err(tmp))?;
-    Ok(Outcome {
-        records: entries.len() as u64,
-        bytes_in,
-        bytes_out,
-    })
+    Ok(Outcome { records: entries.len() as u64, bytes_in, bytes_out })
 }

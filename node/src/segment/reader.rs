@@ -10,16 +10,9 @@ use super::*;
 #[derive(Debug, thiserror::Error)]
 pub enum SegmentError {
     #[error("{path}: i/o error: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: corrupt segment at offset {offset}: {reason}")]
-    Corrupt {
-        path: PathBuf,
-        offset: u64,
-        reason: &'static str,
-    },
+    Corrupt { path: PathBuf, offset: u64, reason: &'static str },
 }
 
 /// An open, checked segment.
@@ -36,15 +29,8 @@ impl SegmentReader {
     /// Opens `path` and checks its header, footer and index (not the payloads: those are
     /// checked on every read).
     pub fn open(path: &Path) -> Result<SegmentReader, SegmentError> {
-        let io = |source| SegmentError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let corrupt = |offset, reason| SegmentError::Corrupt {
-            path: path.to_owned(),
-            offset,
-            reason,
-        };
+        let io = |source| SegmentError::Io { path: path.to_owned(), source };
+        let corrupt = |offset, reason| SegmentError::Corrupt { path: path.to_owned(), offset, reason };
         let file = File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         if len < HEADER_BYTES + FOOTER_BYTES {
@@ -59,16 +45,13 @@ impl SegmentReader {
         let footer_at = len - FOOTER_BYTES;
         let mut f = [0u8; FOOTER_BYTES as usize];
         file.read_exact_at(&mut f, footer_at).map_err(io)?;
-        let word =
-            |r: std::ops::Range<usize>| u64::from_le_bytes(f[r].try_into().unwrap_or_default());
+        let word = |r: std::ops::Range<usize>| u64::from_le_bytes(f[r].try_into().unwrap_or_default());
         if f[28..32] != FOOTER_MAGIC || crc32c::crc32c(&f[0..24]).to_le_bytes() != f[24..28] {
             return Err(corrupt(footer_at, "footer checksum or magic mismatch"));
         }
         let (index_offset, count) = (word(0..8), word(8..16));
         let index_len = count.checked_mul(INDEX_ENTRY_BYTES);
-        if index_offset < HEADER_BYTES
-            || index_len.and_then(|l| l.checked_add(index_offset)) != Some(footer_at)
-        {
+        if index_offset < HEADER_BYTES || index_len.and_then(|l| l.checked_add(index_offset)) != Some(footer_at) {
             return Err(corrupt(footer_at, "index bounds do not match file size"));
         }
         let mut raw = vec![0u8; (footer_at - index_offset) as usize];
@@ -77,13 +60,7 @@ impl SegmentReader {
             return Err(corrupt(index_offset, "index checksum mismatch"));
         }
         let index = parse_index(&raw, index_offset).map_err(|(at, why)| corrupt(at, why))?;
-        Ok(SegmentReader {
-            path: path.to_owned(),
-            file,
-            shard,
-            index,
-            index_offset,
-        })
+        Ok(SegmentReader { path: path.to_owned(), file, shard, index, index_offset })
     }
 
     pub fn shard(&self) -> u64 {
@@ -114,32 +91,20 @@ impl SegmentReader {
         };
         let at = self.index[i].1;
         let end = self.index.get(i + 1).map_or(self.index_offset, |e| e.1);
-        let corrupt = |offset, reason| SegmentError::Corrupt {
-            path: self.path.clone(),
-            offset,
-            reason,
-        };
+        let corrupt = |offset, reason| SegmentError::Corrupt { path: self.path.clone(), offset, reason };
         let mut head = [0u8; RECORD_HEADER_BYTES as usize];
         self.file
             .read_exact_at(&mut head, at)
-            .map_err(|source| SegmentError::Io {
-                path: self.path.clone(),
-                source,
-            })?;
+            .map_err(|source| SegmentError::Io { path: self.path.clone(), source })?;
         let stored = u64::from_le_bytes(head[0..8].try_into().unwrap_or_default());
-        let len = u64::from(u32::from_le_bytes(
-            head[8..12].try_into().unwrap_or_default(),
-        ));
+        let len = u64::from(u32::from_le_bytes(head[8..12].try_into().unwrap_or_default()));
         if stored != number || at + RECORD_HEADER_BYTES + len != end {
             return Err(corrupt(at, "record header disagrees with index"));
         }
         buf.resize(len as usize, 0);
         self.file
             .read_exact_at(buf, at + RECORD_HEADER_BYTES)
-            .map_err(|source| SegmentError::Io {
-                path: self.path.clone(),
-                source,
-            })?;
+            .map_err(|source| SegmentError::Io { path: self.path.clone(), source })?;
         if crc32c::crc32c(buf).to_le_bytes() != head[12..16] {
             return Err(corrupt(at, "record payload checksum mismatch"));
         }
@@ -154,10 +119,7 @@ fn parse_index(raw: &[u8], base: u64) -> Result<Vec<(u64, u64)>, (u64, &'static 
         let number = u64::from_le_bytes(e[0..8].try_into().unwrap_or_default());
         let offset = u64::from_le_bytes(e[8..16].try_into().unwrap_or_default());
         let at = base + i as u64 * INDEX_ENTRY_BYTES;
-        if index.last().is_some_and(|&(n, _)| n >= number)
-            || offset < next_min_offset
-            || offset >= base
-        {
+        if index.last().is_some_and(|&(n, _)| n >= number) || offset < next_min_offset || offset >= base {
             return Err((at, "index entries out of order or out of range"));
         }
         next_min_offset = offset + RECORD_HEADER_BYTES;

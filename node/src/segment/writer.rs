@@ -17,20 +17,13 @@ impl<W: Write> SegmentWriter<W> {
         out.write_all(&MAGIC)?;
         out.write_all(&VERSION.to_le_bytes())?;
         out.write_all(&shard.to_le_bytes())?;
-        Ok(SegmentWriter {
-            out,
-            offset: HEADER_BYTES,
-            index: Vec::new(),
-        })
+        Ok(SegmentWriter { out, offset: HEADER_BYTES, index: Vec::new() })
     }
 
     /// Appends one block; numbers must strictly increase.
     pub fn append(&mut self, number: u64, payload: &[u8], payload_crc: u32) -> io::Result<()> {
         if self.index.last().is_some_and(|&(last, _)| last >= number) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "segment records out of order",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "segment records out of order"));
         }
         let len = u32::try_from(payload.len())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "record too large"))?;

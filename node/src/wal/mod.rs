@@ -47,11 +47,7 @@ pub struct RecordHeader {
 
 impl RecordHeader {
     pub fn for_payload(number: u64, payload: &[u8]) -> RecordHeader {
-        RecordHeader {
-            len: payload.len() as u32,
-            number,
-            payload_crc: crc32c::crc32c(payload),
-        }
+        RecordHeader { len: payload.len() as u32, number, payload_crc: crc32c::crc32c(payload) }
     }
 
     pub fn encode(&self) -> [u8; HEADER_BYTES] {
@@ -75,11 +71,7 @@ impl RecordHeader {
         let len = u32::from_le_bytes(word(0..4)?);
         let number = u64::from_le_bytes(h[4..12].try_into().ok()?);
         let payload_crc = u32::from_le_bytes(word(12..16)?);
-        (len <= MAX_PAYLOAD_BYTES).then_some(RecordHeader {
-            len,
-            number,
-            payload_crc,
-        })
+        (len <= MAX_PAYLOAD_BYTES).then_some(RecordHeader { len, number, payload_crc })
     }
 
     pub fn is_commit_marker(&self) -> bool {
@@ -99,11 +91,7 @@ mod tests {
         for bit in 0..HEADER_BYTES * 8 {
             let mut b = bytes;
             b[bit / 8] ^= 1 << (bit % 8);
-            assert_eq!(
-                RecordHeader::decode(&b),
-                None,
-                "flip of bit {bit} went unnoticed"
-            );
+            assert_eq!(RecordHeader::decode(&b), None, "flip of bit {bit} went unnoticed");
         }
     }
 }

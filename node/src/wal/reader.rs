@@ -58,50 +58,21 @@ pub fn scan(
             return Ok((ScanEnd::Clean, file_len));
         }
         if file_len - offset < HEADER_BYTES as u64 {
-            return Ok((
-                ScanEnd::Invalid {
-                    offset,
-                    reason: "truncated record header",
-                },
-                file_len,
-            ));
+            return Ok((ScanEnd::Invalid { offset, reason: "truncated record header" }, file_len));
         }
         r.read_exact(&mut head)?;
         let Some(h) = RecordHeader::decode(&head) else {
-            return Ok((
-                ScanEnd::Invalid {
-                    offset,
-                    reason: "record header checksum mismatch",
-                },
-                file_len,
-            ));
+            return Ok((ScanEnd::Invalid { offset, reason: "record header checksum mismatch" }, file_len));
         };
-        let entry = Entry {
-            number: h.number,
-            offset,
-            len: h.len,
-            payload_crc: h.payload_crc,
-        };
+        let entry = Entry { number: h.number, offset, len: h.len, payload_crc: h.payload_crc };
         if entry.end() > file_len {
-            return Ok((
-                ScanEnd::Invalid {
-                    offset,
-                    reason: "truncated record payload",
-                },
-                file_len,
-            ));
+            return Ok((ScanEnd::Invalid { offset, reason: "truncated record payload" }, file_len));
         }
         if check_payloads {
             payload.resize(h.len as usize, 0);
             r.read_exact(&mut payload)?;
             if crc32c::crc32c(&payload) != h.payload_crc {
-                return Ok((
-                    ScanEnd::Invalid {
-                        offset,
-                        reason: "record payload checksum mismatch",
-                    },
-                    file_len,
-                ));
+                return Ok((ScanEnd::Invalid { offset, reason: "record payload checksum mismatch" }, file_len));
             }
             on_record(&h, entry, Some(&payload));
         } else {
@@ -138,8 +109,7 @@ pub fn commit_marker_after(file: &File, from: u64, file_len: u64) -> io::Result<
                 continue;
             }
             let is_marker = RecordHeader::decode(&buf[i..]).is_some_and(|h| {
-                h.is_commit_marker()
-                    && crc32c::crc32c(&buf[i + HEADER_BYTES..i + HEADER_BYTES + 8]) == h.payload_crc
+                h.is_commit_marker() && crc32c::crc32c(&buf[i + HEADER_BYTES..i + HEADER_BYTES + 8]) == h.payload_crc
             });
             if is_marker {
                 return Ok(true);

@@ -28,24 +28,14 @@ pub struct Recovered {
 #[derive(Debug, thiserror::Error)]
 pub enum RecoveryError {
     #[error("{path}: i/o error during recovery: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: corrupt record at offset {offset} ({reason}) before the last commit marker: acknowledged data is damaged; refusing to start")]
-    Corrupt {
-        path: PathBuf,
-        offset: u64,
-        reason: &'static str,
-    },
+    Corrupt { path: PathBuf, offset: u64, reason: &'static str },
 }
 
 /// Checks every record of the WAL at `path` (payload CRCs included).
 pub fn recover(path: &Path) -> Result<Recovered, RecoveryError> {
-    let io = |source| RecoveryError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io = |source| RecoveryError::Io { path: path.to_owned(), source };
     let mut entries = Vec::new();
     let (end, file_len) = scan(path, true, |h, e, _| {
         if !h.is_commit_marker() {
@@ -53,36 +43,18 @@ pub fn recover(path: &Path) -> Result<Recovered, RecoveryError> {
         }
     })
     .map_err(io)?;
-    let file = OpenOptions::new()
-        .write(true)
-        .read(true)
-        .open(path)
-        .map_err(io)?;
+    let file = OpenOptions::new().write(true).read(true).open(path).map_err(io)?;
     let ScanEnd::Invalid { offset, reason } = end else {
         // Records after the last commit marker were never acknowledged but are intact;
         // they are kept, so make them durable now: the driver will resend those blocks
         // and the node acknowledges duplicates without writing them again.
         file.sync_data().map_err(io)?;
-        return Ok(Recovered {
-            entries,
-            torn: None,
-        });
+        return Ok(Recovered { entries, torn: None });
     };
     if commit_marker_after(&file, offset + 1, file_len).map_err(io)? {
-        return Err(RecoveryError::Corrupt {
-            path: path.to_owned(),
-            offset,
-            reason,
-        });
+        return Err(RecoveryError::Corrupt { path: path.to_owned(), offset, reason });
     }
     file.set_len(offset).map_err(io)?;
     file.sync_all().map_err(io)?;
-    Ok(Recovered {
-        entries,
-        torn: Some(TornTail {
-            offset,
-            bytes: file_len - offset,
-            reason,
-        }),
-    })
+    Ok(Recovered { entries, torn: Some(TornTail { offset, bytes: file_len - offset, reason }) })
 }

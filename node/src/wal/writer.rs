@@ -24,11 +24,7 @@ impl WalWriter {
     pub fn open(path: &Path) -> io::Result<WalWriter> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let len = file.metadata()?.len();
-        Ok(WalWriter {
-            path: path.to_owned(),
-            out: BufWriter::with_capacity(BUFFER_BYTES, file),
-            len,
-        })
+        Ok(WalWriter { path: path.to_owned(), out: BufWriter::with_capacity(BUFFER_BYTES, file), len })
     }
 
     pub fn path(&self) -> &Path {
@@ -66,10 +62,7 @@ impl WalWriter {
     /// Only after this returns may the batch's blocks be acknowledged.
     pub fn commit(&mut self, batch: u64) -> io::Result<()> {
         let payload = batch.to_le_bytes();
-        self.write_record(
-            &RecordHeader::for_payload(COMMIT_MARKER, &payload),
-            &payload,
-        )?;
+        self.write_record(&RecordHeader::for_payload(COMMIT_MARKER, &payload), &payload)?;
         self.out.flush()?;
         kill_point(KillPoint::WalAfterAppend);
         self.out.get_ref().sync_data()?;
