@@ -54,6 +54,8 @@ fn build(cargo: &Path, root: &Path, name: &str) -> Result<PathBuf> {
         .current_dir(root)
         .args([
             "build",
+            // Quiet: syncbench prints its one line; compiler errors still show.
+            "--quiet",
             "--release",
             "-p",
             "syncbench-allocators",

@@ -30,7 +30,10 @@ fn death(fault: &str, extra: &[&str]) -> (serde_json::Value, f64) {
         assert!(run.join("crash").join(f).is_file(), "{fault}: crash/{f} missing");
     }
     let summary = json(&run.join("summary.json"));
-    assert_eq!(summary["outcome"], json(&run.join("crash/classification.json"))["outcome"]);
+    let classification = json(&run.join("crash/classification.json"));
+    assert_eq!(summary["outcome"], classification["outcome"]);
+    let bundle_ms = classification["bundle_ms_after_exit"].as_u64().expect("bundle timing recorded");
+    assert!(bundle_ms < 2_000, "{fault}: crash bundle written {bundle_ms} ms after the node's exit");
     assert!(!dir.path().join("data").exists(), "data directory left behind after a crash");
     (summary, secs)
 }

@@ -113,6 +113,7 @@ pub struct Bundle<'a> {
     pub stderr_tail: &'a str,
     pub cgroup: String,
     pub reproduce: String,
+    pub exit_seen_at: Option<std::time::Instant>,
 }
 
 /// Writes `crash/` under `run_dir`.
@@ -120,7 +121,12 @@ pub fn write_bundle(run_dir: &Path, b: &Bundle) -> Result<()> {
     let dir = run_dir.join("crash");
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let w = |name: &str, text: &str| fs::write(dir.join(name), text).with_context(|| format!("writing crash/{name}"));
-    w("classification.json", &serde_json::to_string_pretty(&b.classification)?)?;
+    let mut classification = b.classification.clone();
+    if let (Some(seen), Some(map)) = (b.exit_seen_at, classification.as_object_mut()) {
+        // Everything else in the bundle is cheap to write; this is the budget that matters.
+        map.insert("bundle_ms_after_exit".into(), (seen.elapsed().as_millis() as u64).into());
+    }
+    w("classification.json", &serde_json::to_string_pretty(&classification)?)?;
     w("last_samples.csv", &b.last_samples_csv)?;
     w("events_tail.jsonl", &(b.events_tail.join("\n") + "\n"))?;
     w("stderr_tail.txt", b.stderr_tail)?;
@@ -135,7 +141,8 @@ mod tests {
     use super::*;
 
     fn exit(code: Option<i32>, signal: Option<i32>) -> Option<ExitInfo> {
-        Some(ExitInfo { code, signal, core_dumped: false, max_rss_bytes: 0, user_ms: 0, sys_ms: 0 })
+        let seen_at = std::time::Instant::now();
+        Some(ExitInfo { code, signal, core_dumped: false, max_rss_bytes: 0, user_ms: 0, sys_ms: 0, seen_at })
     }
 
     fn ev<'a>(exit: Option<ExitInfo>, stderr: &'a str) -> Evidence<'a> {

@@ -30,6 +30,8 @@ pub struct ExitInfo {
     pub max_rss_bytes: u64,
     pub user_ms: u64,
     pub sys_ms: u64,
+    /// When the harness saw the exit (crash bundles are timed from here).
+    pub seen_at: std::time::Instant,
 }
 
 /// Variables the node's allocator reads; removed from the inherited environment so a
@@ -189,9 +191,11 @@ fn spawn_reaper(pid: u32, exit: Arc<(Mutex<Option<ExitInfo>>, Condvar)>) {
                 max_rss_bytes: usage.ru_maxrss as u64 * 1024,
                 user_ms: ms(usage.ru_utime),
                 sys_ms: ms(usage.ru_stime),
+                seen_at: std::time::Instant::now(),
             }
         } else {
-            ExitInfo { code: None, signal: None, core_dumped: false, max_rss_bytes: 0, user_ms: 0, sys_ms: 0 }
+            let seen_at = std::time::Instant::now();
+            ExitInfo { code: None, signal: None, core_dumped: false, max_rss_bytes: 0, user_ms: 0, sys_ms: 0, seen_at }
         };
         let (lock, cv) = &*exit;
         if let Ok(mut e) = lock.lock() {

@@ -235,6 +235,7 @@ fn write_crash(plan: &Plan, c: &Collected, summary: &Summary, events_tail: Vec<S
         stderr_tail: &c.stderr_tail,
         cgroup: c.cgroup_evidence.clone(),
         reproduce,
+        exit_seen_at: c.exit.map(|e| e.seen_at),
     };
     crash::write_bundle(&plan.run_dir, &bundle)
 }
