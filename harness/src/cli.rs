@@ -20,6 +20,9 @@ pub struct Cli {
 pub enum Command {
     /// Run one ingest benchmark: build/spawn the node, replay a workload, record and chart.
     Ingest(Box<IngestArgs>),
+    /// Run a cartesian product of configurations, repeated and interleaved, and compare
+    /// them with bootstrap confidence intervals.
+    Matrix(Box<MatrixArgs>),
     /// Re-read every block stored in a node data directory and compare with the generator.
     Verify(VerifyArgs),
     /// Inspect workloads.
@@ -107,6 +110,58 @@ pub struct IngestArgs {
     /// Skip the free-disk check.
     #[arg(long)]
     pub no_disk_check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MatrixArgs {
+    /// Allocators (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "glibc,jemalloc,mimalloc")]
+    pub alloc: Vec<AllocArg>,
+    /// MALLOC_ARENA_MAX values (`default` = unset); only glibc cells vary by it.
+    #[arg(long, value_delimiter = ',', default_value = "default")]
+    pub arena_max: Vec<String>,
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "streaming")]
+    pub compaction: Vec<CompactionArg>,
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub compaction_concurrency: Vec<u64>,
+    /// Repetitions of every cell (interleaved across cells, never back to back).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: u32,
+    #[arg(long, default_value = syncbench_workloads::DEFAULT_WORKLOAD)]
+    pub workload: String,
+    #[command(flatten)]
+    pub overrides: WorkloadOverrides,
+    #[arg(long)]
+    pub shard_size: Option<u64>,
+    /// Suite directory (default: results/<UTC timestamp>_<workload>_matrix).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Stop at the first failed run (default: record it and go on).
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Keep cells that cannot differ (e.g. --arena-max for jemalloc) as controls.
+    #[arg(long)]
+    pub no_skip: bool,
+    /// Cell the others are compared with (default: the first).
+    #[arg(long)]
+    pub baseline_cell: Option<String>,
+    /// Smallest relative difference (percent) a verdict may call.
+    #[arg(long, default_value_t = 5.0)]
+    pub floor_pct: f64,
+    /// Seed of the run-order shuffle.
+    #[arg(long, default_value_t = 1)]
+    pub order_seed: u64,
+    #[arg(long, default_value = "100ms")]
+    pub sample_interval: String,
+    /// Per run.
+    #[arg(long, default_value = "30m")]
+    pub timeout: String,
+    #[arg(long)]
+    pub mem_limit: Option<String>,
+    #[arg(long = "node-arg", allow_hyphen_values = true)]
+    pub node_args: Vec<String>,
+    #[arg(long)]
+    pub png: bool,
 }
 
 /// Overrides applied to a loaded workload (same meaning for every command).

@@ -8,6 +8,7 @@ mod cli;
 mod describe;
 mod error;
 mod latency;
+mod matrix;
 mod node_bin;
 mod options;
 mod procfs;
@@ -27,7 +28,8 @@ use crate::error::exit_code;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Ingest(args) => options::IngestOptions::from_args(*args).and_then(|o| run::ingest(&o)),
+        Command::Ingest(args) => options::IngestOptions::from_args(*args).and_then(|o| run::ingest(&o)?.into_result()),
+        Command::Matrix(args) => matrix::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Workload { command: WorkloadCommand::Describe(args) } => describe::run(&args),
     };

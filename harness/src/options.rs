@@ -44,6 +44,25 @@ impl fmt::Display for Allocator {
     }
 }
 
+impl From<AllocArg> for Allocator {
+    fn from(a: AllocArg) -> Allocator {
+        match a {
+            AllocArg::Glibc => Allocator::Glibc,
+            AllocArg::Jemalloc => Allocator::Jemalloc,
+            AllocArg::Mimalloc => Allocator::Mimalloc,
+        }
+    }
+}
+
+impl From<CompactionArg> for CompactionMode {
+    fn from(c: CompactionArg) -> CompactionMode {
+        match c {
+            CompactionArg::Streaming => CompactionMode::Streaming,
+            CompactionArg::Buffered => CompactionMode::Buffered,
+        }
+    }
+}
+
 /// glibc's `MALLOC_ARENA_MAX` for the node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -95,11 +114,7 @@ impl IngestOptions {
     pub fn from_args(a: IngestArgs) -> Result<IngestOptions> {
         let flag = |name: &str, e: String| input(format!("--{name}: {e}"));
         let arena_max = ArenaMax::parse(&a.arena_max).map_err(|e| flag("arena-max", e))?;
-        let alloc = match a.alloc {
-            AllocArg::Glibc => Allocator::Glibc,
-            AllocArg::Jemalloc => Allocator::Jemalloc,
-            AllocArg::Mimalloc => Allocator::Mimalloc,
-        };
+        let alloc = Allocator::from(a.alloc);
         if arena_max != ArenaMax::Default && alloc != Allocator::Glibc {
             return Err(flag(
                 "arena-max",
@@ -120,10 +135,7 @@ impl IngestOptions {
             alloc,
             arena_max,
             alloc_conf: a.alloc_conf,
-            compaction: match a.compaction {
-                CompactionArg::Streaming => CompactionMode::Streaming,
-                CompactionArg::Buffered => CompactionMode::Buffered,
-            },
+            compaction: a.compaction.into(),
             compaction_concurrency: a.compaction_concurrency,
             workload_arg: a.workload,
             workload,
@@ -143,17 +155,22 @@ impl IngestOptions {
 
     /// `<workload>_<alloc>[_arenaN]_<mode>_cc<N>`: the run directory name after the timestamp.
     pub fn cell_name(&self) -> String {
-        let arena = match self.arena_max {
-            ArenaMax::Default => String::new(),
-            ArenaMax::Max(n) => format!("_arena{n}"),
-        };
-        let mode = match self.compaction {
-            CompactionMode::Streaming => "streaming",
-            CompactionMode::Buffered => "buffered",
-        };
-        let name = format!("{}_{}{arena}_{mode}_cc{}", self.workload.name, self.alloc, self.compaction_concurrency);
-        sanitize(&name)
+        let cell = cell_label(self.alloc, self.arena_max, self.compaction, self.compaction_concurrency);
+        sanitize(&format!("{}_{cell}", self.workload.name))
     }
+}
+
+/// `<alloc>[_arenaN]_<mode>_cc<N>`: a configuration's name in run and matrix directories.
+pub fn cell_label(alloc: Allocator, arena_max: ArenaMax, compaction: CompactionMode, cc: u64) -> String {
+    let arena = match arena_max {
+        ArenaMax::Default => String::new(),
+        ArenaMax::Max(n) => format!("_arena{n}"),
+    };
+    let mode = match compaction {
+        CompactionMode::Streaming => "streaming",
+        CompactionMode::Buffered => "buffered",
+    };
+    sanitize(&format!("{alloc}{arena}_{mode}_cc{cc}"))
 }
 
 /// Loads a workload and applies command-line overrides.

@@ -61,7 +61,26 @@ pub struct Plan<'a> {
     pub start: SystemTime,
 }
 
-pub fn ingest(opts: &IngestOptions) -> Result<()> {
+/// A finished run: where its files are and its headline metrics.
+pub struct RunReport {
+    pub run_dir: PathBuf,
+    pub summary: crate::results::summary::Summary,
+}
+
+impl RunReport {
+    /// `Err(RunFailed)` unless the node run succeeded (exit code 1 for `ingest`).
+    pub fn into_result(self) -> Result<()> {
+        if self.summary.outcome != crash::Outcome::Ok {
+            let dir = self.run_dir.display();
+            return Err(RunFailed(format!("the node run did not succeed: see {dir}/crash/")).into());
+        }
+        Ok(())
+    }
+}
+
+/// Runs one benchmark; a node failure is a result (see [`RunReport::into_result`]),
+/// only input and harness errors are `Err`.
+pub fn ingest(opts: &IngestOptions) -> Result<RunReport> {
     let start = SystemTime::now();
     let node_bin = crate::node_bin::resolve(opts.alloc, opts.node_bin.as_deref())?;
     let run_dir = match &opts.out {
@@ -212,7 +231,7 @@ pub struct Collected {
     pub acked_bytes: u64,
 }
 
-fn execute(plan: &Plan) -> Result<()> {
+fn execute(plan: &Plan) -> Result<RunReport> {
     let o = plan.opts;
     let args = node_args(plan);
     let env = node::allocator_env(o);
@@ -302,10 +321,6 @@ fn execute(plan: &Plan) -> Result<()> {
     drop(limit);
     log.flush();
     let summary = write::outputs(plan, &args, &env, &collected, &obs)?;
-    let dir = plan.run_dir.display().to_string();
-    println!("{}", summary.human(&dir));
-    if summary.outcome != crash::Outcome::Ok {
-        return Err(RunFailed(format!("the node run did not succeed: see {dir}/crash/")).into());
-    }
-    Ok(())
+    println!("{}", summary.human(&plan.run_dir.display().to_string()));
+    Ok(RunReport { run_dir: plan.run_dir.clone(), summary })
 }

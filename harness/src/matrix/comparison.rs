@@ -1,0 +1,257 @@
+//! `comparison.json` and `comparison.md`: per metric and cell, the median over
+//! repetitions with its 95 % bootstrap interval, and the ratio to the baseline cell with
+//! its interval and a verdict. Built from the runs' `summary.json` files only, so a
+//! suite can be re-compared from disk.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::stats::{self, Direction, Verdict};
+
+/// One successful run's summary, tagged with its cell.
+pub struct RunRecord {
+    pub cell: String,
+    pub summary: Value,
+}
+
+/// A compared metric: where it comes from in summary.json, its unit, and which way is good.
+pub struct Metric {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub unit: &'static str,
+    pub direction: Direction,
+    pub extract: fn(&Value) -> Option<f64>,
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn latency_ms(s: &Value, name: &str, p: &str) -> Option<f64> {
+    Some(s["latency_us"][name][p].as_f64()? / 1e3)
+}
+
+/// The metrics every comparison reports (issue: peak RSS, peak live heap, throughput,
+/// ingest p50/p99, flush p99, compaction time, CPU time).
+pub const METRICS: &[Metric] = &[
+    Metric {
+        key: "rss_peak",
+        label: "peak RSS (VmHWM)",
+        unit: "MiB",
+        direction: Direction::LowerIsBetter,
+        extract: |s| Some(s["rss_peak_bytes"].as_f64()? / MIB),
+    },
+    Metric {
+        key: "heap_live_peak",
+        label: "peak live heap",
+        unit: "MiB",
+        direction: Direction::LowerIsBetter,
+        extract: |s| Some(s["heap_live_peak_bytes"].as_f64()? / MIB),
+    },
+    Metric {
+        key: "throughput",
+        label: "throughput",
+        unit: "MiB/s",
+        direction: Direction::HigherIsBetter,
+        extract: |s| s["throughput_mib_per_s"].as_f64(),
+    },
+    Metric {
+        key: "ingest_p50",
+        label: "ingest latency p50",
+        unit: "ms",
+        direction: Direction::LowerIsBetter,
+        extract: |s| latency_ms(s, "ingest", "p50"),
+    },
+    Metric {
+        key: "ingest_p99",
+        label: "ingest latency p99",
+        unit: "ms",
+        direction: Direction::LowerIsBetter,
+        extract: |s| latency_ms(s, "ingest", "p99"),
+    },
+    Metric {
+        key: "flush_p99",
+        label: "flush latency p99",
+        unit: "ms",
+        direction: Direction::LowerIsBetter,
+        extract: |s| latency_ms(s, "flush", "p99"),
+    },
+    Metric {
+        key: "compaction_total",
+        label: "compaction time, total",
+        unit: "s",
+        direction: Direction::LowerIsBetter,
+        extract: |s| s["compaction_s_total"].as_f64(),
+    },
+    Metric {
+        key: "cpu",
+        label: "node CPU time (user + sys)",
+        unit: "s",
+        direction: Direction::LowerIsBetter,
+        extract: |s| Some(s["cpu_user_s"].as_f64()? + s["cpu_sys_s"].as_f64()?),
+    },
+];
+
+#[derive(Debug, Serialize)]
+pub struct CellStat {
+    pub cell: String,
+    pub n: usize,
+    pub values: Vec<f64>,
+    pub median: f64,
+    pub ci: [f64; 2],
+    pub ratio: Option<f64>,
+    pub ratio_ci: Option<[f64; 2]>,
+    pub verdict: Option<Verdict>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MetricTable {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub unit: &'static str,
+    pub direction: Direction,
+    pub cells: Vec<CellStat>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Comparison {
+    pub baseline_cell: String,
+    pub floor_pct: f64,
+    pub confidence: f64,
+    pub resamples: usize,
+    pub metrics: Vec<MetricTable>,
+}
+
+/// Compares `cells` (in display order) over the successful `runs`.
+pub fn compare(cells: &[String], runs: &[RunRecord], baseline: &str, floor_pct: f64) -> Comparison {
+    let metrics = METRICS
+        .iter()
+        .map(|m| {
+            let values = |cell: &str| -> Vec<f64> {
+                runs.iter().filter(|r| r.cell == cell).filter_map(|r| (m.extract)(&r.summary)).collect()
+            };
+            let base = values(baseline);
+            let cells = cells
+                .iter()
+                .map(|c| cell_stat(c, values(c), &base, c == baseline, floor_pct / 100.0, m.direction))
+                .collect();
+            MetricTable { key: m.key, label: m.label, unit: m.unit, direction: m.direction, cells }
+        })
+        .collect();
+    Comparison { baseline_cell: baseline.to_owned(), floor_pct, confidence: 0.95, resamples: stats::RESAMPLES, metrics }
+}
+
+fn cell_stat(cell: &str, values: Vec<f64>, base: &[f64], is_base: bool, floor: f64, direction: Direction) -> CellStat {
+    let (lo, hi) = stats::median_ci(&values);
+    let comparable = !values.is_empty() && !base.is_empty();
+    let (ratio, ratio_ci, verdict) = match (is_base, comparable) {
+        (true, _) => (Some(1.0), None, Some(Verdict::Baseline)),
+        (false, true) => {
+            let (r, rlo, rhi) = stats::ratio_ci(&values, base);
+            (Some(r), Some([rlo, rhi]), Some(stats::verdict(rlo, rhi, floor, direction)))
+        }
+        (false, false) => (None, None, None),
+    };
+    CellStat {
+        cell: cell.to_owned(),
+        n: values.len(),
+        median: stats::median(&values),
+        values,
+        ci: [lo, hi],
+        ratio,
+        ratio_ci,
+        verdict,
+    }
+}
+
+fn num(v: f64) -> String {
+    match v {
+        v if !v.is_finite() => "–".into(),
+        v if v.abs() >= 100.0 => format!("{v:.0}"),
+        v if v.abs() >= 10.0 => format!("{v:.1}"),
+        v => format!("{v:.2}"),
+    }
+}
+
+fn verdict_text(v: Option<Verdict>) -> &'static str {
+    match v {
+        Some(Verdict::Baseline) => "baseline",
+        Some(Verdict::Better) => "**better**",
+        Some(Verdict::Worse) => "**worse**",
+        Some(Verdict::NoClearDifference) => "no clear difference",
+        None => "no data",
+    }
+}
+
+/// The Markdown rendering of a comparison, one table per metric.
+pub fn markdown(c: &Comparison, title: &str, failed: &[String]) -> String {
+    let mut out = format!("# {title}\n\n");
+    let _ = writeln!(
+        out,
+        "Median over repetitions with a 95 % bootstrap interval ({} resamples); ratio to the baseline cell `{}` \
+         with its interval. A difference is called only when the whole ratio interval is beyond ±{} %.\n",
+        c.resamples, c.baseline_cell, c.floor_pct
+    );
+    if !failed.is_empty() {
+        let _ = writeln!(out, "Failed runs (excluded, see their `crash/`): {}\n", failed.join(", "));
+    }
+    for m in &c.metrics {
+        let better = match m.direction {
+            Direction::LowerIsBetter => "lower is better",
+            Direction::HigherIsBetter => "higher is better",
+        };
+        let _ = writeln!(out, "## {} ({}, {better})\n", m.label, m.unit);
+        let _ = writeln!(
+            out,
+            "| cell | n | median | 95 % CI | ratio | ratio 95 % CI | verdict |\n|---|---|---|---|---|---|---|"
+        );
+        for s in &m.cells {
+            let ratio = s.ratio.map_or("–".into(), |r| format!("{r:.3}"));
+            let rci = s.ratio_ci.map_or("–".into(), |[a, b]| format!("{a:.3} – {b:.3}"));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} – {} | {ratio} | {rci} | {} |",
+                s.cell,
+                s.n,
+                num(s.median),
+                num(s.ci[0]),
+                num(s.ci[1]),
+                verdict_text(s.verdict)
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(cell: &str, rss_mib: f64, mib_s: f64) -> RunRecord {
+        RunRecord {
+            cell: cell.into(),
+            summary: serde_json::json!({"rss_peak_bytes": rss_mib * MIB, "throughput_mib_per_s": mib_s, "cpu_user_s": 1.0, "cpu_sys_s": 0.5}),
+        }
+    }
+
+    #[test]
+    fn compares_cells_against_the_baseline() {
+        let runs: Vec<RunRecord> = [(150.0, 200.0), (152.0, 210.0), (149.0, 190.0)]
+            .iter()
+            .map(|&(r, t)| run("streaming", r, t))
+            .chain([(1300.0, 205.0), (1280.0, 195.0), (1310.0, 200.0)].iter().map(|&(r, t)| run("buffered", r, t)))
+            .collect();
+        let c = compare(&["streaming".into(), "buffered".into()], &runs, "streaming", 5.0);
+        let rss = &c.metrics[0].cells;
+        assert_eq!(rss[0].verdict, Some(Verdict::Baseline));
+        assert_eq!(rss[1].verdict, Some(Verdict::Worse));
+        assert!((rss[1].ratio.unwrap() - 1300.0 / 150.0).abs() < 0.01);
+        let tput = &c.metrics[2].cells;
+        assert_eq!(tput[1].verdict, Some(Verdict::NoClearDifference));
+        assert_eq!(c.metrics[1].cells[0].n, 0, "no heap values in the summaries");
+        let md = markdown(&c, "t", &[]);
+        assert!(md.contains("| buffered | 3 | 1300 | "), "{md}");
+        assert!(md.contains("**worse**"));
+    }
+}

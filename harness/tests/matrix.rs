@@ -1,0 +1,72 @@
+//! `syncbench matrix` end to end: interleaved runs, suite files, and a cell whose node
+//! is killed mid-run does not stop the others.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{json, text, SYNCBENCH};
+
+/// Pids of running processes whose command line contains `needle`.
+fn pids_with(needle: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            String::from_utf8_lossy(&cmd).contains(needle).then_some(pid)
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_cell_is_recorded_and_the_matrix_finishes_the_others() {
+    common::node_bin("glibc");
+    common::node_bin("mimalloc");
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(SYNCBENCH)
+        .args(["matrix", "--alloc", "glibc,mimalloc", "--arena-max", "default,2", "--repeat", "2"])
+        .args(["--workload", "smoke", "--out", "suite"])
+        .current_dir(dir.path())
+        .env_remove("CARGO")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill the first mimalloc node this matrix starts, a moment after it appears.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let victim = loop {
+        // Only this test's nodes: they inherit the matrix's working directory.
+        let found = pids_with("node-mimalloc")
+            .into_iter()
+            .find(|&p| std::fs::read_link(format!("/proc/{p}/cwd")).is_ok_and(|c| c == dir.path()));
+        if let Some(p) = found {
+            std::thread::sleep(Duration::from_millis(50));
+            // SAFETY: kill(2) on a pid that was just found running.
+            unsafe { libc::kill(p, libc::SIGKILL) };
+            break p;
+        }
+        assert!(Instant::now() < deadline, "no mimalloc node appeared");
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("skipping mimalloc_arena2_streaming_cc1"), "{stderr}");
+    assert!(stderr.contains("failed runs: mimalloc_streaming_cc1-r"), "victim {victim}: {stderr}");
+    let suite = dir.path().join("suite");
+    let s = json(&suite.join("suite.json"));
+    let order = s["order"].as_array().unwrap();
+    assert_eq!(order.len(), 6, "3 cells × 2 repetitions all ran");
+    assert_eq!(order.iter().filter(|r| r["outcome"] == "crashed").count(), 1);
+    assert!(order.windows(2).all(|w| w[0]["cell"] != w[1]["cell"]), "a cell ran twice in a row");
+    let crashed = order.iter().find(|r| r["outcome"] == "crashed").unwrap();
+    assert!(suite.join(crashed["run_dir"].as_str().unwrap()).join("crash/classification.json").is_file());
+    let md = std::fs::read_to_string(suite.join("comparison.md")).unwrap();
+    assert!(md.contains("| glibc_arena2_streaming_cc1 | 2 |"), "{md}");
+    assert!(md.contains("| mimalloc_streaming_cc1 | 1 |"), "the killed run is excluded: {md}");
+    let c = json(&suite.join("comparison.json"));
+    assert_eq!(c["baseline_cell"], "glibc_streaming_cc1");
+}
