@@ -26,7 +26,7 @@ fn a_killed_cell_is_recorded_and_the_matrix_finishes_the_others() {
     common::node_bin("glibc");
     common::node_bin("mimalloc");
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(SYNCBENCH)
+    let child = Command::new(SYNCBENCH)
         .args(["matrix", "--alloc", "glibc,mimalloc", "--arena-max", "default,2", "--repeat", "2"])
         .args(["--workload", "smoke", "--out", "suite"])
         .current_dir(dir.path())
