@@ -23,6 +23,9 @@ pub enum Command {
     /// Run a cartesian product of configurations, repeated and interleaved, and compare
     /// them with bootstrap confidence intervals.
     Matrix(Box<MatrixArgs>),
+    /// Re-render charts and comparisons of runs or suites from their files; merge
+    /// directories from several hosts; regenerate the results index.
+    Report(ReportArgs),
     /// Re-read every block stored in a node data directory and compare with the generator.
     Verify(VerifyArgs),
     /// Inspect workloads.
@@ -160,6 +163,23 @@ pub struct MatrixArgs {
     pub mem_limit: Option<String>,
     #[arg(long = "node-arg", allow_hyphen_values = true)]
     pub node_args: Vec<String>,
+    #[arg(long)]
+    pub png: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Run or suite directories.
+    pub dirs: Vec<PathBuf>,
+    /// Merge all given directories into one comparison written here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Regenerate <DIR>/README.md, the index of runs and suites in DIR.
+    #[arg(long)]
+    pub index: Option<PathBuf>,
+    /// Smallest relative difference (percent) a verdict may call, for --out.
+    #[arg(long, default_value_t = 5.0)]
+    pub floor_pct: f64,
     #[arg(long)]
     pub png: bool,
 }

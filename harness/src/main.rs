@@ -12,6 +12,7 @@ mod matrix;
 mod node_bin;
 mod options;
 mod procfs;
+mod report;
 mod results;
 mod run;
 mod time;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Ingest(args) => options::IngestOptions::from_args(*args).and_then(|o| run::ingest(&o)?.into_result()),
         Command::Matrix(args) => matrix::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Workload { command: WorkloadCommand::Describe(args) } => describe::run(&args),
     };

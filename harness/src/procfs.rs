@@ -107,11 +107,6 @@ pub fn read_meminfo() -> Option<(u64, u64)> {
     Some((get("MemAvailable:")?, get("MemTotal:")?))
 }
 
-/// This machine's host name.
-pub fn hostname() -> String {
-    fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_owned()).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,3 +70,70 @@ fn a_killed_cell_is_recorded_and_the_matrix_finishes_the_others() {
     let c = json(&suite.join("comparison.json"));
     assert_eq!(c["baseline_cell"], "glibc_streaming_cc1");
 }
+
+/// Every file of a directory tree: relative path → bytes.
+fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn report_reproduces_a_suite_byte_for_byte_and_indexes_it() {
+    common::node_bin("glibc");
+    common::node_bin("jemalloc");
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "matrix",
+        "--alloc",
+        "glibc,jemalloc",
+        "--repeat",
+        "2",
+        "--workload",
+        "smoke",
+        "--blocks",
+        "1000",
+        "--out",
+        "results/suite",
+    ];
+    let out = common::syncbench(&args, dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    let suite = dir.path().join("results/suite");
+    for f in [
+        "suite.json",
+        "comparison.json",
+        "comparison.md",
+        "charts/rss_overlay.svg",
+        "charts/rss_peak.svg",
+        "charts/throughput.svg",
+        "charts/latency.svg",
+        "charts/heap_vs_rss.svg",
+    ] {
+        assert!(suite.join(f).is_file(), "missing {f}");
+    }
+    let before = snapshot(&suite);
+    assert!(before.len() > 40, "{} files", before.len());
+    // Remove everything derived, then re-derive it.
+    std::fs::remove_dir_all(suite.join("charts")).unwrap();
+    std::fs::remove_file(suite.join("comparison.md")).unwrap();
+    for run in std::fs::read_dir(suite.join("runs")).unwrap().flatten() {
+        std::fs::remove_dir_all(run.path().join("charts")).unwrap();
+    }
+    let out = common::syncbench(&["report", "results/suite", "--index", "results"], dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    let after = snapshot(&suite);
+    let differing: Vec<&String> = before.keys().filter(|k| before.get(*k) != after.get(*k)).collect();
+    assert!(differing.is_empty(), "not reproduced byte for byte: {differing:?}");
+    let index = std::fs::read_to_string(dir.path().join("results/README.md")).unwrap();
+    assert!(index.contains("| [suite](suite/) | smoke | 2 | 4 of 4 |"), "{index}");
+}

@@ -5,7 +5,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{de, legend, line, Chart, RunChartData, FONT, LABEL_SIZE, PALETTE, TITLE_SIZE};
+use super::{de, legend, line, series_color, Chart, RunChartData, FONT, LABEL_SIZE, TITLE_SIZE};
 
 pub struct LatencyChart<'a>(pub &'a RunChartData);
 
@@ -28,39 +28,58 @@ impl Chart for LatencyChart<'_> {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let d = self.0;
-        let values = d.latency.iter().flat_map(|(_, r)| r.iter().map(|p| p.1 / 1e3)).filter(|v| *v > 0.0);
-        let (lo, hi) = values.fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-        let (lo, hi) = if hi > 0.0 { (lo / 1.5, hi * 1.5) } else { (0.001, 1.0) };
-        let mut chart = ChartBuilder::on(root)
-            .caption(format!("Latency by percentile — {}", d.title), (FONT, TITLE_SIZE))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d((1f64..X_MAX).log_scale(), (lo..hi).log_scale())
-            .map_err(de)?;
-        chart
-            .configure_mesh()
-            .x_desc("percentile")
-            .y_desc("latency (ms)")
-            .x_label_formatter(&percentile_label)
-            .label_style((FONT, LABEL_SIZE))
-            .axis_desc_style((FONT, LABEL_SIZE))
-            .draw()
-            .map_err(de)?;
-        for (i, (name, rows)) in d.latency.iter().enumerate() {
-            let points =
-                rows.iter().filter(|r| r.0 < 1.0 && r.1 > 0.0).map(|r| ((1.0 / (1.0 - r.0)).min(X_MAX), r.1 / 1e3));
-            let label = match name.as_str() {
-                "ingest" => "ingest: send → durable ack (per block)",
-                "flush" => "flush: fdatasync per batch",
-                "wal_append" => "wal_append: write per batch",
-                "compaction" => "compaction: per shard",
-                other => other,
-            };
-            line(&mut chart, points, label, PALETTE[i % PALETTE.len()])?;
-        }
-        legend(&mut chart, SeriesLabelPosition::UpperLeft)
+        let series: Vec<(&str, Vec<(f64, f64)>)> = d
+            .latency
+            .iter()
+            .map(|(name, rows)| {
+                let label = match name.as_str() {
+                    "ingest" => "ingest: send → durable ack (per block)",
+                    "flush" => "flush: fdatasync per batch",
+                    "wal_append" => "wal_append: write per batch",
+                    "compaction" => "compaction: per shard",
+                    other => other,
+                };
+                (label, spectrum(rows))
+            })
+            .collect();
+        draw_spectrum(root, format!("Latency by percentile — {}", d.title), &series)
     }
+}
+
+/// (quantile, µs) rows as plotted points: (1 / (1 − q), ms), the 100 % row dropped.
+pub fn spectrum(rows: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    rows.iter().filter(|r| r.0 < 1.0 && r.1 > 0.0).map(|r| ((1.0 / (1.0 - r.0)).min(X_MAX), r.1 / 1e3)).collect()
+}
+
+/// Draws labelled spectra on log–log axes.
+pub fn draw_spectrum<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: String,
+    series: &[(&str, Vec<(f64, f64)>)],
+) -> Result<()> {
+    let values = series.iter().flat_map(|(_, p)| p.iter().map(|p| p.1));
+    let (lo, hi) = values.fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (lo, hi) = if hi > 0.0 { (lo / 1.5, hi * 1.5) } else { (0.001, 1.0) };
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, TITLE_SIZE))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d((1f64..X_MAX).log_scale(), (lo..hi).log_scale())
+        .map_err(de)?;
+    chart
+        .configure_mesh()
+        .x_desc("percentile")
+        .y_desc("latency (ms)")
+        .x_label_formatter(&percentile_label)
+        .label_style((FONT, LABEL_SIZE))
+        .axis_desc_style((FONT, LABEL_SIZE))
+        .draw()
+        .map_err(de)?;
+    for (i, (label, points)) in series.iter().enumerate() {
+        line(&mut chart, points.iter().copied(), label, series_color(i))?;
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 mod heap;
 mod latency;
 mod rss;
+pub mod suite;
 mod throughput;
 
 use std::path::Path;
@@ -20,9 +21,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
-use crate::run::events::{CompactionSpan, StatsPoint};
-use crate::run::sampler::Sample;
-use crate::run::Plan;
+use crate::results::load::RunFiles;
 
 pub const WIDTH: u32 = 1100;
 pub const HEIGHT: u32 = 560;
@@ -38,6 +37,15 @@ pub const PALETTE: [RGBColor; 6] = [
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
 ];
+/// Colour of the i-th series: the palette first, then plotters' 99-colour palette.
+pub fn series_color(i: usize) -> RGBColor {
+    if let Some(&c) = PALETTE.get(i) {
+        return c;
+    }
+    let (r, g, b) = Palette99::pick(i).rgb();
+    RGBColor(r, g, b)
+}
+
 /// Background shading of compaction intervals.
 pub const COMPACTION_SHADE: RGBColor = RGBColor(255, 190, 110);
 pub const MIB: f64 = 1024.0 * 1024.0;
@@ -100,44 +108,16 @@ pub struct RunChartData {
 }
 
 impl RunChartData {
-    pub fn from_run(
-        plan: &Plan,
-        samples: &[Sample],
-        stats: &[StatsPoint],
-        compactions: &[CompactionSpan],
-        flushes: &[(u64, f64)],
-        dir: &Path,
-    ) -> RunChartData {
-        let o = plan.opts;
-        let host = crate::procfs::hostname();
-        let mode =
-            serde_json::to_value(o.compaction).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        let end_s = samples.last().map_or(0.0, |s| s.t_ms as f64 / 1e3);
+    /// Everything from the run's files (see `results::load`).
+    pub fn from_files(r: &RunFiles) -> RunChartData {
         RunChartData {
-            title: format!("{} · {} · {mode} cc{} · {host}", o.workload.name, o.alloc, o.compaction_concurrency),
-            rss: samples
-                .iter()
-                .map(|s| {
-                    (
-                        s.t_ms as f64 / 1e3,
-                        s.mem.rss as f64,
-                        s.mem.rss_anon as f64,
-                        s.mem.rss_file as f64,
-                        s.mem.hwm as f64,
-                    )
-                })
-                .collect(),
-            heap: stats
-                .iter()
-                .map(|s| (s.t_ms as f64 / 1e3, s.heap_live_bytes as f64, s.allocator_resident_bytes.map(|v| v as f64)))
-                .collect(),
-            acked: samples.iter().map(|s| (s.t_ms as f64 / 1e3, s.blocks_acked as f64, s.bytes_acked as f64)).collect(),
-            compactions: compactions
-                .iter()
-                .map(|c| (c.start_ms as f64 / 1e3, c.end_ms.map_or(end_s, |e| e as f64 / 1e3)))
-                .collect(),
-            flushes: flushes.iter().map(|f| f.0 as f64 / 1e3).collect(),
-            latency: load_hgrms(&dir.join("latency")),
+            title: r.title(),
+            rss: r.samples.iter().map(|s| (s.t_s, s.rss, s.rss_anon, s.rss_file, s.hwm)).collect(),
+            heap: r.samples.iter().filter_map(|s| Some((s.t_s, s.heap_live?, s.allocator_resident))).collect(),
+            acked: r.samples.iter().map(|s| (s.t_s, s.blocks_acked, s.bytes_acked)).collect(),
+            compactions: r.compactions.clone(),
+            flushes: r.flushes.clone(),
+            latency: r.latency.clone(),
         }
     }
 }

@@ -31,7 +31,6 @@ use crate::cli::MatrixArgs;
 use crate::error::{input, InputError, RunFailed};
 use crate::options::{cell_label, resolve_workload, Allocator, ArenaMax, IngestOptions};
 use crate::units::{parse_bytes, parse_duration};
-use comparison::RunRecord;
 
 /// Largest matrix accepted (cells × repetitions): bounded like everything else.
 const MAX_RUNS: usize = 2_000;
@@ -158,7 +157,6 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
         order.len()
     );
     let mut done: Vec<RunEntry> = Vec::new();
-    let mut records = Vec::new();
     for (i, &(ci, rep)) in order.iter().enumerate() {
         let cell = &cells[ci];
         let dir = suite.join("runs").join(format!("{}-r{}", cell.name, rep + 1));
@@ -176,9 +174,6 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
                 let summary = serde_json::to_value(&report.summary)?;
                 let outcome = summary["outcome"].as_str().unwrap_or("unknown").to_owned();
                 let wall_s = summary["wall_s"].as_f64();
-                if outcome == "ok" {
-                    records.push(RunRecord { cell: cell.name.clone(), summary });
-                }
                 RunEntry { cell: cell.name.clone(), rep: rep + 1, run_dir: relative(&suite, &dir), outcome, wall_s }
             }
             Err(e) if e.chain().any(|c| c.is::<InputError>()) => return Err(e),
@@ -203,13 +198,7 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
     }
     let failed: Vec<String> =
         done.iter().filter(|r| r.outcome != "ok").map(|r| format!("{}-r{} ({})", r.cell, r.rep, r.outcome)).collect();
-    let names: Vec<String> = cells.iter().map(|c| c.name.clone()).collect();
-    let cmp = comparison::compare(&names, &records, &baseline, a.floor_pct);
-    fs::write(suite.join("comparison.json"), serde_json::to_string_pretty(&cmp)? + "\n")
-        .context("writing comparison.json")?;
-    let title = format!("{} — {} × {} runs", base.workload.name, cells.len(), a.repeat);
-    fs::write(suite.join("comparison.md"), comparison::markdown(&cmp, &title, &failed))
-        .context("writing comparison.md")?;
+    crate::report::render_suite(&suite, a.png)?;
     println!("matrix: {} runs, {} failed; comparison in {}/comparison.md", done.len(), failed.len(), suite.display());
     if !failed.is_empty() {
         return Err(RunFailed(format!("failed runs: {}", failed.join(", "))).into());

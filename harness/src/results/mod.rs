@@ -4,6 +4,7 @@
 //! - this module: the run directory name and `samples.csv`.
 //! - [`summary`]: `summary.json` and the human summary printed at the end.
 
+pub mod load;
 pub mod summary;
 
 use std::fmt::Write as _;

@@ -52,8 +52,6 @@ pub struct Observed {
     pub ready: bool,
     pub stats: Vec<StatsPoint>,
     pub compactions: Vec<CompactionSpan>,
-    /// (t_ms at flush_end, duration_ms)
-    pub flushes: Vec<(u64, f64)>,
     pub node_start: Option<Value>,
     pub node_summary: Option<Value>,
     pub errors: Vec<String>,
@@ -211,10 +209,6 @@ fn observe(obs: &NodeObservations, t: u64, e: &Map<String, Value>) {
                 c.end_ms = Some(t);
                 c.bytes_out = u("bytes_out");
             }
-        }
-        "flush_end" => {
-            let d = e.get("duration_ms").and_then(Value::as_f64).unwrap_or(0.0);
-            s.flushes.push((t, d));
         }
         "node_start" => s.node_start = Some(Value::Object(e.clone())),
         "node_summary" => s.node_summary = Some(Value::Object(e.clone())),

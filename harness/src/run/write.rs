@@ -15,6 +15,7 @@ use super::{envinfo, Collected, Plan};
 use crate::charts::{self, RunChartData};
 use crate::latency::{self, summarize, Interval};
 use crate::options::ArenaMax;
+use crate::results::load::RunFiles;
 use crate::results::samples_csv;
 use crate::results::summary::{mib_per_s, Summary};
 
@@ -81,16 +82,9 @@ pub fn outputs(
     obs: &NodeObservations,
 ) -> Result<Summary> {
     let dir = &plan.run_dir;
-    let (stats, compactions, flushes, node_start, node_summary, tail) = obs
+    let (stats, compactions, node_start, node_summary, tail) = obs
         .snapshot(|s| {
-            (
-                s.stats.clone(),
-                s.compactions.clone(),
-                s.flushes.clone(),
-                s.node_start.clone(),
-                s.node_summary.clone(),
-                s.tail.clone(),
-            )
+            (s.stats.clone(), s.compactions.clone(), s.node_start.clone(), s.node_summary.clone(), s.tail.clone())
         })
         .unwrap_or_default();
     fs::write(dir.join("samples.csv"), samples_csv(&c.samples, &stats)).context("writing samples.csv")?;
@@ -98,8 +92,10 @@ pub fn outputs(
     let summary = summarize_run(plan, c, &stats, &compactions, node_summary.as_ref(), histograms);
     write_json(&dir.join("summary.json"), &summary)?;
     config_json(plan, args, env, Some((node_start.unwrap_or(Value::Null), c.mem_limit.clone())))?;
-    let data = RunChartData::from_run(plan, &c.samples, &stats, &compactions, &flushes, dir);
-    if let Err(e) = charts::render_run(&data, &dir.join("charts"), plan.opts.png) {
+    // Drawn from the files just written, exactly as `syncbench report` redraws them.
+    let drawn = RunFiles::load(dir)
+        .and_then(|r| charts::render_run(&RunChartData::from_files(&r), &dir.join("charts"), plan.opts.png));
+    if let Err(e) = drawn {
         eprintln!("syncbench: warning: charts could not be rendered: {e:#}");
     }
     if summary.outcome != Outcome::Ok {

@@ -1,0 +1,254 @@
+//! `syncbench report`: everything a run or suite shows, re-derived from its files
+//! without re-running anything, byte for byte as the run or matrix wrote it.
+//!
+//! - `report RUN_DIR|SUITE_DIR…`: re-render each in place (a suite: its runs' charts,
+//!   comparison and suite charts).
+//! - `report DIR… --out MERGED`: one comparison over runs from several directories or
+//!   hosts; cells are named `<host>/<cell>` when more than one host took part.
+//! - `report --index results/`: regenerate `results/README.md` (the index of committed
+//!   runs and suites), prefixed with `results/README.header.md` when present.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use crate::charts::suite::{CellRuns, SuiteChartData};
+use crate::charts::{self, RunChartData};
+use crate::cli::ReportArgs;
+use crate::error::input;
+use crate::matrix::comparison::{self, Comparison, RunRecord};
+use crate::results::load::RunFiles;
+
+pub fn run(a: &ReportArgs) -> Result<()> {
+    if a.dirs.is_empty() && a.index.is_none() {
+        return Err(input("report: expected at least one run or suite directory, or --index DIR"));
+    }
+    match &a.out {
+        Some(out) => merge(&a.dirs, out, a.floor_pct, a.png)?,
+        None => {
+            for d in &a.dirs {
+                render_dir(d, a.png)?;
+                println!("report: re-rendered {}", d.display());
+            }
+        }
+    }
+    if let Some(dir) = &a.index {
+        let path = write_index(dir)?;
+        println!("report: wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn is_suite(dir: &Path) -> bool {
+    dir.join("suite.json").is_file()
+}
+
+fn render_dir(dir: &Path, png: bool) -> Result<()> {
+    if is_suite(dir) {
+        for (_, run_dir, _) in suite_entries(dir)? {
+            if run_dir.join("summary.json").is_file() {
+                render_run(&run_dir, png)?;
+            }
+        }
+        render_suite(dir, png)
+    } else if dir.join("summary.json").is_file() {
+        render_run(dir, png)
+    } else {
+        Err(input(format!("{}: expected a run directory (summary.json) or a suite (suite.json)", dir.display())))
+    }
+}
+
+/// Redraws a run's charts from its files.
+pub fn render_run(dir: &Path, png: bool) -> Result<()> {
+    let r = RunFiles::load(dir)?;
+    charts::render_run(&RunChartData::from_files(&r), &dir.join("charts"), png)
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text = fs::read_to_string(path).map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| input(format!("{}:{}:{}: invalid JSON: {e}", path.display(), e.line(), e.column())))
+}
+
+/// (cell, run directory, outcome) for every run recorded in a suite's order.
+fn suite_entries(suite: &Path) -> Result<Vec<(String, PathBuf, String)>> {
+    let s = read_json(&suite.join("suite.json"))?;
+    let order = s["order"]
+        .as_array()
+        .ok_or_else(|| input(format!("{}: field `order`: expected an array", suite.join("suite.json").display())))?;
+    Ok(order
+        .iter()
+        .map(|e| {
+            let field = |k: &str| e[k].as_str().unwrap_or("").to_owned();
+            (field("cell"), suite.join(field("run_dir")), field("outcome"))
+        })
+        .collect())
+}
+
+/// Re-derives a suite's comparison and charts from suite.json and its runs.
+pub fn render_suite(suite: &Path, png: bool) -> Result<()> {
+    let def = read_json(&suite.join("suite.json"))?;
+    let d = &def["definition"];
+    let cells: Vec<String> =
+        d["cells"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str().map(str::to_owned)).collect();
+    let baseline = d["baseline_cell"].as_str().unwrap_or_default().to_owned();
+    let floor = d["floor_pct"].as_f64().unwrap_or(5.0);
+    let mut failed = Vec::new();
+    let mut grouped: Vec<CellRuns> = cells.iter().map(|c| CellRuns { cell: c.clone(), runs: Vec::new() }).collect();
+    for (cell, dir, outcome) in suite_entries(suite)? {
+        if outcome != "ok" {
+            failed.push(format!(
+                "{} ({outcome})",
+                dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or(cell)
+            ));
+            continue;
+        }
+        if let Some(g) = grouped.iter_mut().find(|g| g.cell == cell) {
+            g.runs.push(RunFiles::load(&dir)?);
+        }
+    }
+    let repeat = d["repeat"].as_u64().unwrap_or(0);
+    let title = format!("{} — {} cells × {repeat} repetitions", d["workload"].as_str().unwrap_or("?"), cells.len());
+    write_comparison(suite, &grouped, &baseline, floor, &title, &failed, png)
+}
+
+fn write_comparison(
+    dir: &Path,
+    grouped: &[CellRuns],
+    baseline: &str,
+    floor: f64,
+    title: &str,
+    failed: &[String],
+    png: bool,
+) -> Result<()> {
+    let records: Vec<RunRecord> = grouped
+        .iter()
+        .flat_map(|g| g.runs.iter().map(|r| RunRecord { cell: g.cell.clone(), summary: r.summary.clone() }))
+        .collect();
+    let names: Vec<String> = grouped.iter().map(|g| g.cell.clone()).collect();
+    let cmp = comparison::compare(&names, &records, baseline, floor);
+    fs::write(dir.join("comparison.json"), serde_json::to_string_pretty(&cmp)? + "\n")
+        .context("writing comparison.json")?;
+    fs::write(dir.join("comparison.md"), comparison::markdown(&cmp, title, failed)).context("writing comparison.md")?;
+    let hosts: BTreeSet<String> = grouped.iter().flat_map(|g| g.runs.iter().map(RunFiles::host)).collect();
+    let workloads: BTreeSet<String> = grouped.iter().flat_map(|g| g.runs.iter().map(RunFiles::workload)).collect();
+    let subtitle = format!(
+        "{} · {}",
+        workloads.into_iter().collect::<Vec<_>>().join(", "),
+        hosts.into_iter().collect::<Vec<_>>().join(", ")
+    );
+    let data = SuiteChartData {
+        subtitle,
+        rss_peak_mib: intervals(&cmp, "rss_peak"),
+        throughput_mib_s: intervals(&cmp, "throughput"),
+        cells: grouped.iter().map(|g| CellRuns { cell: g.cell.clone(), runs: g.runs.clone() }).collect(),
+    };
+    charts::suite::render_suite(&data, &dir.join("charts"), png)
+}
+
+fn intervals(c: &Comparison, key: &str) -> Vec<charts::suite::Interval> {
+    c.metrics
+        .iter()
+        .find(|m| m.key == key)
+        .map(|m| m.cells.iter().map(|s| (s.cell.clone(), s.median, s.ci[0], s.ci[1])).collect())
+        .unwrap_or_default()
+}
+
+/// One comparison over the successful runs found in `dirs` (runs or suites).
+fn merge(dirs: &[PathBuf], out: &Path, floor: f64, png: bool) -> Result<()> {
+    let mut runs = Vec::new();
+    for d in dirs {
+        if is_suite(d) {
+            for (_, run_dir, outcome) in suite_entries(d)? {
+                if outcome == "ok" {
+                    runs.push(RunFiles::load(&run_dir)?);
+                }
+            }
+        } else {
+            runs.push(RunFiles::load(d)?);
+        }
+    }
+    let ok = |r: &RunFiles| r.summary["outcome"] == "ok";
+    runs.retain(ok);
+    if runs.is_empty() {
+        return Err(input("report --out: no successful runs in the given directories"));
+    }
+    let hosts: BTreeSet<String> = runs.iter().map(RunFiles::host).collect();
+    let label = |r: &RunFiles| if hosts.len() > 1 { format!("{}/{}", r.host(), r.cell()) } else { r.cell() };
+    let mut grouped: Vec<CellRuns> = Vec::new();
+    for r in runs {
+        let cell = label(&r);
+        match grouped.iter_mut().find(|g| g.cell == cell) {
+            Some(g) => g.runs.push(r),
+            None => grouped.push(CellRuns { cell, runs: vec![r] }),
+        }
+    }
+    fs::create_dir_all(out).map_err(|e| input(format!("--out {}: {e}", out.display())))?;
+    let baseline = grouped[0].cell.clone();
+    let title = format!("merged comparison — {} cells from {} host(s)", grouped.len(), hosts.len());
+    write_comparison(out, &grouped, &baseline, floor, &title, &[], png)
+}
+
+/// Writes `<dir>/README.md`: the optional header, then suites and runs found in `dir`.
+fn write_index(dir: &Path) -> Result<PathBuf> {
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| input(format!("--index {}: {e}", dir.display())))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    entries.sort();
+    let mut out = fs::read_to_string(dir.join("README.header.md")).unwrap_or_else(|_| "# Results\n".into());
+    let suites: Vec<&PathBuf> = entries.iter().filter(|p| is_suite(p)).collect();
+    if !suites.is_empty() {
+        out.push_str("\n## Suites\n\n| suite | workload | cells | runs ok | comparison | headline chart |\n|---|---|---|---|---|---|\n");
+        for s in suites {
+            let def = read_json(&s.join("suite.json"))?;
+            let name = s.file_name().unwrap_or_default().to_string_lossy();
+            let entries = suite_entries(s)?;
+            let ok = entries.iter().filter(|e| e.2 == "ok").count();
+            let cells = def["definition"]["cells"].as_array().map_or(0, Vec::len);
+            let _ = writeln!(
+                out,
+                "| [{name}]({name}/) | {} | {cells} | {ok} of {} | [comparison.md]({name}/comparison.md) | [peak RSS]({name}/charts/rss_peak.svg) |",
+                def["definition"]["workload"].as_str().unwrap_or("?"),
+                entries.len()
+            );
+        }
+    }
+    let runs: Vec<RunFiles> = entries
+        .iter()
+        .filter(|p| p.join("summary.json").is_file())
+        .map(|p| RunFiles::load(p))
+        .collect::<Result<_>>()?;
+    if !runs.is_empty() {
+        out.push_str("\n## Runs\n\n| run | outcome | blocks | throughput MiB/s | peak RSS MiB (VmHWM) | peak live heap MiB | ingest p50 / p99 ms | compactions |\n|---|---|---|---|---|---|---|---|\n");
+        for r in &runs {
+            let s = &r.summary;
+            let name = r.dir.file_name().unwrap_or_default().to_string_lossy();
+            let mib = |k: &str| s[k].as_f64().map_or("–".into(), |v| format!("{:.1}", v / 1_048_576.0));
+            let ms =
+                |p: &str| s["latency_us"]["ingest"][p].as_f64().map_or("–".into(), |v| format!("{:.0}", v / 1e3));
+            let _ = writeln!(
+                out,
+                "| [{name}]({name}/) | {} | {} | {:.1} | {} | {} | {} / {} | {} |",
+                s["outcome"].as_str().unwrap_or("?"),
+                s["blocks"],
+                s["throughput_mib_per_s"].as_f64().unwrap_or(0.0),
+                mib("rss_peak_bytes"),
+                mib("heap_live_peak_bytes"),
+                ms("p50"),
+                ms("p99"),
+                s["compactions"]
+            );
+        }
+    }
+    out.push_str("\n_This index is generated by `syncbench report --index results/`._\n");
+    let path = dir.join("README.md");
+    fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}

@@ -1,0 +1,180 @@
+//! Reading a run directory back from its files: what charts, `report` and comparisons
+//! need. Charts are always drawn from these files (also right after a run), so that
+//! re-rendering a committed run reproduces its charts byte for byte.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde_json::Value;
+
+use crate::error::input;
+
+/// One row of `samples.csv`, the columns charts use (bytes, seconds).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SampleRow {
+    pub t_s: f64,
+    pub rss: f64,
+    pub rss_anon: f64,
+    pub rss_file: f64,
+    pub hwm: f64,
+    pub heap_live: Option<f64>,
+    pub allocator_resident: Option<f64>,
+    pub blocks_acked: f64,
+    pub bytes_acked: f64,
+}
+
+/// A run directory, loaded.
+#[derive(Debug, Clone)]
+pub struct RunFiles {
+    pub dir: PathBuf,
+    pub summary: Value,
+    pub config: Value,
+    pub samples: Vec<SampleRow>,
+    /// (start_s, end_s); a compaction still running at the end ends at the last sample.
+    pub compactions: Vec<Span>,
+    pub flushes: Vec<f64>,
+    /// (histogram name, [(quantile, value_us)]), ingest first.
+    pub latency: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let text = fs::read_to_string(path).map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| input(format!("{}:{}:{}: invalid JSON: {e}", path.display(), e.line(), e.column())))
+}
+
+impl RunFiles {
+    pub fn load(dir: &Path) -> Result<RunFiles> {
+        let summary = read_json(&dir.join("summary.json"))?;
+        let config = read_json(&dir.join("config.json"))?;
+        let samples = read_samples(&dir.join("samples.csv"))?;
+        let end = samples.last().map_or(0.0, |s| s.t_s);
+        let (compactions, flushes) = read_events(&dir.join("events.jsonl"), end)?;
+        let latency = crate::charts::load_hgrms(&dir.join("latency"));
+        Ok(RunFiles { dir: dir.to_owned(), summary, config, samples, compactions, flushes, latency })
+    }
+
+    pub fn host(&self) -> String {
+        self.config["environment"]["host"].as_str().unwrap_or("unknown-host").to_owned()
+    }
+
+    pub fn workload(&self) -> String {
+        self.config["workload"]["name"].as_str().unwrap_or("unknown").to_owned()
+    }
+
+    /// `<alloc>[_arenaN]_<mode>_cc<N>` from the recorded configuration.
+    pub fn cell(&self) -> String {
+        let n = &self.config["node"];
+        let arena = n["arena_max"].get("max").and_then(Value::as_u64).map_or(String::new(), |a| format!("_arena{a}"));
+        format!(
+            "{}{arena}_{}_cc{}",
+            n["alloc"].as_str().unwrap_or("?"),
+            n["compaction"].as_str().unwrap_or("?"),
+            n["compaction_concurrency"].as_u64().unwrap_or(0)
+        )
+    }
+
+    /// `<workload> · <alloc> · <mode> cc<N> · <host>`.
+    pub fn title(&self) -> String {
+        let n = &self.config["node"];
+        format!(
+            "{} · {} · {} cc{} · {}",
+            self.workload(),
+            n["alloc"].as_str().unwrap_or("?"),
+            n["compaction"].as_str().unwrap_or("?"),
+            n["compaction_concurrency"].as_u64().unwrap_or(0),
+            self.host()
+        )
+    }
+}
+
+fn read_samples(path: &Path) -> Result<Vec<SampleRow>> {
+    let text = fs::read_to_string(path).map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .ok_or_else(|| input(format!("{}:1:1: expected a `{name}` column", path.display())))
+    };
+    let cols = [
+        "t_ms",
+        "rss_bytes",
+        "rss_anon_bytes",
+        "rss_file_bytes",
+        "hwm_bytes",
+        "heap_live_bytes",
+        "allocator_resident_bytes",
+        "blocks_acked",
+        "bytes_acked",
+    ]
+    .map(col);
+    let idx: Vec<usize> = cols.into_iter().collect::<Result<_>>()?;
+    let mut rows = Vec::new();
+    for (i, line) in lines.enumerate() {
+        let cells: Vec<&str> = line.split(',').collect();
+        let get = |k: usize| -> Result<Option<f64>> {
+            match cells.get(idx[k]).copied() {
+                None => Err(input(format!(
+                    "{}:{}: expected {} columns, got {}",
+                    path.display(),
+                    i + 2,
+                    header.len(),
+                    cells.len()
+                ))),
+                Some("") => Ok(None),
+                Some(v) => v.parse().map(Some).map_err(|_| {
+                    input(format!(
+                        "{}:{}: column `{}`: expected a number, got `{v}`",
+                        path.display(),
+                        i + 2,
+                        header[idx[k]]
+                    ))
+                }),
+            }
+        };
+        let req = |k: usize| get(k).map(|v| v.unwrap_or(0.0));
+        rows.push(SampleRow {
+            t_s: req(0)? / 1e3,
+            rss: req(1)?,
+            rss_anon: req(2)?,
+            rss_file: req(3)?,
+            hwm: req(4)?,
+            heap_live: get(5)?,
+            allocator_resident: get(6)?,
+            blocks_acked: req(7)?,
+            bytes_acked: req(8)?,
+        });
+    }
+    Ok(rows)
+}
+
+/// (start_s, end_s) of something that took time.
+pub type Span = (f64, f64);
+
+/// Compaction intervals and flush times from `events.jsonl`.
+fn read_events(path: &Path, end_s: f64) -> Result<(Vec<Span>, Vec<f64>)> {
+    let text = fs::read_to_string(path).map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?;
+    let (mut open, mut spans, mut flushes) = (Vec::<(u64, f64)>::new(), Vec::new(), Vec::new());
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let e: Value = serde_json::from_str(line)
+            .map_err(|err| input(format!("{}:{}:{}: invalid JSON: {err}", path.display(), i + 1, err.column())))?;
+        let t = e["t_ms"].as_f64().unwrap_or(0.0) / 1e3;
+        let shard = e["shard"].as_u64().unwrap_or(0);
+        match e["event"].as_str().unwrap_or("") {
+            "compaction_start" => open.push((shard, t)),
+            "compaction_end" => {
+                if let Some(i) = open.iter().position(|o| o.0 == shard) {
+                    spans.push((open.remove(i).1, t));
+                }
+            }
+            "flush_end" => flushes.push(t),
+            _ => {}
+        }
+    }
+    spans.extend(open.into_iter().map(|(_, t)| (t, end_s)));
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok((spans, flushes))
+}
