@@ -136,4 +136,10 @@ fn report_reproduces_a_suite_byte_for_byte_and_indexes_it() {
     assert!(differing.is_empty(), "not reproduced byte for byte: {differing:?}");
     let index = std::fs::read_to_string(dir.path().join("results/README.md")).unwrap();
     assert!(index.contains("| [suite](suite/) | smoke | 2 | 4 of 4 |"), "{index}");
+    // Merging directories (as from several hosts) gives one comparison over all runs.
+    let merged = common::syncbench(&["report", "results/suite", "--out", "merged"], dir.path());
+    assert!(merged.status.success(), "{}", text(&merged));
+    let md = std::fs::read_to_string(dir.path().join("merged/comparison.md")).unwrap();
+    assert!(md.contains("| glibc_streaming_cc1 | 2 |") && md.contains("| jemalloc_streaming_cc1 | 2 |"), "{md}");
+    assert!(dir.path().join("merged/charts/rss_overlay.svg").is_file());
 }
