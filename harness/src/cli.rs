@@ -82,15 +82,6 @@ pub struct IngestArgs {
     /// Blocks per node writer batch.
     #[arg(long, default_value_t = 512)]
     pub writer_batch: u64,
-    /// /proc sampling interval of the node (e.g. 100ms, 1s).
-    #[arg(long, default_value = "100ms")]
-    pub sample_interval: String,
-    /// Memory limit for the node (e.g. 2GiB): cgroup where possible, else an RSS watchdog.
-    #[arg(long)]
-    pub mem_limit: Option<String>,
-    /// Give up after this long (e.g. 30m).
-    #[arg(long, default_value = "30m")]
-    pub timeout: String,
     /// Run directory (default: results/<UTC timestamp>_<workload>_<alloc>[_arenaN]_<mode>_cc<N>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -104,15 +95,31 @@ pub struct IngestArgs {
     /// Node executable to run instead of building/finding node-<alloc>.
     #[arg(long)]
     pub node_bin: Option<PathBuf>,
+    /// Skip the free-disk check.
+    #[arg(long)]
+    pub no_disk_check: bool,
+    #[command(flatten)]
+    pub settings: RunSettingsArgs,
+}
+
+/// How every node run is measured and bounded (the same for `ingest` and `matrix`).
+#[derive(Debug, Args)]
+pub struct RunSettingsArgs {
+    /// /proc sampling interval of the node (e.g. 100ms, 1s).
+    #[arg(long, default_value = "100ms")]
+    pub sample_interval: String,
+    /// Memory limit for the node (e.g. 2GiB): cgroup where possible, else an RSS watchdog.
+    #[arg(long)]
+    pub mem_limit: Option<String>,
+    /// Give up on a run after this long (e.g. 30m).
+    #[arg(long, default_value = "30m")]
+    pub timeout: String,
     /// Extra argument for the node (repeatable), e.g. --node-arg=--fault=panic.
     #[arg(long = "node-arg", allow_hyphen_values = true)]
     pub node_args: Vec<String>,
     /// Also render charts as PNG.
     #[arg(long)]
     pub png: bool,
-    /// Skip the free-disk check.
-    #[arg(long)]
-    pub no_disk_check: bool,
 }
 
 #[derive(Debug, Args)]
@@ -154,17 +161,8 @@ pub struct MatrixArgs {
     /// Seed of the run-order shuffle.
     #[arg(long, default_value_t = 1)]
     pub order_seed: u64,
-    #[arg(long, default_value = "100ms")]
-    pub sample_interval: String,
-    /// Per run.
-    #[arg(long, default_value = "30m")]
-    pub timeout: String,
-    #[arg(long)]
-    pub mem_limit: Option<String>,
-    #[arg(long = "node-arg", allow_hyphen_values = true)]
-    pub node_args: Vec<String>,
-    #[arg(long)]
-    pub png: bool,
+    #[command(flatten)]
+    pub settings: RunSettingsArgs,
 }
 
 #[derive(Debug, Args)]

@@ -10,7 +10,7 @@ use serde::Serialize;
 use syncbench_node::CompactionMode;
 use syncbench_workloads::WorkloadSpec;
 
-use crate::cli::{AllocArg, CompactionArg, IngestArgs, WorkloadOverrides};
+use crate::cli::{AllocArg, CompactionArg, IngestArgs, RunSettingsArgs, WorkloadOverrides};
 use crate::error::input;
 use crate::units::{parse_bytes, parse_duration};
 
@@ -131,6 +131,7 @@ impl IngestOptions {
             return Err(flag("writer-batch", format!("expected 1..=65536, got {}", a.writer_batch)));
         }
         let workload = resolve_workload(&a.workload, &a.overrides, a.shard_size)?;
+        let settings = RunSettings::from_args(&a.settings)?;
         Ok(IngestOptions {
             alloc,
             arena_max,
@@ -140,15 +141,15 @@ impl IngestOptions {
             workload_arg: a.workload,
             workload,
             writer_batch: a.writer_batch,
-            sample_interval: parse_duration(&a.sample_interval).map_err(|e| flag("sample-interval", e))?,
-            mem_limit_bytes: a.mem_limit.as_deref().map(parse_bytes).transpose().map_err(|e| flag("mem-limit", e))?,
-            timeout: parse_duration(&a.timeout).map_err(|e| flag("timeout", e))?,
+            sample_interval: settings.sample_interval,
+            mem_limit_bytes: settings.mem_limit_bytes,
+            timeout: settings.timeout,
             out: a.out,
             data_dir: a.data_dir,
             keep_data: a.keep_data,
             node_bin: a.node_bin,
-            node_args: a.node_args,
-            png: a.png,
+            node_args: settings.node_args,
+            png: settings.png,
             disk_check: !a.no_disk_check,
         })
     }
@@ -171,6 +172,28 @@ pub fn cell_label(alloc: Allocator, arena_max: ArenaMax, compaction: CompactionM
         CompactionMode::Buffered => "buffered",
     };
     sanitize(&format!("{alloc}{arena}_{mode}_cc{cc}"))
+}
+
+/// The measurement settings every node run shares, parsed.
+pub struct RunSettings {
+    pub sample_interval: Duration,
+    pub mem_limit_bytes: Option<u64>,
+    pub timeout: Duration,
+    pub node_args: Vec<String>,
+    pub png: bool,
+}
+
+impl RunSettings {
+    pub fn from_args(a: &RunSettingsArgs) -> Result<RunSettings> {
+        let flag = |name: &str, e: String| input(format!("--{name}: {e}"));
+        Ok(RunSettings {
+            sample_interval: parse_duration(&a.sample_interval).map_err(|e| flag("sample-interval", e))?,
+            mem_limit_bytes: a.mem_limit.as_deref().map(parse_bytes).transpose().map_err(|e| flag("mem-limit", e))?,
+            timeout: parse_duration(&a.timeout).map_err(|e| flag("timeout", e))?,
+            node_args: a.node_args.clone(),
+            png: a.png,
+        })
+    }
 }
 
 /// Loads a workload and applies command-line overrides.

@@ -29,8 +29,7 @@ use syncbench_node::CompactionMode;
 
 use crate::cli::MatrixArgs;
 use crate::error::{input, InputError, RunFailed};
-use crate::options::{cell_label, resolve_workload, Allocator, ArenaMax, IngestOptions};
-use crate::units::{parse_bytes, parse_duration};
+use crate::options::{cell_label, resolve_workload, Allocator, ArenaMax, IngestOptions, RunSettings};
 
 /// Largest matrix accepted (cells × repetitions): bounded like everything else.
 const MAX_RUNS: usize = 2_000;
@@ -112,6 +111,7 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
         let names: Vec<_> = cells.iter().map(|c| c.name.as_str()).collect();
         return Err(input(format!("--baseline-cell: expected one of {}, got `{baseline}`", names.join(", "))));
     }
+    let settings = RunSettings::from_args(&a.settings)?;
     let base = IngestOptions {
         alloc: Allocator::Glibc,
         arena_max: ArenaMax::Default,
@@ -121,20 +121,15 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
         workload_arg: a.workload.clone(),
         workload,
         writer_batch: 512,
-        sample_interval: parse_duration(&a.sample_interval).map_err(|e| input(format!("--sample-interval: {e}")))?,
-        mem_limit_bytes: a
-            .mem_limit
-            .as_deref()
-            .map(parse_bytes)
-            .transpose()
-            .map_err(|e| input(format!("--mem-limit: {e}")))?,
-        timeout: parse_duration(&a.timeout).map_err(|e| input(format!("--timeout: {e}")))?,
+        sample_interval: settings.sample_interval,
+        mem_limit_bytes: settings.mem_limit_bytes,
+        timeout: settings.timeout,
         out: None,
         data_dir: None,
         keep_data: false,
         node_bin: None,
-        node_args: a.node_args.clone(),
-        png: a.png,
+        node_args: settings.node_args,
+        png: settings.png,
         disk_check: true,
     };
     let start = SystemTime::now();
@@ -198,7 +193,7 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
     }
     let failed: Vec<String> =
         done.iter().filter(|r| r.outcome != "ok").map(|r| format!("{}-r{} ({})", r.cell, r.rep, r.outcome)).collect();
-    crate::report::render_suite(&suite, a.png)?;
+    crate::report::render_suite(&suite, base.png)?;
     println!("matrix: {} runs, {} failed; comparison in {}/comparison.md", done.len(), failed.len(), suite.display());
     if !failed.is_empty() {
         return Err(RunFailed(format!("failed runs: {}", failed.join(", "))).into());
