@@ -154,6 +154,38 @@ impl IngestOptions {
         })
     }
 
+    /// The `syncbench ingest` arguments that reproduce this run (without `--out`).
+    pub fn to_command_line(&self) -> Vec<String> {
+        let w = &self.workload;
+        let mut a: Vec<String> = vec!["ingest".into(), "--alloc".into(), self.alloc.to_string()];
+        if let ArenaMax::Max(n) = self.arena_max {
+            a.extend(["--arena-max".into(), n.to_string()]);
+        }
+        if let Some(c) = &self.alloc_conf {
+            a.extend(["--alloc-conf".into(), c.clone()]);
+        }
+        let mode = match self.compaction {
+            CompactionMode::Streaming => "streaming",
+            CompactionMode::Buffered => "buffered",
+        };
+        a.extend([
+            "--compaction".into(),
+            mode.into(),
+            "--compaction-concurrency".into(),
+            self.compaction_concurrency.to_string(),
+        ]);
+        a.extend(["--workload".into(), self.workload_arg.clone(), "--blocks".into(), w.blocks.to_string()]);
+        a.extend(["--seed".into(), w.seed.to_string(), "--shard-size".into(), w.shard_size.to_string()]);
+        a.extend(["--writer-batch".into(), self.writer_batch.to_string()]);
+        a.extend(["--sample-interval".into(), format!("{}ms", self.sample_interval.as_millis())]);
+        a.extend(["--timeout".into(), format!("{}s", self.timeout.as_secs_f64())]);
+        if let Some(m) = self.mem_limit_bytes {
+            a.extend(["--mem-limit".into(), m.to_string()]);
+        }
+        a.extend(self.node_args.iter().map(|n| format!("--node-arg={n}")));
+        a
+    }
+
     /// `<workload>_<alloc>[_arenaN]_<mode>_cc<N>`: the run directory name after the timestamp.
     pub fn cell_name(&self) -> String {
         let cell = cell_label(self.alloc, self.arena_max, self.compaction, self.compaction_concurrency);

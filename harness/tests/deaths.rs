@@ -33,6 +33,9 @@ fn death(fault: &str, extra: &[&str]) -> (serde_json::Value, f64) {
     let classification = json(&run.join("crash/classification.json"));
     assert_eq!(summary["outcome"], classification["outcome"]);
     let bundle_ms = classification["bundle_ms_after_exit"].as_u64().expect("bundle timing recorded");
+    let reproduce = std::fs::read_to_string(run.join("crash/reproduce.sh")).unwrap();
+    assert!(reproduce.contains(&format!("--node-arg=--fault={fault}")), "{reproduce}");
+    assert!(reproduce.contains("ingest --alloc glibc --compaction streaming"), "{reproduce}");
     assert!(bundle_ms < 2_000, "{fault}: crash bundle written {bundle_ms} ms after the node's exit");
     assert!(!dir.path().join("data").exists(), "data directory left behind after a crash");
     (summary, secs)

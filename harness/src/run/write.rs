@@ -220,9 +220,11 @@ fn write_crash(plan: &Plan, c: &Collected, summary: &Summary, events_tail: Vec<S
         "blocks_acked": c.acked, "rss_peak_bytes": summary.rss_peak_bytes,
     });
     let csv = samples_csv(&c.samples[c.samples.len().saturating_sub(50)..], &[]);
+    // Built from the resolved options, not argv: a run inside a matrix gets its own
+    // cell's command, and every workload override is explicit.
     let reproduce = format!(
         "#!/bin/sh\n# Reproduce this run from the repository root:\ncargo run --release -- {}\n",
-        std::env::args().skip(1).map(|a| shell_quote(&a)).collect::<Vec<_>>().join(" ")
+        plan.opts.to_command_line().iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
     );
     let bundle = crash::Bundle {
         classification,
