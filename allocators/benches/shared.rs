@@ -12,7 +12,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use criterion::{BatchSize, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput};
 use syncbench_node::compaction::{buffered, streaming};
 use syncbench_node::pipeline::hash_block;
 use syncbench_node::segment::writer::SegmentWriter;
@@ -46,15 +47,22 @@ fn mainnet_blocks(n: u64) -> Vec<(u64, Vec<u8>)> {
         .collect()
 }
 
+/// Decodes every block into owned structures (the allocation-heavy stage).
+fn bench_decode(g: &mut BenchmarkGroup<WallTime>, blocks: &[(u64, Vec<u8>)]) {
+    g.bench_function("decode", |b| b.iter(|| decode_all(blocks)));
+}
+
+fn decode_all(blocks: &[(u64, Vec<u8>)]) -> usize {
+    blocks.iter().map(|(_, raw)| Block::decode(raw).map(|x| x.log_count()).unwrap_or(0)).sum()
+}
+
 pub fn benches(c: &mut Criterion, alloc: &str) {
     let blocks = mainnet_blocks(BLOCKS);
     let bytes: u64 = blocks.iter().map(|b| b.1.len() as u64).sum();
 
     let mut g = c.benchmark_group(format!("{alloc}/pipeline"));
     g.throughput(Throughput::Bytes(bytes)).measurement_time(Duration::from_secs(5));
-    g.bench_function("decode", |b| {
-        b.iter(|| blocks.iter().map(|(_, raw)| Block::decode(raw).map(|x| x.log_count()).unwrap_or(0)).sum::<usize>())
-    });
+    bench_decode(&mut g, &blocks);
     let decoded: Vec<Block> = blocks.iter().filter_map(|(_, raw)| Block::decode(raw).ok()).collect();
     g.bench_function("hash", |b| b.iter(|| decoded.iter().map(|d| hash_block(d).transactions.len()).sum::<usize>()));
     g.finish();
@@ -121,7 +129,7 @@ pub fn decode_iterations_from_env() -> bool {
     let blocks = mainnet_blocks(BLOCKS);
     let mut logs = 0;
     for _ in 0..iters {
-        logs += blocks.iter().map(|(_, raw)| Block::decode(raw).map(|x| x.log_count()).unwrap_or(0)).sum::<usize>();
+        logs += decode_all(&blocks);
     }
     println!("decoded {} blocks ({logs} logs)", blocks.len() * iters as usize);
     true
@@ -133,8 +141,6 @@ pub fn decode_only(c: &mut Criterion, label: &str) {
     let bytes: u64 = blocks.iter().map(|b| b.1.len() as u64).sum();
     let mut g = c.benchmark_group(format!("{label}/pipeline"));
     g.throughput(Throughput::Bytes(bytes)).measurement_time(Duration::from_secs(5));
-    g.bench_function("decode", |b| {
-        b.iter(|| blocks.iter().map(|(_, raw)| Block::decode(raw).map(|x| x.log_count()).unwrap_or(0)).sum::<usize>())
-    });
+    bench_decode(&mut g, &blocks);
     g.finish();
 }

@@ -52,23 +52,11 @@ fn hammer(point: &str) {
     assert!(!node.has_event("error"));
     acked.extend(got);
     assert_eq!(verify(&data, &spec, &acked) as u64, spec.blocks);
-    let leftovers: Vec<_> = walk(&data)
+    let leftovers: Vec<_> = common::walk(&data)
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "tmp") || p.ends_with("staging.wal"))
         .collect();
     assert!(leftovers.is_empty(), "{point}: files left after a clean finish: {leftovers:?}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        if e.path().is_dir() {
-            out.extend(walk(&e.path()));
-        } else {
-            out.push(e.path());
-        }
-    }
-    out
 }
 
 #[test]

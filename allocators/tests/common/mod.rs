@@ -221,3 +221,16 @@ pub fn wait4(child: &Child) -> (Option<i32>, Option<i32>, u64) {
     let sig = libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status));
     (code, sig, usage.ru_maxrss as u64 * 1024)
 }
+
+/// Every file below `dir`.
+pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
