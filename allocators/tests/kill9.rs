@@ -1,6 +1,10 @@
 //! The node's durability promise against the real binary over its real socket: every
 //! acknowledged block survives `kill -9` — at random points under load, during
-//! recovery, and mid-compaction — and reads back byte-identical.
+//! recovery, and mid-compaction — and reads back byte-identical; unacknowledged blocks
+//! are wholly present or absent; recovery leaves no orphan files.
+//!
+//! 100 cycles by default (a few seconds); the long mode is
+//! `SYNCBENCH_TORTURE_CYCLES=1000 cargo test -p syncbench-allocators --test kill9 -- --nocapture`.
 
 mod common;
 
@@ -12,13 +16,23 @@ use common::{small_spec, verify, Node, Session};
 use syncbench_proto::Frame;
 use syncbench_workloads::rng::SplitMix64;
 
-const CYCLES: u64 = 24;
-/// Blocks offered per cycle: the workload outlasts the cycles.
-const PER_CYCLE: usize = 1_500;
+/// Cycles unless `SYNCBENCH_TORTURE_CYCLES` says otherwise (bounded to 100,000).
+const DEFAULT_CYCLES: u64 = 100;
+/// Blocks offered per cycle; the workload is sized so that it outlasts the cycles.
+const PER_CYCLE: usize = 400;
+
+fn cycles() -> u64 {
+    std::env::var("SYNCBENCH_TORTURE_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_CYCLES)
+        .clamp(1, 100_000)
+}
 
 #[test]
 fn acknowledged_blocks_survive_kill_9_across_restarts() {
-    let spec = small_spec(30_000, 1_000);
+    let cycles = cycles();
+    let spec = small_spec((cycles * 300).max(30_000), 1_000);
     let dir = tempfile::tempdir().unwrap();
     let (data, socket) = (dir.path().join("data"), dir.path().join("node.sock"));
     let bin = common::bin("jemalloc");
@@ -26,7 +40,8 @@ fn acknowledged_blocks_survive_kill_9_across_restarts() {
     let mut rng = SplitMix64::new(20261121);
     let mut torn_tails = 0;
     let started = Instant::now();
-    for cycle in 0..CYCLES {
+    let mut orphans_removed = 0;
+    for cycle in 0..cycles {
         let mut node = Node::start(
             bin,
             &data,
@@ -44,6 +59,8 @@ fn acknowledged_blocks_survive_kill_9_across_restarts() {
         }
         assert!(node.wait_ready(), "cycle {cycle}: node exited before ready: {}", node.stderr());
         torn_tails += node.events_named("wal_torn_tail").len();
+        orphans_removed += node.events_named("orphan_removed").len();
+        assert_no_orphans(&data, cycle);
         // Send a bounded slice of the remaining blocks; kill after a random number of
         // acknowledgements (then a random few hundred µs), i.e. mid-batch or mid-compaction.
         let session = Session::start(node.connect(), &spec, &acked, Some(PER_CYCLE), false);
@@ -70,10 +87,22 @@ fn acknowledged_blocks_survive_kill_9_across_restarts() {
     let checked = verify(&data, &spec, &acked);
     assert_eq!(checked as u64, spec.blocks, "every block of the workload is stored exactly once");
     eprintln!(
-        "kill -9 cycles: {CYCLES}, blocks acknowledged before the final session: {before_final}, torn tails repaired: {torn_tails}, \
+        "kill -9 cycles: {cycles}, blocks acknowledged before the final session: {before_final}, torn tails repaired: {torn_tails}, orphans removed: {orphans_removed}, \
          blocks verified: {checked}, {:.1} s",
         started.elapsed().as_secs_f64()
     );
     assert!(before_final > 5_000, "kills came too early to test anything ({before_final} acknowledged)");
     assert!((before_final as u64) < spec.blocks, "the workload finished before the kills ended");
+}
+
+/// After recovery (the node is ready), no interrupted-compaction leftovers remain: no
+/// `segment.tmp`, and no WAL beside a sealed segment.
+fn assert_no_orphans(data: &std::path::Path, cycle: u64) {
+    for f in common::walk(data) {
+        assert!(!f.ends_with("segment.tmp"), "cycle {cycle}: orphan {} after recovery", f.display());
+        if f.ends_with("staging.wal") {
+            let sealed = f.parent().unwrap().join("sorted/segment.sbs");
+            assert!(!sealed.exists(), "cycle {cycle}: WAL beside a sealed segment: {}", f.display());
+        }
+    }
 }
