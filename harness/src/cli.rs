@@ -80,7 +80,7 @@ pub struct IngestArgs {
     #[arg(long)]
     pub shard_size: Option<u64>,
     /// Blocks per node writer batch.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = syncbench_node::config::DEFAULT_WRITER_BATCH)]
     pub writer_batch: u64,
     /// Run directory (default: results/<UTC timestamp>_<workload>_<alloc>[_arenaN]_<mode>_cc<N>).
     #[arg(long)]

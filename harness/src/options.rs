@@ -164,10 +164,7 @@ impl IngestOptions {
         if let Some(c) = &self.alloc_conf {
             a.extend(["--alloc-conf".into(), c.clone()]);
         }
-        let mode = match self.compaction {
-            CompactionMode::Streaming => "streaming",
-            CompactionMode::Buffered => "buffered",
-        };
+        let mode = self.compaction.as_str();
         a.extend([
             "--compaction".into(),
             mode.into(),
@@ -199,10 +196,7 @@ pub fn cell_label(alloc: Allocator, arena_max: ArenaMax, compaction: CompactionM
         ArenaMax::Default => String::new(),
         ArenaMax::Max(n) => format!("_arena{n}"),
     };
-    let mode = match compaction {
-        CompactionMode::Streaming => "streaming",
-        CompactionMode::Buffered => "buffered",
-    };
+    let mode = compaction.as_str();
     sanitize(&format!("{alloc}{arena}_{mode}_cc{cc}"))
 }
 

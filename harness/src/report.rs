@@ -14,14 +14,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde_json::Value;
 
 use crate::charts::suite::{CellRuns, SuiteChartData};
 use crate::charts::{self, RunChartData};
 use crate::cli::ReportArgs;
 use crate::error::input;
 use crate::matrix::comparison::{self, Comparison, RunRecord};
-use crate::results::load::RunFiles;
+use crate::results::load::{read_json, RunFiles};
 
 pub fn run(a: &ReportArgs) -> Result<()> {
     if a.dirs.is_empty() && a.index.is_none() {
@@ -66,12 +65,6 @@ fn render_dir(dir: &Path, png: bool) -> Result<()> {
 pub fn render_run(dir: &Path, png: bool) -> Result<()> {
     let r = RunFiles::load(dir)?;
     charts::render_run(&RunChartData::from_files(&r), &dir.join("charts"), png)
-}
-
-fn read_json(path: &Path) -> Result<Value> {
-    let text = fs::read_to_string(path).map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?;
-    serde_json::from_str(&text)
-        .map_err(|e| input(format!("{}:{}:{}: invalid JSON: {e}", path.display(), e.line(), e.column())))
 }
 
 /// (cell, run directory, outcome) for every run recorded in a suite's order.
@@ -131,8 +124,7 @@ fn write_comparison(
         .collect();
     let names: Vec<String> = grouped.iter().map(|g| g.cell.clone()).collect();
     let cmp = comparison::compare(&names, &records, baseline, floor);
-    fs::write(dir.join("comparison.json"), serde_json::to_string_pretty(&cmp)? + "\n")
-        .context("writing comparison.json")?;
+    crate::results::write_json(&dir.join("comparison.json"), &cmp)?;
     fs::write(dir.join("comparison.md"), comparison::markdown(&cmp, title, failed)).context("writing comparison.md")?;
     let hosts: BTreeSet<String> = grouped.iter().flat_map(|g| g.runs.iter().map(RunFiles::host)).collect();
     let workloads: BTreeSet<String> = grouped.iter().flat_map(|g| g.runs.iter().map(RunFiles::workload)).collect();

@@ -18,6 +18,19 @@ pub enum CompactionMode {
     Streaming,
 }
 
+impl CompactionMode {
+    /// The flag value and the name used in events, run names and summaries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompactionMode::Buffered => "buffered",
+            CompactionMode::Streaming => "streaming",
+        }
+    }
+}
+
+/// Blocks per writer batch unless told otherwise (the seed node's batch size).
+pub const DEFAULT_WRITER_BATCH: u64 = 512;
+
 /// A sharded chain-history store fed blocks over a Unix socket.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "node", version, about)]
@@ -32,7 +45,7 @@ pub struct Config {
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub shard_size: u64,
     /// Blocks per writer batch (appended, fdatasync'd, then acknowledged together).
-    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    #[arg(long, default_value_t = DEFAULT_WRITER_BATCH, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub writer_batch: u64,
     /// Longest a partial batch waits for more blocks before it is committed anyway.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=60_000))]

@@ -22,7 +22,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 use serde_json::json;
 use syncbench_node::CompactionMode;
@@ -120,7 +120,7 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
         compaction_concurrency: 1,
         workload_arg: a.workload.clone(),
         workload,
-        writer_batch: 512,
+        writer_batch: syncbench_node::config::DEFAULT_WRITER_BATCH,
         sample_interval: settings.sample_interval,
         mem_limit_bytes: settings.mem_limit_bytes,
         timeout: settings.timeout,
@@ -202,14 +202,8 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
 }
 
 fn create_suite_dir(dir: &Path) -> Result<()> {
-    if dir.exists() && fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        return Err(input(format!(
-            "--out {}: expected a new or empty directory, got one with files in it",
-            dir.display()
-        )));
-    }
-    fs::create_dir_all(dir.join("runs"))
-        .map_err(|e| input(format!("--out {}: cannot create the suite directory: {e}", dir.display())))
+    crate::results::create_empty_dir(dir, "out")?;
+    fs::create_dir(dir.join("runs")).map_err(|e| input(format!("--out {}: cannot create runs/: {e}", dir.display())))
 }
 
 fn relative(base: &Path, p: &Path) -> String {
@@ -240,6 +234,5 @@ fn write_suite_json(
         "order": done,
     });
     let path: PathBuf = suite.join("suite.json");
-    fs::write(&path, serde_json::to_string_pretty(&value)? + "\n")
-        .with_context(|| format!("writing {}", path.display()))
+    crate::results::write_json(&path, &value)
 }

@@ -38,7 +38,8 @@ pub struct RunFiles {
     pub latency: Vec<(String, Vec<(f64, f64)>)>,
 }
 
-fn read_json(path: &Path) -> Result<Value> {
+/// Reads a JSON file; errors name file, line and column (exit 2).
+pub fn read_json(path: &Path) -> Result<Value> {
     let text = fs::read_to_string(path).map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?;
     serde_json::from_str(&text)
         .map_err(|e| input(format!("{}:{}:{}: invalid JSON: {e}", path.display(), e.line(), e.column())))

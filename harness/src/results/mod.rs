@@ -8,11 +8,32 @@ pub mod load;
 pub mod summary;
 
 use std::fmt::Write as _;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use anyhow::{Context, Result};
+
+use crate::error::input;
+
 use crate::run::events::StatsPoint;
 use crate::run::sampler::Sample;
+
+/// Creates `dir` for a command's output. An existing directory must be empty: results
+/// are never overwritten. `flag` names the option in errors (exit 2).
+pub fn create_empty_dir(dir: &Path, flag: &str) -> Result<()> {
+    if dir.exists() && fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        let shown = dir.display();
+        return Err(input(format!("--{flag} {shown}: expected a new or empty directory, got one with files in it")));
+    }
+    fs::create_dir_all(dir).map_err(|e| input(format!("--{flag} {}: cannot create: {e}", dir.display())))
+}
+
+/// Writes `v` as pretty-printed JSON with a final newline.
+pub fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(v)? + "\n";
+    fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
 
 /// Default parent of run directories.
 pub const RESULTS_DIR: &str = "results";

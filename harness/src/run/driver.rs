@@ -30,7 +30,6 @@ use crate::latency::new_histogram;
 /// Live counters read by the sampler and the progress display.
 #[derive(Default)]
 pub struct Progress {
-    pub sent: AtomicU64,
     pub acked: AtomicU64,
     pub acked_bytes: AtomicU64,
 }
@@ -106,12 +105,9 @@ impl Driver<'_> {
         let (tx, rx) = mpsc::channel();
         thread::Builder::new().name("driver-recv".into()).spawn(move || receive(read_half, tx))?;
         let sender = {
-            let (shared, spec, progress, stop) =
-                (Arc::clone(&shared), self.spec.clone(), Arc::clone(&self.progress), Arc::clone(&self.stop));
+            let (shared, spec, stop) = (Arc::clone(&shared), self.spec.clone(), Arc::clone(&self.stop));
             let max = self.max_in_flight;
-            thread::Builder::new()
-                .name("driver-send".into())
-                .spawn(move || send(stream, &spec, &shared, max, &progress, &stop))?
+            thread::Builder::new().name("driver-send".into()).spawn(move || send(stream, &spec, &shared, max, &stop))?
         };
         let result = self.supervise(&rx, &shared);
         self.stop.store(true, Ordering::Relaxed);
@@ -237,14 +233,7 @@ fn receive(read_half: UnixStream, tx: mpsc::Sender<Incoming>) {
     }
 }
 
-fn send(
-    stream: UnixStream,
-    spec: &WorkloadSpec,
-    shared: &Shared,
-    max_in_flight: u64,
-    progress: &Progress,
-    stop: &AtomicBool,
-) {
+fn send(stream: UnixStream, spec: &WorkloadSpec, shared: &Shared, max_in_flight: u64, stop: &AtomicBool) {
     // Small enough that typical block payloads bypass it (one write(2) each, no extra
     // copy); large enough to coalesce runs of tiny early-chain blocks.
     let mut out = BufWriter::with_capacity(64 << 10, stream);
@@ -271,7 +260,6 @@ fn send(
         if write_block(&mut out, block.number, &block.bytes).is_err() {
             return;
         }
-        progress.sent.fetch_add(1, Ordering::Relaxed);
         sent_bytes += block.bytes.len() as u64;
         pacer.throttle(sent_bytes);
         // Hand each arrival window to the node now rather than when the buffer fills.

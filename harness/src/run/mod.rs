@@ -93,7 +93,7 @@ pub fn ingest(opts: &IngestOptions) -> Result<RunReport> {
         .data_dir
         .clone()
         .unwrap_or_else(|| Path::new(".syncbench-data").join(run_dir.file_name().unwrap_or_default()));
-    create_data_dir(&data_dir)?;
+    crate::results::create_empty_dir(&data_dir, "data-dir")?;
     let outcome = (|| {
         if opts.disk_check {
             check_free_disk(&data_dir, description.peak_disk_bytes(opts.compaction_concurrency))?;
@@ -130,29 +130,12 @@ pub fn ingest(opts: &IngestOptions) -> Result<RunReport> {
 
 /// Creates the run directory; an existing non-empty one is never overwritten.
 fn create_run_dir(dir: &Path) -> Result<()> {
-    if dir.exists() && fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        return Err(input(format!(
-            "--out {}: expected a new or empty directory, got one with files in it",
-            dir.display()
-        )));
-    }
-    fs::create_dir_all(dir)
-        .map_err(|e| input(format!("--out {}: cannot create the run directory: {e}", dir.display())))?;
+    crate::results::create_empty_dir(dir, "out")?;
     let probe = dir.join(".write-test");
     fs::write(&probe, b"")
         .map_err(|e| input(format!("--out {}: run directory is not writable: {e}", dir.display())))?;
     let _ = fs::remove_file(probe);
     Ok(())
-}
-
-fn create_data_dir(dir: &Path) -> Result<()> {
-    if dir.exists() && fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        return Err(input(format!(
-            "--data-dir {}: expected a new or empty directory, got one with files in it",
-            dir.display()
-        )));
-    }
-    fs::create_dir_all(dir).map_err(|e| input(format!("--data-dir {}: cannot create: {e}", dir.display())))
 }
 
 /// A fresh 0700 directory for the node's socket: only this user can reach the socket.
@@ -189,10 +172,7 @@ fn check_free_disk(dir: &Path, need: u64) -> Result<()> {
 
 fn node_args(plan: &Plan) -> Vec<String> {
     let o = plan.opts;
-    let mode = match o.compaction {
-        syncbench_node::CompactionMode::Streaming => "streaming",
-        syncbench_node::CompactionMode::Buffered => "buffered",
-    };
+    let mode = o.compaction.as_str();
     let mut args = vec![
         "--socket".into(),
         plan.socket_dir.join("node.sock").display().to_string(),

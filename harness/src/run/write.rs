@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
@@ -16,8 +15,8 @@ use crate::charts::{self, RunChartData};
 use crate::latency::{self, summarize, Interval};
 use crate::options::ArenaMax;
 use crate::results::load::RunFiles;
-use crate::results::samples_csv;
 use crate::results::summary::{mib_per_s, Summary};
+use crate::results::{samples_csv, write_json};
 
 /// Node arguments with this machine's paths replaced by placeholders.
 fn portable_args(plan: &Plan, args: &[String]) -> Vec<String> {
@@ -67,11 +66,6 @@ pub fn config_json(
         "environment": envinfo::snapshot(),
     });
     write_json(&plan.run_dir.join("config.json"), &config)
-}
-
-fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<()> {
-    let text = serde_json::to_string_pretty(v)? + "\n";
-    fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
 pub fn outputs(
@@ -168,10 +162,7 @@ fn summarize_run(
         exit_signal: c.exit.and_then(|e| e.signal).map(crash::signal_name),
         workload: o.workload.name.clone(),
         alloc: o.alloc.to_string(),
-        compaction: serde_json::to_value(o.compaction)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        compaction: o.compaction.as_str().to_owned(),
         compaction_concurrency: o.compaction_concurrency,
         arena_max: match o.arena_max {
             ArenaMax::Default => None,
