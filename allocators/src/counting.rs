@@ -37,41 +37,66 @@ static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     // Const-initialised and destructor-free: safe to touch from inside the allocator.
+    // Null until the thread's first allocation, and forever for threads beyond SLOTS.
     static MY_SLOT: Cell<*const Slot> = const { Cell::new(std::ptr::null()) };
+    static SLOT_ASKED: Cell<bool> = const { Cell::new(false) };
 }
 
 fn overflow() -> &'static Slot {
     &COUNTERS[OVERFLOW]
 }
 
-/// This thread's slot (assigned on first use), or the shared overflow slot.
+/// Adds `count`, `bytes` and `freed` to this thread's counters, then runs `then`
+/// (the inner allocator call). The fast path is one TLS load, one branch, plain adds
+/// to the thread's own slot and a tail call; first use, overflow threads and TLS
+/// teardown go through [`add_slow`], which also makes the call, so that neither path
+/// has to keep registers alive across the counting.
 #[inline(always)]
-fn slot() -> &'static Slot {
-    MY_SLOT
-        .try_with(|s| {
-            let p = s.get();
-            if !p.is_null() {
-                // SAFETY: only ever set to an element of the static COUNTERS array.
-                return unsafe { &*p };
-            }
-            let slot = &COUNTERS[NEXT_SLOT.fetch_add(1, Relaxed).min(OVERFLOW)];
-            s.set(slot);
-            slot
-        })
-        .unwrap_or_else(|_| overflow())
+fn counted<R>(count: u64, bytes: u64, freed: u64, then: impl FnOnce() -> R) -> R {
+    let p = MY_SLOT.try_with(Cell::get).unwrap_or(std::ptr::null());
+    if p.is_null() {
+        return add_slow(count, bytes, freed, then);
+    }
+    // SAFETY: MY_SLOT only ever holds null or an element of the static COUNTERS array
+    // other than the overflow slot, and this thread is that slot's only writer.
+    add_plain(unsafe { &*p }, count, bytes, freed);
+    then()
 }
 
-/// Adds to counters of `slot`: plain stores for a thread's own slot, atomic adds for
-/// the shared overflow slot.
+/// `count`, `bytes`, `freed` are constants at every call site but one (`bytes` of an
+/// allocation), so the zero tests fold away.
 #[inline(always)]
-fn add(slot: &'static Slot, counters: &[(&AtomicU64, u64)]) {
-    if std::ptr::eq(slot, overflow()) {
-        counters.iter().for_each(|(c, v)| {
-            c.fetch_add(*v, Relaxed);
-        });
-    } else {
-        counters.iter().for_each(|(c, v)| c.store(c.load(Relaxed).wrapping_add(*v), Relaxed));
+fn add_plain(s: &Slot, count: u64, bytes: u64, freed: u64) {
+    if count != 0 {
+        s.count.store(s.count.load(Relaxed).wrapping_add(count), Relaxed);
     }
+    s.bytes.store(s.bytes.load(Relaxed).wrapping_add(bytes), Relaxed);
+    if freed != 0 {
+        s.freed.store(s.freed.load(Relaxed).wrapping_add(freed), Relaxed);
+    }
+}
+
+/// First use: takes a private slot if one is left. Otherwise (or while TLS is torn
+/// down) adds to the shared overflow slot with atomic RMWs.
+#[cold]
+#[inline(never)]
+fn add_slow<R>(count: u64, bytes: u64, freed: u64, then: impl FnOnce() -> R) -> R {
+    let first = SLOT_ASKED.try_with(|asked| !asked.replace(true)).unwrap_or(false);
+    if first {
+        let i = NEXT_SLOT.fetch_add(1, Relaxed);
+        if i < SLOTS {
+            let slot = &COUNTERS[i];
+            if MY_SLOT.try_with(|s| s.set(slot)).is_ok() {
+                add_plain(slot, count, bytes, freed);
+                return then();
+            }
+        }
+    }
+    let o = overflow();
+    o.count.fetch_add(count, Relaxed);
+    o.bytes.fetch_add(bytes, Relaxed);
+    o.freed.fetch_add(freed, Relaxed);
+    then()
 }
 
 /// Wraps allocator `A`, counting every allocation and free.
@@ -85,42 +110,31 @@ impl<A> Counting<A> {
     }
 }
 
-#[inline(always)]
-fn on_alloc(size: usize) {
-    let s = slot();
-    add(s, &[(&s.count, 1), (&s.bytes, size as u64)]);
-}
-
 // SAFETY: every method forwards to the inner allocator with the caller's arguments
 // unchanged and only adds counter updates, which never allocate.
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
+    // Counted before the call so that the inner allocation is a tail call: 6 added
+    // instructions per allocation (callgrind on the decode bench: +1.4 % glibc, +2.2 %
+    // jemalloc, +2.3 % mimalloc; counting after the call cost +3.4 / +4.8 / +5.5 %).
+    // A failed allocation is therefore counted; in Rust that ends the process
+    // (`handle_alloc_error`) except behind `try_reserve`-style APIs, which the node
+    // does not use.
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = self.inner.alloc(layout);
-        if !p.is_null() {
-            on_alloc(layout.size());
-        }
-        p
+        counted(1, layout.size() as u64, 0, || self.inner.alloc(layout))
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = self.inner.alloc_zeroed(layout);
-        if !p.is_null() {
-            on_alloc(layout.size());
-        }
-        p
+        counted(1, layout.size() as u64, 0, || self.inner.alloc_zeroed(layout))
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        self.inner.dealloc(ptr, layout);
-        let s = slot();
-        add(s, &[(&s.freed, layout.size() as u64)]);
+        counted(0, 0, layout.size() as u64, || self.inner.dealloc(ptr, layout));
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = self.inner.realloc(ptr, layout, new_size);
         if !p.is_null() {
-            let s = slot();
-            add(s, &[(&s.count, 1), (&s.bytes, new_size as u64), (&s.freed, layout.size() as u64)]);
+            counted(1, new_size as u64, layout.size() as u64, || ());
         }
         p
     }

@@ -28,6 +28,12 @@ pub enum Command {
     Report(ReportArgs),
     /// Re-read every block stored in a node data directory and compare with the generator.
     Verify(VerifyArgs),
+    /// PR gate, stable metrics: compare a candidate run or suite with a committed
+    /// baseline (allocations, live heap, bytes written, peak RSS); or write a baseline.
+    Gate(GateArgs),
+    /// PR gate, time metrics: run a base and a head node binary interleaved on this
+    /// machine and compare throughput and latency with bootstrap intervals.
+    Ab(Box<AbArgs>),
     /// Inspect workloads.
     Workload {
         #[command(subcommand)]
@@ -120,6 +126,9 @@ pub struct RunSettingsArgs {
     /// Also render charts as PNG.
     #[arg(long)]
     pub png: bool,
+    /// Skip the disk and CPU ceiling probes (no `efficiency` in summary.json).
+    #[arg(long)]
+    pub no_ceilings: bool,
 }
 
 #[derive(Debug, Args)]
@@ -141,8 +150,10 @@ pub struct MatrixArgs {
     pub workload: String,
     #[command(flatten)]
     pub overrides: WorkloadOverrides,
-    #[arg(long)]
-    pub shard_size: Option<u64>,
+    /// Blocks per shard (comma-separated). Several sizes make shard size an axis: cells
+    /// are named `<cell>_shard<N>` and the suite gets a `scaling` chart.
+    #[arg(long, value_delimiter = ',')]
+    pub shard_size: Vec<u64>,
     /// Suite directory (default: results/<UTC timestamp>_<workload>_matrix).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -158,6 +169,63 @@ pub struct MatrixArgs {
     /// Smallest relative difference (percent) a verdict may call.
     #[arg(long, default_value_t = 5.0)]
     pub floor_pct: f64,
+    /// Seed of the run-order shuffle.
+    #[arg(long, default_value_t = 1)]
+    pub order_seed: u64,
+    #[command(flatten)]
+    pub settings: RunSettingsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Baseline: a file written by --write-baseline, or a run or suite directory.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Candidate run or suite directory.
+    #[arg(long)]
+    pub candidate: PathBuf,
+    /// Allowed increases per metric (TOML; see results/baselines/thresholds.toml).
+    #[arg(long)]
+    pub thresholds: Option<PathBuf>,
+    /// Also write the verdict table as Markdown here (e.g. $GITHUB_STEP_SUMMARY).
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Write the candidate's metrics as a baseline file here instead of gating.
+    #[arg(long)]
+    pub write_baseline: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AbArgs {
+    /// Node binary built from the base commit.
+    #[arg(long)]
+    pub base_node: PathBuf,
+    /// Node binary built from the head commit.
+    #[arg(long)]
+    pub head_node: PathBuf,
+    /// Allocator both binaries are compiled with.
+    #[arg(long, value_enum, default_value = "jemalloc")]
+    pub alloc: AllocArg,
+    #[arg(long, default_value = "smoke")]
+    pub workload: String,
+    #[command(flatten)]
+    pub overrides: WorkloadOverrides,
+    /// Rounds; each runs base and head back to back. 20 resolved a 10 % CPU-time
+    /// regression on the 2-core development VM, 8 did not (README).
+    #[arg(long, default_value_t = 20)]
+    pub repeat: u32,
+    /// Suite directory (default: results/<UTC timestamp>_<workload>_ab).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Smallest slowdown (percent) the verdict may call; `[ab] floor_pct` in
+    /// --thresholds takes precedence.
+    #[arg(long, default_value_t = 5.0)]
+    pub floor_pct: f64,
+    #[arg(long)]
+    pub thresholds: Option<PathBuf>,
+    /// Also write the verdict table as Markdown here.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
     /// Seed of the run-order shuffle.
     #[arg(long, default_value_t = 1)]
     pub order_seed: u64,

@@ -3,10 +3,12 @@
 //! See ARCHITECTURE.md for the code map. `main` only parses arguments, dispatches, and
 //! maps failures to exit codes: 0 ok, 1 run failed, 2 usage or input error.
 
+mod ab;
 mod charts;
 mod cli;
 mod describe;
 mod error;
+mod gate;
 mod latency;
 mod matrix;
 mod node_bin;
@@ -33,6 +35,8 @@ fn main() -> ExitCode {
         Command::Matrix(args) => matrix::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::Gate(args) => gate::run(&args),
+        Command::Ab(args) => ab::run(&args),
         Command::Workload { command: WorkloadCommand::Describe(args) } => describe::run(&args),
     };
     match result {

@@ -108,6 +108,8 @@ pub struct IngestOptions {
     pub node_args: Vec<String>,
     pub png: bool,
     pub disk_check: bool,
+    /// Measure the disk and CPU ceilings around the run (see `run::ceiling`).
+    pub ceilings: bool,
 }
 
 impl IngestOptions {
@@ -151,6 +153,7 @@ impl IngestOptions {
             node_args: settings.node_args,
             png: settings.png,
             disk_check: !a.no_disk_check,
+            ceilings: settings.ceilings,
         })
     }
 
@@ -180,6 +183,9 @@ impl IngestOptions {
             a.extend(["--mem-limit".into(), m.to_string()]);
         }
         a.extend(self.node_args.iter().map(|n| format!("--node-arg={n}")));
+        if !self.ceilings {
+            a.push("--no-ceilings".into());
+        }
         a
     }
 
@@ -207,6 +213,7 @@ pub struct RunSettings {
     pub timeout: Duration,
     pub node_args: Vec<String>,
     pub png: bool,
+    pub ceilings: bool,
 }
 
 impl RunSettings {
@@ -218,6 +225,7 @@ impl RunSettings {
             timeout: parse_duration(&a.timeout).map_err(|e| flag("timeout", e))?,
             node_args: a.node_args.clone(),
             png: a.png,
+            ceilings: !a.no_ceilings,
         })
     }
 }

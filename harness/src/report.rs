@@ -68,7 +68,7 @@ pub fn render_run(dir: &Path, png: bool) -> Result<()> {
 }
 
 /// (cell, run directory, outcome) for every run recorded in a suite's order.
-fn suite_entries(suite: &Path) -> Result<Vec<(String, PathBuf, String)>> {
+pub fn suite_entries(suite: &Path) -> Result<Vec<(String, PathBuf, String)>> {
     let s = read_json(&suite.join("suite.json"))?;
     let order = s["order"]
         .as_array()

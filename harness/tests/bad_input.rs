@@ -68,3 +68,67 @@ fn describe_prints_the_plan() {
         assert!(s.contains(f), "missing `{f}` in\n{s}");
     }
 }
+
+/// `gate` with a malformed thresholds or baseline file: exit 2, file:line:col and field.
+/// The candidate is a minimal run directory (the files `gate` reads).
+#[test]
+fn bad_gate_files_exit_2_with_location() {
+    let cases_toml: &[(&str, &str)] = &[
+        ("[limits_pct]\nalloc_count = -1\n", "t.toml:2:15: field `limits_pct.alloc_count`: expected a percentage"),
+        ("[limits_pct]\nrss_peak = 3\n", "t.toml:2:1: field `limits_pct.rss_peak`: unknown field `rss_peak`"),
+        ("[limits_pct]\nalloc_count = \"3%\"\n", "t.toml:2:15: field `limits_pct.alloc_count`: invalid type: string"),
+        ("[ab]\nfloor_pct = 5000\n", "t.toml:2:13: field `ab.floor_pct`: expected a percentage in 0..=1000, got 5000"),
+        ("[speed]\n", "t.toml:1:2: field `speed`: unknown field `speed`"),
+        ("[limits_pct\n", "t.toml:1:12: field `(document)`: invalid table header"),
+    ];
+    let cases_json: &[(&str, &str)] = &[
+        ("{\"format\": \"syncbench-baseline/1\"", "b.json:1:33: field `(document)`: EOF while parsing an object"),
+        ("{\"format\": 1}", "b.json:1:12: field `format`: invalid type: integer `1`, expected a string"),
+        ("[]", "b.json:1:2: field `(document)`: invalid length 0"),
+        (
+            "{\"format\": \"syncbench-baseline/1\", \"config\": {\"workload\": \"smoke\", \"blocks\": -4}}",
+            "b.json:1:79: field `config.blocks`: invalid value: integer `-4`, expected u64",
+        ),
+        ("{\"format\": \"syncbench-baseline/1\", \"extra\": 1}", "b.json:1:42: field `extra`: unknown field `extra`"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::write(run.join("summary.json"), r#"{"outcome": "ok", "alloc_count": 10}"#).unwrap();
+    std::fs::write(
+        run.join("config.json"),
+        r#"{"workload": {"name": "smoke", "blocks": 1, "seed": 1, "shard_size": 1},
+            "node": {"alloc": "glibc", "compaction": "streaming", "compaction_concurrency": 1, "writer_batch": 1},
+            "environment": {"host": "h"}, "started_at": "t"}"#,
+    )
+    .unwrap();
+    std::fs::write(run.join("samples.csv"), "t_ms,rss_bytes\n").unwrap();
+    let check = |args: &[&str], fragment: &str| {
+        let out = syncbench(args, dir.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(stderr.contains(fragment), "{args:?}: expected `{fragment}` in:\n{stderr}");
+        assert!(!stderr.contains("panicked"));
+    };
+    for (body, fragment) in cases_toml {
+        std::fs::write(dir.path().join("t.toml"), body).unwrap();
+        check(&["gate", "--candidate", "run", "--baseline", "b.json", "--thresholds", "t.toml"], fragment);
+    }
+    for (body, fragment) in cases_json {
+        std::fs::write(dir.path().join("b.json"), body).unwrap();
+        check(&["gate", "--candidate", "run", "--baseline", "b.json"], fragment);
+    }
+    std::fs::write(
+        dir.path().join("b.json"),
+        r#"{"format": "syncbench-baseline/1", "config": {"workload": "smoke", "blocks": 1, "seed": 1, "shard_size": 1,
+            "alloc": "glibc", "compaction": "streaming", "compaction_concurrency": 1, "writer_batch": 1},
+            "environment": {}, "created_at": "t", "runs": [], "metrics": {}}"#,
+    )
+    .unwrap();
+    check(&["gate", "--candidate", "nowhere", "--baseline", "b.json"], "--candidate nowhere: expected a run directory");
+    check(&["gate", "--candidate", "run"], "--baseline FILE|DIR is required");
+    check(
+        &["ab", "--base-node", "/nonexistent", "--head-node", "/nonexistent"],
+        "--base-node /nonexistent: no such file",
+    );
+}

@@ -36,8 +36,16 @@ pub fn syncbench(args: &[&str], cwd: &Path) -> Output {
     Command::new(SYNCBENCH).args(args).current_dir(cwd).env_remove("CARGO").output().expect("running syncbench")
 }
 
-/// Runs `syncbench ingest` of the smoke workload into `<dir>/run`, with extra args.
+/// Runs `syncbench ingest` of the smoke workload into `<dir>/run`, with extra args,
+/// without the ceiling probes (they add seconds per run; see [`ingest_with_ceilings`]).
 pub fn ingest(dir: &Path, alloc: &str, extra: &[&str]) -> Output {
+    let mut args = extra.to_vec();
+    args.push("--no-ceilings");
+    ingest_with_ceilings(dir, alloc, &args)
+}
+
+/// [`ingest`] as a user runs it: with the disk and CPU ceiling probes.
+pub fn ingest_with_ceilings(dir: &Path, alloc: &str, extra: &[&str]) -> Output {
     let node = node_bin(alloc);
     let mut args = vec!["ingest", "--alloc", alloc, "--workload", "smoke", "--out", "run", "--data-dir", "data"];
     let node = node.display().to_string();

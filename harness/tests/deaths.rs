@@ -3,7 +3,9 @@
 
 mod common;
 
-use std::time::Instant;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use common::{ingest, json, text};
 
@@ -17,9 +19,15 @@ fn death(fault: &str, extra: &[&str]) -> (serde_json::Value, f64) {
     let started = Instant::now();
     let out = ingest(dir.path(), "glibc", &args);
     let secs = started.elapsed().as_secs_f64();
-    assert_eq!(out.status.code(), Some(1), "{fault}: {}", text(&out));
+    (check_bundle(dir.path(), fault, &out), secs)
+}
+
+/// Exit code 1, no harness panic, a complete crash bundle written < 2 s after the
+/// node's exit whose reproduce.sh names `fault`, and no data directory left behind.
+fn check_bundle(dir: &Path, fault: &str, out: &Output) -> serde_json::Value {
+    assert_eq!(out.status.code(), Some(1), "{fault}: {}", text(out));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("syncbench' panicked"), "harness panicked");
-    let run = dir.path().join("run");
+    let run = dir.join("run");
     for f in [
         "classification.json",
         "last_samples.csv",
@@ -39,8 +47,42 @@ fn death(fault: &str, extra: &[&str]) -> (serde_json::Value, f64) {
     assert!(reproduce.contains(&format!("--node-arg=--fault={fault}")), "{reproduce}");
     assert!(reproduce.contains("ingest --alloc glibc --compaction streaming"), "{reproduce}");
     assert!(bundle_ms < 2_000, "{fault}: crash bundle written {bundle_ms} ms after the node's exit");
-    assert!(!dir.path().join("data").exists(), "data directory left behind after a crash");
-    (summary, secs)
+    assert!(!dir.join("data").exists(), "data directory left behind after a crash");
+    summary
+}
+
+#[test]
+fn external_sigkill_is_crashed_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = common::node_bin("glibc").display().to_string();
+    // The node hangs at block 300, so it is surely alive when it is killed.
+    let child = Command::new(common::SYNCBENCH)
+        .args(["ingest", "--alloc", "glibc", "--workload", "smoke", "--out", "run", "--data-dir", "data"])
+        .args(["--no-ceilings", "--timeout", "60s", "--node-bin", &node])
+        .args(["--node-arg=--fault=hang", "--node-arg=--fault-at-block=300"])
+        .current_dir(dir.path())
+        .env_remove("CARGO")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let pid = loop {
+        if let Some(pid) = child_named(child.id(), "node-glibc") {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "no node process under the harness after 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: plain kill(2) of the node process this test's harness started.
+    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let s = check_bundle(dir.path(), "hang", &out);
+    assert_eq!(
+        (s["outcome"].as_str(), s["crash_class"].as_str(), s["exit_signal"].as_str()),
+        (Some("crashed"), Some("killed"), Some("SIGKILL"))
+    );
 }
 
 #[test]
@@ -91,4 +133,17 @@ fn memory_limit_far_below_need_is_oom_or_watchdog_killed() {
     let mechanism = c["limits"]["mem_limit"]["mechanism"].as_str().unwrap();
     assert_eq!(outcome == "oom_killed", mechanism.starts_with("cgroup"), "mechanism {mechanism}, outcome {outcome}");
     assert!(run.join("crash/cgroup.txt").is_file());
+}
+
+/// The pid of a child of `parent` whose command name is `comm`, from /proc.
+fn child_named(parent: u32, comm: &str) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        // pid (comm) state ppid …; comm may contain spaces, so split at the last ')'.
+        let (head, rest) = stat.rsplit_once(')')?;
+        let name = head.split_once('(')?.1;
+        let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+        (ppid == parent && name == comm).then_some(pid)
+    })
 }

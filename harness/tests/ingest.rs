@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{ingest, json, text};
+use common::{ingest, ingest_with_ceilings, json, text};
 
 const CONTRACT_FILES: &[&str] = &[
     "config.json",
@@ -23,7 +23,7 @@ const CONTRACT_FILES: &[&str] = &[
 #[test]
 fn smoke_run_writes_every_contract_file() {
     let dir = tempfile::tempdir().unwrap();
-    let out = ingest(dir.path(), "jemalloc", &[]);
+    let out = ingest_with_ceilings(dir.path(), "jemalloc", &[]);
     assert!(out.status.success(), "{}", text(&out));
     let run = dir.path().join("run");
     for f in CONTRACT_FILES {
@@ -50,6 +50,27 @@ fn smoke_run_writes_every_contract_file() {
     assert!(c["environment"]["cores"].as_u64().unwrap() > 0);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("outcome      ok") && stdout.contains("peak RSS"), "{stdout}");
+    check_ceilings(&s, &c);
+    assert!(stdout.contains("efficiency   "), "{stdout}");
+}
+
+/// Both disk probes and the CPU probe ran, and efficiency is achieved ÷ the lower
+/// of (disk ÷ write amplification, CPU).
+fn check_ceilings(s: &serde_json::Value, c: &serde_json::Value) {
+    let ceilings = &c["ceilings"];
+    assert_eq!(ceilings["errors"], serde_json::json!([]), "{ceilings}");
+    for probe in ["disk_before", "disk_after"] {
+        assert!(ceilings[probe]["mib_per_s"].as_f64().unwrap() > 0.0, "{ceilings}");
+        assert_eq!(ceilings[probe]["streams"], 2, "WAL + one compaction stream");
+    }
+    assert_eq!(ceilings["cpu"]["blocks"], 2_000, "the CPU probe ingests max(blocks / 8, 2,000) blocks");
+    let f = |k: &str| s[k].as_f64().unwrap_or_else(|| panic!("summary.json: {k} missing: {s}"));
+    let disk = (f("disk_ceiling_before_mib_per_s") + f("disk_ceiling_after_mib_per_s")) / 2.0;
+    assert!((f("disk_ceiling_mib_per_s") - disk).abs() < 0.11);
+    assert!(f("write_amplification") > 1.0, "WAL and segments are both written");
+    let bound = (f("disk_ceiling_mib_per_s") / f("write_amplification")).min(f("cpu_ceiling_mib_per_s"));
+    assert!((f("efficiency_bound_mib_per_s") - bound).abs() < 0.2, "{s}");
+    assert!((f("efficiency") - f("throughput_mib_per_s") / f("efficiency_bound_mib_per_s")).abs() < 0.01, "{s}");
 }
 
 #[test]

@@ -74,6 +74,10 @@ pub struct Config {
     /// null node that measures the driver's own ceiling.
     #[arg(long)]
     pub sink: bool,
+    /// Decode and hash every block as usual, then drop it and acknowledge in batches
+    /// without writing anything: the node's CPU ceiling (its pipeline minus the disk).
+    #[arg(long, conflicts_with = "sink")]
+    pub null_writer: bool,
     /// Die this way at the `--fault-at-block`-th received block.
     #[arg(long, value_enum)]
     pub fault: Option<Fault>,

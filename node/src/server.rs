@@ -8,7 +8,7 @@ use std::fs;
 use std::io::{BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -23,15 +23,19 @@ use crate::config::Config;
 use crate::events::Events;
 use crate::fault;
 use crate::histograms::Histograms;
-use crate::pipeline::{hash_worker, queue, Counters, Ingested, QueueSender};
+use crate::pipeline::{hash_worker, queue, Counters, Ingested, QueueReceiver, QueueSender};
 use crate::store::{RecoveryNote, Store};
-use crate::writer::{BatchWriter, WriterParts};
+use crate::writer::{self, BatchWriter, WriterParts};
 use crate::NodeError;
 
 /// Socket read buffer. Small on purpose: reads larger than the buffer (every mainnet
 /// block payload) bypass it and land directly in the payload's own allocation, saving
 /// one copy per block; small frames (acks, tiny blocks) are still batched.
 const READ_BUFFER_BYTES: usize = 64 << 10;
+
+/// Live-heap sampling period for the peak: summing the counting allocator's slots
+/// costs about a microsecond, so 2 ms is ~0.05 % of a core.
+const HEAP_PEAK_TICK: Duration = Duration::from_millis(2);
 
 pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeError> {
     let events = Arc::new(Events::stdout());
@@ -157,29 +161,38 @@ impl Session<'_> {
         }
         let histograms = Arc::new(Histograms::default());
         let counters = Arc::new(Counters::default());
-        let compactor = Compactor::start(
-            cfg.compaction_concurrency as usize,
-            cfg.compaction,
-            Arc::clone(&self.events),
-            Arc::clone(&histograms),
-        )
-        .map_err(NodeError::Spawn)?;
-        let compaction_status = compactor.status();
-        let parts = WriterParts {
-            store,
-            range,
-            writer_batch: cfg.writer_batch as usize,
-            max_delay: Duration::from_millis(cfg.max_batch_delay_ms),
-            compactor,
-            events: Arc::clone(&self.events),
-            histograms: Arc::clone(&histograms),
-            counters: Arc::clone(&counters),
-            acks: Arc::clone(&out),
-        };
-        let writer = BatchWriter::new(parts, recovered)?;
         let cap = cfg.queue_blocks as usize;
         let (hash_tx, hash_rx, hash_depth) = queue::<Ingested>(cap);
         let (write_tx, write_rx, write_depth) = queue::<Ingested>(cap);
+        let (writer, compaction_status) = if cfg.null_writer {
+            (self.spawn_null_writer(write_rx, &out, &counters)?, None)
+        } else {
+            let compactor = Compactor::start(
+                cfg.compaction_concurrency as usize,
+                cfg.compaction,
+                Arc::clone(&self.events),
+                Arc::clone(&histograms),
+            )
+            .map_err(NodeError::Spawn)?;
+            let status = compactor.status();
+            let parts = WriterParts {
+                store,
+                range,
+                writer_batch: cfg.writer_batch as usize,
+                max_delay: Duration::from_millis(cfg.max_batch_delay_ms),
+                compactor,
+                events: Arc::clone(&self.events),
+                histograms: Arc::clone(&histograms),
+                counters: Arc::clone(&counters),
+                acks: Arc::clone(&out),
+            };
+            let writer = BatchWriter::new(parts, recovered)?;
+            let handle = thread::Builder::new()
+                .name("writer".into())
+                .spawn(move || writer.run(write_rx).map(Some))
+                .map_err(NodeError::Spawn)?;
+            (handle, Some(status))
+        };
         let hash_rx = Arc::new(Mutex::new(hash_rx));
         let hashers: Vec<JoinHandle<()>> = (0..cfg.hash_threads())
             .map(|i| {
@@ -190,14 +203,15 @@ impl Session<'_> {
                     .map_err(NodeError::Spawn)
             })
             .collect::<Result<_, _>>()?;
+        // Only the workers may hold the hash queue's receiving end: when they all stop
+        // (the writer failed, e.g. disk full), the receiver's next send fails instead of
+        // blocking forever on a full queue nobody drains.
+        drop(hash_rx);
         drop(write_tx);
-        let writer = thread::Builder::new()
-            .name("writer".into())
-            .spawn(move || writer.run(write_rx))
-            .map_err(NodeError::Spawn)?;
         let stop = Arc::new(AtomicBool::new(false));
-        let stats = self.spawn_stats(Arc::clone(&stop), Arc::clone(&counters), move || {
-            let (queued, running) = compaction_status.depth();
+        let peak = Arc::new(AtomicI64::new(self.alloc.heap().live_bytes));
+        let stats = self.spawn_stats(Arc::clone(&stop), Arc::clone(&counters), Arc::clone(&peak), move || {
+            let (queued, running) = compaction_status.as_ref().map_or((0, 0), |s| s.depth());
             json!({"queue_hash": hash_depth.load(Ordering::Relaxed), "queue_write": write_depth.load(Ordering::Relaxed),
                    "compactions_queued": queued, "compactions_running": running})
         })?;
@@ -207,8 +221,10 @@ impl Session<'_> {
         }
         let written = writer.join().map_err(|_| NodeError::Protocol("writer thread panicked".into()))?;
         let finished = match (received, written) {
-            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
-            (Ok(()), Ok(w)) => w.shutdown(),
+            // The writer's error is the cause; the receiver only saw the pipeline stop.
+            (_, Err(e)) | (Err(e), Ok(_)) => Err(e),
+            (Ok(()), Ok(Some(w))) => w.shutdown(),
+            (Ok(()), Ok(None)) => Ok(()),
         };
         stop.store(true, Ordering::Relaxed);
         let _ = stats.join();
@@ -219,7 +235,9 @@ impl Session<'_> {
                    "bytes_received": counters.bytes_received.load(Ordering::Relaxed),
                    "blocks_durable": counters.blocks_durable.load(Ordering::Relaxed),
                    "wal_payload_bytes_written": counters.wal_bytes_written.load(Ordering::Relaxed),
-                   "heap_live_bytes": self.alloc.heap().live_bytes, "alloc_count": self.alloc.heap().alloc_count,
+                   "heap_live_bytes": self.alloc.heap().live_bytes,
+                   "heap_live_peak_bytes": peak.load(Ordering::Relaxed).max(self.alloc.heap().live_bytes),
+                   "alloc_count": self.alloc.heap().alloc_count,
                    "alloc_bytes_total": self.alloc.heap().alloc_bytes_total}),
         );
         let mut o = out.lock().map_err(|_| NodeError::Protocol("socket lock poisoned".into()))?;
@@ -268,10 +286,14 @@ impl Session<'_> {
         }
     }
 
+    /// The stats thread: samples the live heap every [`HEAP_PEAK_TICK`] into `peak`
+    /// (the peak in `stats` events and `node_summary` is exact to that resolution) and
+    /// emits a `stats` event every `--stats-interval-ms`.
     fn spawn_stats(
         &self,
         stop: Arc<AtomicBool>,
         counters: Arc<Counters>,
+        peak: Arc<AtomicI64>,
         queues: impl Fn() -> serde_json::Value + Send + 'static,
     ) -> Result<JoinHandle<()>, NodeError> {
         let (events, alloc, interval) =
@@ -279,10 +301,11 @@ impl Session<'_> {
         thread::Builder::new()
             .name("stats".into())
             .spawn(move || {
-                let tick = Duration::from_millis(10).min(interval);
+                let tick = HEAP_PEAK_TICK.min(interval);
                 let mut waited = Duration::ZERO;
                 while !stop.load(Ordering::Relaxed) {
                     thread::sleep(tick);
+                    peak.fetch_max(alloc.heap().live_bytes, Ordering::Relaxed);
                     waited += tick;
                     if waited < interval {
                         continue;
@@ -294,6 +317,7 @@ impl Session<'_> {
                         f.insert("blocks_received".into(), counters.blocks_received.load(Ordering::Relaxed).into());
                         f.insert("blocks_durable".into(), counters.blocks_durable.load(Ordering::Relaxed).into());
                         f.insert("heap_live_bytes".into(), heap.live_bytes.into());
+                        f.insert("heap_live_peak_bytes".into(), peak.load(Ordering::Relaxed).into());
                         f.insert("alloc_count".into(), heap.alloc_count.into());
                         f.insert("alloc_bytes_total".into(), heap.alloc_bytes_total.into());
                         f.insert("allocator".into(), alloc.internal());
@@ -301,6 +325,21 @@ impl Session<'_> {
                     events.emit("stats", fields);
                 }
             })
+            .map_err(NodeError::Spawn)
+    }
+
+    /// The `--null-writer` stage in place of the batch writer (see [`writer::run_null`]).
+    fn spawn_null_writer(
+        &self,
+        input: QueueReceiver<Ingested>,
+        out: &Arc<Mutex<UnixStream>>,
+        counters: &Arc<Counters>,
+    ) -> Result<JoinHandle<Result<Option<BatchWriter>, NodeError>>, NodeError> {
+        let (acks, counters) = (Arc::clone(out), Arc::clone(counters));
+        let (batch, delay) = (self.cfg.writer_batch as usize, Duration::from_millis(self.cfg.max_batch_delay_ms));
+        thread::Builder::new()
+            .name("writer".into())
+            .spawn(move || writer::run_null(input, &acks, batch, delay, &counters).map(|()| None))
             .map_err(NodeError::Spawn)
     }
 

@@ -161,7 +161,7 @@ fn recover_shard(shard: u64, dir: &Path, notes: &mut Vec<RecoveryNote>) -> Resul
     }
     let seg_path = sorted.join(segment::FILE_NAME);
     if seg_path.exists() {
-        let seg = SegmentReader::open(&seg_path)?;
+        let seg = SegmentReader::open_shard(&seg_path, shard)?;
         if wal_path.exists() {
             // The rename committed the compaction; the WAL's removal was interrupted.
             fs::remove_file(&wal_path).map_err(io(&wal_path))?;
@@ -242,7 +242,7 @@ impl Reader {
 
     fn shard(&mut self, shard: u64) -> Result<&ShardReader, StoreError> {
         if !matches!(&self.current, Some((id, _)) if *id == shard) {
-            let reader = open_shard(&shard_dir(&self.root, shard))?;
+            let reader = open_shard(&shard_dir(&self.root, shard), shard)?;
             return Ok(&self.current.insert((shard, reader)).1);
         }
         match &self.current {
@@ -252,10 +252,10 @@ impl Reader {
     }
 }
 
-fn open_shard(dir: &Path) -> Result<ShardReader, StoreError> {
+fn open_shard(dir: &Path, shard: u64) -> Result<ShardReader, StoreError> {
     let seg_path = dir.join(segment::DIR_NAME).join(segment::FILE_NAME);
     if seg_path.exists() {
-        return Ok(ShardReader::Segment(SegmentReader::open(&seg_path)?));
+        return Ok(ShardReader::Segment(SegmentReader::open_shard(&seg_path, shard)?));
     }
     let path = dir.join(wal::FILE_NAME);
     if !path.exists() {

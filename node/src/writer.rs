@@ -283,3 +283,48 @@ impl BatchWriter {
         self.compactor.finish().map_err(NodeError::Compaction)
     }
 }
+
+/// `--null-writer`: takes blocks off the write queue exactly as [`BatchWriter::run`]
+/// does (dropping each on this thread: the same cross-thread free) and acknowledges
+/// them in batches of `writer_batch`, but writes nothing. Measures the pipeline's CPU
+/// ceiling without the disk.
+pub fn run_null(
+    input: QueueReceiver<Ingested>,
+    acks: &Mutex<UnixStream>,
+    writer_batch: usize,
+    max_delay: Duration,
+    counters: &Counters,
+) -> Result<(), NodeError> {
+    let mut pending = Vec::with_capacity(writer_batch);
+    let mut batch_started = Instant::now();
+    let ack = |blocks: Vec<u64>| -> Result<(), NodeError> {
+        counters.blocks_durable.fetch_add(blocks.len() as u64, Ordering::Relaxed);
+        let mut out = acks.lock().map_err(|_| NodeError::Protocol("ack stream lock poisoned".into()))?;
+        write_frame(&mut *out, &Frame::Ack { blocks }).and_then(|_| out.flush()).map_err(NodeError::Disconnected)
+    };
+    loop {
+        let wait = if pending.is_empty() {
+            Duration::from_secs(3600)
+        } else {
+            max_delay.saturating_sub(batch_started.elapsed())
+        };
+        match input.recv_timeout(wait) {
+            Ok(item) => {
+                if pending.is_empty() {
+                    batch_started = Instant::now();
+                }
+                pending.push(item.number);
+                drop(item);
+                if pending.len() >= writer_batch {
+                    ack(std::mem::take(&mut pending))?;
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => ack(std::mem::take(&mut pending))?,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    if pending.is_empty() {
+        return Ok(());
+    }
+    ack(pending)
+}

@@ -167,7 +167,7 @@ impl Located<'_> {
 }
 
 /// 1-based line and column (in characters) of byte offset `at`.
-pub(crate) fn line_col(text: &str, at: usize) -> (usize, usize) {
+pub fn line_col(text: &str, at: usize) -> (usize, usize) {
     let mut at = at.min(text.len());
     while !text.is_char_boundary(at) {
         at -= 1;

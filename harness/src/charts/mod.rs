@@ -4,11 +4,13 @@
 //! # Layout
 //! - this module: the [`Chart`] trait, shared style, font registration, rendering,
 //!   and [`RunChartData`] (everything a run's charts need, loadable from its files).
-//! - one file per chart: [`rss`], [`heap`], [`throughput`], [`latency`].
+//! - one file per chart: [`rss`], [`heap`], [`throughput`], [`latency`]; suite charts in
+//!   [`suite`] and [`scaling`].
 
 mod heap;
 mod latency;
 mod rss;
+pub mod scaling;
 pub mod suite;
 mod throughput;
 

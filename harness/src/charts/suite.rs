@@ -6,6 +6,7 @@
 //! - `latency`: ingest latency by percentile, median repetition of each cell.
 //! - `heap_vs_rss`: per allocator, RSS (solid) vs live heap (thin) of its first cell's
 //!   median repetition: the fragmentation picture.
+//! - `scaling` (suites with several shard sizes): see [`super::scaling`].
 
 use anyhow::Result;
 use plotters::coord::Shift;
@@ -70,7 +71,11 @@ pub fn render_suite(data: &SuiteChartData, dir: &std::path::Path, png: bool) -> 
         png,
     )?;
     render(&LatencyOverlay(data), dir, png)?;
-    render(&HeapByAllocator(data), dir, png)
+    render(&HeapByAllocator(data), dir, png)?;
+    if let Some(series) = super::scaling::series(&data.cells) {
+        render(&super::scaling::Scaling { series: &series, subtitle: &data.subtitle }, dir, png)?;
+    }
+    Ok(())
 }
 
 struct RssOverlay<'a>(&'a SuiteChartData);

@@ -90,6 +90,20 @@ pub const METRICS: &[Metric] = &[
         direction: Direction::LowerIsBetter,
         extract: |s| Some(s["cpu_user_s"].as_f64()? + s["cpu_sys_s"].as_f64()?),
     },
+    Metric {
+        key: "cpu_user",
+        label: "node user CPU time",
+        unit: "s",
+        direction: Direction::LowerIsBetter,
+        extract: |s| s["cpu_user_s"].as_f64(),
+    },
+    Metric {
+        key: "efficiency",
+        label: "efficiency (of the lower ceiling)",
+        unit: "%",
+        direction: Direction::HigherIsBetter,
+        extract: |s| Some(s["efficiency"].as_f64()? * 100.0),
+    },
 ];
 
 #[derive(Debug, Serialize)]
@@ -137,6 +151,8 @@ pub fn compare(cells: &[String], runs: &[RunRecord], baseline: &str, floor_pct: 
                 .collect();
             MetricTable { key: m.key, label: m.label, unit: m.unit, direction: m.direction, cells }
         })
+        // A metric no run recorded (e.g. efficiency under --no-ceilings) is left out.
+        .filter(|t| t.cells.iter().any(|c| c.n > 0))
         .collect();
     Comparison { baseline_cell: baseline.to_owned(), floor_pct, confidence: 0.95, resamples: stats::RESAMPLES, metrics }
 }
@@ -243,13 +259,14 @@ mod tests {
             .chain([(1300.0, 205.0), (1280.0, 195.0), (1310.0, 200.0)].iter().map(|&(r, t)| run("buffered", r, t)))
             .collect();
         let c = compare(&["streaming".into(), "buffered".into()], &runs, "streaming", 5.0);
-        let rss = &c.metrics[0].cells;
+        let table = |key: &str| c.metrics.iter().find(|m| m.key == key).map(|m| &m.cells);
+        let rss = table("rss_peak").unwrap();
         assert_eq!(rss[0].verdict, Some(Verdict::Baseline));
         assert_eq!(rss[1].verdict, Some(Verdict::Worse));
         assert!((rss[1].ratio.unwrap() - 1300.0 / 150.0).abs() < 0.01);
-        let tput = &c.metrics[2].cells;
+        let tput = table("throughput").unwrap();
         assert_eq!(tput[1].verdict, Some(Verdict::NoClearDifference));
-        assert_eq!(c.metrics[1].cells[0].n, 0, "no heap values in the summaries");
+        assert!(table("heap_live_peak").is_none(), "no heap values in the summaries: no table");
         let md = markdown(&c, "t", &[]);
         assert!(md.contains("| buffered | 3 | 1300 | "), "{md}");
         assert!(md.contains("**worse**"));

@@ -42,6 +42,13 @@ pub struct Cell {
     pub arena_max: ArenaMax,
     pub compaction: CompactionMode,
     pub compaction_concurrency: u64,
+    /// Set when shard size is an axis (several `--shard-size` values).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard_size: Option<u64>,
+    /// A node binary of the cell's own (`syncbench ab`: base and head builds). Not
+    /// recorded: it is a path on this machine.
+    #[serde(skip)]
+    pub node_bin: Option<PathBuf>,
 }
 
 /// A cell left out of the matrix, and why.
@@ -72,14 +79,25 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
     if let Some(&cc) = a.compaction_concurrency.iter().find(|&&c| !(1..=64).contains(&c)) {
         return Err(input(format!("--compaction-concurrency: expected values in 1..=64, got {cc}")));
     }
+    if let Some(&s) = a.shard_size.iter().find(|&&s| !(1..=10_000_000).contains(&s)) {
+        return Err(input(format!("--shard-size: expected values in 1..=10000000, got {s}")));
+    }
+    // One size overrides the workload's; several are an axis.
+    let shard_axis: Vec<Option<u64>> =
+        if a.shard_size.len() > 1 { a.shard_size.iter().map(|&s| Some(s)).collect() } else { vec![None] };
     let (mut kept, mut skipped) = (Vec::new(), Vec::new());
     for &alloc in &a.alloc {
         for &arena_max in &arenas {
             for &mode in &a.compaction {
-                for &cc in &a.compaction_concurrency {
+                for (&cc, &shard_size) in
+                    a.compaction_concurrency.iter().flat_map(|c| shard_axis.iter().map(move |s| (c, s)))
+                {
                     let alloc = Allocator::from(alloc);
                     let compaction = CompactionMode::from(mode);
-                    let name = cell_label(alloc, arena_max, compaction, cc);
+                    let mut name = cell_label(alloc, arena_max, compaction, cc);
+                    if let Some(s) = shard_size {
+                        name = format!("{name}_shard{s}");
+                    }
                     if kept.iter().any(|c: &Cell| c.name == name) {
                         continue;
                     }
@@ -88,7 +106,15 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
                         skipped.push(Skipped { cell: name, reason });
                         continue;
                     }
-                    kept.push(Cell { name, alloc, arena_max, compaction, compaction_concurrency: cc });
+                    kept.push(Cell {
+                        name,
+                        alloc,
+                        arena_max,
+                        compaction,
+                        compaction_concurrency: cc,
+                        shard_size,
+                        node_bin: None,
+                    });
                 }
             }
         }
@@ -96,29 +122,68 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
     Ok((kept, skipped))
 }
 
+/// Everything a suite needs besides its runs.
+pub struct SuitePlan {
+    pub cells: Vec<Cell>,
+    pub skipped: Vec<Skipped>,
+    /// Options every run starts from; each cell overrides its own axes.
+    pub base: IngestOptions,
+    pub dir: PathBuf,
+    pub repeat: u32,
+    pub order_seed: u64,
+    pub fail_fast: bool,
+    /// `suite.json`'s `definition` (the cells are added).
+    pub definition: serde_json::Value,
+}
+
 pub fn run(a: &MatrixArgs) -> Result<()> {
-    let workload = resolve_workload(&a.workload, &a.overrides, a.shard_size)?;
     let (cells, skipped) = cells(a)?;
-    if cells.is_empty() || a.repeat == 0 || cells.len() * a.repeat as usize > MAX_RUNS {
-        return Err(input(format!(
-            "expected 1..={MAX_RUNS} runs (cells × --repeat), got {} × {}",
-            cells.len(),
-            a.repeat
-        )));
-    }
-    let baseline = a.baseline_cell.clone().unwrap_or_else(|| cells[0].name.clone());
+    let single_shard_size = if a.shard_size.len() == 1 { a.shard_size.first().copied() } else { None };
+    let workload = resolve_workload(&a.workload, &a.overrides, single_shard_size)?;
+    let baseline = a.baseline_cell.clone().unwrap_or_else(|| cells.first().map(|c| c.name.clone()).unwrap_or_default());
     if !cells.iter().any(|c| c.name == baseline) {
         let names: Vec<_> = cells.iter().map(|c| c.name.as_str()).collect();
         return Err(input(format!("--baseline-cell: expected one of {}, got `{baseline}`", names.join(", "))));
     }
     let settings = RunSettings::from_args(&a.settings)?;
-    let base = IngestOptions {
+    let base = base_options(a.workload.clone(), workload, settings);
+    let start = SystemTime::now();
+    let dir = a.out.clone().unwrap_or_else(|| default_suite_dir(start, &base.workload.name, "matrix"));
+    let definition = json!({
+        "workload": a.workload, "blocks": a.overrides.blocks, "seed": a.overrides.seed, "shard_size": a.shard_size,
+        "repeat": a.repeat, "order_seed": a.order_seed, "floor_pct": a.floor_pct, "baseline_cell": baseline,
+    });
+    let plan = SuitePlan {
+        cells,
+        skipped,
+        base,
+        dir,
+        repeat: a.repeat,
+        order_seed: a.order_seed,
+        fail_fast: a.fail_fast,
+        definition,
+    };
+    execute(&plan, start)
+}
+
+/// `results/<UTC timestamp>_<workload>_<kind>`.
+pub fn default_suite_dir(start: SystemTime, workload: &str, kind: &str) -> PathBuf {
+    Path::new(crate::results::RESULTS_DIR).join(format!("{}_{workload}_{kind}", crate::time::stamp(start)))
+}
+
+/// The options every run of a suite starts from.
+pub fn base_options(
+    workload_arg: String,
+    workload: syncbench_workloads::WorkloadSpec,
+    settings: RunSettings,
+) -> IngestOptions {
+    IngestOptions {
         alloc: Allocator::Glibc,
         arena_max: ArenaMax::Default,
         alloc_conf: None,
         compaction: CompactionMode::Streaming,
         compaction_concurrency: 1,
-        workload_arg: a.workload.clone(),
+        workload_arg,
         workload,
         writer_batch: syncbench_node::config::DEFAULT_WRITER_BATCH,
         sample_interval: settings.sample_interval,
@@ -131,24 +196,30 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
         node_args: settings.node_args,
         png: settings.png,
         disk_check: true,
-    };
-    let start = SystemTime::now();
-    let suite = a.out.clone().unwrap_or_else(|| {
-        Path::new(crate::results::RESULTS_DIR).join(format!(
-            "{}_{}_matrix",
-            crate::time::stamp(start),
-            base.workload.name
-        ))
-    });
-    create_suite_dir(&suite)?;
-    for s in &skipped {
+        ceilings: settings.ceilings,
+    }
+}
+
+/// Runs every (cell, repetition) in interleaved order, writes suite.json after each
+/// run and the comparison at the end; `Err(RunFailed)` naming failed runs.
+pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<()> {
+    let (cells, suite) = (&plan.cells, &plan.dir);
+    if cells.is_empty() || plan.repeat == 0 || cells.len() * plan.repeat as usize > MAX_RUNS {
+        return Err(input(format!(
+            "expected 1..={MAX_RUNS} runs (cells × --repeat), got {} × {}",
+            cells.len(),
+            plan.repeat
+        )));
+    }
+    create_suite_dir(suite)?;
+    for s in &plan.skipped {
         eprintln!("syncbench: matrix: skipping {}: {} (--no-skip keeps it as a control)", s.cell, s.reason);
     }
-    let order = order::interleaved(cells.len(), a.repeat, a.order_seed);
+    let order = order::interleaved(cells.len(), plan.repeat, plan.order_seed);
     eprintln!(
         "syncbench: matrix: {} cells × {} repetitions = {} runs, interleaved",
         cells.len(),
-        a.repeat,
+        plan.repeat,
         order.len()
     );
     let mut done: Vec<RunEntry> = Vec::new();
@@ -156,49 +227,60 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
         let cell = &cells[ci];
         let dir = suite.join("runs").join(format!("{}-r{}", cell.name, rep + 1));
         eprintln!("syncbench: matrix: run {}/{}: {} r{}", i + 1, order.len(), cell.name, rep + 1);
+        let base = &plan.base;
         let opts = IngestOptions {
             alloc: cell.alloc,
             arena_max: cell.arena_max,
             compaction: cell.compaction,
             compaction_concurrency: cell.compaction_concurrency,
+            workload: syncbench_workloads::WorkloadSpec {
+                shard_size: cell.shard_size.unwrap_or(base.workload.shard_size),
+                ..base.workload.clone()
+            },
+            node_bin: cell.node_bin.clone().or_else(|| base.node_bin.clone()),
             out: Some(dir.clone()),
             ..base.clone()
         };
-        let entry = match crate::run::ingest(&opts) {
-            Ok(report) => {
-                let summary = serde_json::to_value(&report.summary)?;
-                let outcome = summary["outcome"].as_str().unwrap_or("unknown").to_owned();
-                let wall_s = summary["wall_s"].as_f64();
-                RunEntry { cell: cell.name.clone(), rep: rep + 1, run_dir: relative(&suite, &dir), outcome, wall_s }
-            }
-            Err(e) if e.chain().any(|c| c.is::<InputError>()) => return Err(e),
-            Err(e) => {
-                eprintln!("syncbench: matrix: {} r{} failed in the harness: {e:#}", cell.name, rep + 1);
-                RunEntry {
-                    cell: cell.name.clone(),
-                    rep: rep + 1,
-                    run_dir: relative(&suite, &dir),
-                    outcome: "harness_error".into(),
-                    wall_s: None,
-                }
-            }
-        };
+        let entry = run_one(&opts, cell, rep, suite, &dir)?;
         let failed = entry.outcome != "ok";
         done.push(entry);
-        write_suite_json(&suite, a, &cells, &skipped, &baseline, start, &done)?;
-        if failed && a.fail_fast {
+        write_suite_json(plan, start, &done)?;
+        if failed && plan.fail_fast {
             eprintln!("syncbench: matrix: stopping at the first failure (--fail-fast)");
             break;
         }
     }
     let failed: Vec<String> =
         done.iter().filter(|r| r.outcome != "ok").map(|r| format!("{}-r{} ({})", r.cell, r.rep, r.outcome)).collect();
-    crate::report::render_suite(&suite, base.png)?;
+    crate::report::render_suite(suite, plan.base.png)?;
     println!("matrix: {} runs, {} failed; comparison in {}/comparison.md", done.len(), failed.len(), suite.display());
     if !failed.is_empty() {
         return Err(RunFailed(format!("failed runs: {}", failed.join(", "))).into());
     }
     Ok(())
+}
+
+/// One run; a node failure or harness error is recorded, an input error stops the suite.
+fn run_one(opts: &IngestOptions, cell: &Cell, rep: u32, suite: &Path, dir: &Path) -> Result<RunEntry> {
+    let entry = |outcome: String, wall_s| RunEntry {
+        cell: cell.name.clone(),
+        rep: rep + 1,
+        run_dir: relative(suite, dir),
+        outcome,
+        wall_s,
+    };
+    Ok(match crate::run::ingest(opts) {
+        Ok(report) => {
+            let summary = serde_json::to_value(&report.summary)?;
+            let outcome = summary["outcome"].as_str().unwrap_or("unknown").to_owned();
+            entry(outcome, summary["wall_s"].as_f64())
+        }
+        Err(e) if e.chain().any(|c| c.is::<InputError>()) => return Err(e),
+        Err(e) => {
+            eprintln!("syncbench: matrix: {} r{} failed in the harness: {e:#}", cell.name, rep + 1);
+            entry("harness_error".into(), None)
+        }
+    })
 }
 
 fn create_suite_dir(dir: &Path) -> Result<()> {
@@ -210,29 +292,20 @@ fn relative(base: &Path, p: &Path) -> String {
     p.strip_prefix(base).unwrap_or(p).display().to_string()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn write_suite_json(
-    suite: &Path,
-    a: &MatrixArgs,
-    cells: &[Cell],
-    skipped: &[Skipped],
-    baseline: &str,
-    start: SystemTime,
-    done: &[RunEntry],
-) -> Result<()> {
+fn write_suite_json(plan: &SuitePlan, start: SystemTime, done: &[RunEntry]) -> Result<()> {
+    let mut definition = plan.definition.clone();
+    if let Some(d) = definition.as_object_mut() {
+        d.insert("cells".into(), serde_json::to_value(&plan.cells)?);
+    }
     let value = json!({
-        "suite": suite.file_name().map(|n| n.to_string_lossy().into_owned()),
+        "suite": plan.dir.file_name().map(|n| n.to_string_lossy().into_owned()),
         "started_at": crate::time::iso8601(start),
         "command": std::env::args().skip(1).collect::<Vec<_>>(),
-        "definition": {
-            "workload": a.workload, "blocks": a.overrides.blocks, "seed": a.overrides.seed, "shard_size": a.shard_size,
-            "repeat": a.repeat, "order_seed": a.order_seed, "floor_pct": a.floor_pct, "baseline_cell": baseline,
-            "cells": cells,
-        },
-        "skipped": skipped,
+        "definition": definition,
+        "skipped": plan.skipped,
         "environment": crate::run::envinfo::snapshot(),
         "order": done,
     });
-    let path: PathBuf = suite.join("suite.json");
+    let path: PathBuf = plan.dir.join("suite.json");
     crate::results::write_json(&path, &value)
 }

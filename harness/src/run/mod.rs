@@ -12,6 +12,7 @@
 //! - [`envinfo`]: the environment snapshot (allow-listed variables only).
 //! - [`progress`]: the progress bar or periodic status line.
 
+pub mod ceiling;
 pub mod crash;
 pub mod driver;
 pub mod envinfo;
@@ -51,6 +52,7 @@ const EXIT_GRACE: Duration = Duration::from_secs(30);
 const NODE_STATS_INTERVAL_MS: u64 = 250;
 
 /// Everything decided before the node starts.
+#[derive(Clone)]
 pub struct Plan<'a> {
     pub opts: &'a IngestOptions,
     pub run_dir: PathBuf,
@@ -193,6 +195,64 @@ fn node_args(plan: &Plan) -> Vec<String> {
     args
 }
 
+/// Bytes between two fdatasyncs of the node: a writer batch of mean-sized blocks.
+fn disk_batch_bytes(plan: &Plan) -> u64 {
+    (plan.opts.writer_batch as f64 * plan.description.bytes_per_block.mean) as u64
+}
+
+/// Files the node writes at once: its WAL and one segment per allowed compaction.
+fn disk_streams(plan: &Plan) -> usize {
+    1 + plan.opts.compaction_concurrency as usize
+}
+
+/// The disk probe and the `--null-writer` CPU probe, before the measured node starts.
+fn ceilings_before(plan: &Plan, env: &[(String, String)]) -> ceiling::Ceilings {
+    let o = plan.opts;
+    let cpu_blocks = ceiling::cpu_probe_blocks(o.workload.blocks);
+    eprintln!(
+        "syncbench: measuring ceilings: disk ({:.0} s before and after the run), CPU (--null-writer, {cpu_blocks} blocks); --no-ceilings skips",
+        ceiling::DISK_PROBE_SECS
+    );
+    let mut c = ceiling::Ceilings::default();
+    c.disk_before = c.record_disk(
+        "before",
+        ceiling::disk(&plan.data_dir, disk_batch_bytes(plan), disk_streams(plan), ceiling::DISK_PROBE_SECS),
+    );
+    let scratch = plan.data_dir.join("cpu-probe");
+    let socket = plan.socket_dir.join("cpu-probe.sock");
+    let probe = fs::create_dir(&scratch).map_err(anyhow::Error::from).and_then(|()| {
+        let probe_plan = Plan { data_dir: scratch.join("node"), ..plan.clone() };
+        let mut args = node_args(&probe_plan);
+        replace_arg(&mut args, "--socket", &socket.display().to_string());
+        ceiling::cpu(ceiling::CpuProbeSetup {
+            node_bin: &plan.node_bin,
+            args,
+            env,
+            socket: &socket,
+            scratch: &scratch,
+            workload: &o.workload,
+            max_in_flight: max_in_flight(o),
+        })
+    });
+    let _ = fs::remove_dir_all(&scratch);
+    let _ = fs::remove_file(&socket);
+    c.cpu = probe.map_err(|e| c.errors.push(format!("{e:#}"))).ok();
+    c
+}
+
+fn replace_arg(args: &mut [String], flag: &str, value: &str) {
+    if let Some(i) = args.iter().position(|a| a == flag) {
+        if let Some(v) = args.get_mut(i + 1) {
+            *v = value.to_owned();
+        }
+    }
+}
+
+/// Blocks the driver keeps unacknowledged: two writer batches or one arrival window.
+fn max_in_flight(o: &IngestOptions) -> u64 {
+    (2 * o.writer_batch).max(o.workload.arrival.window) + 64
+}
+
 /// What the run produced, for the writers.
 pub struct Collected {
     pub driver: Option<driver::DriverResult>,
@@ -209,13 +269,15 @@ pub struct Collected {
     pub pid: u32,
     pub acked: u64,
     pub acked_bytes: u64,
+    pub ceilings: ceiling::Ceilings,
 }
 
 fn execute(plan: &Plan) -> Result<RunReport> {
     let o = plan.opts;
     let args = node_args(plan);
     let env = node::allocator_env(o);
-    write::config_json(plan, &args, &env, None)?;
+    let mut ceilings = if o.ceilings { ceilings_before(plan, &env) } else { ceiling::Ceilings::default() };
+    write::config_json(plan, &args, &env, None, &ceilings)?;
     let log = Arc::new(EventLog::create(&plan.run_dir.join("events.jsonl"), plan.start)?);
     let obs = Arc::new(NodeObservations::default());
     let run_tag = format!("{}-{}", std::process::id(), crate::time::unix_ms(plan.start));
@@ -247,7 +309,7 @@ fn execute(plan: &Plan) -> Result<RunReport> {
         let d = Driver {
             spec: &o.workload,
             socket: &plan.socket_dir.join("node.sock"),
-            max_in_flight: (2 * o.writer_batch).max(o.workload.arrival.window) + 64,
+            max_in_flight: max_in_flight(o),
             deadline,
             run_start: started,
             progress: Arc::clone(&progress),
@@ -270,6 +332,10 @@ fn execute(plan: &Plan) -> Result<RunReport> {
     let watchdog_fired = sampler.watchdog_fired.load(std::sync::atomic::Ordering::SeqCst);
     let samples = sampler.finish();
     node.join_readers();
+    if o.ceilings {
+        let after = ceiling::disk(&plan.data_dir, disk_batch_bytes(plan), disk_streams(plan), ceiling::DISK_PROBE_SECS);
+        ceilings.disk_after = ceilings.record_disk("after", after);
+    }
     log.harness(
         "run_end",
         json!({"wall_s": wall.as_secs_f64(), "exit": exit.map(|e| json!({"code": e.code, "signal": e.signal}))}),
@@ -297,6 +363,7 @@ fn execute(plan: &Plan) -> Result<RunReport> {
         pid: node.pid,
         acked: progress.acked.load(std::sync::atomic::Ordering::Relaxed),
         acked_bytes: progress.acked_bytes.load(std::sync::atomic::Ordering::Relaxed),
+        ceilings,
     };
     drop(limit);
     log.flush();

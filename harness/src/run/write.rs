@@ -7,6 +7,7 @@ use std::fs;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
+use super::ceiling::Ceilings;
 use super::crash::{self, Evidence, Outcome};
 use super::driver::DriverEnd;
 use super::events::NodeObservations;
@@ -40,10 +41,12 @@ pub fn config_json(
     args: &[String],
     env: &[(String, String)],
     extra: Option<(Value, Value)>,
+    ceilings: &Ceilings,
 ) -> Result<()> {
     let o = plan.opts;
     let w = &o.workload;
     let (node_reported, mem_limit) = extra.unwrap_or((Value::Null, Value::Null));
+    let ceilings = plan.opts.ceilings.then(|| serde_json::to_value(ceilings).unwrap_or(Value::Null));
     let config = json!({
         "run": plan.run_dir.file_name().map(|n| n.to_string_lossy().into_owned()),
         "started_at": crate::time::iso8601(plan.start),
@@ -62,6 +65,7 @@ pub fn config_json(
             "reported": node_reported,
         },
         "sampling": {"interval_ms": o.sample_interval.as_millis() as u64},
+        "ceilings": ceilings,
         "limits": {"timeout_s": o.timeout.as_secs_f64(), "mem_limit": mem_limit},
         "environment": envinfo::snapshot(),
     });
@@ -85,7 +89,7 @@ pub fn outputs(
     let histograms = write_latency(plan, c)?;
     let summary = summarize_run(plan, c, &stats, &compactions, node_summary.as_ref(), histograms);
     write_json(&dir.join("summary.json"), &summary)?;
-    config_json(plan, args, env, Some((node_start.unwrap_or(Value::Null), c.mem_limit.clone())))?;
+    config_json(plan, args, env, Some((node_start.unwrap_or(Value::Null), c.mem_limit.clone())), &c.ceilings)?;
     // Drawn from the files just written, exactly as `syncbench report` redraws them.
     let drawn = RunFiles::load(dir)
         .and_then(|r| charts::render_run(&RunChartData::from_files(&r), &dir.join("charts"), plan.opts.png));
@@ -180,12 +184,19 @@ fn summarize_run(
             .map_or(0, |e| e.max_rss_bytes)
             .max(c.samples.iter().map(|s| s.mem.hwm).max().unwrap_or(0)),
         rss_peak_sampled_bytes: c.samples.iter().map(|s| s.mem.rss).max().unwrap_or(0),
-        heap_live_peak_bytes: stats.iter().map(|s| s.heap_live_bytes).max(),
+        heap_live_peak_bytes: stats
+            .iter()
+            .map(|s| s.heap_live_bytes)
+            .chain(node_summary.and_then(|v| v["heap_live_peak_bytes"].as_i64()))
+            .max(),
+        heap_live_end_bytes: node_summary.and_then(|v| v["heap_live_bytes"].as_i64()),
         alloc_count: ns("alloc_count").or(last.map(|s| s.alloc_count)),
         alloc_bytes_total: ns("alloc_bytes_total").or(last.map(|s| s.alloc_bytes_total)),
         cpu_user_s: c.exit.map_or(0.0, |e| e.user_ms as f64 / 1e3),
         cpu_sys_s: c.exit.map_or(0.0, |e| e.sys_ms as f64 / 1e3),
         bytes_written: c.samples.last().map_or(0, |s| s.io_write_bytes),
+        store_bytes_written: ns("wal_payload_bytes_written")
+            .map(|wal| wal + compactions.iter().filter(|s| s.end_ms.is_some()).map(|s| s.bytes_out).sum::<u64>()),
         compactions: done.len() as u64,
         compaction_s_total: round3(done.iter().sum::<u64>() as f64 / 1e3),
         latency_us,
@@ -193,7 +204,9 @@ fn summarize_run(
         sample_interval_ms: o.sample_interval.as_millis() as u64,
         sampler_cost_us_mean: round3(cost),
         sampler_cpu_pct_of_core: round3(cost * 100.0 / interval_us),
+        ceilings: None,
     }
+    .with_ceilings(&c.ceilings)
 }
 
 fn round3(v: f64) -> f64 {

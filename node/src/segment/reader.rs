@@ -63,6 +63,20 @@ impl SegmentReader {
         Ok(SegmentReader { path: path.to_owned(), file, shard, index, index_offset })
     }
 
+    /// [`SegmentReader::open`], and the header must name `shard` (the header is not
+    /// checksummed: this is what catches damage to its shard field).
+    pub fn open_shard(path: &Path, shard: u64) -> Result<SegmentReader, SegmentError> {
+        let r = SegmentReader::open(path)?;
+        if r.shard != shard {
+            return Err(SegmentError::Corrupt {
+                path: path.to_owned(),
+                offset: 8,
+                reason: "header names another shard",
+            });
+        }
+        Ok(r)
+    }
+
     pub fn shard(&self) -> u64 {
         self.shard
     }

@@ -1,0 +1,177 @@
+//! Committed baselines: the gated metrics of a reference configuration, with the
+//! environment they were measured in.
+//!
+//! ## Format
+//! `results/baselines/<workload>.json`, written by `syncbench gate --write-baseline`:
+//! ```text
+//! { "format": "syncbench-baseline/1",
+//!   "config": { workload, blocks, seed, shard_size, alloc, compaction,
+//!               compaction_concurrency, writer_batch },
+//!   "environment": { host, cores, kernel, rustc, ... },   (from the runs' config.json)
+//!   "created_at": ISO 8601, "runs": [run directory names],
+//!   "metrics": { "<summary.json key>": { "median", "min", "max", "n" }, ... } }
+//! ```
+//! A baseline from several runs records their median and spread.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::input;
+use crate::results::load::RunFiles;
+
+pub const FORMAT: &str = "syncbench-baseline/1";
+
+/// What must match between baseline and candidate for the comparison to mean anything.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    pub workload: String,
+    pub blocks: u64,
+    pub seed: u64,
+    pub shard_size: u64,
+    pub alloc: String,
+    pub compaction: String,
+    pub compaction_concurrency: u64,
+    pub writer_batch: u64,
+}
+
+impl RunConfig {
+    pub fn of(r: &RunFiles) -> Result<RunConfig> {
+        let c = &r.config;
+        let field = |v: &Value, name: &str| -> Result<Value> {
+            (!v.is_null())
+                .then(|| v.clone())
+                .ok_or_else(|| input(format!("{}: config.json has no `{name}`", r.dir.display())))
+        };
+        let (w, n) = (&c["workload"], &c["node"]);
+        let num = |v: &Value, name: &str| -> Result<u64> {
+            field(v, name)?
+                .as_u64()
+                .ok_or_else(|| input(format!("{}: config.json `{name}`: expected an integer", r.dir.display())))
+        };
+        let text =
+            |v: &Value, name: &str| -> Result<String> { Ok(field(v, name)?.as_str().unwrap_or_default().to_owned()) };
+        Ok(RunConfig {
+            workload: text(&w["name"], "workload.name")?,
+            blocks: num(&w["blocks"], "workload.blocks")?,
+            seed: num(&w["seed"], "workload.seed")?,
+            shard_size: num(&w["shard_size"], "workload.shard_size")?,
+            alloc: text(&n["alloc"], "node.alloc")?,
+            compaction: text(&n["compaction"], "node.compaction")?,
+            compaction_concurrency: num(&n["compaction_concurrency"], "node.compaction_concurrency")?,
+            writer_batch: num(&n["writer_batch"], "node.writer_batch")?,
+        })
+    }
+
+    /// `Err` naming every differing field.
+    pub fn check_same(&self, other: &RunConfig, what: &str) -> Result<()> {
+        let (a, b) = (serde_json::to_value(self)?, serde_json::to_value(other)?);
+        let diffs: Vec<String> = a
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, v)| b.get(k.as_str()) != Some(v))
+            .map(|(k, v)| format!("{k}: baseline {v}, {what} {}", b[k.as_str()]))
+            .collect();
+        if diffs.is_empty() {
+            return Ok(());
+        }
+        Err(input(format!(
+            "the {what} was not run like the baseline ({}); compare like with like or record a new baseline",
+            diffs.join("; ")
+        )))
+    }
+}
+
+/// Median, range and count of one metric over the baseline's runs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stat {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub n: usize,
+}
+
+impl Stat {
+    pub fn of(values: &[f64]) -> Option<Stat> {
+        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
+        Some(Stat { median, min: v[0], max: v[n - 1], n })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Baseline {
+    pub format: String,
+    pub config: RunConfig,
+    pub environment: Value,
+    pub created_at: String,
+    pub runs: Vec<String>,
+    pub metrics: BTreeMap<String, Stat>,
+}
+
+impl Baseline {
+    /// The gated metrics of `runs` (all successful, all configured alike).
+    pub fn from_runs(runs: &[RunFiles], keys: &[&str]) -> Result<Baseline> {
+        let first = runs.first().ok_or_else(|| input("no successful runs to take metrics from"))?;
+        let config = RunConfig::of(first)?;
+        for r in &runs[1..] {
+            config.check_same(&RunConfig::of(r)?, &format!("run {}", r.dir.display()))?;
+        }
+        let metrics = keys
+            .iter()
+            .filter_map(|&k| {
+                let values: Vec<f64> = runs.iter().filter_map(|r| r.summary[k].as_f64()).collect();
+                Some((k.to_owned(), Stat::of(&values)?))
+            })
+            .collect();
+        Ok(Baseline {
+            format: FORMAT.into(),
+            config,
+            environment: first.config["environment"].clone(),
+            // When the (first) run was measured, not when this file was written.
+            created_at: first.config["started_at"].as_str().unwrap_or("unknown").to_owned(),
+            runs: runs
+                .iter()
+                .map(|r| r.dir.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned()))
+                .collect(),
+            metrics,
+        })
+    }
+
+    /// Reads a baseline file; a malformed one is an input error with line:column and field.
+    pub fn read(path: &Path) -> Result<Baseline> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| input(format!("{}: cannot read baseline: {e}", path.display())))?;
+        let mut de = serde_json::Deserializer::from_str(&text);
+        let b: Baseline = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let field = match e.path().to_string() {
+                p if p == "." || p == "?" => "(document)".to_owned(),
+                p => p,
+            };
+            let inner = e.into_inner();
+            let message = inner.to_string();
+            let message = message.split(" at line ").next().unwrap_or_default();
+            input(format!("{}:{}:{}: field `{field}`: {message}", path.display(), inner.line(), inner.column()))
+        })?;
+        if b.format != FORMAT {
+            return Err(input(format!(
+                "{}: field `format`: expected \"{FORMAT}\", got \"{}\"",
+                path.display(),
+                b.format
+            )));
+        }
+        Ok(b)
+    }
+}

@@ -1,0 +1,289 @@
+//! `syncbench gate`: does a candidate run (or suite) regress the metrics that are
+//! stable on noisy machines, against a committed baseline? (DESIGN §7.)
+//!
+//! # Layout
+//! - this module: the command — load, compare, print, write Markdown, exit code.
+//! - [`baseline`]: the committed baseline file (`## Format` there).
+//! - [`thresholds`]: allowed increases per metric (`## Format` there).
+//!
+//! Time-based metrics (throughput, latency) are never judged against a baseline from
+//! another machine or day: `syncbench ab` measures them base-vs-head, interleaved.
+//! Exit codes: 0 pass, 1 regression (each failing metric named), 2 bad input.
+
+pub mod baseline;
+pub mod thresholds;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use self::baseline::{Baseline, RunConfig};
+use self::thresholds::{Thresholds, DEFAULT_LIMITS_PCT};
+use crate::cli::GateArgs;
+use crate::error::{input, RunFailed};
+use crate::results::load::RunFiles;
+use crate::units::fmt_bytes;
+
+/// The gated metrics, in display order.
+pub fn gated_keys() -> Vec<&'static str> {
+    DEFAULT_LIMITS_PCT.iter().map(|&(k, _)| k).collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    /// Lower than the baseline by more than the limit: not a failure, but the
+    /// baseline is stale.
+    Improved,
+    Regression,
+    /// The metric is missing on one side.
+    Missing,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub metric: String,
+    pub baseline: Option<f64>,
+    pub candidate: Option<f64>,
+    pub change_pct: Option<f64>,
+    pub limit_pct: f64,
+    pub verdict: Verdict,
+}
+
+pub fn run(a: &GateArgs) -> Result<()> {
+    if let Some(out) = &a.write_baseline {
+        let b = Baseline::from_runs(&load_runs(&a.candidate, "--candidate")?, &gated_keys())?;
+        crate::results::write_json(out, &serde_json::to_value(&b)?)?;
+        println!("gate: wrote baseline {} from {} run(s)", out.display(), b.runs.len());
+        return Ok(());
+    }
+    // Small input files first: a typo there is reported before any run is read.
+    let thresholds = match &a.thresholds {
+        Some(p) => Thresholds::load(p)?,
+        None => Thresholds::default(),
+    };
+    let base_path = a
+        .baseline
+        .as_deref()
+        .ok_or_else(|| input("gate: --baseline FILE|DIR is required (or --write-baseline FILE)"))?;
+    let baseline = if base_path.is_file() {
+        Baseline::read(base_path)?
+    } else {
+        Baseline::from_runs(&load_runs(base_path, "--baseline")?, &gated_keys())?
+    };
+    let candidate = Baseline::from_runs(&load_runs(&a.candidate, "--candidate")?, &gated_keys())?;
+    baseline.config.check_same(&candidate.config, "candidate")?;
+    let rows = compare(&baseline, &candidate, &thresholds);
+    let text = table(&rows, &baseline, &candidate);
+    println!("{text}");
+    if let Some(md) = &a.markdown {
+        std::fs::write(md, markdown(&rows, &baseline, &candidate))
+            .with_context(|| format!("writing {}", md.display()))?;
+    }
+    let failing: Vec<String> = rows
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Regression | Verdict::Missing))
+        .map(|r| format!("{} ({})", r.metric, change_text(r)))
+        .collect();
+    if !failing.is_empty() {
+        return Err(RunFailed(format!("gate failed: {}", failing.join(", "))).into());
+    }
+    Ok(())
+}
+
+/// The successful runs of a run directory or a suite directory.
+pub fn load_runs(dir: &Path, flag: &str) -> Result<Vec<RunFiles>> {
+    let runs: Vec<RunFiles> = if dir.join("suite.json").is_file() {
+        crate::report::suite_entries(dir)?
+            .into_iter()
+            .filter(|(_, _, outcome)| outcome == "ok")
+            .map(|(_, d, _)| RunFiles::load(&d))
+            .collect::<Result<_>>()?
+    } else if dir.join("summary.json").is_file() {
+        vec![RunFiles::load(dir)?]
+    } else {
+        return Err(input(format!(
+            "{flag} {}: expected a run directory (summary.json) or a suite (suite.json)",
+            dir.display()
+        )));
+    };
+    let ok: Vec<RunFiles> = runs.into_iter().filter(|r| r.summary["outcome"] == "ok").collect();
+    if ok.is_empty() {
+        return Err(RunFailed(format!("{flag} {}: no successful run to gate on", dir.display())).into());
+    }
+    Ok(ok)
+}
+
+pub fn compare(base: &Baseline, cand: &Baseline, t: &Thresholds) -> Vec<Row> {
+    gated_keys()
+        .into_iter()
+        .map(|k| {
+            let limit_pct = t.limits_pct.get(k).copied().unwrap_or(0.0);
+            let b = base.metrics.get(k).map(|s| s.median);
+            let c = cand.metrics.get(k).map(|s| s.median);
+            let change_pct = b.zip(c).filter(|(b, _)| *b > 0.0).map(|(b, c)| (c / b - 1.0) * 100.0);
+            let verdict = match change_pct {
+                None => Verdict::Missing,
+                Some(p) if p > limit_pct => Verdict::Regression,
+                Some(p) if p < -limit_pct => Verdict::Improved,
+                Some(_) => Verdict::Pass,
+            };
+            Row { metric: k.to_owned(), baseline: b, candidate: c, change_pct, limit_pct, verdict }
+        })
+        .collect()
+}
+
+fn value_text(metric: &str, v: Option<f64>) -> String {
+    match v {
+        None => "–".into(),
+        Some(v) if metric.contains("bytes") => fmt_bytes(v),
+        Some(v) => format!("{v:.0}"),
+    }
+}
+
+fn change_text(r: &Row) -> String {
+    r.change_pct.map_or("missing".into(), |p| format!("{p:+.2} %"))
+}
+
+fn verdict_text(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Improved => "improved (baseline stale?)",
+        Verdict::Regression => "REGRESSION",
+        Verdict::Missing => "MISSING",
+    }
+}
+
+fn describe(c: &RunConfig) -> String {
+    format!(
+        "{} ({} blocks, seed {}, shard {}) · {} · {} cc{} · batch {}",
+        c.workload, c.blocks, c.seed, c.shard_size, c.alloc, c.compaction, c.compaction_concurrency, c.writer_batch
+    )
+}
+
+fn origin(b: &Baseline) -> String {
+    let host = b.environment["host"].as_str().unwrap_or("?");
+    format!("{} run(s) on {host}, {}", b.runs.len(), b.created_at)
+}
+
+fn rows_of(rows: &[Row]) -> Vec<[String; 6]> {
+    rows.iter()
+        .map(|r| {
+            [
+                r.metric.clone(),
+                value_text(&r.metric, r.baseline),
+                value_text(&r.metric, r.candidate),
+                change_text(r),
+                format!("+{:.1} %", r.limit_pct),
+                verdict_text(r.verdict).to_owned(),
+            ]
+        })
+        .collect()
+}
+
+const HEADER: [&str; 6] = ["metric", "baseline", "candidate", "change", "limit", "verdict"];
+
+pub fn table(rows: &[Row], base: &Baseline, cand: &Baseline) -> String {
+    let body = rows_of(rows);
+    let width = |i: usize| body.iter().map(|r| r[i].chars().count()).chain([HEADER[i].len()]).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..6).map(width).collect();
+    let line = |cells: Vec<String>| {
+        cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_owned()
+    };
+    let mut out =
+        format!("gate: {}\n  baseline:  {}\n  candidate: {}\n\n", describe(&base.config), origin(base), origin(cand));
+    out += &line(HEADER.iter().map(|s| s.to_string()).collect());
+    for r in body {
+        out.push('\n');
+        out += &line(r.to_vec());
+    }
+    let _ = write!(out, "\n\n{}", summary_line(rows));
+    out
+}
+
+fn summary_line(rows: &[Row]) -> String {
+    let bad: Vec<&str> = rows
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Regression | Verdict::Missing))
+        .map(|r| r.metric.as_str())
+        .collect();
+    if bad.is_empty() {
+        "result: pass".into()
+    } else {
+        format!("result: FAIL ({})", bad.join(", "))
+    }
+}
+
+pub fn markdown(rows: &[Row], base: &Baseline, cand: &Baseline) -> String {
+    let mut md = String::from("## syncbench gate\n\n");
+    let _ = writeln!(md, "`{}`  ", describe(&base.config));
+    let _ = writeln!(md, "baseline: {} · candidate: {}\n", origin(base), origin(cand));
+    md += "| metric | baseline | candidate | change | limit | verdict |\n|---|---|---|---|---|---|\n";
+    for r in rows_of(rows) {
+        let verdict = if r[5] == "REGRESSION" || r[5] == "MISSING" { format!("**{}**", r[5]) } else { r[5].clone() };
+        let _ = writeln!(md, "| {} | {} | {} | {} | {} | {verdict} |", r[0], r[1], r[2], r[3], r[4]);
+    }
+    let _ = writeln!(md, "\n**{}**", summary_line(rows));
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::baseline::Stat;
+    use super::*;
+
+    fn with(metrics: &[(&str, f64)]) -> Baseline {
+        Baseline {
+            format: baseline::FORMAT.into(),
+            config: RunConfig {
+                workload: "smoke".into(),
+                blocks: 4000,
+                seed: 1,
+                shard_size: 500,
+                alloc: "jemalloc".into(),
+                compaction: "streaming".into(),
+                compaction_concurrency: 1,
+                writer_batch: 512,
+            },
+            environment: serde_json::json!({"host": "h"}),
+            created_at: "t".into(),
+            runs: vec!["r".into()],
+            metrics: metrics.iter().map(|&(k, v)| (k.to_owned(), Stat::of(&[v]).unwrap())).collect(),
+        }
+    }
+
+    #[test]
+    fn limits_decide_each_metric() {
+        let all = |v: f64| gated_keys().into_iter().map(move |k| (k, v)).collect::<Vec<_>>();
+        let base = with(&all(100.0));
+        let mut cand_metrics = all(100.0);
+        cand_metrics[2].1 = 103.5; // heap_live_end_bytes +3.5 % > 3 %
+        cand_metrics[5].1 = 119.0; // rss_peak_bytes +19 % ≤ 20 %
+        cand_metrics[0].1 = 90.0; // alloc_count −10 %
+        let rows = compare(&base, &with(&cand_metrics), &Thresholds::default());
+        let v: Vec<Verdict> = rows.iter().map(|r| r.verdict).collect();
+        let (pass, improved, regression) = (Verdict::Pass, Verdict::Improved, Verdict::Regression);
+        assert_eq!(v, [improved, pass, regression, pass, pass, pass]);
+        let md = markdown(&rows, &base, &with(&cand_metrics));
+        assert!(md.contains("| heap_live_end_bytes |") && md.contains("**REGRESSION**"), "{md}");
+        assert!(md.contains("**result: FAIL (heap_live_end_bytes)**"), "{md}");
+    }
+
+    #[test]
+    fn a_metric_missing_from_the_candidate_fails() {
+        let base = with(&[("alloc_count", 1.0)]);
+        let rows = compare(&base, &with(&[]), &Thresholds::default());
+        assert_eq!(rows[0].verdict, Verdict::Missing);
+    }
+
+    #[test]
+    fn different_configurations_are_refused() {
+        let (a, mut b) = (with(&[]), with(&[]));
+        b.config.blocks = 1000;
+        let e = format!("{:#}", a.config.check_same(&b.config, "candidate").unwrap_err());
+        assert!(e.contains("blocks: baseline 4000, candidate 1000"), "{e}");
+    }
+}

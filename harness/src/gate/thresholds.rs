@@ -1,0 +1,174 @@
+//! Gate thresholds: how much each gated metric may grow over the baseline.
+//!
+//! ## Format
+//! TOML, every key optional (defaults below, also in `results/baselines/thresholds.toml`):
+//! ```toml
+//! [limits_pct]              # allowed increase over the baseline's median, percent
+//! alloc_count = 3.0
+//! alloc_bytes_total = 3.0
+//! heap_live_end_bytes = 3.0
+//! store_bytes_written = 3.0
+//! heap_live_peak_bytes = 60.0
+//! rss_peak_bytes = 20.0
+//!
+//! [ab]                      # interleaved base-vs-head (`syncbench ab`)
+//! floor_pct = 5.0           # a slowdown is called only when its whole 95 % interval is beyond this
+//! ```
+//! Errors name file, line:column and field (exit 2).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Result;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::input;
+
+/// Gated metrics (keys of `summary.json`) and their default allowed increase, percent.
+/// Measured over 10 clean smoke runs on the 2-core development VM (README, "Use it as
+/// a PR gate"): allocation count and bytes, live heap after the session and store
+/// bytes vary by < 0.01 % (tight limits); peak live heap depends on how full the
+/// pipeline's queues happen to be (single runs up to 45 % from the median) and peak
+/// RSS on the kernel and allocator timing (up to 12 %), hence the loose limits: they
+/// catch design-size regressions (buffered compaction: 5×), not 5 % drifts — those
+/// show in the exact metrics.
+pub const DEFAULT_LIMITS_PCT: &[(&str, f64)] = &[
+    ("alloc_count", 3.0),
+    ("alloc_bytes_total", 3.0),
+    ("heap_live_end_bytes", 3.0),
+    ("store_bytes_written", 3.0),
+    ("heap_live_peak_bytes", 60.0),
+    ("rss_peak_bytes", 20.0),
+];
+pub const DEFAULT_AB_FLOOR_PCT: f64 = 5.0;
+/// Largest limit accepted: beyond this a gate gates nothing.
+const MAX_PCT: f64 = 1_000.0;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thresholds {
+    pub limits_pct: BTreeMap<String, f64>,
+    pub ab_floor_pct: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            limits_pct: DEFAULT_LIMITS_PCT.iter().map(|&(k, v)| (k.to_owned(), v)).collect(),
+            ab_floor_pct: DEFAULT_AB_FLOOR_PCT,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    limits_pct: Option<RawLimits>,
+    ab: Option<RawAb>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    alloc_count: Option<Spanned<f64>>,
+    alloc_bytes_total: Option<Spanned<f64>>,
+    heap_live_end_bytes: Option<Spanned<f64>>,
+    heap_live_peak_bytes: Option<Spanned<f64>>,
+    store_bytes_written: Option<Spanned<f64>>,
+    rss_peak_bytes: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAb {
+    floor_pct: Option<Spanned<f64>>,
+}
+
+impl Thresholds {
+    pub fn load(path: &Path) -> Result<Thresholds> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| input(format!("{}: cannot read thresholds: {e}", path.display())))?;
+        Thresholds::parse(&text, &path.display().to_string())
+    }
+
+    pub fn parse(text: &str, file: &str) -> Result<Thresholds> {
+        let at = |span: std::ops::Range<usize>, field: &str, msg: String| {
+            let (line, col) = syncbench_workloads::spec::line_col(text, span.start);
+            input(format!("{file}:{line}:{col}: field `{field}`: {msg}"))
+        };
+        let raw: Raw = serde_path_to_error::deserialize(toml::Deserializer::new(text)).map_err(|e| {
+            let field: Vec<String> = e
+                .path()
+                .to_string()
+                .split('.')
+                .filter(|s| !s.is_empty() && *s != "?" && !s.starts_with("$__"))
+                .map(str::to_owned)
+                .collect();
+            let field = if field.is_empty() { "(document)".to_owned() } else { field.join(".") };
+            let inner = e.into_inner();
+            at(inner.span().unwrap_or(0..0), &field, inner.message().trim().replace('\n', " "))
+        })?;
+        let mut t = Thresholds::default();
+        let check = |v: &Spanned<f64>, field: &str| -> Result<f64> {
+            let x = *v.get_ref();
+            if !(0.0..=MAX_PCT).contains(&x) {
+                return Err(at(v.span(), field, format!("expected a percentage in 0..={MAX_PCT}, got {x}")));
+            }
+            Ok(x)
+        };
+        if let Some(l) = raw.limits_pct {
+            let given = [
+                ("alloc_count", l.alloc_count),
+                ("alloc_bytes_total", l.alloc_bytes_total),
+                ("heap_live_end_bytes", l.heap_live_end_bytes),
+                ("heap_live_peak_bytes", l.heap_live_peak_bytes),
+                ("store_bytes_written", l.store_bytes_written),
+                ("rss_peak_bytes", l.rss_peak_bytes),
+            ];
+            for (key, v) in given {
+                if let Some(v) = v {
+                    t.limits_pct.insert(key.to_owned(), check(&v, &format!("limits_pct.{key}"))?);
+                }
+            }
+        }
+        if let Some(v) = raw.ab.and_then(|a| a.floor_pct) {
+            t.ab_floor_pct = check(&v, "ab.floor_pct")?;
+        }
+        Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        format!("{:#}", Thresholds::parse(text, "t.toml").unwrap_err())
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        assert_eq!(Thresholds::parse("", "t.toml").unwrap(), Thresholds::default());
+        let t = Thresholds::parse("[limits_pct]\nrss_peak_bytes = 15\n[ab]\nfloor_pct = 2.5\n", "t.toml").unwrap();
+        assert_eq!(t.limits_pct.len(), DEFAULT_LIMITS_PCT.len());
+        assert_eq!((t.limits_pct["rss_peak_bytes"], t.limits_pct["alloc_count"], t.ab_floor_pct), (15.0, 3.0, 2.5));
+    }
+
+    #[test]
+    fn bad_files_name_line_column_and_field() {
+        assert_eq!(
+            err("[limits_pct]\nalloc_count = -1.0\n"),
+            "t.toml:2:15: field `limits_pct.alloc_count`: expected a percentage in 0..=1000, got -1"
+        );
+        assert!(err("[limits_pct]\nrss_peak = 3\n")
+            .starts_with("t.toml:2:1: field `limits_pct.rss_peak`: unknown field `rss_peak`"));
+        assert!(err("[limits_pct]\nalloc_count = \"3%\"\n").starts_with("t.toml:2:15: field `limits_pct.alloc_count`"));
+        assert!(err("[ab]\nfloor_pct = 5.0\nfloor_pct = 6.0\n").starts_with("t.toml:3:1"));
+        assert!(
+            err("[speed]\n").starts_with("t.toml:1:2: field `speed`: unknown field `speed`"),
+            "{}",
+            err("[speed]\n")
+        );
+        assert_eq!(err("[limits_pct\n"), "t.toml:1:12: field `(document)`: invalid table header expected `.`, `]`");
+    }
+}

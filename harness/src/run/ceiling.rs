@@ -1,0 +1,282 @@
+//! Ceilings measured in the same run: what this machine can do for the node, so that a
+//! report can say how close the node came (`efficiency` in `summary.json`).
+//!
+//! - **disk**: durable sequential write bandwidth on the data directory's filesystem at
+//!   the node's granularity and concurrency — 1 MiB `write` calls, one `fdatasync` per
+//!   writer batch, one stream for the WAL plus one per allowed compaction —
+//!   for [`DISK_PROBE_SECS`], measured before and again after the node runs (this
+//!   machine's disk is noisy: both are recorded). The probe file is removed.
+//! - **cpu**: the node's own pipeline (receive, decode, hash, cross-thread drop) started
+//!   with `--null-writer`, fed by the same driver with the run's first blocks: what the
+//!   node does per block minus the disk.
+//!
+//! Probes run while the measured node is not running, in a scratch directory inside
+//! the data directory that is removed before the node starts.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use syncbench_workloads::rng::SplitMix64;
+use syncbench_workloads::WorkloadSpec;
+
+use super::driver::{Driver, DriverEnd, Progress};
+use super::events::{EventLog, NodeObservations};
+use super::memlimit::MemLimit;
+use super::node::NodeProcess;
+use crate::units::MIB;
+
+/// How long each disk probe writes (at least two batches are always written).
+pub const DISK_PROBE_SECS: f64 = 3.0;
+/// Upper bound on one disk probe's bytes, whatever the disk's speed.
+const DISK_PROBE_MAX_BYTES: u64 = 2 << 30;
+/// Upper bound on one probe batch (between two fdatasyncs).
+const DISK_BATCH_MAX_BYTES: u64 = 256 << 20;
+const WRITE_CALL_BYTES: usize = 1 << 20;
+const MAX_PROBE_STREAMS: usize = 65;
+/// The CPU probe ingests this share of the run's blocks, at least [`CPU_PROBE_MIN_BLOCKS`].
+const CPU_PROBE_DIVISOR: u64 = 8;
+const CPU_PROBE_MIN_BLOCKS: u64 = 2_000;
+/// Bound on the CPU probe's whole node session.
+const CPU_PROBE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// One disk bandwidth measurement.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiskProbe {
+    pub mib_per_s: f64,
+    pub bytes: u64,
+    pub secs: f64,
+    pub batch_bytes: u64,
+    /// Files written at once.
+    pub streams: usize,
+    pub fdatasyncs: u64,
+}
+
+/// The node's pipeline throughput with the disk writer replaced by a null sink.
+#[derive(Debug, Clone, Serialize)]
+pub struct CpuProbe {
+    pub blocks: u64,
+    pub bytes: u64,
+    pub secs: f64,
+    pub blocks_per_s: f64,
+    pub mib_per_s: f64,
+}
+
+/// Writes `streams` files `dir/disk-probe-<i>` at once (the node writes its WAL and
+/// `--compaction-concurrency` segments concurrently) for `min_secs` (run:
+/// [`DISK_PROBE_SECS`]) and at least two batches per stream, fdatasync'ing each stream
+/// every `batch_bytes` (capped at [`DISK_BATCH_MAX_BYTES`]); removes the files.
+pub fn disk(dir: &Path, batch_bytes: u64, streams: usize, min_secs: f64) -> io::Result<DiskProbe> {
+    let batch_bytes = batch_bytes.clamp(WRITE_CALL_BYTES as u64, DISK_BATCH_MAX_BYTES);
+    let streams = streams.clamp(1, MAX_PROBE_STREAMS);
+    let paths: Vec<PathBuf> = (0..streams).map(|i| dir.join(format!("disk-probe-{i}"))).collect();
+    let started = Instant::now();
+    let results: Vec<io::Result<(u64, u64)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = paths
+            .iter()
+            .map(|p| {
+                scope.spawn(move || {
+                    write_stream(p, batch_bytes, (DISK_PROBE_MAX_BYTES / streams as u64).max(2 * batch_bytes), min_secs)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(io::Error::other("disk probe thread panicked"))))
+            .collect()
+    });
+    let elapsed = started.elapsed().as_secs_f64().max(1e-9);
+    paths.iter().for_each(|p| drop(fs::remove_file(p)));
+    let (mut bytes, mut syncs) = (0, 0);
+    for r in results {
+        let (b, s) = r?;
+        bytes += b;
+        syncs += s;
+    }
+    let mib_per_s = round1(bytes as f64 / MIB / elapsed);
+    Ok(DiskProbe { mib_per_s, bytes, secs: round3(elapsed), batch_bytes, streams, fdatasyncs: syncs })
+}
+
+/// One probe stream: (bytes written, fdatasyncs).
+fn write_stream(path: &Path, batch_bytes: u64, max_bytes: u64, min_secs: f64) -> io::Result<(u64, u64)> {
+    let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    // Incompressible content, the same every time.
+    let mut rng = SplitMix64::new(0x5ce1_1ae5);
+    let chunk: Vec<u8> = (0..WRITE_CALL_BYTES / 8).flat_map(|_| rng.next_u64().to_le_bytes()).collect();
+    let (mut bytes, mut syncs) = (0u64, 0u64);
+    let started = Instant::now();
+    loop {
+        let mut in_batch = 0u64;
+        while in_batch < batch_bytes {
+            file.write_all(&chunk)?;
+            in_batch += chunk.len() as u64;
+        }
+        file.sync_data()?;
+        bytes += in_batch;
+        syncs += 1;
+        if (syncs >= 2 && started.elapsed().as_secs_f64() >= min_secs) || bytes >= max_bytes {
+            return Ok((bytes, syncs));
+        }
+    }
+}
+
+/// What the CPU probe needs from the run.
+pub struct CpuProbeSetup<'a> {
+    pub node_bin: &'a Path,
+    /// The run's node arguments with `--socket` and `--data` pointing at the scratch
+    /// places; `--null-writer` is added here.
+    pub args: Vec<String>,
+    pub env: &'a [(String, String)],
+    pub socket: &'a Path,
+    pub scratch: &'a Path,
+    pub workload: &'a WorkloadSpec,
+    pub max_in_flight: u64,
+}
+
+/// Blocks the CPU probe ingests for a run of `blocks`.
+pub fn cpu_probe_blocks(blocks: u64) -> u64 {
+    (blocks / CPU_PROBE_DIVISOR).max(CPU_PROBE_MIN_BLOCKS).min(blocks)
+}
+
+/// Runs the node with `--null-writer` on the workload's first blocks.
+pub fn cpu(s: CpuProbeSetup) -> Result<CpuProbe> {
+    let mut spec = s.workload.clone();
+    spec.blocks = cpu_probe_blocks(spec.blocks);
+    let mut args = s.args;
+    args.push("--null-writer".into());
+    let log = Arc::new(EventLog::create(&s.scratch.join("cpu-probe-events.jsonl"), SystemTime::now())?);
+    let obs = Arc::new(NodeObservations::default());
+    let mut node = NodeProcess::spawn(s.node_bin, &args, s.env, &MemLimit::none(), log, Arc::clone(&obs))?;
+    let started = Instant::now();
+    let driven = if obs.wait_ready(CPU_PROBE_TIMEOUT, || node.exit_info().is_some()) {
+        let progress = Arc::new(Progress::default());
+        let d = Driver {
+            spec: &spec,
+            socket: s.socket,
+            max_in_flight: s.max_in_flight,
+            deadline: started + CPU_PROBE_TIMEOUT,
+            run_start: started,
+            progress: Arc::clone(&progress),
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        d.run().map(|r| (r, progress.acked.load(Ordering::Relaxed), progress.acked_bytes.load(Ordering::Relaxed)))
+    } else {
+        Err(anyhow::anyhow!("the node did not become ready"))
+    };
+    if node.wait_timeout(Duration::from_secs(30)).is_none() {
+        node.kill();
+        let _ = node.wait_timeout(Duration::from_secs(5));
+    }
+    node.join_readers();
+    let (result, blocks, bytes) = driven.context("CPU ceiling probe (--null-writer)")?;
+    if result.end != DriverEnd::Done || blocks != spec.blocks {
+        bail!(
+            "CPU ceiling probe ended early ({:?}, {blocks} of {} blocks): {}",
+            result.end,
+            spec.blocks,
+            node.stderr_tail()
+        );
+    }
+    let secs = result.ingest_duration.as_secs_f64().max(1e-9);
+    Ok(CpuProbe {
+        blocks,
+        bytes,
+        secs: round3(secs),
+        blocks_per_s: round1(blocks as f64 / secs),
+        mib_per_s: round1(bytes as f64 / MIB / secs),
+    })
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1e3).round() / 1e3
+}
+
+/// Both disk probes and the CPU probe of one run; a probe that failed is `None` and
+/// says why in `errors` (a failed probe never fails the run).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Ceilings {
+    pub disk_before: Option<DiskProbe>,
+    pub disk_after: Option<DiskProbe>,
+    pub cpu: Option<CpuProbe>,
+    pub errors: Vec<String>,
+}
+
+impl Ceilings {
+    /// Mean of the disk probes that succeeded.
+    pub fn disk_mib_per_s(&self) -> Option<f64> {
+        let v: Vec<f64> =
+            [&self.disk_before, &self.disk_after].iter().filter_map(|p| p.as_ref()).map(|p| p.mib_per_s).collect();
+        (!v.is_empty()).then(|| round1(v.iter().sum::<f64>() / v.len() as f64))
+    }
+
+    pub fn record_disk(&mut self, which: &str, probe: io::Result<DiskProbe>) -> Option<DiskProbe> {
+        probe.map_err(|e| self.errors.push(format!("disk probe {which}: {e}"))).ok()
+    }
+}
+
+/// What limits the node, and how close it came.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Efficiency {
+    /// Achieved ÷ min(disk ceiling ÷ write amplification, CPU ceiling).
+    pub ratio: f64,
+    pub bound: Bound,
+    pub bound_mib_per_s: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bound {
+    Disk,
+    Cpu,
+}
+
+/// `achieved ÷ min(disk ÷ write_amplification, cpu)`, over the ceilings that exist.
+pub fn efficiency(
+    achieved_mib_per_s: f64,
+    disk: Option<f64>,
+    write_amplification: Option<f64>,
+    cpu: Option<f64>,
+) -> Option<Efficiency> {
+    let disk_bound = disk.zip(write_amplification.filter(|w| *w > 0.0)).map(|(d, w)| (Bound::Disk, d / w));
+    let cpu_bound = cpu.map(|c| (Bound::Cpu, c));
+    let (bound, limit) =
+        [disk_bound, cpu_bound].into_iter().flatten().filter(|(_, l)| *l > 0.0).min_by(|a, b| a.1.total_cmp(&b.1))?;
+    Some(Efficiency { ratio: round3(achieved_mib_per_s / limit), bound, bound_mib_per_s: round1(limit) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn efficiency_takes_the_lower_ceiling() {
+        // Disk 500 MiB/s with every byte written twice → 250; CPU 400 → disk bounds.
+        let e = efficiency(200.0, Some(500.0), Some(2.0), Some(400.0)).unwrap();
+        assert_eq!((e.bound, e.bound_mib_per_s, e.ratio), (Bound::Disk, 250.0, 0.8));
+        let e = efficiency(200.0, Some(2000.0), Some(2.0), Some(400.0)).unwrap();
+        assert_eq!((e.bound, e.ratio), (Bound::Cpu, 0.5));
+        // Unknown write amplification: only the CPU ceiling can be used.
+        assert_eq!(efficiency(200.0, Some(500.0), None, Some(400.0)).unwrap().bound, Bound::Cpu);
+        assert_eq!(efficiency(200.0, None, None, None), None);
+    }
+
+    #[test]
+    fn disk_probe_writes_and_removes_its_file() {
+        let dir = std::env::temp_dir().join(format!("syncbench-disk-probe-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let p = disk(&dir, 4 << 20, 2, 0.0).unwrap();
+        assert!(p.fdatasyncs == 4 && p.bytes == p.fdatasyncs * (4 << 20) && p.mib_per_s > 0.0, "{p:?}");
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "probe file left behind");
+        fs::remove_dir(&dir).unwrap();
+    }
+}
