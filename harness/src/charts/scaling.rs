@@ -9,6 +9,7 @@ use plotters::prelude::*;
 
 use super::suite::CellRuns;
 use super::{de, headroom, legend, line, series_color, Chart, FONT, LABEL_SIZE, MIB, TITLE_SIZE};
+use crate::matrix::stats::median;
 
 /// One configuration's medians per shard size: (shard size, RSS MiB, heap MiB).
 pub struct ScalingSeries {
@@ -23,9 +24,9 @@ pub fn series(cells: &[CellRuns]) -> Option<Vec<ScalingSeries>> {
     for c in cells.iter().filter(|c| !c.runs.is_empty()) {
         let size = c.runs[0].config["workload"]["shard_size"].as_u64()?;
         let config = strip_shard_suffix(&c.cell).to_owned();
-        let rss = median(c.runs.iter().filter_map(|r| r.summary["rss_peak_bytes"].as_f64()).collect());
+        let rss = median(&c.runs.iter().filter_map(|r| r.summary["rss_peak_bytes"].as_f64()).collect::<Vec<_>>());
         let heaps: Vec<f64> = c.runs.iter().filter_map(|r| r.summary["heap_live_peak_bytes"].as_f64()).collect();
-        let heap = (!heaps.is_empty()).then(|| median(heaps) / MIB);
+        let heap = (!heaps.is_empty()).then(|| median(&heaps) / MIB);
         if !sizes.contains(&size) {
             sizes.push(size);
         }
@@ -44,15 +45,6 @@ pub fn strip_shard_suffix(cell: &str) -> &str {
     match cell.rsplit_once("_shard") {
         Some((head, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => head,
         _ => cell,
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
 }
 

@@ -104,9 +104,7 @@ impl Stat {
             return None;
         }
         v.sort_by(f64::total_cmp);
-        let n = v.len();
-        let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
-        Some(Stat { median, min: v[0], max: v[n - 1], n })
+        Some(Stat { median: crate::matrix::stats::median(&v), min: v[0], max: v[v.len() - 1], n: v.len() })
     }
 }
 
