@@ -42,7 +42,7 @@ pub fn summarize(h: &Histogram<u64>) -> LatencySummary {
         p99: h.value_at_quantile(0.99),
         p999: h.value_at_quantile(0.999),
         max: h.max(),
-        mean: (h.mean() * 10.0).round() / 10.0,
+        mean: crate::units::round1(h.mean()),
     }
 }
 

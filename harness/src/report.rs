@@ -150,22 +150,26 @@ fn intervals(c: &Comparison, key: &str) -> Vec<charts::suite::Interval> {
         .unwrap_or_default()
 }
 
+/// The successful runs in `dir`: a suite's runs recorded `ok`, or the run itself.
+pub fn ok_runs(dir: &Path) -> Result<Vec<RunFiles>> {
+    let runs: Vec<RunFiles> = if is_suite(dir) {
+        suite_entries(dir)?
+            .into_iter()
+            .filter(|(_, _, outcome)| outcome == "ok")
+            .map(|(_, d, _)| RunFiles::load(&d))
+            .collect::<Result<_>>()?
+    } else {
+        vec![RunFiles::load(dir)?]
+    };
+    Ok(runs.into_iter().filter(|r| r.summary["outcome"] == "ok").collect())
+}
+
 /// One comparison over the successful runs found in `dirs` (runs or suites).
 fn merge(dirs: &[PathBuf], out: &Path, floor: f64, png: bool) -> Result<()> {
     let mut runs = Vec::new();
     for d in dirs {
-        if is_suite(d) {
-            for (_, run_dir, outcome) in suite_entries(d)? {
-                if outcome == "ok" {
-                    runs.push(RunFiles::load(&run_dir)?);
-                }
-            }
-        } else {
-            runs.push(RunFiles::load(d)?);
-        }
+        runs.extend(ok_runs(d)?);
     }
-    let ok = |r: &RunFiles| r.summary["outcome"] == "ok";
-    runs.retain(ok);
     if runs.is_empty() {
         return Err(input("report --out: no successful runs in the given directories"));
     }

@@ -51,6 +51,16 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
 }
 
 /// `1.23 GiB`-style rendering.
+/// `x` rounded to 3 decimals: summary figures keep no false precision.
+pub fn round3(x: f64) -> f64 {
+    (x * 1e3).round() / 1e3
+}
+
+/// `x` rounded to 1 decimal (bandwidths in MiB/s).
+pub fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
 pub fn fmt_bytes(b: f64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = b;

@@ -229,16 +229,17 @@ impl Session<'_> {
         stop.store(true, Ordering::Relaxed);
         let _ = stats.join();
         finished?;
+        let end = self.alloc.heap();
         self.events.emit(
             "node_summary",
             json!({"blocks_received": counters.blocks_received.load(Ordering::Relaxed),
                    "bytes_received": counters.bytes_received.load(Ordering::Relaxed),
                    "blocks_durable": counters.blocks_durable.load(Ordering::Relaxed),
                    "wal_payload_bytes_written": counters.wal_bytes_written.load(Ordering::Relaxed),
-                   "heap_live_bytes": self.alloc.heap().live_bytes,
-                   "heap_live_peak_bytes": peak.load(Ordering::Relaxed).max(self.alloc.heap().live_bytes),
-                   "alloc_count": self.alloc.heap().alloc_count,
-                   "alloc_bytes_total": self.alloc.heap().alloc_bytes_total}),
+                   "heap_live_bytes": end.live_bytes,
+                   "heap_live_peak_bytes": peak.load(Ordering::Relaxed).max(end.live_bytes),
+                   "alloc_count": end.alloc_count,
+                   "alloc_bytes_total": end.alloc_bytes_total}),
         );
         let mut o = out.lock().map_err(|_| NodeError::Protocol("socket lock poisoned".into()))?;
         write_frame(&mut *o, &Frame::Done { histograms: histograms.serialize() })
@@ -305,13 +306,13 @@ impl Session<'_> {
                 let mut waited = Duration::ZERO;
                 while !stop.load(Ordering::Relaxed) {
                     thread::sleep(tick);
-                    peak.fetch_max(alloc.heap().live_bytes, Ordering::Relaxed);
+                    let heap = alloc.heap();
+                    peak.fetch_max(heap.live_bytes, Ordering::Relaxed);
                     waited += tick;
                     if waited < interval {
                         continue;
                     }
                     waited = Duration::ZERO;
-                    let heap = alloc.heap();
                     let mut fields = queues();
                     if let Some(f) = fields.as_object_mut() {
                         f.insert("blocks_received".into(), counters.blocks_received.load(Ordering::Relaxed).into());

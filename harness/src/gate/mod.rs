@@ -96,21 +96,13 @@ pub fn run(a: &GateArgs) -> Result<()> {
 
 /// The successful runs of a run directory or a suite directory.
 pub fn load_runs(dir: &Path, flag: &str) -> Result<Vec<RunFiles>> {
-    let runs: Vec<RunFiles> = if dir.join("suite.json").is_file() {
-        crate::report::suite_entries(dir)?
-            .into_iter()
-            .filter(|(_, _, outcome)| outcome == "ok")
-            .map(|(_, d, _)| RunFiles::load(&d))
-            .collect::<Result<_>>()?
-    } else if dir.join("summary.json").is_file() {
-        vec![RunFiles::load(dir)?]
-    } else {
+    if !dir.join("suite.json").is_file() && !dir.join("summary.json").is_file() {
         return Err(input(format!(
             "{flag} {}: expected a run directory (summary.json) or a suite (suite.json)",
             dir.display()
         )));
-    };
-    let ok: Vec<RunFiles> = runs.into_iter().filter(|r| r.summary["outcome"] == "ok").collect();
+    }
+    let ok = crate::report::ok_runs(dir)?;
     if ok.is_empty() {
         return Err(RunFailed(format!("{flag} {}: no successful run to gate on", dir.display())).into());
     }

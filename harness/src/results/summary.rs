@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::latency::LatencySummary;
 use crate::run::ceiling::{efficiency, Bound, Ceilings};
 use crate::run::crash::{CrashClass, Outcome};
-use crate::units::{fmt_bytes, MIB};
+use crate::units::{fmt_bytes, round3, MIB};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -83,7 +83,7 @@ impl Summary {
             return self;
         }
         let write_amplification = (self.bytes_ingested > 0 && self.bytes_written > 0)
-            .then(|| (self.bytes_written as f64 / self.bytes_ingested as f64 * 1e3).round() / 1e3);
+            .then(|| round3(self.bytes_written as f64 / self.bytes_ingested as f64));
         let disk = c.disk_mib_per_s();
         let cpu_mib = c.cpu.as_ref().map(|p| p.mib_per_s);
         let e = efficiency(self.throughput_mib_per_s, disk, write_amplification, cpu_mib);

@@ -30,7 +30,7 @@ use super::driver::{Driver, DriverEnd, Progress};
 use super::events::{EventLog, NodeObservations};
 use super::memlimit::MemLimit;
 use super::node::NodeProcess;
-use crate::units::MIB;
+use crate::units::{round1, round3, MIB};
 
 /// How long each disk probe writes (at least two batches are always written).
 pub const DISK_PROBE_SECS: f64 = 3.0;
@@ -191,14 +191,6 @@ pub fn cpu(s: CpuProbeSetup) -> Result<CpuProbe> {
         blocks_per_s: round1(blocks as f64 / secs),
         mib_per_s: round1(bytes as f64 / MIB / secs),
     })
-}
-
-fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1e3).round() / 1e3
 }
 
 /// Both disk probes and the CPU probe of one run; a probe that failed is `None` and

@@ -105,8 +105,8 @@ fn sample_loop(
             io_write_bytes: wr,
             blocks_acked: progress.acked.load(Ordering::Relaxed),
             bytes_acked: progress.acked_bytes.load(Ordering::Relaxed),
-            sys_cpu_busy_pct: (busy * 10.0).round() / 10.0,
-            sys_iowait_pct: (iowait * 10.0).round() / 10.0,
+            sys_cpu_busy_pct: crate::units::round1(busy),
+            sys_iowait_pct: crate::units::round1(iowait),
             mem_available_bytes: procfs::read_meminfo().map_or(0, |m| m.0),
             sample_cost_us: thread_cpu_ns().saturating_sub(cpu_before) / 1000,
         };

@@ -18,6 +18,7 @@ use crate::options::ArenaMax;
 use crate::results::load::RunFiles;
 use crate::results::summary::{mib_per_s, Summary};
 use crate::results::{samples_csv, write_json};
+use crate::units::round3;
 
 /// Node arguments with this machine's paths replaced by placeholders.
 fn portable_args(plan: &Plan, args: &[String]) -> Vec<String> {
@@ -207,10 +208,6 @@ fn summarize_run(
         ceilings: None,
     }
     .with_ceilings(&c.ceilings)
-}
-
-fn round3(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
 }
 
 fn write_crash(plan: &Plan, c: &Collected, summary: &Summary, events_tail: Vec<String>) -> Result<()> {
