@@ -14,6 +14,7 @@
 //! - [`wal`]: write-ahead log format, writer, reader, recovery.
 //! - [`segment`]: sealed segment format, writer, reader.
 //! - [`compaction`]: buffered and streaming compaction, bounded by a queue.
+//! - [`direct_io`]: aligned O_DIRECT writes and reads for WALs and segments (page cache bypassed).
 //! - [`store`]: data directory layout, startup recovery, the read path for `verify`.
 //! - [`events`], [`histograms`]: what the node reports to the driver.
 //! - [`alloc_stats`]: the interface each allocator binary implements.
@@ -32,6 +33,7 @@
 pub mod alloc_stats;
 pub mod compaction;
 pub mod config;
+pub mod direct_io;
 pub mod events;
 pub mod fault;
 pub mod histograms;

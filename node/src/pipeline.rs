@@ -92,6 +92,9 @@ pub struct Counters {
     pub bytes_received: AtomicU64,
     pub blocks_durable: AtomicU64,
     pub wal_bytes_written: AtomicU64,
+    /// WALs opened, and how many of them the filesystem refused O_DIRECT for.
+    pub wal_files_opened: AtomicU64,
+    pub wal_files_buffered: AtomicU64,
 }
 
 fn keccak(parts: &[&[u8]]) -> [u8; 32] {

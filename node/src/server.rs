@@ -230,12 +230,15 @@ impl Session<'_> {
         let _ = stats.join();
         finished?;
         let end = self.alloc.heap();
+        let opened = counters.wal_files_opened.load(Ordering::Relaxed);
+        let direct_io = (opened > 0).then(|| counters.wal_files_buffered.load(Ordering::Relaxed) == 0);
         self.events.emit(
             "node_summary",
             json!({"blocks_received": counters.blocks_received.load(Ordering::Relaxed),
                    "bytes_received": counters.bytes_received.load(Ordering::Relaxed),
                    "blocks_durable": counters.blocks_durable.load(Ordering::Relaxed),
                    "wal_payload_bytes_written": counters.wal_bytes_written.load(Ordering::Relaxed),
+                   "direct_io": direct_io,
                    "heap_live_bytes": end.live_bytes,
                    "heap_live_peak_bytes": peak.load(Ordering::Relaxed).max(end.live_bytes),
                    "alloc_count": end.alloc_count,

@@ -198,7 +198,9 @@ impl BatchWriter {
                     let dir = self.store.shard_dir(id);
                     std::fs::create_dir_all(&dir).map_err(|e| NodeError::io(&dir, e))?;
                     let path = dir.join(wal::FILE_NAME);
-                    shard.wal.insert(WalWriter::open(&path).map_err(|e| NodeError::io(&path, e))?)
+                    let wal = WalWriter::open(&path).map_err(|e| NodeError::io(&path, e))?;
+                    note_io_mode(&self.counters, &self.events, &wal);
+                    shard.wal.insert(wal)
                 }
             };
             let started = Instant::now();
@@ -270,8 +272,8 @@ impl BatchWriter {
     fn seal(&mut self, id: u64) {
         if let Some(s) = self.shards.get_mut(&id) {
             s.sealed = true;
-            s.wal = None;
-            self.compactor.submit(Job { shard: id, dir: self.store.shard_dir(id) });
+            let index = s.wal.take().and_then(WalWriter::into_index);
+            self.compactor.submit(Job { shard: id, dir: self.store.shard_dir(id), index });
         }
     }
 
@@ -281,6 +283,18 @@ impl BatchWriter {
         let open: Vec<u64> = self.shards.iter().filter(|(_, s)| !s.sealed && s.count > 0).map(|(&id, _)| id).collect();
         open.into_iter().for_each(|id| self.seal(id));
         self.compactor.finish().map_err(NodeError::Compaction)
+    }
+}
+
+/// Counts WALs by I/O path; the first that could not bypass the page cache is reported.
+fn note_io_mode(counters: &Counters, events: &Events, wal: &WalWriter) {
+    counters.wal_files_opened.fetch_add(1, Ordering::Relaxed);
+    if !wal.is_direct() && counters.wal_files_buffered.fetch_add(1, Ordering::Relaxed) == 0 {
+        events.emit(
+            "direct_io_refused",
+            json!({"path": wal.path().display().to_string(),
+                   "message": "the filesystem refused O_DIRECT: WALs and segments go through the page cache"}),
+        );
     }
 }
 

@@ -45,6 +45,9 @@ pub struct Summary {
     /// Bytes the node wrote to its store by its own count (WAL payloads + segments):
     /// deterministic, unlike `bytes_written` whose last sample may miss the end.
     pub store_bytes_written: Option<u64>,
+    /// True if the node's WAL and segment I/O bypassed the page cache (O_DIRECT), false
+    /// where the filesystem refused it; absent if the node opened no WAL.
+    pub direct_io: Option<bool>,
     pub compactions: u64,
     pub compaction_s_total: f64,
     pub latency_us: BTreeMap<String, LatencySummary>,
@@ -141,6 +144,10 @@ impl Summary {
             lines.push(format!("flush        p50 {:.1} ms, p99 {:.1} ms", l.p50 as f64 / 1e3, l.p99 as f64 / 1e3));
         }
         lines.push(format!("compactions  {} ({:.1} s total)", self.compactions, self.compaction_s_total));
+        if let Some(direct) = self.direct_io {
+            let how = if direct { "direct (O_DIRECT: page cache bypassed)" } else { "buffered (O_DIRECT refused)" };
+            lines.push(format!("store I/O    {how}"));
+        }
         if let Some(c) = &self.ceilings {
             lines.push(c.human(self.throughput_mib_per_s));
         }

@@ -2,8 +2,10 @@
 //! report can say how close the node came (`efficiency` in `summary.json`).
 //!
 //! - **disk**: durable sequential write bandwidth on the data directory's filesystem at
-//!   the node's granularity and concurrency — 1 MiB `write` calls, one `fdatasync` per
-//!   writer batch, one stream for the WAL plus one per allowed compaction —
+//!   the node's granularity and concurrency, through the node's own writer
+//!   ([`syncbench_node::direct_io::DirectWriter`]: 1 MiB direct writes, page cache
+//!   bypassed), one `fdatasync` per writer batch, one stream for the WAL plus one per
+//!   allowed compaction —
 //!   for [`DISK_PROBE_SECS`], measured before and again after the node runs (this
 //!   machine's disk is noisy: both are recorded). The probe file is removed.
 //! - **cpu**: the node's own pipeline (receive, decode, hash, cross-thread drop) started
@@ -15,7 +17,6 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
+use syncbench_node::direct_io::DirectWriter;
 use syncbench_workloads::rng::SplitMix64;
 use syncbench_workloads::WorkloadSpec;
 
@@ -105,7 +107,7 @@ pub fn disk(dir: &Path, batch_bytes: u64, streams: usize, min_secs: f64) -> io::
 
 /// One probe stream: (bytes written, fdatasyncs).
 fn write_stream(path: &Path, batch_bytes: u64, max_bytes: u64, min_secs: f64) -> io::Result<(u64, u64)> {
-    let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut file = DirectWriter::create(path, WRITE_CALL_BYTES)?;
     // Incompressible content, the same every time.
     let mut rng = SplitMix64::new(0x5ce1_1ae5);
     let chunk: Vec<u8> = (0..WRITE_CALL_BYTES / 8).flat_map(|_| rng.next_u64().to_le_bytes()).collect();

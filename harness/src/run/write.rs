@@ -198,6 +198,7 @@ fn summarize_run(
         bytes_written: c.samples.last().map_or(0, |s| s.io_write_bytes),
         store_bytes_written: ns("wal_payload_bytes_written")
             .map(|wal| wal + compactions.iter().filter(|s| s.end_ms.is_some()).map(|s| s.bytes_out).sum::<u64>()),
+        direct_io: node_summary.and_then(|v| v["direct_io"].as_bool()),
         compactions: done.len() as u64,
         compaction_s_total: round3(done.iter().sum::<u64>() as f64 / 1e3),
         latency_us,

@@ -3,19 +3,22 @@
 //! The whole WAL is read into memory, every payload is cloned into its own `Vec`, the
 //! records are sorted, and the segment is assembled in one more in-memory buffer before
 //! a single write. Peak memory is about three times the WAL, and two such compactions
-//! overlapping double it: the ratchet the incident report describes.
+//! overlapping double it: the ratchet the incident report describes. The file I/O is
+//! the same direct I/O as streaming compaction's ([`crate::direct_io`]), so the two
+//! modes differ only in how they hold the data.
 
-use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
 
+use super::streaming::CHUNK_BYTES;
 use super::{io_err, CompactionError, Outcome};
+use crate::direct_io::{self, DirectWriter};
 use crate::fault::{kill_point, KillPoint};
 use crate::segment::writer::SegmentWriter;
 use crate::wal::{RecordHeader, HEADER_BYTES};
 
 pub fn compact(wal: &Path, tmp: &Path, shard: u64) -> Result<Outcome, CompactionError> {
-    let bytes = fs::read(wal).map_err(io_err(wal))?;
+    let bytes = direct_io::read_file(wal).map_err(io_err(wal))?;
     let mut records = parse_all(&bytes, wal)?;
     records.sort_by_key(|r| r.0);
     records.dedup_by_key(|r| r.0);
@@ -24,7 +27,7 @@ pub fn compact(wal: &Path, tmp: &Path, shard: u64) -> Result<Outcome, Compaction
         w.append(*number, payload, *crc).map_err(io_err(tmp))?;
     }
     let (image, bytes_out) = w.finish().map_err(io_err(tmp))?;
-    let mut file = File::create(tmp).map_err(io_err(tmp))?;
+    let mut file = DirectWriter::create(tmp, CHUNK_BYTES).map_err(io_err(tmp))?;
     let half = image.len() / 2;
     file.write_all(&image[..half]).map_err(io_err(tmp))?;
     kill_point(KillPoint::SegmentMidWrite);

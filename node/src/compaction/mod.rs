@@ -51,14 +51,20 @@ pub struct Outcome {
 }
 
 /// Compacts the shard in `dir` and commits the result (see the module docs).
-pub fn compact_shard(dir: &Path, shard: u64, mode: CompactionMode) -> Result<Outcome, CompactionError> {
+/// `index` is the batch writer's index of the WAL's records, if it kept one.
+pub fn compact_shard(
+    dir: &Path,
+    shard: u64,
+    mode: CompactionMode,
+    index: Option<Vec<wal::reader::Entry>>,
+) -> Result<Outcome, CompactionError> {
     let wal_path = dir.join(wal::FILE_NAME);
     let sorted = dir.join(segment::DIR_NAME);
     fs::create_dir_all(&sorted).map_err(io_err(&sorted))?;
     let tmp = sorted.join(segment::TMP_NAME);
     let outcome = match mode {
         CompactionMode::Buffered => buffered::compact(&wal_path, &tmp, shard)?,
-        CompactionMode::Streaming => streaming::compact(&wal_path, &tmp, shard)?,
+        CompactionMode::Streaming => streaming::compact(&wal_path, &tmp, shard, index)?,
     };
     fs::rename(&tmp, sorted.join(segment::FILE_NAME)).map_err(io_err(&tmp))?;
     sync_dir(&sorted)?;
@@ -78,6 +84,8 @@ pub fn sync_dir(dir: &Path) -> Result<(), CompactionError> {
 pub struct Job {
     pub shard: u64,
     pub dir: PathBuf,
+    /// The WAL's record index from the writer that created it (see [`wal::writer::WalWriter`]).
+    pub index: Option<Vec<wal::reader::Entry>>,
 }
 
 #[derive(Default)]
@@ -184,7 +192,7 @@ fn worker(shared: &Shared) {
                 };
             }
         };
-        let result = run_job(shared, &job);
+        let result = run_job(shared, job);
         if let Ok(mut s) = shared.state.lock() {
             s.running -= 1;
             if let Err(e) = result {
@@ -195,11 +203,11 @@ fn worker(shared: &Shared) {
     }
 }
 
-fn run_job(shared: &Shared, job: &Job) -> Result<(), CompactionError> {
+fn run_job(shared: &Shared, job: Job) -> Result<(), CompactionError> {
     let wal_bytes = fs::metadata(job.dir.join(wal::FILE_NAME)).map_or(0, |m| m.len());
     shared.events.emit("compaction_start", json!({"shard": job.shard, "mode": shared.mode, "bytes": wal_bytes}));
     let started = Instant::now();
-    let result = compact_shard(&job.dir, job.shard, shared.mode);
+    let result = compact_shard(&job.dir, job.shard, shared.mode, job.index);
     let elapsed = started.elapsed();
     match &result {
         Ok(o) => {

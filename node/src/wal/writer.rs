@@ -1,10 +1,11 @@
-//! Appends records to a shard's WAL through a bounded buffer.
+//! Appends records to a shard's WAL through a bounded buffer, with direct I/O.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::{RecordHeader, COMMIT_MARKER};
+use super::reader::Entry;
+use super::{RecordHeader, COMMIT_MARKER, HEADER_BYTES};
+use crate::direct_io::DirectWriter;
 use crate::fault::{kill_point, KillPoint};
 
 /// Writes are buffered up to this many bytes before reaching the file: enough to avoid a
@@ -14,17 +15,20 @@ pub const BUFFER_BYTES: usize = 1 << 20;
 /// An open WAL positioned at its end.
 pub struct WalWriter {
     path: PathBuf,
-    out: BufWriter<File>,
-    len: u64,
+    out: DirectWriter,
+    /// Where each block record this writer appended lives, kept only for a WAL this
+    /// writer created (24 bytes per block): compaction then needs no header scan. A WAL
+    /// reopened after a restart holds records of an earlier process and gets `None`.
+    index: Option<Vec<Entry>>,
 }
 
 impl WalWriter {
     /// Opens (creating if needed) the WAL at `path` for appending. Recovery must have
     /// run first: the file must end on a record boundary.
     pub fn open(path: &Path) -> io::Result<WalWriter> {
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
-        let len = file.metadata()?.len();
-        Ok(WalWriter { path: path.to_owned(), out: BufWriter::with_capacity(BUFFER_BYTES, file), len })
+        let out = DirectWriter::append(path, BUFFER_BYTES)?;
+        let index = out.is_empty().then(Vec::new);
+        Ok(WalWriter { path: path.to_owned(), out, index })
     }
 
     pub fn path(&self) -> &Path {
@@ -33,23 +37,35 @@ impl WalWriter {
 
     /// Bytes in the WAL, including buffered ones.
     pub fn len(&self) -> u64 {
-        self.len
+        self.out.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.out.is_empty()
+    }
+
+    /// True if the WAL bypasses the page cache (see [`crate::direct_io`]).
+    pub fn is_direct(&self) -> bool {
+        self.out.is_direct()
     }
 
     /// Appends one block record (buffered; not durable until [`WalWriter::commit`]).
     pub fn append(&mut self, number: u64, payload: &[u8]) -> io::Result<()> {
         debug_assert_ne!(number, COMMIT_MARKER);
-        self.write_record(&RecordHeader::for_payload(number, payload), payload)
+        let header = RecordHeader::for_payload(number, payload);
+        let offset = self.out.len();
+        self.write_record(&header, payload)?;
+        if let Some(index) = &mut self.index {
+            index.push(Entry { number, offset, len: header.len, payload_crc: header.payload_crc });
+        }
+        Ok(())
     }
 
     fn write_record(&mut self, header: &RecordHeader, payload: &[u8]) -> io::Result<()> {
+        debug_assert_eq!(header.len as usize, payload.len());
         self.out.write_all(&header.encode())?;
         self.out.write_all(payload)?;
-        self.len += (super::HEADER_BYTES + payload.len()) as u64;
+        debug_assert!(self.out.len() >= (HEADER_BYTES + payload.len()) as u64);
         Ok(())
     }
 
@@ -65,8 +81,13 @@ impl WalWriter {
         self.write_record(&RecordHeader::for_payload(COMMIT_MARKER, &payload), &payload)?;
         self.out.flush()?;
         kill_point(KillPoint::WalAfterAppend);
-        self.out.get_ref().sync_data()?;
+        self.out.sync_data()?;
         kill_point(KillPoint::WalAfterFsync);
         Ok(())
+    }
+
+    /// Closes the WAL, returning the index of its block records if this writer created it.
+    pub fn into_index(self) -> Option<Vec<Entry>> {
+        self.index
     }
 }
