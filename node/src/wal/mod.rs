@@ -2,10 +2,11 @@
 //! (out of block order under parallel fetch), made durable one writer batch at a time.
 //!
 //! # Layout
-//! - [`writer`]: appends records through a bounded buffer; `commit` appends a commit
-//!   marker and fdatasyncs.
-//! - [`reader`]: sequential scan of records, used by recovery, streaming compaction and
-//!   the read path.
+//! - [`writer`]: appends records through a bounded buffer with direct I/O
+//!   ([`crate::direct_io`]) and keeps the index of the records it wrote; `commit`
+//!   appends a commit marker and fdatasyncs.
+//! - [`reader`]: sequential scan of records, used by recovery, streaming compaction of a
+//!   WAL reopened after a restart, and the read path.
 //! - [`recovery`]: startup check that truncates a torn tail and refuses corruption.
 //!
 //! ## Format
