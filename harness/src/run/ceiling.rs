@@ -5,9 +5,9 @@
 //!   the node's granularity and concurrency, through the node's own writer
 //!   ([`syncbench_node::direct_io::DirectWriter`]: 1 MiB direct writes, page cache
 //!   bypassed), one `fdatasync` per writer batch, one stream for the WAL plus one per
-//!   allowed compaction —
-//!   for [`DISK_PROBE_SECS`], measured before and again after the node runs (this
-//!   machine's disk is noisy: both are recorded). The probe file is removed.
+//!   allowed compaction — for [`DISK_PROBE_SECS`] or [`DISK_PROBE_MAX_BYTES`],
+//!   whichever comes first, measured before and again after the node runs (this
+//!   machine's disk is noisy: both are recorded). The probe files are removed.
 //! - **cpu**: the node's own pipeline (receive, decode, hash, cross-thread drop) started
 //!   with `--null-writer`, fed by the same driver with the run's first blocks: what the
 //!   node does per block minus the disk.
@@ -37,7 +37,7 @@ use crate::units::{round1, round3, MIB};
 /// How long each disk probe writes (at least two batches are always written).
 pub const DISK_PROBE_SECS: f64 = 3.0;
 /// Upper bound on one disk probe's bytes, whatever the disk's speed.
-const DISK_PROBE_MAX_BYTES: u64 = 2 << 30;
+pub const DISK_PROBE_MAX_BYTES: u64 = 2 << 30;
 /// Upper bound on one probe batch (between two fdatasyncs).
 const DISK_BATCH_MAX_BYTES: u64 = 256 << 20;
 const WRITE_CALL_BYTES: usize = 1 << 20;

@@ -210,8 +210,9 @@ fn ceilings_before(plan: &Plan, env: &[(String, String)]) -> ceiling::Ceilings {
     let o = plan.opts;
     let cpu_blocks = ceiling::cpu_probe_blocks(o.workload.blocks);
     eprintln!(
-        "syncbench: measuring ceilings: disk ({:.0} s before and after the run), CPU (--null-writer, {cpu_blocks} blocks); --no-ceilings skips",
-        ceiling::DISK_PROBE_SECS
+        "syncbench: measuring ceilings: disk (up to {:.0} s or {} GiB, before and after the run), CPU (--null-writer, {cpu_blocks} blocks); --no-ceilings skips",
+        ceiling::DISK_PROBE_SECS,
+        ceiling::DISK_PROBE_MAX_BYTES >> 30
     );
     let mut c = ceiling::Ceilings::default();
     c.disk_before = c.record_disk(
