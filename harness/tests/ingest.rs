@@ -64,6 +64,11 @@ fn check_ceilings(s: &serde_json::Value, c: &serde_json::Value) {
         assert_eq!(ceilings[probe]["streams"], 2, "WAL + one compaction stream");
     }
     assert_eq!(ceilings["cpu"]["blocks"], 2_000, "the CPU probe ingests max(blocks / 8, 2,000) blocks");
+    let attempts: Vec<f64> =
+        ceilings["cpu_attempts"].as_array().unwrap().iter().map(|a| a["mib_per_s"].as_f64().unwrap()).collect();
+    assert_eq!(attempts.len(), 2, "two CPU probes: {ceilings}");
+    let fastest = attempts.iter().copied().fold(f64::MIN, f64::max);
+    assert_eq!(ceilings["cpu"]["mib_per_s"].as_f64(), Some(fastest), "the ceiling is the fastest probe");
     let f = |k: &str| s[k].as_f64().unwrap_or_else(|| panic!("summary.json: {k} missing: {s}"));
     let disk = (f("disk_ceiling_before_mib_per_s") + f("disk_ceiling_after_mib_per_s")) / 2.0;
     assert!((f("disk_ceiling_mib_per_s") - disk).abs() < 0.11);

@@ -72,6 +72,8 @@ pub struct CeilingSummary {
     pub write_amplification: Option<f64>,
     pub cpu_ceiling_blocks_per_s: Option<f64>,
     pub cpu_ceiling_mib_per_s: Option<f64>,
+    /// How many CPU probes succeeded (the ceiling is the fastest).
+    pub cpu_ceiling_probes: usize,
     /// Achieved throughput ÷ min(disk ceiling ÷ write amplification, CPU ceiling).
     pub efficiency: Option<f64>,
     /// Which ceiling was the lower one: `disk` or `cpu`.
@@ -97,6 +99,7 @@ impl Summary {
             write_amplification,
             cpu_ceiling_blocks_per_s: c.cpu.as_ref().map(|p| p.blocks_per_s),
             cpu_ceiling_mib_per_s: cpu_mib,
+            cpu_ceiling_probes: c.cpu_attempts.len(),
             efficiency: e.map(|e| e.ratio),
             efficiency_bound: e.map(|e| e.bound),
             efficiency_bound_mib_per_s: e.map(|e| e.bound_mib_per_s),
@@ -165,13 +168,14 @@ impl CeilingSummary {
             None => "n/a",
         };
         format!(
-            "ceilings     disk {} MiB/s (before {}, after {}) ÷ write amp {} ; CPU {} MiB/s (--null-writer)\n\
+            "ceilings     disk {} MiB/s (before {}, after {}) ÷ write amp {} ; CPU {} MiB/s (--null-writer, best of {})\n\
              efficiency   {} ({achieved:.0} of {} MiB/s, {bound}-bound)",
             f(self.disk_ceiling_mib_per_s),
             f(self.disk_ceiling_before_mib_per_s),
             f(self.disk_ceiling_after_mib_per_s),
             self.write_amplification.map_or("n/a".to_owned(), |w| format!("{w:.2}")),
             f(self.cpu_ceiling_mib_per_s),
+            self.cpu_ceiling_probes,
             self.efficiency.map_or("n/a".to_owned(), |e| format!("{:.0} %", e * 100.0)),
             f(self.efficiency_bound_mib_per_s),
         )
