@@ -152,12 +152,7 @@ impl BatchWriter {
     pub fn run(mut self, input: QueueReceiver<Ingested>) -> Result<BatchWriter, NodeError> {
         let mut batch_started = Instant::now();
         loop {
-            let wait = if self.pending.is_empty() {
-                Duration::from_secs(3600)
-            } else {
-                self.max_delay.saturating_sub(batch_started.elapsed())
-            };
-            match input.recv_timeout(wait) {
+            match input.recv_timeout(batch_wait(self.pending.is_empty(), self.max_delay, batch_started)) {
                 Ok(item) => {
                     if self.pending.is_empty() {
                         batch_started = Instant::now();
@@ -263,9 +258,7 @@ impl BatchWriter {
     }
 
     fn send_ack(&mut self) -> Result<(), NodeError> {
-        let blocks = std::mem::take(&mut self.pending);
-        let mut out = self.acks.lock().map_err(|_| NodeError::Protocol("ack stream lock poisoned".into()))?;
-        write_frame(&mut *out, &Frame::Ack { blocks }).and_then(|_| out.flush()).map_err(NodeError::Disconnected)
+        write_ack(&self.acks, std::mem::take(&mut self.pending))
     }
 
     /// Closes shard `id`'s WAL and queues its compaction.
@@ -284,6 +277,22 @@ impl BatchWriter {
         open.into_iter().for_each(|id| self.seal(id));
         self.compactor.finish().map_err(NodeError::Compaction)
     }
+}
+
+/// How long the writer may wait for the next block: until the open batch's
+/// `--max-batch-delay-ms` runs out, or (no open batch) practically forever.
+fn batch_wait(batch_empty: bool, max_delay: Duration, batch_started: Instant) -> Duration {
+    if batch_empty {
+        Duration::from_secs(3600)
+    } else {
+        max_delay.saturating_sub(batch_started.elapsed())
+    }
+}
+
+/// Sends one `Ack` frame listing `blocks` on the shared ack stream.
+fn write_ack(acks: &Mutex<UnixStream>, blocks: Vec<u64>) -> Result<(), NodeError> {
+    let mut out = acks.lock().map_err(|_| NodeError::Protocol("ack stream lock poisoned".into()))?;
+    write_frame(&mut *out, &Frame::Ack { blocks }).and_then(|_| out.flush()).map_err(NodeError::Disconnected)
 }
 
 /// Counts WALs by I/O path; the first that could not bypass the page cache is reported.
@@ -313,16 +322,10 @@ pub fn run_null(
     let mut batch_started = Instant::now();
     let ack = |blocks: Vec<u64>| -> Result<(), NodeError> {
         counters.blocks_durable.fetch_add(blocks.len() as u64, Ordering::Relaxed);
-        let mut out = acks.lock().map_err(|_| NodeError::Protocol("ack stream lock poisoned".into()))?;
-        write_frame(&mut *out, &Frame::Ack { blocks }).and_then(|_| out.flush()).map_err(NodeError::Disconnected)
+        write_ack(acks, blocks)
     };
     loop {
-        let wait = if pending.is_empty() {
-            Duration::from_secs(3600)
-        } else {
-            max_delay.saturating_sub(batch_started.elapsed())
-        };
-        match input.recv_timeout(wait) {
+        match input.recv_timeout(batch_wait(pending.is_empty(), max_delay, batch_started)) {
             Ok(item) => {
                 if pending.is_empty() {
                     batch_started = Instant::now();

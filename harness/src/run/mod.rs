@@ -195,14 +195,13 @@ fn node_args(plan: &Plan) -> Vec<String> {
     args
 }
 
-/// Bytes between two fdatasyncs of the node: a writer batch of mean-sized blocks.
-fn disk_batch_bytes(plan: &Plan) -> u64 {
-    (plan.opts.writer_batch as f64 * plan.description.bytes_per_block.mean) as u64
-}
-
-/// Files the node writes at once: its WAL and one segment per allowed compaction.
-fn disk_streams(plan: &Plan) -> usize {
-    1 + plan.opts.compaction_concurrency as usize
+/// One disk probe shaped like the node's writes: a writer batch of mean-sized blocks
+/// between two fdatasyncs, and as many files at once as the node writes (its WAL and
+/// one segment per allowed compaction).
+fn disk_probe(plan: &Plan) -> std::io::Result<ceiling::DiskProbe> {
+    let batch_bytes = (plan.opts.writer_batch as f64 * plan.description.bytes_per_block.mean) as u64;
+    let streams = 1 + plan.opts.compaction_concurrency as usize;
+    ceiling::disk(&plan.data_dir, batch_bytes, streams, ceiling::DISK_PROBE_SECS)
 }
 
 /// The disk probe and the `--null-writer` CPU probe, before the measured node starts.
@@ -216,10 +215,7 @@ fn ceilings_before(plan: &Plan, env: &[(String, String)]) -> ceiling::Ceilings {
         ceiling::CPU_PROBE_ATTEMPTS
     );
     let mut c = ceiling::Ceilings::default();
-    c.disk_before = c.record_disk(
-        "before",
-        ceiling::disk(&plan.data_dir, disk_batch_bytes(plan), disk_streams(plan), ceiling::DISK_PROBE_SECS),
-    );
+    c.disk_before = c.record_disk("before", disk_probe(plan));
     for _ in 0..ceiling::CPU_PROBE_ATTEMPTS {
         c.record_cpu(cpu_probe(plan, env));
     }
@@ -343,8 +339,7 @@ fn execute(plan: &Plan) -> Result<RunReport> {
     let samples = sampler.finish();
     node.join_readers();
     if o.ceilings {
-        let after = ceiling::disk(&plan.data_dir, disk_batch_bytes(plan), disk_streams(plan), ceiling::DISK_PROBE_SECS);
-        ceilings.disk_after = ceilings.record_disk("after", after);
+        ceilings.disk_after = ceilings.record_disk("after", disk_probe(plan));
     }
     log.harness(
         "run_end",

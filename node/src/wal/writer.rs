@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::reader::Entry;
-use super::{RecordHeader, COMMIT_MARKER, HEADER_BYTES};
+use super::{RecordHeader, COMMIT_MARKER};
 use crate::direct_io::DirectWriter;
 use crate::fault::{kill_point, KillPoint};
 
@@ -65,7 +65,6 @@ impl WalWriter {
         debug_assert_eq!(header.len as usize, payload.len());
         self.out.write_all(&header.encode())?;
         self.out.write_all(payload)?;
-        debug_assert!(self.out.len() >= (HEADER_BYTES + payload.len()) as u64);
         Ok(())
     }
 
