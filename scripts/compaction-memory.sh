@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Peak RSS of the node under buffered vs streaming compaction, compaction concurrency
-# 1 vs 2, and a 4x range of shard sizes: the seed-004 picture in one table.
+# 1 vs 2, and a 4x range of shard sizes: the compaction incident's picture in one table.
 #
 # Usage: scripts/compaction-memory.sh [ALLOC] [BLOCKS]   (default: jemalloc 12000)
 # Runs `syncbench ingest` on the mainnet workload (shard size 1,000 blocks = ~270 MB of

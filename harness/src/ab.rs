@@ -3,7 +3,7 @@
 //! interleaved on the same machine in one suite; throughput, ingest latency and node
 //! user CPU time are compared as paired ratios (see [`paired_rows`]) with 95 % bootstrap
 //! intervals. A metric regresses only when its whole interval is beyond the floor in
-//! the worse direction, so noise does not fail a PR and a real slowdown does (DESIGN §7).
+//! the worse direction, so noise does not fail a PR and a real slowdown does.
 //!
 //! Exit codes: 0 no regression, 1 regression or failed run, 2 bad input.
 
@@ -65,6 +65,13 @@ pub fn run(a: &AbArgs) -> Result<()> {
         fail_fast: true,
     };
     matrix::execute(&plan, start)?;
+    // Time figures of a node that stores nothing (or was never checked) are not a
+    // faster node: refuse them rather than call them "better".
+    let untrusted: Vec<String> =
+        crate::report::all_runs(&dir)?.iter().filter_map(crate::gate::untrusted_reason).collect();
+    if !untrusted.is_empty() {
+        return Err(RunFailed(format!("ab: refusing to compare unverified runs: {}", untrusted.join("; "))).into());
+    }
     let rows = paired_rows(&dir, floor_pct / 100.0)?;
     let (text, regressions) = judge(&rows, floor_pct);
     println!("{text}");
@@ -126,7 +133,7 @@ pub fn paired_rows(dir: &std::path::Path, floor: f64) -> Result<Vec<PairedRow>> 
                 head_median: stats::median(&pairs.iter().map(|p| p.1).collect::<Vec<_>>()),
                 ratio: stats::median(&ratios),
                 ci: (lo, hi),
-                verdict: stats::verdict(lo, hi, floor, m.direction),
+                verdict: stats::verdict_of((pairs.len(), pairs.len()), lo, hi, floor, m.direction),
             })
         })
         .collect();
@@ -138,6 +145,7 @@ fn verdict_text(v: Verdict, md: bool) -> &'static str {
         (Verdict::Worse, false) => "REGRESSION",
         (Verdict::Worse, true) => "**REGRESSION**",
         (Verdict::Better, _) => "better",
+        (Verdict::TooFewRuns, _) => "too few rounds (< 3)",
         _ => "no clear difference",
     }
 }

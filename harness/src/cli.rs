@@ -129,6 +129,11 @@ pub struct RunSettingsArgs {
     /// Skip the disk and CPU ceiling probes (no `efficiency` in summary.json).
     #[arg(long)]
     pub no_ceilings: bool,
+    /// After a successful run, read this many acknowledged blocks (a seeded random
+    /// sample) back from the node's store and compare them with the generator; 0 skips
+    /// (default 64; skipped for a `--node-arg=--sink` node, which stores nothing).
+    #[arg(long, default_value_t = 64)]
+    pub verify_sample: u32,
 }
 
 #[derive(Debug, Args)]

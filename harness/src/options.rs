@@ -110,6 +110,8 @@ pub struct IngestOptions {
     pub disk_check: bool,
     /// Measure the disk and CPU ceilings around the run (see `run::ceiling`).
     pub ceilings: bool,
+    /// Acknowledged blocks read back from the store after an ok run (0: none).
+    pub verify_sample: u32,
 }
 
 impl IngestOptions {
@@ -154,6 +156,7 @@ impl IngestOptions {
             png: settings.png,
             disk_check: !a.no_disk_check,
             ceilings: settings.ceilings,
+            verify_sample: settings.verify_sample,
         })
     }
 
@@ -186,6 +189,9 @@ impl IngestOptions {
         if !self.ceilings {
             a.push("--no-ceilings".into());
         }
+        if self.verify_sample != DEFAULT_VERIFY_SAMPLE {
+            a.push(format!("--verify-sample={}", self.verify_sample));
+        }
         a
     }
 
@@ -214,18 +220,36 @@ pub struct RunSettings {
     pub node_args: Vec<String>,
     pub png: bool,
     pub ceilings: bool,
+    pub verify_sample: u32,
 }
+
+/// Acknowledged blocks read back after a run unless told otherwise.
+pub const DEFAULT_VERIFY_SAMPLE: u32 = 64;
+/// Most blocks `--verify-sample` may read back (it runs inside every run's wall time).
+const MAX_VERIFY_SAMPLE: u32 = 100_000;
+/// Sampling intervals accepted: below 1 ms rows would share timestamps; above a minute
+/// a run would have too few rows to chart.
+const SAMPLE_INTERVAL_RANGE: (Duration, Duration) = (Duration::from_millis(1), Duration::from_secs(60));
 
 impl RunSettings {
     pub fn from_args(a: &RunSettingsArgs) -> Result<RunSettings> {
         let flag = |name: &str, e: String| input(format!("--{name}: {e}"));
+        let sample_interval = parse_duration(&a.sample_interval).map_err(|e| flag("sample-interval", e))?;
+        let (lo, hi) = SAMPLE_INTERVAL_RANGE;
+        if sample_interval < lo || sample_interval > hi {
+            return Err(flag("sample-interval", format!("expected 1ms..=60s, got {}", a.sample_interval)));
+        }
+        if a.verify_sample > MAX_VERIFY_SAMPLE {
+            return Err(flag("verify-sample", format!("expected 0..={MAX_VERIFY_SAMPLE}, got {}", a.verify_sample)));
+        }
         Ok(RunSettings {
-            sample_interval: parse_duration(&a.sample_interval).map_err(|e| flag("sample-interval", e))?,
+            sample_interval,
             mem_limit_bytes: a.mem_limit.as_deref().map(parse_bytes).transpose().map_err(|e| flag("mem-limit", e))?,
             timeout: parse_duration(&a.timeout).map_err(|e| flag("timeout", e))?,
             node_args: a.node_args.clone(),
             png: a.png,
             ceilings: !a.no_ceilings,
+            verify_sample: a.verify_sample,
         })
     }
 }
@@ -234,6 +258,9 @@ impl RunSettings {
 pub fn resolve_workload(name: &str, overrides: &WorkloadOverrides, shard_size: Option<u64>) -> Result<WorkloadSpec> {
     let (blocks, seed) = (overrides.blocks, overrides.seed);
     let mut w = syncbench_workloads::load(name)?;
+    if syncbench_workloads::shadowed_builtin(name) {
+        eprintln!("syncbench: --workload {name}: using the built-in workload `{name}`, not the file ./{name} (write ./{name} for the file)");
+    }
     if let Some(b) = blocks {
         if b == 0 || b > w.blocks {
             return Err(input(format!("--blocks: expected 1..={} (the workload's size), got {b}", w.blocks)));

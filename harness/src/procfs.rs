@@ -36,8 +36,12 @@ pub fn parse_status(text: &str) -> ProcMemory {
     m
 }
 
+/// The process's memory, or `None` once it has no memory to report: gone, or a zombie
+/// (an exiting process's status has no `VmRSS` line; reading it as 0 would record a
+/// fake drop to zero).
 pub fn read_memory(pid: u32) -> Option<ProcMemory> {
-    fs::read_to_string(format!("/proc/{pid}/status")).ok().map(|t| parse_status(&t))
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines().any(|l| l.starts_with("VmRSS:")).then(|| parse_status(&text))
 }
 
 /// User and system CPU time of a process in milliseconds, from `/proc/<pid>/stat`.

@@ -150,6 +150,18 @@ fn intervals(c: &Comparison, key: &str) -> Vec<charts::suite::Interval> {
         .unwrap_or_default()
 }
 
+/// Every recorded run in `dir` (a suite's runs with a summary, or the run itself).
+pub fn all_runs(dir: &Path) -> Result<Vec<RunFiles>> {
+    if !is_suite(dir) {
+        return Ok(vec![RunFiles::load(dir)?]);
+    }
+    suite_entries(dir)?
+        .into_iter()
+        .filter(|(_, d, _)| d.join("summary.json").is_file())
+        .map(|(_, d, _)| RunFiles::load(&d))
+        .collect()
+}
+
 /// The successful runs in `dir`: a suite's runs recorded `ok`, or the run itself.
 pub fn ok_runs(dir: &Path) -> Result<Vec<RunFiles>> {
     let runs: Vec<RunFiles> = if is_suite(dir) {
@@ -173,6 +185,10 @@ fn merge(dirs: &[PathBuf], out: &Path, floor: f64, png: bool) -> Result<()> {
     if runs.is_empty() {
         return Err(input("report --out: no successful runs in the given directories"));
     }
+    let warnings = mixed_settings(&runs);
+    for w in &warnings {
+        eprintln!("syncbench: report: warning: {w}");
+    }
     let hosts: BTreeSet<String> = runs.iter().map(RunFiles::host).collect();
     let label = |r: &RunFiles| if hosts.len() > 1 { format!("{}/{}", r.host(), r.cell()) } else { r.cell() };
     let mut grouped: Vec<CellRuns> = Vec::new();
@@ -187,6 +203,33 @@ fn merge(dirs: &[PathBuf], out: &Path, floor: f64, png: bool) -> Result<()> {
     let baseline = grouped[0].cell.clone();
     let title = format!("merged comparison — {} cells from {} host(s)", grouped.len(), hosts.len());
     write_comparison(out, &grouped, &baseline, floor, &title, &[], png)
+}
+
+/// What differs between merged runs besides their configuration: a comparison across
+/// these mixes different measurements. One line per setting that is not the same in
+/// every run.
+pub fn mixed_settings(runs: &[RunFiles]) -> Vec<String> {
+    type Setting = (&'static str, fn(&RunFiles) -> String);
+    let settings: [Setting; 4] = [
+        ("workloads", |r| r.workload()),
+        ("workload spec hashes", |r| r.config["workload"]["spec_hash"].as_str().unwrap_or("(not recorded)").to_owned()),
+        ("ceiling settings", |r| {
+            if r.config["ceilings"].is_null() { "--no-ceilings" } else { "ceilings on" }.to_owned()
+        }),
+        ("block counts", |r| r.config["workload"]["blocks"].to_string()),
+    ];
+    settings
+        .iter()
+        .filter_map(|(what, get)| {
+            let seen: BTreeSet<String> = runs.iter().map(get).collect();
+            (seen.len() > 1).then(|| {
+                let list = seen.into_iter().collect::<Vec<_>>().join(", ");
+                format!(
+                    "merging runs with different {what} ({list}): their differences are not only the configurations'"
+                )
+            })
+        })
+        .collect()
 }
 
 /// Writes `<dir>/README.md`: the optional header, then suites and runs found in `dir`.

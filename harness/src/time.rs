@@ -1,6 +1,41 @@
 //! UTC timestamps without a date library (civil-from-days, Howard Hinnant's algorithm).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// The zero of a run's time axis: the moment the measured node process is spawned.
+///
+/// Every time in a run directory counts from here: `samples.csv` `t_ms`, `events.jsonl`
+/// `t_ms` (node events are converted from the node's wall clock), the `.hlog` interval
+/// start times, and every chart. Ceiling probes and the node build happen before it;
+/// `config.json` `time_zero` records it as wall-clock time.
+#[derive(Debug, Clone, Copy)]
+pub struct RunClock {
+    pub zero: Instant,
+    pub zero_wall: SystemTime,
+}
+
+impl RunClock {
+    /// Time zero is now.
+    pub fn start() -> RunClock {
+        RunClock { zero: Instant::now(), zero_wall: SystemTime::now() }
+    }
+
+    /// Milliseconds since time zero of a wall-clock time in Unix milliseconds (0 for
+    /// earlier times).
+    pub fn t_ms_of_unix(&self, unix: u64) -> u64 {
+        unix.saturating_sub(unix_ms(self.zero_wall))
+    }
+
+    /// The `time_zero` object of `config.json`.
+    pub fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "event": "node_spawn",
+            "unix_ms": unix_ms(self.zero_wall),
+            "utc": iso8601(self.zero_wall),
+            "applies_to": ["samples.csv", "events.jsonl", "latency/histograms.hlog", "charts"],
+        })
+    }
+}
 
 /// (year, month, day, hour, minute, second) in UTC.
 fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {

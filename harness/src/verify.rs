@@ -98,3 +98,55 @@ fn read_acked(path: &Path) -> Result<Vec<u64>> {
         })
         .collect()
 }
+
+/// The read-back check after a run (`--verify-sample`): acknowledged blocks read from
+/// the node's store through the same reader as `syncbench verify`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SampleCheck {
+    /// Blocks read back and compared.
+    pub blocks: u64,
+    /// What went wrong, at most [`MAX_LISTED`] entries.
+    pub problems: Vec<String>,
+    /// Problems beyond those listed.
+    pub problems_unlisted: u64,
+}
+
+impl SampleCheck {
+    fn problem(&mut self, p: String) {
+        if self.problems.len() < MAX_LISTED {
+            self.problems.push(p);
+        } else {
+            self.problems_unlisted += 1;
+        }
+    }
+}
+
+/// Reads each of `numbers` (acknowledged blocks) from the store in `data` and compares
+/// it with the generator. A node that acknowledged without storing fails here.
+pub fn check_sample(data: &Path, spec: &syncbench_workloads::WorkloadSpec, numbers: &[u64]) -> SampleCheck {
+    let mut check = SampleCheck { blocks: numbers.len() as u64, ..SampleCheck::default() };
+    if numbers.is_empty() {
+        return check;
+    }
+    let mut reader = match Reader::open(data) {
+        Ok(r) => r,
+        Err(e) => {
+            check.problem(format!("the store holding {} acknowledged blocks cannot be opened: {e}", numbers.len()));
+            return check;
+        }
+    };
+    let (mut gen, mut want, mut got) = (Generator::new(spec), Vec::new(), Vec::new());
+    for &n in numbers {
+        match reader.get(n, &mut got) {
+            Ok(true) => {
+                gen.block(n, &mut want);
+                if got != want {
+                    check.problem(format!("acknowledged block {n} differs from the generator"));
+                }
+            }
+            Ok(false) => check.problem(format!("acknowledged block {n} is not in the store")),
+            Err(e) => check.problem(format!("acknowledged block {n} cannot be read: {e}")),
+        }
+    }
+    check
+}

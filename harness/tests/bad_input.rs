@@ -120,8 +120,8 @@ fn bad_gate_files_exit_2_with_location() {
     }
     std::fs::write(
         dir.path().join("b.json"),
-        r#"{"format": "syncbench-baseline/1", "config": {"workload": "smoke", "blocks": 1, "seed": 1, "shard_size": 1,
-            "alloc": "glibc", "compaction": "streaming", "compaction_concurrency": 1, "writer_batch": 1},
+        r#"{"format": "syncbench-baseline/1", "config": {"workload": "smoke", "workload_spec_hash": "0123456789abcdef",
+            "blocks": 1, "seed": 1, "shard_size": 1, "alloc": "glibc", "compaction": "streaming", "compaction_concurrency": 1, "writer_batch": 1},
             "environment": {}, "created_at": "t", "runs": [], "metrics": {}}"#,
     )
     .unwrap();

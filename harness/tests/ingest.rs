@@ -52,6 +52,42 @@ fn smoke_run_writes_every_contract_file() {
     assert!(stdout.contains("outcome      ok") && stdout.contains("peak RSS"), "{stdout}");
     check_ceilings(&s, &c);
     assert!(stdout.contains("efficiency   "), "{stdout}");
+    one_time_axis_with_ceilings_on(&run);
+}
+
+/// Regression: with ceilings on (the default) events counted from the harness's start
+/// and samples from the node's spawn, so compaction bands were drawn seconds late and
+/// no sample row got the node's live heap. Every file now counts from the spawn.
+fn one_time_axis_with_ceilings_on(run: &std::path::Path) {
+    let c = json(&run.join("config.json"));
+    let zero = c["time_zero"]["unix_ms"].as_u64().expect("config.json time_zero");
+    let events = std::fs::read_to_string(run.join("events.jsonl")).unwrap();
+    let events: Vec<serde_json::Value> = events.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let first = |name: &str| events.iter().find(|e| e["event"] == name).unwrap_or_else(|| panic!("no {name}"));
+    assert!(first("run_start")["t_ms"].as_u64().unwrap() < 50, "run_start is at time zero");
+    let stats_t = first("stats")["t_ms"].as_u64().unwrap();
+    let compaction_t = first("compaction_start")["t_ms"].as_u64().unwrap();
+    let csv = std::fs::read_to_string(run.join("samples.csv")).unwrap();
+    let rows: Vec<Vec<u64>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|v| v.parse::<f64>().map_or(u64::MAX, |f| f as u64)).collect())
+        .collect();
+    let (t, heap, io_read) = (0, 8, 13);
+    let after_stats: Vec<&Vec<u64>> = rows.iter().filter(|r| r[t] >= stats_t).collect();
+    assert!(!after_stats.is_empty());
+    assert!(after_stats.iter().all(|r| r[heap] != u64::MAX), "a row after the first stats tick lacks heap_live_bytes");
+    // Streaming compaction reads the WAL back with O_DIRECT: the first real rise of
+    // io_read_bytes is the first compaction, within one sample interval of its event.
+    let rise = rows.windows(2).find(|w| w[1][io_read] > w[0][io_read] + (1 << 20)).map(|w| w[1][t]).unwrap();
+    assert!(
+        rise >= compaction_t && rise <= compaction_t + 100 + 20,
+        "first read rise at {rise} ms, first compaction_start at {compaction_t} ms"
+    );
+    let hlog = std::fs::read_to_string(run.join("latency/histograms.hlog")).unwrap();
+    let start = hlog.lines().find_map(|l| l.strip_prefix("#[StartTime: ")).unwrap();
+    let start_ms = (start.split_whitespace().next().unwrap().parse::<f64>().unwrap() * 1000.0).round() as u64;
+    assert!(start_ms.abs_diff(zero) <= 1, "hlog StartTime {start_ms} vs time zero {zero}");
 }
 
 /// Both disk probes and the CPU probe ran, and efficiency is achieved ÷ the lower

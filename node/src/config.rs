@@ -11,7 +11,7 @@ use crate::fault::Fault;
 #[serde(rename_all = "lowercase")]
 pub enum CompactionMode {
     /// Read the whole WAL into memory, clone every payload, sort, build the segment in
-    /// memory, write it at once: seed 004's pre-fix behaviour (peak ≈ 3 × WAL size).
+    /// memory, write it at once: the incident's pre-fix behaviour (peak ≈ 3 × WAL size).
     Buffered,
     /// Scan record headers into an offset index, read records on demand in block
     /// order, write in bounded chunks: the fix (peak ≈ index + one record + 1 MiB).
@@ -78,6 +78,10 @@ pub struct Config {
     /// without writing anything: the node's CPU ceiling (its pipeline minus the disk).
     #[arg(long, conflicts_with = "sink")]
     pub null_writer: bool,
+    /// Break the ingest protocol this way (a fake node for testing the harness's
+    /// acknowledgement accounting; see `liar`).
+    #[arg(long, value_enum, conflicts_with_all = ["sink", "null_writer"])]
+    pub lie: Option<crate::liar::Lie>,
     /// Die this way at the `--fault-at-block`-th received block.
     #[arg(long, value_enum)]
     pub fault: Option<Fault>,
@@ -86,6 +90,18 @@ pub struct Config {
 }
 
 impl Config {
+    /// What the node does with blocks, as announced in `node_start`: `store`, `sink` or
+    /// `null_writer`. A lying node (`--lie`) announces `store`, as a buggy node would.
+    pub fn mode(&self) -> &'static str {
+        if self.sink {
+            "sink"
+        } else if self.null_writer {
+            "null_writer"
+        } else {
+            "store"
+        }
+    }
+
     pub fn hash_threads(&self) -> usize {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         self.hash_threads.map_or(cores.min(8), |n| n as usize)

@@ -1,6 +1,6 @@
 //! The system under test: a sharded chain-history store fed blocks over a Unix socket.
 //!
-//! Modelled on real history nodes (seed 004): blocks arrive out of order, are decoded
+//! Modelled on real history nodes (README, "The incident"): blocks arrive out of order, are decoded
 //! into many small owned objects, hashed on worker threads, appended to per-shard
 //! write-ahead logs in fdatasync'd batches, acknowledged, and compacted into sorted
 //! segments once a shard is complete — with the buffered (pre-fix) or streaming (fixed)
@@ -37,8 +37,10 @@ pub mod direct_io;
 pub mod events;
 pub mod fault;
 pub mod histograms;
+pub mod liar;
 pub mod pipeline;
 pub mod segment;
+pub mod self_report;
 pub mod server;
 pub mod store;
 pub mod wal;

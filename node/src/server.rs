@@ -44,7 +44,8 @@ pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeE
         json!({"pid": std::process::id(), "allocator": alloc.name(), "allocator_version": alloc.version(),
                "node_version": env!("CARGO_PKG_VERSION"), "shard_size": cfg.shard_size,
                "writer_batch": cfg.writer_batch, "compaction": cfg.compaction,
-               "compaction_concurrency": cfg.compaction_concurrency, "hash_threads": cfg.hash_threads()}),
+               "compaction_concurrency": cfg.compaction_concurrency, "hash_threads": cfg.hash_threads(),
+               "mode": cfg.mode()}),
     );
     let (store, recovered, notes) = Store::open(&cfg.data, cfg.shard_size)?;
     report_recovery(&events, &recovered, &notes);
@@ -156,8 +157,11 @@ impl Session<'_> {
             }
             other => return Err(self.refuse(&out, format!("expected Hello, got {other:?}"))),
         };
+        if let Some(lie) = cfg.lie {
+            return crate::liar::serve(lie, &mut frames, &out, cfg.writer_batch as usize, range, &self.events);
+        }
         if cfg.sink {
-            return sink(&mut frames, &out, cfg.writer_batch as usize);
+            return sink(&mut frames, &out, cfg.writer_batch as usize, &self.events);
         }
         let histograms = Arc::new(Histograms::default());
         let counters = Arc::new(Counters::default());
@@ -242,7 +246,8 @@ impl Session<'_> {
                    "heap_live_bytes": end.live_bytes,
                    "heap_live_peak_bytes": peak.load(Ordering::Relaxed).max(end.live_bytes),
                    "alloc_count": end.alloc_count,
-                   "alloc_bytes_total": end.alloc_bytes_total}),
+                   "alloc_bytes_total": end.alloc_bytes_total,
+                   "self": crate::self_report::fields()}),
         );
         let mut o = out.lock().map_err(|_| NodeError::Protocol("socket lock poisoned".into()))?;
         write_frame(&mut *o, &Frame::Done { histograms: histograms.serialize() })
@@ -360,16 +365,17 @@ fn sink(
     frames: &mut FrameReader<BufReader<UnixStream>>,
     out: &Mutex<UnixStream>,
     batch: usize,
+    events: &Events,
 ) -> Result<(), NodeError> {
     let send = |frame: &Frame| -> Result<(), NodeError> {
         let mut o = out.lock().map_err(|_| NodeError::Protocol("socket lock poisoned".into()))?;
         write_frame(&mut *o, frame).and_then(|_| o.flush()).map_err(NodeError::Disconnected)
     };
-    let mut pending = Vec::with_capacity(batch);
-    let mut scratch = Vec::new();
+    let (mut pending, mut scratch, mut received) = (Vec::with_capacity(batch), Vec::new(), 0u64);
     loop {
         match frames.skim_frame(&mut scratch)? {
             Some(Skimmed::Block(number)) => {
+                received += 1;
                 pending.push(number);
                 if pending.len() >= batch {
                     send(&Frame::Ack { blocks: std::mem::take(&mut pending) })?;
@@ -377,6 +383,10 @@ fn sink(
             }
             Some(Skimmed::Other(Frame::Finish)) => {
                 send(&Frame::Ack { blocks: pending })?;
+                events.emit(
+                    "node_summary",
+                    json!({"blocks_received": received, "blocks_durable": 0, "self": crate::self_report::fields()}),
+                );
                 return send(&Frame::Done { histograms: Vec::new() });
             }
             Some(other) => return Err(NodeError::Protocol(format!("unexpected frame {other:?}"))),

@@ -41,25 +41,30 @@ pub const DEFAULT_WORKLOAD: &str = "mainnet";
 
 /// Resolves a built-in name or a path to a spec file.
 ///
-/// A name that is also an existing path is read from disk (so a local `mainnet` file
-/// wins only if given as a path, e.g. `./mainnet`, or if it exists under that name).
+/// A built-in name always means the built-in workload: a file of that name in the
+/// working directory never shadows it silently (write `./smoke` to use the file; see
+/// [`shadowed_builtin`]). Anything else is read as a path.
 pub fn load(name_or_path: &str) -> Result<WorkloadSpec, SpecError> {
+    if let Some((name, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
+        let file = format!("workloads/specs/{name}.toml");
+        return spec::parse(text, &file, Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/specs")));
+    }
     let path = Path::new(name_or_path);
     if path.is_file() {
         return spec::load_file(path);
     }
-    match BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
-        Some((name, text)) => {
-            let file = format!("workloads/specs/{name}.toml");
-            spec::parse(text, &file, Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/specs")))
-        }
-        None if name_or_path.ends_with(".toml") || name_or_path.contains('/') => {
-            let source = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
-            Err(SpecError::Io { path: name_or_path.to_owned(), source })
-        }
-        None => Err(SpecError::UnknownName {
-            name: name_or_path.to_owned(),
-            known: BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
-        }),
+    if name_or_path.ends_with(".toml") || name_or_path.contains('/') {
+        let source = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        return Err(SpecError::Io { path: name_or_path.to_owned(), source });
     }
+    Err(SpecError::UnknownName {
+        name: name_or_path.to_owned(),
+        known: BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+    })
+}
+
+/// True if `name` is a built-in workload name that is also a file in the working
+/// directory: [`load`] used the built-in, and the caller should say so.
+pub fn shadowed_builtin(name: &str) -> bool {
+    BUILTIN.iter().any(|(n, _)| *n == name) && Path::new(name).exists()
 }

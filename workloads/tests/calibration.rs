@@ -1,4 +1,5 @@
-//! The `mainnet` workload must match the reference figures in DESIGN §4 within 10 %:
+//! The `mainnet` workload must match its reference figures (the header of
+//! `workloads/specs/mainnet.toml`) within 10 %:
 //! ~273 KB per block, logs per block p50 597 / p95 1,810 / p99 6,551.
 
 use syncbench_proto::Block;

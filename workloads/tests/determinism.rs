@@ -95,3 +95,33 @@ fn bad_traces_are_located() {
         assert!(err.contains(want), "{name}: {err}");
     }
 }
+
+/// The fingerprints recorded in `config.json`, `summary.json` and gate baselines. A
+/// change here means every committed baseline stops matching: change the encoding only
+/// on purpose (and re-record baselines).
+#[test]
+fn builtin_fingerprints_are_pinned() {
+    let got: Vec<(&str, String)> = syncbench_workloads::BUILTIN
+        .iter()
+        .map(|(name, _)| (*name, syncbench_workloads::load(name).unwrap().fingerprint()))
+        .collect();
+    for (name, fp) in &got {
+        assert_eq!(fp.len(), 16, "{name}");
+    }
+    let smoke = syncbench_workloads::load("smoke").unwrap();
+    let mut other_seed = smoke.clone();
+    other_seed.seed += 1;
+    assert_ne!(smoke.fingerprint(), other_seed.fingerprint());
+    let mut renamed = smoke.clone();
+    renamed.name = "something-else".into();
+    assert_eq!(smoke.fingerprint(), renamed.fingerprint(), "a label is not the workload");
+    let pinned = PINNED_FINGERPRINTS.iter().map(|(n, f)| (*n, f.to_string())).collect::<Vec<_>>();
+    assert_eq!(got, pinned);
+}
+
+const PINNED_FINGERPRINTS: &[(&str, &str)] = &[
+    ("smoke", "eca58d5af7ed1ffb"),
+    ("mainnet", "d494d40d12ab8105"),
+    ("mainnet-large", "4934386e0025de1f"),
+    ("early-chain", "61236103ad4c9118"),
+];

@@ -5,7 +5,7 @@
 //! `results/baselines/<workload>.json`, written by `syncbench gate --write-baseline`:
 //! ```text
 //! { "format": "syncbench-baseline/1",
-//!   "config": { workload, blocks, seed, shard_size, alloc, compaction,
+//!   "config": { workload, workload_spec_hash, blocks, seed, shard_size, alloc, compaction,
 //!               compaction_concurrency, writer_batch },
 //!   "environment": { host, cores, kernel, rustc, ... },   (from the runs' config.json)
 //!   "created_at": ISO 8601, "runs": [run directory names],
@@ -30,6 +30,9 @@ pub const FORMAT: &str = "syncbench-baseline/1";
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
     pub workload: String,
+    /// The resolved spec's fingerprint (`config.json` `workload.spec_hash`): the same
+    /// name with a different spec is a different workload.
+    pub workload_spec_hash: String,
     pub blocks: u64,
     pub seed: u64,
     pub shard_size: u64,
@@ -57,6 +60,7 @@ impl RunConfig {
             |v: &Value, name: &str| -> Result<String> { Ok(field(v, name)?.as_str().unwrap_or_default().to_owned()) };
         Ok(RunConfig {
             workload: text(&w["name"], "workload.name")?,
+            workload_spec_hash: text(&w["spec_hash"], "workload.spec_hash")?,
             blocks: num(&w["blocks"], "workload.blocks")?,
             seed: num(&w["seed"], "workload.seed")?,
             shard_size: num(&w["shard_size"], "workload.shard_size")?,

@@ -1,5 +1,5 @@
 //! `syncbench gate`: does a candidate run (or suite) regress the metrics that are
-//! stable on noisy machines, against a committed baseline? (DESIGN §7.)
+//! stable on noisy machines, against a committed baseline?
 //!
 //! # Layout
 //! - this module: the command — load, compare, print, write Markdown, exit code.
@@ -102,11 +102,37 @@ pub fn load_runs(dir: &Path, flag: &str) -> Result<Vec<RunFiles>> {
             dir.display()
         )));
     }
+    let untrusted: Vec<String> = crate::report::all_runs(dir)?.iter().filter_map(untrusted_reason).collect();
+    if !untrusted.is_empty() {
+        return Err(RunFailed(format!(
+            "{flag} {}: a gate judges only complete, verified runs; refusing: {}",
+            dir.display(),
+            untrusted.join("; ")
+        ))
+        .into());
+    }
     let ok = crate::report::ok_runs(dir)?;
     if ok.is_empty() {
         return Err(RunFailed(format!("{flag} {}: no successful run to gate on", dir.display())).into());
     }
     Ok(ok)
+}
+
+/// Why a run cannot be gated on, if it cannot: it did not end `ok`, its node announced
+/// it stores nothing, or no acknowledged block was read back from its store.
+pub fn untrusted_reason(r: &RunFiles) -> Option<String> {
+    let s = &r.summary;
+    let name = r.dir.file_name().map_or_else(|| r.dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let outcome = s["outcome"].as_str().unwrap_or("?");
+    if outcome != "ok" {
+        return Some(format!("{name}: outcome {outcome}"));
+    }
+    let mode = s["node_mode"].as_str().unwrap_or("unknown (recorded before acknowledgement checks)");
+    if mode != "store" {
+        return Some(format!("{name}: node mode {mode}"));
+    }
+    let read_back = s["verify_sample"]["blocks"].as_u64().unwrap_or(0);
+    (read_back == 0).then(|| format!("{name}: no acknowledged block was read back (--verify-sample 0?)"))
 }
 
 pub fn compare(base: &Baseline, cand: &Baseline, t: &Thresholds) -> Vec<Row> {
@@ -232,6 +258,7 @@ mod tests {
             format: baseline::FORMAT.into(),
             config: RunConfig {
                 workload: "smoke".into(),
+                workload_spec_hash: "eca58d5af7ed1ffb".into(),
                 blocks: 4000,
                 seed: 1,
                 shard_size: 500,

@@ -42,6 +42,20 @@ pub const METRICS: &[Metric] = &[
         extract: |s| Some(s["rss_peak_bytes"].as_f64()? / MIB),
     },
     Metric {
+        key: "rss_p50",
+        label: "RSS p50 over time",
+        unit: "MiB",
+        direction: Direction::LowerIsBetter,
+        extract: |s| Some(s["rss_p50_bytes"].as_f64()? / MIB),
+    },
+    Metric {
+        key: "rss_mib_s_per_gib",
+        label: "RSS × time per GiB ingested",
+        unit: "MiB·s/GiB",
+        direction: Direction::LowerIsBetter,
+        extract: |s| s["rss_mib_s_per_gib"].as_f64(),
+    },
+    Metric {
         key: "heap_live_peak",
         label: "peak live heap",
         unit: "MiB",
@@ -164,7 +178,8 @@ fn cell_stat(cell: &str, values: Vec<f64>, base: &[f64], is_base: bool, floor: f
         (true, _) => (Some(1.0), None, Some(Verdict::Baseline)),
         (false, true) => {
             let (r, rlo, rhi) = stats::ratio_ci(&values, base);
-            (Some(r), Some([rlo, rhi]), Some(stats::verdict(rlo, rhi, floor, direction)))
+            let n = (values.len(), base.len());
+            (Some(r), Some([rlo, rhi]), Some(stats::verdict_of(n, rlo, rhi, floor, direction)))
         }
         (false, false) => (None, None, None),
     };
@@ -195,6 +210,7 @@ fn verdict_text(v: Option<Verdict>) -> &'static str {
         Some(Verdict::Better) => "**better**",
         Some(Verdict::Worse) => "**worse**",
         Some(Verdict::NoClearDifference) => "no clear difference",
+        Some(Verdict::TooFewRuns) => "too few runs (< 3)",
         None => "no data",
     }
 }
@@ -270,5 +286,22 @@ mod tests {
         let md = markdown(&c, "t", &[]);
         assert!(md.contains("| buffered | 3 | 1300 | "), "{md}");
         assert!(md.contains("**worse**"));
+    }
+
+    #[test]
+    fn no_verdict_from_fewer_than_three_runs() {
+        // Two runs a side with a large gap, and a cell with one run: a "95 % interval"
+        // of one value is that value, so neither may be called worse.
+        let runs: Vec<RunRecord> = [150.0, 151.0]
+            .iter()
+            .map(|&r| run("a", r, 200.0))
+            .chain([300.0, 310.0].iter().map(|&r| run("b", r, 200.0)))
+            .chain([400.0].iter().map(|&r| run("c", r, 200.0)))
+            .collect();
+        let c = compare(&["a".into(), "b".into(), "c".into()], &runs, "a", 5.0);
+        let rss = &c.metrics.iter().find(|m| m.key == "rss_peak").unwrap().cells;
+        assert_eq!(rss[1].verdict, Some(Verdict::TooFewRuns));
+        assert_eq!(rss[2].verdict, Some(Verdict::TooFewRuns));
+        assert!(markdown(&c, "t", &[]).contains("too few runs (< 3)"));
     }
 }

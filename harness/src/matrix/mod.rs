@@ -1,5 +1,5 @@
 //! `syncbench matrix`: many configurations, repeated and interleaved, compared with
-//! confidence intervals (DESIGN §5–§7).
+//! confidence intervals (README, "Comparing configurations").
 //!
 //! # Layout
 //! - this module: the plan (cells, skipped cells, order) and the runner.
@@ -197,6 +197,7 @@ pub fn base_options(
         png: settings.png,
         disk_check: true,
         ceilings: settings.ceilings,
+        verify_sample: settings.verify_sample,
     }
 }
 

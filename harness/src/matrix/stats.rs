@@ -77,6 +77,21 @@ pub enum Verdict {
     Better,
     Worse,
     NoClearDifference,
+    /// Fewer than [`MIN_RUNS_FOR_VERDICT`] runs on a side: a bootstrap interval of one
+    /// or two values is their range, not a confidence interval, so nothing is called.
+    TooFewRuns,
+}
+
+/// Runs each side needs before a difference is called either way.
+pub const MIN_RUNS_FOR_VERDICT: usize = 3;
+
+/// [`verdict`], or [`Verdict::TooFewRuns`] when either side has fewer than
+/// [`MIN_RUNS_FOR_VERDICT`] values.
+pub fn verdict_of(n: (usize, usize), lo: f64, hi: f64, floor: f64, direction: Direction) -> Verdict {
+    if n.0 < MIN_RUNS_FOR_VERDICT || n.1 < MIN_RUNS_FOR_VERDICT {
+        return Verdict::TooFewRuns;
+    }
+    verdict(lo, hi, floor, direction)
 }
 
 /// A difference is called only when the whole ratio interval clears the floor

@@ -49,9 +49,13 @@ impl RunFiles {
     pub fn load(dir: &Path) -> Result<RunFiles> {
         let summary = read_json(&dir.join("summary.json"))?;
         let config = read_json(&dir.join("config.json"))?;
-        let samples = read_samples(&dir.join("samples.csv"))?;
+        let mut samples = read_samples(&dir.join("samples.csv"))?;
         let end = samples.last().map_or(0.0, |s| s.t_s);
-        let (compactions, flushes) = read_events(&dir.join("events.jsonl"), end)?;
+        let mut events = read_events(&dir.join("events.jsonl"))?;
+        if config["time_zero"].is_null() {
+            events.repair_time_zero(&mut samples);
+        }
+        let (compactions, flushes) = events.spans(end);
         let latency = crate::charts::load_hgrms(&dir.join("latency"));
         Ok(RunFiles { dir: dir.to_owned(), summary, config, samples, compactions, flushes, latency })
     }
@@ -155,27 +159,80 @@ fn read_samples(path: &Path) -> Result<Vec<SampleRow>> {
 /// (start_s, end_s) of something that took time.
 pub type Span = (f64, f64);
 
-/// Compaction intervals and flush times from `events.jsonl`.
-fn read_events(path: &Path, end_s: f64) -> Result<(Vec<Span>, Vec<f64>)> {
+/// What charts need from `events.jsonl`, times in seconds.
+#[derive(Debug, Default)]
+struct Events {
+    /// (t, is_start, shard) of `compaction_start` / `compaction_end`, in file order.
+    compactions: Vec<(f64, bool, u64)>,
+    flushes: Vec<f64>,
+    /// (t, live heap, allocator-resident) of each node `stats` event.
+    stats: Vec<(f64, Option<f64>, Option<f64>)>,
+    /// `t_ms` of the harness's `run_start` event, in seconds.
+    run_start: Option<f64>,
+}
+
+/// Reads `events.jsonl`; errors name file, line and column (exit 2).
+fn read_events(path: &Path) -> Result<Events> {
     let text = fs::read_to_string(path).map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?;
-    let (mut open, mut spans, mut flushes) = (Vec::<(u64, f64)>::new(), Vec::new(), Vec::new());
+    let mut ev = Events::default();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let e: Value = serde_json::from_str(line)
             .map_err(|err| input(format!("{}:{}:{}: invalid JSON: {err}", path.display(), i + 1, err.column())))?;
         let t = e["t_ms"].as_f64().unwrap_or(0.0) / 1e3;
         let shard = e["shard"].as_u64().unwrap_or(0);
         match e["event"].as_str().unwrap_or("") {
-            "compaction_start" => open.push((shard, t)),
-            "compaction_end" => {
-                if let Some(i) = open.iter().position(|o| o.0 == shard) {
-                    spans.push((open.remove(i).1, t));
-                }
-            }
-            "flush_end" => flushes.push(t),
+            "compaction_start" => ev.compactions.push((t, true, shard)),
+            "compaction_end" => ev.compactions.push((t, false, shard)),
+            "flush_end" => ev.flushes.push(t),
+            "stats" => ev.stats.push((t, e["heap_live_bytes"].as_f64(), allocator_resident(&e["allocator"]))),
+            "run_start" if e["source"] == "harness" => ev.run_start = Some(t),
             _ => {}
         }
     }
-    spans.extend(open.into_iter().map(|(_, t)| (t, end_s)));
-    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
-    Ok((spans, flushes))
+    Ok(ev)
+}
+
+/// The allocator's own view of memory it holds, from a `stats` event's `allocator`.
+fn allocator_resident(a: &Value) -> Option<f64> {
+    let f = |k: &str| a[k].as_f64();
+    f("resident_bytes").or(f("rss_bytes")).or_else(|| Some(f("arena_bytes")? + f("mmap_bytes")?))
+}
+
+impl Events {
+    /// Runs recorded before every file shared one time zero counted events from the
+    /// harness's start but samples from the node's spawn, which the `run_start` event
+    /// marks. Shifts the events onto the samples' axis and re-merges the node's stats
+    /// into the sample rows (their columns had been merged on the shifted axis).
+    fn repair_time_zero(&mut self, samples: &mut [SampleRow]) {
+        let Some(offset) = self.run_start.filter(|&o| o > 0.0) else { return };
+        let shift = |t: &mut f64| *t = (*t - offset).max(0.0);
+        self.compactions.iter_mut().for_each(|c| shift(&mut c.0));
+        self.flushes.iter_mut().for_each(shift);
+        self.stats.iter_mut().for_each(|s| shift(&mut s.0));
+        let mut next = 0;
+        for row in samples.iter_mut() {
+            while next < self.stats.len() && self.stats[next].0 <= row.t_s {
+                next += 1;
+            }
+            let latest = next.checked_sub(1).map(|i| self.stats[i]);
+            row.heap_live = latest.and_then(|s| s.1);
+            row.allocator_resident = latest.and_then(|s| s.2);
+        }
+    }
+
+    /// Compaction intervals (one still running at the end ends at `end_s`) and flushes.
+    fn spans(&self, end_s: f64) -> (Vec<Span>, Vec<f64>) {
+        let mut open: Vec<(u64, f64)> = Vec::new();
+        let mut spans = Vec::new();
+        for &(t, is_start, shard) in &self.compactions {
+            if is_start {
+                open.push((shard, t));
+            } else if let Some(i) = open.iter().position(|o| o.0 == shard) {
+                spans.push((open.remove(i).1, t));
+            }
+        }
+        spans.extend(open.into_iter().map(|(_, t)| (t, end_s)));
+        spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+        (spans, self.flushes.clone())
+    }
 }

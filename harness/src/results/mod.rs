@@ -1,10 +1,11 @@
-//! The files of a run directory (DESIGN §6): names, `samples.csv`, `summary.json`.
+//! The files of a run directory (README, "What you get"): names, `samples.csv`, `summary.json`.
 //!
 //! # Layout
 //! - this module: the run directory name and `samples.csv`.
 //! - [`summary`]: `summary.json` and the human summary printed at the end.
 
 pub mod load;
+pub mod memory;
 pub mod summary;
 
 use std::fmt::Write as _;

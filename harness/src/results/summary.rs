@@ -5,32 +5,56 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::latency::LatencySummary;
+use crate::run::acks::AckCounts;
 use crate::run::ceiling::{efficiency, Bound, Ceilings};
 use crate::run::crash::{CrashClass, Outcome};
 use crate::units::{fmt_bytes, round3, MIB};
+use crate::verify::SampleCheck;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     pub outcome: Outcome,
     pub crash_class: Option<CrashClass>,
+    /// Why a completed session is not `ok` (outcome `protocol_violation`).
+    pub protocol_violation: Option<String>,
     pub exit_code: Option<i32>,
     pub exit_signal: Option<String>,
     pub workload: String,
+    /// Fingerprint of the resolved workload (what generates the blocks), so runs of
+    /// different specs under one name are never compared as alike.
+    pub workload_spec_hash: String,
     pub alloc: String,
     pub compaction: String,
     pub compaction_concurrency: u64,
     pub arena_max: Option<u32>,
+    /// What the node announced it does with blocks: `store`, `sink`, `null_writer`.
+    pub node_mode: Option<String>,
     pub wall_s: f64,
     pub ingest_s: f64,
     pub blocks: u64,
     pub blocks_expected: u64,
+    /// Blocks sent and acknowledgements, as the driver counted them.
+    pub acks: AckCounts,
+    /// Acknowledged blocks read back from the store after the run (`--verify-sample`);
+    /// absent when not attempted (the session failed, `--verify-sample 0`, or the node
+    /// announced it stores nothing).
+    pub verify_sample: Option<SampleCheck>,
     pub bytes_ingested: u64,
     pub throughput_blocks_per_s: f64,
     pub throughput_mib_per_s: f64,
-    /// Kernel VmHWM of the node (exact, from `wait4`'s `ru_maxrss`).
+    /// The node's own peak resident set (VmHWM): the later of the sampler's last read and
+    /// the node's final read of itself. Never `wait4`'s `ru_maxrss`, which Linux carries
+    /// over from the harness across fork + exec. 0 when neither was available.
     pub rss_peak_bytes: u64,
+    /// Where `rss_peak_bytes` came from: `node_final_read`, `samples` or `unavailable`.
+    pub rss_peak_source: String,
     /// Highest VmRSS among the samples.
     pub rss_peak_sampled_bytes: u64,
+    /// RSS the node stayed at or below for half / 95 % of its life (time-weighted).
+    pub rss_p50_bytes: Option<u64>,
+    pub rss_p95_bytes: Option<u64>,
+    /// ∫ RSS dt over the node's life, in MiB·s per GiB ingested.
+    pub rss_mib_s_per_gib: Option<f64>,
     /// Peak live heap: the node's own 2 ms sampling (or the stats events' maximum).
     pub heap_live_peak_bytes: Option<i64>,
     /// Live heap after the session (pipeline drained, compactions done): what stays
@@ -40,8 +64,11 @@ pub struct Summary {
     pub alloc_bytes_total: Option<u64>,
     pub cpu_user_s: f64,
     pub cpu_sys_s: f64,
-    /// Storage writes of the node (`/proc/<pid>/io` write_bytes at the last sample).
+    /// Storage writes of the node (`/proc/<pid>/io` `write_bytes`, read after it exited).
     pub bytes_written: u64,
+    /// Where `bytes_written` came from: `node_exit` (the exited node, exact),
+    /// `node_final_read` (its own last read) or `last_sample`.
+    pub bytes_written_source: String,
     /// Bytes the node wrote to its store by its own count (WAL payloads + segments):
     /// deterministic, unlike `bytes_written` whose last sample may miss the end.
     pub store_bytes_written: Option<u64>,
@@ -129,12 +156,24 @@ impl Summary {
             "throughput   {:.0} blocks/s, {:.1} MiB/s over {:.1} s",
             self.throughput_blocks_per_s, self.throughput_mib_per_s, self.ingest_s
         ));
+        if let Some(v) = &self.protocol_violation {
+            lines.push(format!("violation    {v}"));
+        }
         lines.push(format!(
-            "peak RSS     {} (VmHWM; sampled {}); peak live heap {}",
-            fmt_bytes(self.rss_peak_bytes as f64),
+            "peak RSS     {} (node's VmHWM, {}; sampled {}); peak live heap {}",
+            if self.rss_peak_bytes > 0 { fmt_bytes(self.rss_peak_bytes as f64) } else { "n/a".into() },
+            self.rss_peak_source.replace('_', " "),
             fmt_bytes(self.rss_peak_sampled_bytes as f64),
             self.heap_live_peak_bytes.map_or("n/a".into(), |b| fmt_bytes(b as f64))
         ));
+        if let (Some(p50), Some(p95)) = (self.rss_p50_bytes, self.rss_p95_bytes) {
+            lines.push(format!(
+                "RSS in time  p50 {}, p95 {}, {:.0} MiB·s per GiB ingested",
+                fmt_bytes(p50 as f64),
+                fmt_bytes(p95 as f64),
+                self.rss_mib_s_per_gib.unwrap_or(0.0)
+            ));
+        }
         if let Some(l) = self.latency_us.get("ingest") {
             lines.push(format!(
                 "ingest       p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
@@ -147,6 +186,7 @@ impl Summary {
             lines.push(format!("flush        p50 {:.1} ms, p99 {:.1} ms", l.p50 as f64 / 1e3, l.p99 as f64 / 1e3));
         }
         lines.push(format!("compactions  {} ({:.1} s total)", self.compactions, self.compaction_s_total));
+        lines.push(self.acks_line());
         if let Some(direct) = self.direct_io {
             let how = if direct { "direct (O_DIRECT: page cache bypassed)" } else { "buffered (O_DIRECT refused)" };
             lines.push(format!("store I/O    {how}"));
@@ -156,6 +196,26 @@ impl Summary {
         }
         lines.push(format!("results      {run_dir}/ (charts in {run_dir}/charts/)"));
         lines.join("\n")
+    }
+}
+
+impl Summary {
+    /// What the driver checked of the node's acknowledgements and store.
+    fn acks_line(&self) -> String {
+        let a = &self.acks;
+        let read_back = match (&self.verify_sample, self.node_mode.as_deref()) {
+            (Some(v), _) => format!(
+                "; {} read back from the store, {} bad",
+                v.blocks,
+                v.problems.len() as u64 + v.problems_unlisted
+            ),
+            (None, Some(m)) if m != "store" => format!("; not read back (the node runs as {m} and stores nothing)"),
+            (None, _) => "; not read back".to_owned(),
+        };
+        format!(
+            "acks         {} of {} sent acknowledged ({} duplicate, {} unknown){read_back}",
+            a.acked, a.sent, a.duplicate, a.unknown
+        )
     }
 }
 

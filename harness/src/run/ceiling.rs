@@ -22,7 +22,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
@@ -156,7 +156,7 @@ pub fn cpu(s: CpuProbeSetup) -> Result<CpuProbe> {
     spec.blocks = cpu_probe_blocks(spec.blocks);
     let mut args = s.args;
     args.push("--null-writer".into());
-    let log = Arc::new(EventLog::create(&s.scratch.join("cpu-probe-events.jsonl"), SystemTime::now())?);
+    let log = Arc::new(EventLog::create(&s.scratch.join("cpu-probe-events.jsonl"), crate::time::RunClock::start())?);
     let obs = Arc::new(NodeObservations::default());
     let mut node = NodeProcess::spawn(s.node_bin, &args, s.env, &MemLimit::none(), log, Arc::clone(&obs))?;
     let started = Instant::now();

@@ -17,6 +17,10 @@ pub enum Outcome {
     OomKilled,
     WatchdogKilled,
     Timeout,
+    /// The node completed the session but broke the protocol: acknowledged a block
+    /// twice or one never sent, left sent blocks unacknowledged, reported counts that
+    /// disagree with its acknowledgements, or acknowledged blocks its store lacks.
+    ProtocolViolation,
 }
 
 /// What kind of crash, when `outcome` is `crashed`.
@@ -142,7 +146,16 @@ mod tests {
 
     fn exit(code: Option<i32>, signal: Option<i32>) -> Option<ExitInfo> {
         let seen_at = std::time::Instant::now();
-        Some(ExitInfo { code, signal, core_dumped: false, max_rss_bytes: 0, user_ms: 0, sys_ms: 0, seen_at })
+        Some(ExitInfo {
+            code,
+            signal,
+            core_dumped: false,
+            io_read_bytes: None,
+            io_write_bytes: None,
+            user_ms: 0,
+            sys_ms: 0,
+            seen_at,
+        })
     }
 
     fn ev<'a>(exit: Option<ExitInfo>, stderr: &'a str) -> Evidence<'a> {

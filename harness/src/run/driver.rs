@@ -23,6 +23,7 @@ use hdrhistogram::Histogram;
 use syncbench_proto::frame::{write_block, write_frame, Frame, FrameReader, PROTOCOL_VERSION};
 use syncbench_workloads::WorkloadSpec;
 
+use super::acks::{AckBook, AckKind};
 use super::feed::Feed;
 
 use crate::latency::new_histogram;
@@ -57,6 +58,8 @@ pub struct DriverResult {
     pub node_histograms: Vec<(String, Vec<u8>)>,
     /// First send to last acknowledgement.
     pub ingest_duration: Duration,
+    /// What was sent and what the node acknowledged (checked, not believed).
+    pub acks: AckBook,
 }
 
 /// Most block generator threads (see `feed`).
@@ -79,6 +82,7 @@ pub struct Driver<'a> {
 struct Shared {
     first_sent: std::sync::OnceLock<Instant>,
     sent_at: Mutex<HashMap<u64, (Instant, u64)>>,
+    book: Mutex<AckBook>,
     in_flight: Mutex<u64>,
     room: Condvar,
 }
@@ -99,6 +103,7 @@ impl Driver<'_> {
         let shared = Arc::new(Shared {
             first_sent: std::sync::OnceLock::new(),
             sent_at: Mutex::new(HashMap::new()),
+            book: Mutex::new(AckBook::new(self.spec.start_height, self.spec.blocks)),
             in_flight: Mutex::new(0),
             room: Condvar::new(),
         });
@@ -150,6 +155,7 @@ impl Driver<'_> {
                         intervals,
                         node_histograms: h,
                         ingest_duration: ingest_duration(shared, last_ack),
+                        acks: book_of(shared),
                     });
                 }
                 Ok(Incoming::Error(m)) => break DriverEnd::NodeError(m),
@@ -165,6 +171,7 @@ impl Driver<'_> {
             intervals,
             node_histograms: Vec::new(),
             ingest_duration: ingest_duration(shared, last_ack),
+            acks: book_of(shared),
         })
     }
 
@@ -176,9 +183,15 @@ impl Driver<'_> {
         ingest: &mut Histogram<u64>,
         interval: &mut Histogram<u64>,
     ) {
-        let mut bytes = 0;
-        if let Ok(mut sent) = shared.sent_at.lock() {
+        let (mut bytes, mut new) = (0, 0);
+        if let (Ok(mut sent), Ok(mut book)) = (shared.sent_at.lock(), shared.book.lock()) {
             for b in blocks {
+                // Only the first acknowledgement of a block that was sent counts; the
+                // book records duplicates and unknown numbers as protocol violations.
+                if book.ack(*b) != AckKind::New {
+                    continue;
+                }
+                new += 1;
                 if let Some((t, size)) = sent.remove(b) {
                     let us = at.saturating_duration_since(t).as_micros() as u64;
                     ingest.saturating_record(us.max(1));
@@ -187,13 +200,17 @@ impl Driver<'_> {
                 }
             }
         }
-        self.progress.acked.fetch_add(blocks.len() as u64, Ordering::Relaxed);
+        self.progress.acked.fetch_add(new, Ordering::Relaxed);
         self.progress.acked_bytes.fetch_add(bytes, Ordering::Relaxed);
         if let Ok(mut n) = shared.in_flight.lock() {
-            *n = n.saturating_sub(blocks.len() as u64);
+            *n = n.saturating_sub(new);
         }
         shared.room.notify_all();
     }
+}
+
+fn book_of(shared: &Shared) -> AckBook {
+    shared.book.lock().map(|b| b.clone()).unwrap_or_else(|p| p.into_inner().clone())
 }
 
 /// First block sent to last acknowledgement.
@@ -254,8 +271,9 @@ fn send(stream: UnixStream, spec: &WorkloadSpec, shared: &Shared, max_in_flight:
         }
         let now = Instant::now();
         shared.first_sent.get_or_init(|| now);
-        if let Ok(mut s) = shared.sent_at.lock() {
+        if let (Ok(mut s), Ok(mut book)) = (shared.sent_at.lock(), shared.book.lock()) {
             s.insert(block.number, (now, block.bytes.len() as u64));
+            book.sent(block.number);
         }
         if write_block(&mut out, block.number, &block.bytes).is_err() {
             return;

@@ -1,6 +1,7 @@
 //! `events.jsonl`: the node's events and the harness's own, on one time axis.
 //!
-//! Every line gets `t_ms` (milliseconds since the run started) and `source`
+//! Every line gets `t_ms` (milliseconds since the run's time zero, the node's spawn:
+//! see [`RunClock`]) and `source`
 //! (`node` or `harness`); node lines keep their own fields. The node events the charts
 //! and summary need are also kept in memory as [`NodeObservations`].
 
@@ -14,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 
-use crate::time::unix_ms;
+use crate::time::{unix_ms, RunClock};
 
 /// Events kept in memory for the crash bundle's tail.
 const TAIL_EVENTS: usize = 200;
@@ -65,6 +66,14 @@ pub struct NodeObservations {
     pub ready_cv: Condvar,
 }
 
+impl Observed {
+    /// What the node said it does with blocks (`node_start` `mode`: `store`, `sink`,
+    /// `null_writer`); `None` for a node that did not say (e.g. another implementation).
+    pub fn node_mode(&self) -> Option<&str> {
+        self.node_start.as_ref()?.get("mode")?.as_str()
+    }
+}
+
 impl NodeObservations {
     /// Waits until the node reports `ready` or `timeout` passes or `gone()` says it died.
     pub fn wait_ready(&self, timeout: Duration, gone: impl Fn() -> bool) -> bool {
@@ -93,17 +102,17 @@ impl NodeObservations {
 /// The run's event log file.
 pub struct EventLog {
     out: Mutex<BufWriter<File>>,
-    start: SystemTime,
+    clock: RunClock,
 }
 
 impl EventLog {
-    pub fn create(path: &Path, start: SystemTime) -> Result<EventLog> {
+    pub fn create(path: &Path, clock: RunClock) -> Result<EventLog> {
         let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(EventLog { out: Mutex::new(BufWriter::new(f)), start })
+        Ok(EventLog { out: Mutex::new(BufWriter::new(f)), clock })
     }
 
     fn t_ms(&self, unix: u64) -> u64 {
-        unix.saturating_sub(unix_ms(self.start))
+        self.clock.t_ms_of_unix(unix)
     }
 
     fn write(&self, line: &str, tail: Option<&NodeObservations>) {

@@ -12,6 +12,7 @@
 //! - [`envinfo`]: the environment snapshot (allow-listed variables only).
 //! - [`progress`]: the progress bar or periodic status line.
 
+pub mod acks;
 pub mod ceiling;
 pub mod crash;
 pub mod driver;
@@ -42,6 +43,7 @@ use self::node::NodeProcess;
 use self::sampler::{Sampler, SamplerConfig};
 use crate::error::{input, RunFailed};
 use crate::options::IngestOptions;
+use crate::time::RunClock;
 
 /// How long a node may take to exit after `Done` or a fatal error before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(30);
@@ -276,21 +278,46 @@ pub struct Collected {
     pub acked: u64,
     pub acked_bytes: u64,
     pub ceilings: ceiling::Ceilings,
+    /// The run's time zero (the node's spawn).
+    pub clock: RunClock,
+    /// Acknowledged blocks read back from the store (`None`: not attempted).
+    pub verification: Option<crate::verify::SampleCheck>,
 }
 
 fn execute(plan: &Plan) -> Result<RunReport> {
     let o = plan.opts;
     let args = node_args(plan);
     let env = node::allocator_env(o);
-    let mut ceilings = if o.ceilings { ceilings_before(plan, &env) } else { ceiling::Ceilings::default() };
-    write::config_json(plan, &args, &env, None, &ceilings)?;
-    let log = Arc::new(EventLog::create(&plan.run_dir.join("events.jsonl"), plan.start)?);
+    let ceilings = if o.ceilings { ceilings_before(plan, &env) } else { ceiling::Ceilings::default() };
+    write::config_json(plan, &args, &env, None, &ceilings, None)?;
+    let log_path = plan.run_dir.join("events.jsonl");
     let obs = Arc::new(NodeObservations::default());
+    let mut c = run_node(plan, &args, &env, &log_path, &obs, ceilings)?;
+    if o.ceilings {
+        c.ceilings.disk_after = c.ceilings.record_disk("after", disk_probe(plan));
+    }
+    c.verification = verify_after(plan, &c, &obs);
+    let summary = write::outputs(plan, &args, &env, &c, &obs)?;
+    println!("{}", summary.human(&plan.run_dir.display().to_string()));
+    Ok(RunReport { run_dir: plan.run_dir.clone(), summary })
+}
+
+/// Spawns the node at the run's time zero, drives the workload, reaps the node.
+fn run_node(
+    plan: &Plan,
+    args: &[String],
+    env: &[(String, String)],
+    log_path: &Path,
+    obs: &Arc<NodeObservations>,
+    ceilings: ceiling::Ceilings,
+) -> Result<Collected> {
+    let o = plan.opts;
     let run_tag = format!("{}-{}", std::process::id(), crate::time::unix_ms(plan.start));
     let limit = o.mem_limit_bytes.map_or_else(MemLimit::none, |l| MemLimit::setup(l, &run_tag));
     let oom_before = limit.oom_kills().unwrap_or(0);
-    let started = Instant::now();
-    let mut node = NodeProcess::spawn(&plan.node_bin, &args, &env, &limit, Arc::clone(&log), Arc::clone(&obs))?;
+    let clock = RunClock::start();
+    let log = Arc::new(EventLog::create(log_path, clock)?);
+    let mut node = NodeProcess::spawn(&plan.node_bin, args, env, &limit, Arc::clone(&log), Arc::clone(obs))?;
     log.harness(
         "run_start",
         json!({"node_pid": node.pid, "alloc": o.alloc, "workload": o.workload.name, "mem_limit": limit.mechanism}),
@@ -298,33 +325,23 @@ fn execute(plan: &Plan) -> Result<RunReport> {
     let progress = Arc::new(Progress::default());
     let watchdog = (limit.mechanism == memlimit::Mechanism::Watchdog).then_some(limit.limit_bytes).flatten();
     let max_samples = (o.timeout.as_millis() / o.sample_interval.as_millis().max(1)) as usize + 1000;
-    let sampler = Sampler::start(
-        SamplerConfig {
-            pid: node.pid,
-            interval: o.sample_interval,
-            run_start: started,
-            watchdog_limit: watchdog,
-            max_samples,
-        },
-        Arc::clone(&progress),
-    );
-    let display = progress::Display::start(o.workload.blocks, Arc::clone(&progress), Arc::clone(&sampler.samples));
-    let deadline = started + o.timeout;
-    let ready = obs.wait_ready(o.timeout, || node.exit_info().is_some());
-    let driven = if ready {
-        let d = Driver {
-            spec: &o.workload,
-            socket: &plan.socket_dir.join("node.sock"),
-            max_in_flight: max_in_flight(o),
-            deadline,
-            run_start: started,
-            progress: Arc::clone(&progress),
-            stop: Arc::new(AtomicBool::new(false)),
-        };
-        Some(d.run())
-    } else {
-        None
+    let sampler_cfg = SamplerConfig {
+        pid: node.pid,
+        interval: o.sample_interval,
+        run_start: clock.zero,
+        watchdog_limit: watchdog,
+        max_samples,
     };
+    let sampler = Sampler::start(sampler_cfg, Arc::clone(&progress));
+    let display = progress::Display::start(o.workload.blocks, Arc::clone(&progress), Arc::clone(&sampler.samples));
+    let deadline = clock.zero + o.timeout;
+    let driven = obs.wait_ready(o.timeout, || node.exit_info().is_some()).then(|| {
+        let socket = plan.socket_dir.join("node.sock");
+        let stop = Arc::new(AtomicBool::new(false));
+        let (max_in_flight, progress) = (max_in_flight(o), Arc::clone(&progress));
+        Driver { spec: &o.workload, socket: &socket, max_in_flight, deadline, run_start: clock.zero, progress, stop }
+            .run()
+    });
     let timed_out = Instant::now() >= deadline && !matches!(&driven, Some(Ok(r)) if r.end == DriverEnd::Done);
     if timed_out {
         node.kill();
@@ -333,25 +350,23 @@ fn execute(plan: &Plan) -> Result<RunReport> {
         node.kill();
         node.wait_timeout(Duration::from_secs(5))
     });
-    let wall = started.elapsed();
+    let wall = clock.zero.elapsed();
     display.finish();
     let watchdog_fired = sampler.watchdog_fired.load(std::sync::atomic::Ordering::SeqCst);
     let samples = sampler.finish();
     node.join_readers();
-    if o.ceilings {
-        ceilings.disk_after = ceilings.record_disk("after", disk_probe(plan));
-    }
-    log.harness(
-        "run_end",
-        json!({"wall_s": wall.as_secs_f64(), "exit": exit.map(|e| json!({"code": e.code, "signal": e.signal}))}),
-    );
-    log.flush();
+    let exit_json = exit.map(|e| json!({"code": e.code, "signal": e.signal}));
+    log.harness("run_end", json!({"wall_s": wall.as_secs_f64(), "exit": exit_json}));
     let driver = driven.transpose().unwrap_or_else(|e| {
         log.harness("driver_error", json!({"message": format!("{e:#}")}));
         None
     });
+    log.flush();
     let oom_kills = limit.oom_kills().unwrap_or(0).saturating_sub(oom_before);
-    let collected = Collected {
+    let kernel_oom_line =
+        exit.filter(|e| e.signal == Some(libc::SIGKILL)).and_then(|_| crash::kernel_oom_line(node.pid));
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(Collected {
         driver,
         samples,
         exit,
@@ -359,20 +374,29 @@ fn execute(plan: &Plan) -> Result<RunReport> {
         timed_out,
         watchdog_fired,
         oom_kills,
-        kernel_oom_line: exit
-            .filter(|e| e.signal == Some(libc::SIGKILL))
-            .and_then(|_| crash::kernel_oom_line(node.pid)),
+        kernel_oom_line,
         mem_limit: json!({"mechanism": limit.mechanism, "limit_bytes": limit.limit_bytes, "fallback_reason": limit.fallback_reason}),
         cgroup_evidence: limit.evidence(),
         wall,
         pid: node.pid,
-        acked: progress.acked.load(std::sync::atomic::Ordering::Relaxed),
-        acked_bytes: progress.acked_bytes.load(std::sync::atomic::Ordering::Relaxed),
+        acked: load(&progress.acked),
+        acked_bytes: load(&progress.acked_bytes),
         ceilings,
-    };
-    drop(limit);
-    log.flush();
-    let summary = write::outputs(plan, &args, &env, &collected, &obs)?;
-    println!("{}", summary.human(&plan.run_dir.display().to_string()));
-    Ok(RunReport { run_dir: plan.run_dir.clone(), summary })
+        clock,
+        verification: None,
+    })
+}
+
+/// Reads a seeded sample of the acknowledged blocks back from the node's store, after a
+/// session the node completed cleanly (`--verify-sample`; not for a node that announced
+/// it stores nothing, `--sink` or `--null-writer`).
+fn verify_after(plan: &Plan, c: &Collected, obs: &NodeObservations) -> Option<crate::verify::SampleCheck> {
+    let k = plan.opts.verify_sample as usize;
+    let d = c.driver.as_ref().filter(|d| d.end == DriverEnd::Done)?;
+    let stores = obs.snapshot(|s| s.node_mode().is_none_or(|m| m == "store")).unwrap_or(true);
+    if k == 0 || !stores || c.exit.and_then(|e| e.code) != Some(0) {
+        return None;
+    }
+    let numbers = d.acks.sample_acked(k, plan.opts.workload.seed);
+    Some(crate::verify::check_sample(&plan.data_dir, &plan.opts.workload, &numbers))
 }

@@ -1,6 +1,13 @@
 //! The node process: spawn with the allocator environment, read its event stream and
-//! stderr, and reap it with `wait4` (whose `ru_maxrss` is the kernel's exact peak RSS,
-//! VmHWM, even for a process that was killed).
+//! stderr, and reap it.
+//!
+//! Reaping takes two steps: `waitid(WNOWAIT)` learns that the node exited while leaving
+//! it a zombie, so its final `/proc/<pid>/io` counters can still be read (exact bytes
+//! written, not the last sample's); then `wait4` reaps it for the exit status and CPU
+//! times. `wait4`'s `ru_maxrss` is deliberately not used: Linux carries the parent's
+//! peak into a child's `ru_maxrss` across fork + exec, so it can be the harness's peak
+//! rather than the node's. The node's peak is its own VmHWM (sampler, and the node's
+//! final self-report).
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
@@ -26,8 +33,10 @@ pub struct ExitInfo {
     pub code: Option<i32>,
     pub signal: Option<i32>,
     pub core_dumped: bool,
-    /// Kernel peak RSS (VmHWM) in bytes, from `wait4`'s `ru_maxrss`.
-    pub max_rss_bytes: u64,
+    /// `/proc/<pid>/io` `read_bytes` / `write_bytes` of the exited node (read while it
+    /// was a zombie); `None` where the kernel did not provide them.
+    pub io_read_bytes: Option<u64>,
+    pub io_write_bytes: Option<u64>,
     pub user_ms: u64,
     pub sys_ms: u64,
     /// When the harness saw the exit (crash bundles are timed from here).
@@ -171,36 +180,70 @@ fn spawn_stderr_reader(mut stderr: impl Read + Send + 'static, tail: Arc<Mutex<V
 
 fn spawn_reaper(pid: u32, exit: Arc<(Mutex<Option<ExitInfo>>, Condvar)>) {
     thread::spawn(move || {
-        let mut status = 0;
-        // SAFETY: zeroed rusage is a valid out-parameter.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: waits for our own child; status and usage are valid for writes.
-        let rc = loop {
-            let rc = unsafe { libc::wait4(pid as i32, &mut status, 0, &mut usage) };
-            if rc == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            break rc;
-        };
-        let info = if rc == pid as i32 {
-            let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
-            ExitInfo {
-                code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
-                signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
-                core_dumped: libc::WIFSIGNALED(status) && libc::WCOREDUMP(status),
-                max_rss_bytes: usage.ru_maxrss as u64 * 1024,
-                user_ms: ms(usage.ru_utime),
-                sys_ms: ms(usage.ru_stime),
-                seen_at: std::time::Instant::now(),
-            }
-        } else {
-            let seen_at = std::time::Instant::now();
-            ExitInfo { code: None, signal: None, core_dumped: false, max_rss_bytes: 0, user_ms: 0, sys_ms: 0, seen_at }
-        };
+        let io = wait_exited(pid).then(|| crate::procfs::read_io(pid)).flatten();
+        let mut info = reap(pid);
+        (info.io_read_bytes, info.io_write_bytes) = (io.map(|x| x.0), io.map(|x| x.1));
         let (lock, cv) = &*exit;
         if let Ok(mut e) = lock.lock() {
             *e = Some(info);
         }
         cv.notify_all();
     });
+}
+
+/// Waits until `pid` has exited without reaping it (`waitid` with `WNOWAIT`): its
+/// `/proc` entry stays readable until [`reap`]. False if waiting failed.
+fn wait_exited(pid: u32) -> bool {
+    loop {
+        // SAFETY: zeroed siginfo_t is a valid out-parameter for waitid.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waits for our own child; `info` is valid for writes.
+        let rc = unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) };
+        if rc == 0 {
+            return true;
+        }
+        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return false;
+        }
+    }
+}
+
+/// Reaps `pid` with `wait4`: exit status and CPU times.
+fn reap(pid: u32) -> ExitInfo {
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid out-parameter.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = loop {
+        // SAFETY: waits for our own child; status and usage are valid for writes.
+        let rc = unsafe { libc::wait4(pid as i32, &mut status, 0, &mut usage) };
+        if rc == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        break rc;
+    };
+    let seen_at = std::time::Instant::now();
+    if rc != pid as i32 {
+        let (code, signal, core_dumped) = (None, None, false);
+        return ExitInfo {
+            code,
+            signal,
+            core_dumped,
+            io_read_bytes: None,
+            io_write_bytes: None,
+            user_ms: 0,
+            sys_ms: 0,
+            seen_at,
+        };
+    }
+    let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
+    ExitInfo {
+        code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
+        core_dumped: libc::WIFSIGNALED(status) && libc::WCOREDUMP(status),
+        io_read_bytes: None,
+        io_write_bytes: None,
+        user_ms: ms(usage.ru_utime),
+        sys_ms: ms(usage.ru_stime),
+        seen_at,
+    }
 }

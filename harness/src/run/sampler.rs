@@ -61,10 +61,12 @@ impl Sampler {
         Sampler { samples, watchdog_fired: fired, stop, handle: Some(handle) }
     }
 
-    /// Stops sampling and returns the samples.
+    /// Stops sampling and returns the samples (at once: a sampler asleep between
+    /// samples is woken, whatever the interval).
     pub fn finish(mut self) -> Vec<Sample> {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(h) = self.handle.take() {
+            h.thread().unpark();
             let _ = h.join();
         }
         self.samples.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default()
@@ -80,11 +82,20 @@ fn sample_loop(
 ) {
     let mut prev_cpu: Option<SystemCpu> = None;
     let mut next = Instant::now();
+    let mut last_t_ms = None;
     while !stop.load(Ordering::Relaxed) {
         let cpu_before = thread_cpu_ns();
+        // The node exiting (zombie) or gone ends sampling: no row of zeros.
         let Some(mem) = procfs::read_memory(cfg.pid) else {
             return;
         };
+        let t_ms = cfg.run_start.elapsed().as_millis() as u64;
+        if last_t_ms == Some(t_ms) {
+            // Never two rows for one instant (the sampler fell behind and caught up).
+            next = pace(next, cfg.interval, stop);
+            continue;
+        }
+        last_t_ms = Some(t_ms);
         let (user, sys) = procfs::read_cpu_ms(cfg.pid).unwrap_or_default();
         let (rd, wr) = procfs::read_io(cfg.pid).unwrap_or_default();
         let cpu = procfs::read_system_cpu();
@@ -97,7 +108,7 @@ fn sample_loop(
         };
         prev_cpu = cpu;
         let sample = Sample {
-            t_ms: cfg.run_start.elapsed().as_millis() as u64,
+            t_ms,
             mem,
             cpu_user_ms: user,
             cpu_sys_ms: sys,
@@ -119,12 +130,25 @@ fn sample_loop(
             // SAFETY: kill(2) on the node's pid, which the harness has not reaped yet.
             unsafe { libc::kill(cfg.pid as i32, libc::SIGKILL) };
         }
-        next += cfg.interval;
-        match next.checked_duration_since(Instant::now()) {
-            Some(wait) => thread::sleep(wait),
-            None => next = Instant::now(),
+        next = pace(next, cfg.interval, stop);
+    }
+}
+
+/// Sleeps until the next sample is due (woken early by [`Sampler::finish`]); a sampler
+/// that fell behind starts a new schedule from now instead of sampling in a burst.
+fn pace(next: Instant, interval: Duration, stop: &AtomicBool) -> Instant {
+    let next = next + interval;
+    let Some(wait) = next.checked_duration_since(Instant::now()) else {
+        return Instant::now();
+    };
+    let until = Instant::now() + wait;
+    while !stop.load(Ordering::Relaxed) {
+        match until.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => thread::park_timeout(left),
+            _ => break,
         }
     }
+    next
 }
 
 /// CPU time consumed by the calling thread, in nanoseconds.

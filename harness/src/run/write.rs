@@ -17,7 +17,7 @@ use crate::latency::{self, summarize, Interval};
 use crate::options::ArenaMax;
 use crate::results::load::RunFiles;
 use crate::results::summary::{mib_per_s, Summary};
-use crate::results::{samples_csv, write_json};
+use crate::results::{memory, samples_csv, write_json};
 use crate::units::round3;
 
 /// Node arguments with this machine's paths replaced by placeholders.
@@ -43,6 +43,7 @@ pub fn config_json(
     env: &[(String, String)],
     extra: Option<(Value, Value)>,
     ceilings: &Ceilings,
+    clock: Option<&crate::time::RunClock>,
 ) -> Result<()> {
     let o = plan.opts;
     let w = &o.workload;
@@ -53,7 +54,8 @@ pub fn config_json(
         "started_at": crate::time::iso8601(plan.start),
         "command": std::env::args().skip(1).collect::<Vec<_>>(),
         "workload": {
-            "arg": o.workload_arg, "name": w.name, "description": w.description, "blocks": w.blocks,
+            "arg": o.workload_arg, "name": w.name, "spec_hash": w.fingerprint(),
+            "description": w.description, "blocks": w.blocks,
             "start_height": w.start_height, "shard_size": w.shard_size, "seed": w.seed,
             "arrival_window": w.arrival.window, "rate_limit_mib_per_s": w.arrival.rate_limit_mib_per_s,
             "describe": plan.description,
@@ -65,6 +67,7 @@ pub fn config_json(
             "args": portable_args(plan, args), "env": env.iter().cloned().collect::<BTreeMap<_, _>>(),
             "reported": node_reported,
         },
+        "time_zero": clock.map(crate::time::RunClock::describe),
         "sampling": {"interval_ms": o.sample_interval.as_millis() as u64},
         "ceilings": ceilings,
         "limits": {"timeout_s": o.timeout.as_secs_f64(), "mem_limit": mem_limit},
@@ -88,9 +91,11 @@ pub fn outputs(
         .unwrap_or_default();
     fs::write(dir.join("samples.csv"), samples_csv(&c.samples, &stats)).context("writing samples.csv")?;
     let histograms = write_latency(plan, c)?;
-    let summary = summarize_run(plan, c, &stats, &compactions, node_summary.as_ref(), histograms);
+    let mode = obs.snapshot(|s| s.node_mode().map(str::to_owned)).flatten();
+    let summary = summarize_run(plan, c, &stats, &compactions, (node_summary.as_ref(), mode.as_deref()), histograms);
     write_json(&dir.join("summary.json"), &summary)?;
-    config_json(plan, args, env, Some((node_start.unwrap_or(Value::Null), c.mem_limit.clone())), &c.ceilings)?;
+    let extra = Some((node_start.unwrap_or(Value::Null), c.mem_limit.clone()));
+    config_json(plan, args, env, extra, &c.ceilings, Some(&c.clock))?;
     // Drawn from the files just written, exactly as `syncbench report` redraws them.
     let drawn = RunFiles::load(dir)
         .and_then(|r| charts::render_run(&RunChartData::from_files(&r), &dir.join("charts"), plan.opts.png));
@@ -126,7 +131,7 @@ fn write_latency(plan: &Plan, c: &Collected) -> Result<BTreeMap<String, latency:
         })
         .collect();
     let mut f = std::io::BufWriter::new(fs::File::create(dir.join("histograms.hlog"))?);
-    latency::write_hlog(&mut f, plan.start, &intervals, &whole[1..], c.wall)?;
+    latency::write_hlog(&mut f, c.clock.zero_wall, &intervals, &whole[1..], c.wall)?;
     Ok(out)
 }
 
@@ -135,37 +140,28 @@ fn summarize_run(
     c: &Collected,
     stats: &[super::events::StatsPoint],
     compactions: &[super::events::CompactionSpan],
-    node_summary: Option<&Value>,
+    node: (Option<&Value>, Option<&str>),
     latency_us: BTreeMap<String, latency::LatencySummary>,
 ) -> Summary {
     let o = plan.opts;
-    let session_complete = c.driver.as_ref().is_some_and(|d| d.end == DriverEnd::Done);
-    let evidence = Evidence {
-        exit: c.exit,
-        stderr_tail: &c.stderr_tail,
-        timed_out: c.timed_out,
-        watchdog_fired: c.watchdog_fired,
-        cgroup_oom_kills: c.oom_kills,
-        kernel_oom_line: c.kernel_oom_line.clone(),
-        session_complete,
-    };
-    let (outcome, crash_class) = crash::classify(&evidence);
+    let (node_summary, node_mode) = node;
+    let (outcome, crash_class, violation) = outcome_of(c, node_summary, node_mode);
     let ingest_s = c.driver.as_ref().map_or(0.0, |d| d.ingest_duration.as_secs_f64());
     let ns = |k: &str| node_summary.and_then(|v| v.get(k)).and_then(Value::as_u64);
     let last = stats.last();
     let done: Vec<_> = compactions.iter().filter_map(|s| Some(s.end_ms? - s.start_ms)).collect();
-    let interval_us = o.sample_interval.as_micros() as f64;
-    let cost = if c.samples.is_empty() {
-        0.0
-    } else {
-        c.samples.iter().map(|s| s.sample_cost_us as f64).sum::<f64>() / c.samples.len() as f64
-    };
+    let peak = node_peak(&c.samples, node_summary);
+    let (bytes_written, bytes_written_source) = final_bytes_written(c, node_summary);
+    let memory = TimeWeighted::of(&c.samples, o.sample_interval, c.acked_bytes);
+    let (cost_mean, cost_pct) = sampler_cost(&c.samples, o.sample_interval);
     Summary {
         outcome,
         crash_class,
+        protocol_violation: violation,
         exit_code: c.exit.and_then(|e| e.code),
         exit_signal: c.exit.and_then(|e| e.signal).map(crash::signal_name),
         workload: o.workload.name.clone(),
+        workload_spec_hash: o.workload.fingerprint(),
         alloc: o.alloc.to_string(),
         compaction: o.compaction.as_str().to_owned(),
         compaction_concurrency: o.compaction_concurrency,
@@ -173,18 +169,22 @@ fn summarize_run(
             ArenaMax::Default => None,
             ArenaMax::Max(n) => Some(n),
         },
+        node_mode: node_mode.map(str::to_owned),
         wall_s: round3(c.wall.as_secs_f64()),
         ingest_s: round3(ingest_s),
         blocks: c.acked,
         blocks_expected: o.workload.blocks,
+        acks: c.driver.as_ref().map(|d| d.acks.counts()).unwrap_or_default(),
+        verify_sample: c.verification.clone(),
         bytes_ingested: c.acked_bytes,
         throughput_blocks_per_s: round3(if ingest_s > 0.0 { c.acked as f64 / ingest_s } else { 0.0 }),
         throughput_mib_per_s: round3(mib_per_s(c.acked_bytes, ingest_s)),
-        rss_peak_bytes: c
-            .exit
-            .map_or(0, |e| e.max_rss_bytes)
-            .max(c.samples.iter().map(|s| s.mem.hwm).max().unwrap_or(0)),
+        rss_peak_bytes: peak.0,
+        rss_peak_source: peak.1.to_owned(),
         rss_peak_sampled_bytes: c.samples.iter().map(|s| s.mem.rss).max().unwrap_or(0),
+        rss_p50_bytes: memory.p50,
+        rss_p95_bytes: memory.p95,
+        rss_mib_s_per_gib: memory.mib_s_per_gib,
         heap_live_peak_bytes: stats
             .iter()
             .map(|s| s.heap_live_bytes)
@@ -195,7 +195,8 @@ fn summarize_run(
         alloc_bytes_total: ns("alloc_bytes_total").or(last.map(|s| s.alloc_bytes_total)),
         cpu_user_s: c.exit.map_or(0.0, |e| e.user_ms as f64 / 1e3),
         cpu_sys_s: c.exit.map_or(0.0, |e| e.sys_ms as f64 / 1e3),
-        bytes_written: c.samples.last().map_or(0, |s| s.io_write_bytes),
+        bytes_written,
+        bytes_written_source: bytes_written_source.to_owned(),
         store_bytes_written: ns("wal_payload_bytes_written")
             .map(|wal| wal + compactions.iter().filter(|s| s.end_ms.is_some()).map(|s| s.bytes_out).sum::<u64>()),
         direct_io: node_summary.and_then(|v| v["direct_io"].as_bool()),
@@ -204,11 +205,110 @@ fn summarize_run(
         latency_us,
         samples: c.samples.len() as u64,
         sample_interval_ms: o.sample_interval.as_millis() as u64,
-        sampler_cost_us_mean: round3(cost),
-        sampler_cpu_pct_of_core: round3(cost * 100.0 / interval_us),
+        sampler_cost_us_mean: cost_mean,
+        sampler_cpu_pct_of_core: cost_pct,
         ceilings: None,
     }
     .with_ceilings(&c.ceilings)
+}
+
+/// Outcome, crash class and protocol violation (if any) of a run.
+fn outcome_of(
+    c: &Collected,
+    node_summary: Option<&Value>,
+    node_mode: Option<&str>,
+) -> (Outcome, Option<crash::CrashClass>, Option<String>) {
+    let done = c.driver.as_ref().is_some_and(|d| d.end == DriverEnd::Done);
+    let evidence = Evidence {
+        exit: c.exit,
+        stderr_tail: &c.stderr_tail,
+        timed_out: c.timed_out,
+        watchdog_fired: c.watchdog_fired,
+        cgroup_oom_kills: c.oom_kills,
+        kernel_oom_line: c.kernel_oom_line.clone(),
+        session_complete: done,
+    };
+    let (outcome, class) = crash::classify(&evidence);
+    let violation = protocol_violation(c, done, node_summary, node_mode);
+    match (outcome, violation) {
+        (Outcome::Ok, Some(v)) => (Outcome::ProtocolViolation, None, Some(v)),
+        (o, v) => (o, class, v),
+    }
+}
+
+/// Checks what the node acknowledged against what was sent, what it says it stored
+/// and what its store holds.
+fn protocol_violation(c: &Collected, done: bool, node_summary: Option<&Value>, mode: Option<&str>) -> Option<String> {
+    let d = c.driver.as_ref()?;
+    let counts = d.acks.counts();
+    if let Some(v) = counts.violation(done) {
+        return Some(v);
+    }
+    let durable = node_summary.and_then(|v| v.get("blocks_durable")).and_then(Value::as_u64);
+    if let (Some(durable), Some("store")) = (durable, mode) {
+        if durable != counts.acked {
+            return Some(format!("the node reports {durable} blocks durable but acknowledged {}", counts.acked));
+        }
+    }
+    let v = c.verification.as_ref()?;
+    v.problems.first().map(|first| {
+        let n = v.problems.len() as u64 + v.problems_unlisted;
+        format!("{n} of {} acknowledged blocks read back failed, first: {first}", v.blocks)
+    })
+}
+
+/// The node's own peak resident set and where it was read: the node's final report
+/// of its VmHWM, or the sampler's last VmHWM, whichever is later (VmHWM only grows).
+fn node_peak(samples: &[super::sampler::Sample], node_summary: Option<&Value>) -> (u64, &'static str) {
+    let sampled = samples.iter().map(|s| s.mem.hwm).max().filter(|&b| b > 0);
+    let reported = node_summary.and_then(|v| v["self"]["vm_hwm_bytes"].as_u64()).filter(|&b| b > 0);
+    match (reported, sampled) {
+        (Some(r), s) if r >= s.unwrap_or(0) => (r, "node_final_read"),
+        (_, Some(s)) => (s, "samples"),
+        _ => (0, "unavailable"),
+    }
+}
+
+/// Storage bytes the node wrote, read as late as possible: from the exited node
+/// (zombie), else the node's final self-report, else the last sample.
+fn final_bytes_written(c: &Collected, node_summary: Option<&Value>) -> (u64, &'static str) {
+    if let Some(b) = c.exit.and_then(|e| e.io_write_bytes) {
+        return (b, "node_exit");
+    }
+    if let Some(b) = node_summary.and_then(|v| v["self"]["io_write_bytes"].as_u64()) {
+        return (b, "node_final_read");
+    }
+    (c.samples.last().map_or(0, |s| s.io_write_bytes), "last_sample")
+}
+
+/// RSS weighted by time over the node's life (see `results::memory`).
+struct TimeWeighted {
+    p50: Option<u64>,
+    p95: Option<u64>,
+    mib_s_per_gib: Option<f64>,
+}
+
+impl TimeWeighted {
+    fn of(samples: &[super::sampler::Sample], interval: std::time::Duration, ingested: u64) -> TimeWeighted {
+        let points: Vec<(u64, u64)> = samples.iter().map(|s| (s.t_ms, s.mem.rss)).collect();
+        let last = interval.as_millis() as u64;
+        let gib = ingested as f64 / (1u64 << 30) as f64;
+        let integral = memory::integral_mib_s(&points, last);
+        TimeWeighted {
+            p50: memory::time_weighted_quantile(&points, 0.5, last),
+            p95: memory::time_weighted_quantile(&points, 0.95, last),
+            mib_s_per_gib: (gib > 0.0 && !points.is_empty()).then(|| round3(integral / gib)),
+        }
+    }
+}
+
+/// Mean CPU time per sample (µs) and as a percentage of one core.
+fn sampler_cost(samples: &[super::sampler::Sample], interval: std::time::Duration) -> (f64, f64) {
+    if samples.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mean = samples.iter().map(|s| s.sample_cost_us as f64).sum::<f64>() / samples.len() as f64;
+    (round3(mean), round3(mean * 100.0 / interval.as_micros() as f64))
 }
 
 fn write_crash(plan: &Plan, c: &Collected, summary: &Summary, events_tail: Vec<String>) -> Result<()> {
@@ -220,6 +320,7 @@ fn write_crash(plan: &Plan, c: &Collected, summary: &Summary, events_tail: Vec<S
         "cgroup_oom_kills": c.oom_kills, "kernel_oom_line": c.kernel_oom_line,
         "driver_end": c.driver.as_ref().map(|d| format!("{:?}", d.end)),
         "blocks_acked": c.acked, "rss_peak_bytes": summary.rss_peak_bytes,
+        "protocol_violation": summary.protocol_violation, "acks": summary.acks,
     });
     let csv = samples_csv(&c.samples[c.samples.len().saturating_sub(50)..], &[]);
     // Built from the resolved options, not argv: a run inside a matrix gets its own

@@ -1,4 +1,5 @@
-//! Buffered compaction: seed 004's pre-fix behaviour, kept on purpose.
+//! Buffered compaction: the incident's pre-fix behaviour (README, "The incident"),
+//! kept on purpose.
 //!
 //! The whole WAL is read into memory, every payload is cloned into its own `Vec`, the
 //! records are sorted, and the segment is assembled in one more in-memory buffer before

@@ -1,7 +1,8 @@
 //! Compaction: turning a complete shard's WAL into a sorted, indexed segment.
 //!
 //! # Layout
-//! - [`buffered`]: the pre-fix behaviour of seed 004 (everything in memory).
+//! - [`buffered`]: the pre-fix behaviour of the compaction-memory incident
+//!   (everything in memory).
 //! - [`streaming`]: the fix (offset index, on-demand reads, bounded chunks).
 //! - this module: the shared commit protocol ([`compact_shard`]) and the bounded
 //!   [`Compactor`] queue that limits concurrent compactions.

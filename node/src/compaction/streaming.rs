@@ -1,4 +1,5 @@
-//! Streaming compaction: the fix from seed 004.
+//! Streaming compaction: the fix for the compaction-memory incident (README, "The
+//! incident").
 //!
 //! Pass 1 builds an offset index of 24 bytes per block: the batch writer hands over the
 //! index it kept while appending, and a WAL reopened after a restart is scanned for

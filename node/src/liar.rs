@@ -1,0 +1,86 @@
+//! A node that breaks the ingest protocol on purpose (`--lie KIND`), so that tests can
+//! show the harness does not believe what a node acknowledges.
+//!
+//! A lying node receives blocks like `--sink` (nothing is decoded or stored) but
+//! announces itself as an ordinary storing node and reports counts consistent with its
+//! lie, so only the harness's own accounting can catch it:
+//! - `double-ack`: acknowledges every block twice;
+//! - `unknown-ack`: also acknowledges a block number that was never sent;
+//! - `missing-ack`: leaves the first block of every batch unacknowledged, then
+//!   reports `Done` as if all were durable;
+//! - `done-without-acks`: reports `Done` after the first block, acknowledging nothing;
+//! - `ack-without-storing`: acknowledges everything exactly once and stores nothing
+//!   (caught only by reading acknowledged blocks back).
+
+use std::io::{BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::Mutex;
+
+use serde_json::json;
+use syncbench_proto::frame::{write_frame, Frame, FrameReader, Skimmed};
+
+use crate::events::Events;
+use crate::NodeError;
+
+/// One way of lying to the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lie {
+    DoubleAck,
+    UnknownAck,
+    MissingAck,
+    DoneWithoutAcks,
+    AckWithoutStoring,
+}
+
+/// Serves one session with `lie`; `range` is the block range the driver announced.
+pub fn serve(
+    lie: Lie,
+    frames: &mut FrameReader<BufReader<UnixStream>>,
+    out: &Mutex<UnixStream>,
+    batch: usize,
+    range: (u64, u64),
+    events: &Events,
+) -> Result<(), NodeError> {
+    let send = |frame: &Frame| -> Result<(), NodeError> {
+        let mut o = out.lock().map_err(|_| NodeError::Protocol("socket lock poisoned".into()))?;
+        write_frame(&mut *o, frame).and_then(|_| o.flush()).map_err(NodeError::Disconnected)
+    };
+    let ack = |mut blocks: Vec<u64>| -> Result<u64, NodeError> {
+        match lie {
+            Lie::DoubleAck => send(&Frame::Ack { blocks: blocks.clone() })?,
+            Lie::MissingAck => drop(blocks.remove(0)),
+            _ => {}
+        }
+        let n = blocks.len() as u64;
+        if lie == Lie::UnknownAck {
+            blocks.push(range.1.saturating_add(7));
+        }
+        send(&Frame::Ack { blocks })?;
+        Ok(n)
+    };
+    let (mut pending, mut scratch, mut acked) = (Vec::with_capacity(batch), Vec::new(), 0u64);
+    loop {
+        match frames.skim_frame(&mut scratch)? {
+            Some(Skimmed::Block(number)) => {
+                if lie == Lie::DoneWithoutAcks {
+                    break;
+                }
+                pending.push(number);
+                if pending.len() >= batch {
+                    acked += ack(std::mem::take(&mut pending))?;
+                }
+            }
+            Some(Skimmed::Other(Frame::Finish)) => {
+                if !pending.is_empty() {
+                    acked += ack(pending)?;
+                }
+                break;
+            }
+            Some(other) => return Err(NodeError::Protocol(format!("unexpected frame {other:?}"))),
+            None => return Err(NodeError::Protocol("driver disconnected before Finish".into())),
+        }
+    }
+    // Counts consistent with the lie: "every block I acknowledged is durable".
+    events.emit("node_summary", json!({"blocks_received": acked, "blocks_durable": acked, "lie": true}));
+    send(&Frame::Done { histograms: Vec::new() })
+}
