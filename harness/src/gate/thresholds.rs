@@ -8,8 +8,8 @@
 //! alloc_bytes_total = 3.0
 //! heap_live_end_bytes = 3.0
 //! store_bytes_written = 3.0
-//! heap_live_peak_bytes = 60.0
-//! rss_peak_bytes = 20.0
+//! heap_live_peak_bytes = 30.0
+//! rss_peak_bytes = 16.0
 //!
 //! [ab]                      # interleaved base-vs-head (`syncbench ab`)
 //! floor_pct = 5.0           # a slowdown is called only when its whole 95 % interval is beyond this
@@ -26,20 +26,20 @@ use toml::Spanned;
 use crate::error::input;
 
 /// Gated metrics (keys of `summary.json`) and their default allowed increase, percent.
-/// Measured over 10 clean smoke runs on the 2-core development VM (README, "Use it as
-/// a PR gate"): allocation count and bytes, live heap after the session and store
-/// bytes vary by < 0.01 % (tight limits); peak live heap depends on how full the
-/// pipeline's queues happen to be (single runs up to 45 % from the median) and peak
-/// RSS on the kernel and allocator timing (up to 12 %), hence the loose limits: they
-/// catch design-size regressions (buffered compaction: 5×), not 5 % drifts — those
-/// show in the exact metrics.
+/// Derived from 15 clean smoke runs on the 2-core development VM (README, "Use it as
+/// a PR gate"): a limit is 1.5 × the largest excess of a clean run over the median of
+/// a 5-run baseline, rounded up, and at least 3 %. Allocation count and bytes, live
+/// heap after the session and store bytes vary by < 0.01 % (3 %, the floor); peak RSS
+/// by up to +10.3 % (16 %) and peak live heap, which depends on how full the pipeline's
+/// queues happen to be at its peak, by up to +19.6 % (30 %). The time-weighted RSS
+/// figures are not gated: on runs this short (< 1 s) they vary as much as the peak.
 pub const DEFAULT_LIMITS_PCT: &[(&str, f64)] = &[
     ("alloc_count", 3.0),
     ("alloc_bytes_total", 3.0),
     ("heap_live_end_bytes", 3.0),
     ("store_bytes_written", 3.0),
-    ("heap_live_peak_bytes", 60.0),
-    ("rss_peak_bytes", 20.0),
+    ("heap_live_peak_bytes", 30.0),
+    ("rss_peak_bytes", 16.0),
 ];
 pub const DEFAULT_AB_FLOOR_PCT: f64 = 5.0;
 /// Largest limit accepted: beyond this a gate gates nothing.
