@@ -17,8 +17,11 @@ pub fn input(msg: impl Into<String>) -> anyhow::Error {
     InputError(msg.into()).into()
 }
 
-/// 2 for input errors anywhere in the chain, 1 otherwise.
+/// 128 + signal when interrupted, 2 for input errors anywhere in the chain, 1 otherwise.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if let Some(i) = e.chain().find_map(|c| c.downcast_ref::<crate::signals::Interrupted>()) {
+        return u8::try_from(128 + i.0).unwrap_or(1);
+    }
     let is_input = e.chain().any(|c| c.is::<InputError>() || c.is::<SpecError>());
     if is_input {
         2

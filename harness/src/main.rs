@@ -1,7 +1,8 @@
 //! `syncbench`: benchmark driver for chain-sync storage nodes.
 //!
 //! See ARCHITECTURE.md for the code map. `main` only parses arguments, dispatches, and
-//! maps failures to exit codes: 0 ok, 1 run failed, 2 usage or input error.
+//! maps failures to exit codes: 0 ok, 1 run failed, 2 usage or input error, 128 + signal
+//! when interrupted (130 SIGINT, 143 SIGTERM).
 
 mod ab;
 mod charts;
@@ -17,6 +18,7 @@ mod procfs;
 mod report;
 mod results;
 mod run;
+mod signals;
 mod time;
 mod units;
 mod verify;
@@ -30,6 +32,7 @@ use crate::error::exit_code;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    signals::install();
     let result = match cli.command {
         Command::Ingest(args) => options::IngestOptions::from_args(*args).and_then(|o| run::ingest(&o)?.into_result()),
         Command::Matrix(args) => matrix::run(&args),

@@ -68,17 +68,31 @@ fn build(cargo: &Path, root: &Path, name: &str) -> Result<PathBuf> {
         .spawn()
         .with_context(|| format!("running {} build", cargo.display()))?;
     let stdout = child.stdout.take().context("cargo stdout")?;
-    let mut exe = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.context("reading cargo output")?;
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if msg["reason"] == "compiler-artifact" && msg["target"]["name"] == name {
-            exe = msg["executable"].as_str().map(PathBuf::from);
+    // cargo's messages are read on a thread so that this one can stop the build when
+    // the harness is interrupted (cargo is killed, not left building).
+    let name_owned = name.to_owned();
+    let reader = std::thread::spawn(move || {
+        let mut exe = None;
+        for line in BufReader::new(stdout).lines().map_while(std::result::Result::ok) {
+            let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            if msg["reason"] == "compiler-artifact" && msg["target"]["name"] == name_owned.as_str() {
+                exe = msg["executable"].as_str().map(PathBuf::from);
+            }
         }
-    }
-    let status = child.wait().context("waiting for cargo")?;
+        exe
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().context("waiting for cargo")? {
+            break status;
+        }
+        if crate::signals::received().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            crate::signals::check()?;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let exe = reader.join().ok().flatten();
     anyhow::ensure!(status.success(), "building {name} failed ({status})");
     exe.with_context(|| format!("cargo built no executable named {name}"))
 }

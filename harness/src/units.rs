@@ -78,6 +78,12 @@ pub fn fmt_bytes(b: f64) -> String {
 
 pub const MIB: f64 = 1024.0 * 1024.0;
 
+/// This process's arguments after the program name, as text (bytes that are not UTF-8
+/// shown as U+FFFD: a path may be any bytes, and recording it must not panic).
+pub fn command_line() -> Vec<String> {
+    std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -280,7 +280,7 @@ mod tests {
         let base = with(&all(100.0));
         let mut cand_metrics = all(100.0);
         cand_metrics[2].1 = 103.5; // heap_live_end_bytes +3.5 % > 3 %
-        cand_metrics[5].1 = 119.0; // rss_peak_bytes +19 % ≤ 20 %
+        cand_metrics[5].1 = 115.0; // rss_peak_bytes +15 % ≤ 16 %
         cand_metrics[0].1 = 90.0; // alloc_count −10 %
         let rows = compare(&base, &with(&cand_metrics), &Thresholds::default());
         let v: Vec<Verdict> = rows.iter().map(|r| r.verdict).collect();

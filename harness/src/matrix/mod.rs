@@ -30,6 +30,7 @@ use syncbench_node::CompactionMode;
 use crate::cli::MatrixArgs;
 use crate::error::{input, InputError, RunFailed};
 use crate::options::{cell_label, resolve_workload, Allocator, ArenaMax, IngestOptions, RunSettings};
+use crate::run::dirs::Claimed;
 
 /// Largest matrix accepted (cells × repetitions): bounded like everything else.
 const MAX_RUNS: usize = 2_000;
@@ -166,9 +167,15 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
     execute(&plan, start)
 }
 
-/// `results/<UTC timestamp>_<workload>_<kind>`.
+/// `results/<UTC timestamp>_<workload>_<kind>`, with `-2`, `-3`, … when a suite of that
+/// name exists (two suites started in the same second); the suite then claims it.
 pub fn default_suite_dir(start: SystemTime, workload: &str, kind: &str) -> PathBuf {
-    Path::new(crate::results::RESULTS_DIR).join(format!("{}_{workload}_{kind}", crate::time::stamp(start)))
+    let base = Path::new(crate::results::RESULTS_DIR).join(format!("{}_{workload}_{kind}", crate::time::stamp(start)));
+    if !base.exists() {
+        return base;
+    }
+    let suffixed = |n: u32| base.with_file_name(format!("{}_{workload}_{kind}-{n}", crate::time::stamp(start)));
+    (2..1000).map(suffixed).find(|p| !p.exists()).unwrap_or(base)
 }
 
 /// The options every run of a suite starts from.
@@ -212,7 +219,7 @@ pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<()> {
             plan.repeat
         )));
     }
-    create_suite_dir(suite)?;
+    let _claimed = create_suite_dir(suite)?;
     for s in &plan.skipped {
         eprintln!("syncbench: matrix: skipping {}: {} (--no-skip keeps it as a control)", s.cell, s.reason);
     }
@@ -246,6 +253,10 @@ pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<()> {
         let failed = entry.outcome != "ok";
         done.push(entry);
         write_suite_json(plan, start, &done)?;
+        if let Some(sig) = crate::signals::received() {
+            eprintln!("syncbench: matrix: interrupted; suite.json records the runs done");
+            return Err(crate::signals::Interrupted(sig).into());
+        }
         if failed && plan.fail_fast {
             eprintln!("syncbench: matrix: stopping at the first failure (--fail-fast)");
             break;
@@ -277,6 +288,7 @@ fn run_one(opts: &IngestOptions, cell: &Cell, rep: u32, suite: &Path, dir: &Path
             entry(outcome, summary["wall_s"].as_f64())
         }
         Err(e) if e.chain().any(|c| c.is::<InputError>()) => return Err(e),
+        Err(e) if e.chain().any(|c| c.is::<crate::signals::Interrupted>()) => entry("interrupted".into(), None),
         Err(e) => {
             eprintln!("syncbench: matrix: {} r{} failed in the harness: {e:#}", cell.name, rep + 1);
             entry("harness_error".into(), None)
@@ -284,9 +296,12 @@ fn run_one(opts: &IngestOptions, cell: &Cell, rep: u32, suite: &Path, dir: &Path
     })
 }
 
-fn create_suite_dir(dir: &Path) -> Result<()> {
-    crate::results::create_empty_dir(dir, "out")?;
-    fs::create_dir(dir.join("runs")).map_err(|e| input(format!("--out {}: cannot create runs/: {e}", dir.display())))
+/// Claims the suite directory (exclusively, locked while the suite runs) and its runs/.
+fn create_suite_dir(dir: &Path) -> Result<Claimed> {
+    let claimed = Claimed::given(dir, "out")?;
+    fs::create_dir(dir.join("runs"))
+        .map_err(|e| input(format!("--out {}: cannot create runs/: {e}", dir.display())))?;
+    Ok(claimed)
 }
 
 fn relative(base: &Path, p: &Path) -> String {
@@ -301,11 +316,12 @@ fn write_suite_json(plan: &SuitePlan, start: SystemTime, done: &[RunEntry]) -> R
     let value = json!({
         "suite": plan.dir.file_name().map(|n| n.to_string_lossy().into_owned()),
         "started_at": crate::time::iso8601(start),
-        "command": std::env::args().skip(1).collect::<Vec<_>>(),
+        "command": crate::units::command_line(),
         "definition": definition,
         "skipped": plan.skipped,
         "environment": crate::run::envinfo::snapshot(),
         "order": done,
+        "interrupted": crate::signals::received().map(crate::run::crash::signal_name),
     });
     let path: PathBuf = plan.dir.join("suite.json");
     crate::results::write_json(&path, &value)

@@ -15,25 +15,22 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 
-use crate::error::input;
-
 use crate::run::events::StatsPoint;
 use crate::run::sampler::Sample;
 
-/// Creates `dir` for a command's output. An existing directory must be empty: results
-/// are never overwritten. `flag` names the option in errors (exit 2).
-pub fn create_empty_dir(dir: &Path, flag: &str) -> Result<()> {
-    if dir.exists() && fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
-        let shown = dir.display();
-        return Err(input(format!("--{flag} {shown}: expected a new or empty directory, got one with files in it")));
-    }
-    fs::create_dir_all(dir).map_err(|e| input(format!("--{flag} {}: cannot create: {e}", dir.display())))
-}
-
 /// Writes `v` as pretty-printed JSON with a final newline.
+/// Writes `v` as pretty-printed JSON with a final newline, atomically (a temporary file
+/// renamed over `path`): a reader never sees a half-written file, even on a full disk.
 pub fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(v)? + "\n";
-    fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let written = fs::write(&tmp, text).and_then(|()| fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written.with_context(|| format!("writing {}", path.display()))
 }
 
 /// Default parent of run directories.

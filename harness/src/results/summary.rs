@@ -83,6 +83,10 @@ pub struct Summary {
     /// Mean time the sampler spent per sample, and as a share of one core.
     pub sampler_cost_us_mean: f64,
     pub sampler_cpu_pct_of_core: f64,
+    /// Set when a file of the run could not be written after this summary was: the run
+    /// directory is incomplete (absent when every file was written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write_error: Option<String>,
     /// How close the node came to this machine's ceilings (absent with `--no-ceilings`).
     #[serde(flatten)]
     pub ceilings: Option<CeilingSummary>,

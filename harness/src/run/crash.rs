@@ -21,6 +21,8 @@ pub enum Outcome {
     /// twice or one never sent, left sent blocks unacknowledged, reported counts that
     /// disagree with its acknowledgements, or acknowledged blocks its store lacks.
     ProtocolViolation,
+    /// SIGINT or SIGTERM stopped the harness mid-run; the node was killed.
+    Interrupted,
 }
 
 /// What kind of crash, when `outcome` is `crashed`.
@@ -51,9 +53,14 @@ pub struct Evidence<'a> {
     pub cgroup_oom_kills: u64,
     pub kernel_oom_line: Option<String>,
     pub session_complete: bool,
+    /// The signal that stopped the harness during the node run, if any.
+    pub interrupted: Option<i32>,
 }
 
 pub fn classify(e: &Evidence) -> (Outcome, Option<CrashClass>) {
+    if e.interrupted.is_some() {
+        return (Outcome::Interrupted, None);
+    }
     if e.timed_out {
         return (Outcome::Timeout, None);
     }
@@ -93,6 +100,7 @@ pub fn signal_name(sig: i32) -> String {
         libc::SIGABRT => "SIGABRT",
         libc::SIGBUS => "SIGBUS",
         libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
         libc::SIGILL => "SIGILL",
         libc::SIGFPE => "SIGFPE",
         _ => return format!("signal {sig}"),
@@ -167,6 +175,7 @@ mod tests {
             cgroup_oom_kills: 0,
             kernel_oom_line: None,
             session_complete: false,
+            interrupted: None,
         }
     }
 

@@ -134,7 +134,7 @@ impl Driver<'_> {
             if Instant::now() >= self.deadline {
                 break DriverEnd::Timeout;
             }
-            if self.stop.load(Ordering::Relaxed) {
+            if self.stop.load(Ordering::Relaxed) || crate::signals::received().is_some() {
                 break DriverEnd::Stopped;
             }
             let now_offset = self.run_start.elapsed();

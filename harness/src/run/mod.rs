@@ -15,6 +15,7 @@
 pub mod acks;
 pub mod ceiling;
 pub mod crash;
+pub mod dirs;
 pub mod driver;
 pub mod envinfo;
 pub mod events;
@@ -36,6 +37,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 use syncbench_workloads::Description;
 
+use self::dirs::Claimed;
 use self::driver::{Driver, DriverEnd, Progress};
 use self::events::{EventLog, NodeObservations};
 use self::memlimit::MemLimit;
@@ -43,6 +45,7 @@ use self::node::NodeProcess;
 use self::sampler::{Sampler, SamplerConfig};
 use crate::error::{input, RunFailed};
 use crate::options::IngestOptions;
+use crate::signals;
 use crate::time::RunClock;
 
 /// How long a node may take to exit after `Done` or a fatal error before it is killed.
@@ -74,6 +77,9 @@ pub struct RunReport {
 impl RunReport {
     /// `Err(RunFailed)` unless the node run succeeded (exit code 1 for `ingest`).
     pub fn into_result(self) -> Result<()> {
+        if let (crash::Outcome::Interrupted, Some(sig)) = (self.summary.outcome, signals::received()) {
+            return Err(signals::Interrupted(sig).into());
+        }
         if self.summary.outcome != crash::Outcome::Ok {
             let dir = self.run_dir.display();
             return Err(RunFailed(format!("the node run did not succeed: see {dir}/crash/")).into());
@@ -83,30 +89,45 @@ impl RunReport {
 }
 
 /// Runs one benchmark; a node failure is a result (see [`RunReport::into_result`]),
-/// only input and harness errors are `Err`.
+/// only input and harness errors (and interruptions) are `Err`.
 pub fn ingest(opts: &IngestOptions) -> Result<RunReport> {
     let start = SystemTime::now();
     let node_bin = crate::node_bin::resolve(opts.alloc, opts.node_bin.as_deref())?;
+    signals::check()?;
     let run_dir = match &opts.out {
-        Some(p) => p.clone(),
-        None => crate::results::default_run_dir(start, &opts.cell_name()),
+        Some(p) => Claimed::given(p, "out")?,
+        None => Claimed::fresh(&crate::results::default_run_dir(start, &opts.cell_name()), "out")?,
     };
-    create_run_dir(&run_dir)?;
+    let outcome = run_dir.check_writable("out").and_then(|()| with_data_dir(opts, &run_dir, node_bin, start));
+    if outcome.is_err() && !run_dir.real.join("summary.json").is_file() {
+        // Nothing measured was recorded: leave no partial run directory behind.
+        run_dir.clear();
+        if let Some(parent) = run_dir.shown.parent().filter(|p| !p.as_os_str().is_empty()) {
+            let _ = fs::remove_dir(parent);
+        }
+    }
+    outcome
+}
+
+/// Claims the node's data directory, runs, and removes the data afterwards.
+fn with_data_dir(opts: &IngestOptions, run_dir: &Claimed, node_bin: PathBuf, start: SystemTime) -> Result<RunReport> {
+    let data = match &opts.data_dir {
+        Some(p) => dirs::check_disjoint(p, "data-dir", run_dir, "out").and_then(|()| Claimed::given(p, "data-dir"))?,
+        None => {
+            let name = run_dir.shown.file_name().unwrap_or_default();
+            Claimed::fresh(&Path::new(DEFAULT_DATA_PARENT).join(name), "data-dir")?
+        }
+    };
     let description = Description::of(&opts.workload);
-    let data_dir = opts
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| Path::new(".syncbench-data").join(run_dir.file_name().unwrap_or_default()));
-    crate::results::create_empty_dir(&data_dir, "data-dir")?;
     let outcome = (|| {
         if opts.disk_check {
-            check_free_disk(&data_dir, description.peak_disk_bytes(opts.compaction_concurrency))?;
+            check_free_disk(&data.real, description.peak_disk_bytes(opts.compaction_concurrency))?;
         }
         let socket_dir = private_socket_dir()?;
         let plan = Plan {
             opts,
-            run_dir: run_dir.clone(),
-            data_dir: data_dir.clone(),
+            run_dir: run_dir.shown.clone(),
+            data_dir: data.real.clone(),
             socket_dir,
             node_bin,
             description,
@@ -116,40 +137,36 @@ pub fn ingest(opts: &IngestOptions) -> Result<RunReport> {
         let _ = fs::remove_dir_all(&plan.socket_dir);
         result
     })();
-    if opts.keep_data {
-        eprintln!("syncbench: node data kept in {}", data_dir.display());
+    if opts.keep_data && outcome.is_ok() {
+        eprintln!("syncbench: node data kept in {}", data.shown.display());
     } else {
-        let _ = fs::remove_dir_all(&data_dir);
-        let _ = fs::remove_dir(".syncbench-data");
-    }
-    if outcome.is_err() && fs::read_dir(&run_dir).map(|mut d| d.next().is_none()).unwrap_or(false) {
-        // Nothing was recorded: leave no empty directories behind (parents only if empty).
-        let _ = fs::remove_dir(&run_dir);
-        if let Some(parent) = run_dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            let _ = fs::remove_dir(parent);
-        }
+        data.clear();
+        let _ = fs::remove_dir(DEFAULT_DATA_PARENT);
     }
     outcome
 }
 
-/// Creates the run directory; an existing non-empty one is never overwritten.
-fn create_run_dir(dir: &Path) -> Result<()> {
-    crate::results::create_empty_dir(dir, "out")?;
-    let probe = dir.join(".write-test");
-    fs::write(&probe, b"")
-        .map_err(|e| input(format!("--out {}: run directory is not writable: {e}", dir.display())))?;
-    let _ = fs::remove_file(probe);
-    Ok(())
-}
+/// Where default data directories go, relative to the working directory.
+const DEFAULT_DATA_PARENT: &str = ".syncbench-data";
+
+/// Longest Unix socket path (`sun_path` holds 108 bytes with the terminating NUL).
+const SOCKET_PATH_MAX: usize = 107;
 
 /// A fresh 0700 directory for the node's socket: only this user can reach the socket.
+/// Under `$TMPDIR`, or `/tmp` when `$TMPDIR` is too long for a socket path.
 fn private_socket_dir() -> Result<PathBuf> {
     let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    let dir = std::env::temp_dir().join(format!("syncbench-{}-{nanos:x}", std::process::id()));
+    let name = format!("syncbench-{}-{nanos:x}", std::process::id());
+    let fits = |base: &Path| base.join(&name).join("cpu-probe.sock").as_os_str().len() <= SOCKET_PATH_MAX;
+    let tmp = std::env::temp_dir();
+    let base = [tmp.clone(), PathBuf::from("/tmp")].into_iter().find(|b| fits(b)).ok_or_else(|| {
+        input(format!("TMPDIR {}: too long for a Unix socket path (at most {SOCKET_PATH_MAX} bytes)", tmp.display()))
+    })?;
+    let dir = base.join(name);
     fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
-        .with_context(|| format!("creating socket directory {}", dir.display()))?;
+        .map_err(|e| input(format!("creating the socket directory {} (set TMPDIR elsewhere?): {e}", dir.display())))?;
     Ok(dir)
 }
 
@@ -282,6 +299,8 @@ pub struct Collected {
     pub clock: RunClock,
     /// Acknowledged blocks read back from the store (`None`: not attempted).
     pub verification: Option<crate::verify::SampleCheck>,
+    /// The signal that stopped the run while the node ran, if any.
+    pub interrupted: Option<i32>,
 }
 
 fn execute(plan: &Plan) -> Result<RunReport> {
@@ -289,14 +308,17 @@ fn execute(plan: &Plan) -> Result<RunReport> {
     let args = node_args(plan);
     let env = node::allocator_env(o);
     let ceilings = if o.ceilings { ceilings_before(plan, &env) } else { ceiling::Ceilings::default() };
+    signals::check()?;
     write::config_json(plan, &args, &env, None, &ceilings, None)?;
     let log_path = plan.run_dir.join("events.jsonl");
     let obs = Arc::new(NodeObservations::default());
     let mut c = run_node(plan, &args, &env, &log_path, &obs, ceilings)?;
-    if o.ceilings {
+    if o.ceilings && c.interrupted.is_none() {
         c.ceilings.disk_after = c.ceilings.record_disk("after", disk_probe(plan));
     }
-    c.verification = verify_after(plan, &c, &obs);
+    if c.interrupted.is_none() {
+        c.verification = verify_after(plan, &c, &obs);
+    }
     let summary = write::outputs(plan, &args, &env, &c, &obs)?;
     println!("{}", summary.human(&plan.run_dir.display().to_string()));
     Ok(RunReport { run_dir: plan.run_dir.clone(), summary })
@@ -335,7 +357,8 @@ fn run_node(
     let sampler = Sampler::start(sampler_cfg, Arc::clone(&progress));
     let display = progress::Display::start(o.workload.blocks, Arc::clone(&progress), Arc::clone(&sampler.samples));
     let deadline = clock.zero + o.timeout;
-    let driven = obs.wait_ready(o.timeout, || node.exit_info().is_some()).then(|| {
+    let gone = || node.exit_info().is_some() || signals::received().is_some();
+    let driven = obs.wait_ready(o.timeout, gone).then(|| {
         let socket = plan.socket_dir.join("node.sock");
         let stop = Arc::new(AtomicBool::new(false));
         let (max_in_flight, progress) = (max_in_flight(o), Arc::clone(&progress));
@@ -343,7 +366,8 @@ fn run_node(
             .run()
     });
     let timed_out = Instant::now() >= deadline && !matches!(&driven, Some(Ok(r)) if r.end == DriverEnd::Done);
-    if timed_out {
+    let interrupted = signals::received();
+    if timed_out || interrupted.is_some() {
         node.kill();
     }
     let exit = node.wait_timeout(EXIT_GRACE).or_else(|| {
@@ -384,6 +408,7 @@ fn run_node(
         ceilings,
         clock,
         verification: None,
+        interrupted,
     })
 }
 

@@ -92,19 +92,26 @@ impl NodeProcess {
             cmd.env_remove(k);
         }
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
-        if let Some(procs) = &limit.procs_file {
-            use std::os::fd::AsRawFd;
-            let fd = procs.as_raw_fd();
-            // SAFETY: the closure only calls write(2), which is async-signal-safe, on an
-            // fd opened before fork; writing "0" moves the calling process (the child).
-            unsafe {
-                cmd.pre_exec(move || {
+        let procs_fd = limit.procs_file.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
+        // SAFETY: getpid has no preconditions.
+        let harness = unsafe { libc::getpid() };
+        // SAFETY: the closure calls only async-signal-safe functions (prctl, getppid,
+        // write) on values captured before fork. PR_SET_PDEATHSIG kills the node if the
+        // harness dies (e.g. SIGKILL), which would otherwise leave an orphan node running;
+        // the getppid check covers a harness that died before the prctl. Writing "0" to
+        // the cgroup's procs file moves the calling process (the child) into it.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != harness {
+                    return Err(std::io::Error::other("the harness is gone"));
+                }
+                if let Some(fd) = procs_fd {
                     if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
                         return Err(std::io::Error::last_os_error());
                     }
-                    Ok(())
-                });
-            }
+                }
+                Ok(())
+            });
         }
         let mut child = cmd.spawn().with_context(|| format!("starting node {}", bin.display()))?;
         let pid = child.id();
@@ -155,11 +162,41 @@ fn spawn_event_reader(
     obs: Arc<NodeObservations>,
 ) -> JoinHandle<()> {
     thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            log.node_line(&line, &obs);
+        let mut reader = BufReader::new(stdout);
+        let mut line = Vec::with_capacity(1024);
+        while let Ok(true) = read_bounded_line(&mut reader, &mut line, MAX_EVENT_LINE_BYTES) {
+            log.node_line(&String::from_utf8_lossy(&line), &obs);
         }
     })
+}
+
+/// Longest node output line kept (a stats event is < 1 KiB); the rest of a longer line
+/// is read and dropped, so a node printing without newlines cannot grow the harness.
+pub const MAX_EVENT_LINE_BYTES: usize = 64 * 1024;
+
+/// Reads one line (without its newline) into `line`, keeping at most `max` bytes and
+/// discarding the rest of it. `Ok(false)` at end of input.
+pub fn read_bounded_line(r: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> std::io::Result<bool> {
+    line.clear();
+    let mut seen_any = false;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(seen_any);
+        }
+        seen_any = true;
+        let (chunk, newline) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (&buf[..i], Some(i)),
+            None => (buf, None),
+        };
+        let room = max.saturating_sub(line.len());
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let used = newline.map_or(buf.len(), |i| i + 1);
+        r.consume(used);
+        if newline.is_some() {
+            return Ok(true);
+        }
+    }
 }
 
 fn spawn_stderr_reader(mut stderr: impl Read + Send + 'static, tail: Arc<Mutex<VecDeque<u8>>>) -> JoinHandle<()> {
@@ -245,5 +282,24 @@ fn reap(pid: u32) -> ExitInfo {
         user_ms: ms(usage.ru_utime),
         sys_ms: ms(usage.ru_stime),
         seen_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_without_newline_is_bounded_not_buffered_whole() {
+        let mut input = vec![b'x'; 300_000];
+        input.extend_from_slice(b"\nnext\n");
+        let mut r = BufReader::with_capacity(4096, &input[..]);
+        let mut line = Vec::new();
+        assert!(read_bounded_line(&mut r, &mut line, 1000).unwrap());
+        assert_eq!(line.len(), 1000);
+        assert!(line.capacity() < 300_000, "never held the whole line");
+        assert!(read_bounded_line(&mut r, &mut line, 1000).unwrap());
+        assert_eq!(line, b"next");
+        assert!(!read_bounded_line(&mut r, &mut line, 1000).unwrap());
     }
 }

@@ -19,6 +19,7 @@ use crate::results::load::RunFiles;
 use crate::results::summary::{mib_per_s, Summary};
 use crate::results::{memory, samples_csv, write_json};
 use crate::units::round3;
+use hdrhistogram::Histogram;
 
 /// Node arguments with this machine's paths replaced by placeholders.
 fn portable_args(plan: &Plan, args: &[String]) -> Vec<String> {
@@ -52,7 +53,7 @@ pub fn config_json(
     let config = json!({
         "run": plan.run_dir.file_name().map(|n| n.to_string_lossy().into_owned()),
         "started_at": crate::time::iso8601(plan.start),
-        "command": std::env::args().skip(1).collect::<Vec<_>>(),
+        "command": crate::units::command_line(),
         "workload": {
             "arg": o.workload_arg, "name": w.name, "spec_hash": w.fingerprint(),
             "description": w.description, "blocks": w.blocks,
@@ -89,39 +90,59 @@ pub fn outputs(
             (s.stats.clone(), s.compactions.clone(), s.node_start.clone(), s.node_summary.clone(), s.tail.clone())
         })
         .unwrap_or_default();
-    fs::write(dir.join("samples.csv"), samples_csv(&c.samples, &stats)).context("writing samples.csv")?;
-    let histograms = write_latency(plan, c)?;
+    let histograms = decode_histograms(c)?;
+    let latency_us = histograms.iter().map(|(name, h)| (name.clone(), summarize(h))).collect();
     let mode = obs.snapshot(|s| s.node_mode().map(str::to_owned)).flatten();
-    let summary = summarize_run(plan, c, &stats, &compactions, (node_summary.as_ref(), mode.as_deref()), histograms);
+    let mut summary =
+        summarize_run(plan, c, &stats, &compactions, (node_summary.as_ref(), mode.as_deref()), latency_us);
+    // The summary first, atomically: whatever fails later, the run's outcome is on disk
+    // and never a half-written file.
     write_json(&dir.join("summary.json"), &summary)?;
-    let extra = Some((node_start.unwrap_or(Value::Null), c.mem_limit.clone()));
-    config_json(plan, args, env, extra, &c.ceilings, Some(&c.clock))?;
+    let rest = (|| -> Result<()> {
+        let samples = dir.join("samples.csv");
+        fs::write(&samples, samples_csv(&c.samples, &stats))
+            .with_context(|| format!("writing {}", samples.display()))?;
+        write_latency(plan, c, &histograms)?;
+        let extra = Some((node_start.unwrap_or(Value::Null), c.mem_limit.clone()));
+        config_json(plan, args, env, extra, &c.ceilings, Some(&c.clock))?;
+        if summary.outcome != Outcome::Ok {
+            write_crash(plan, c, &summary, tail.into_iter().collect())?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = &rest {
+        // Say so in the summary if the disk still lets us: these results are incomplete.
+        summary.write_error = Some(format!("{e:#}"));
+        let _ = write_json(&dir.join("summary.json"), &summary);
+        return Err(rest.unwrap_err());
+    }
     // Drawn from the files just written, exactly as `syncbench report` redraws them.
     let drawn = RunFiles::load(dir)
         .and_then(|r| charts::render_run(&RunChartData::from_files(&r), &dir.join("charts"), plan.opts.png));
     if let Err(e) = drawn {
         eprintln!("syncbench: warning: charts could not be rendered: {e:#}");
     }
-    if summary.outcome != Outcome::Ok {
-        write_crash(plan, c, &summary, tail.into_iter().collect())?;
-    }
     Ok(summary)
 }
 
-/// Writes latency/*.hgrm and latency/histograms.hlog; returns the summaries.
-fn write_latency(plan: &Plan, c: &Collected) -> Result<BTreeMap<String, latency::LatencySummary>> {
-    let dir = plan.run_dir.join("latency");
-    fs::create_dir_all(&dir)?;
-    let mut out = BTreeMap::new();
-    let Some(d) = &c.driver else { return Ok(out) };
+/// The whole-run histograms: the driver's ingest latency, then the node's.
+fn decode_histograms(c: &Collected) -> Result<Vec<(String, Histogram<u64>)>> {
+    let Some(d) = &c.driver else { return Ok(Vec::new()) };
     let mut whole = vec![("ingest".to_owned(), d.ingest.clone())];
     for (name, bytes) in &d.node_histograms {
         whole.push((name.clone(), latency::decode(bytes)?));
     }
-    for (name, h) in &whole {
-        fs::write(dir.join(format!("{name}.hgrm")), latency::hgrm(h))
-            .with_context(|| format!("writing latency/{name}.hgrm"))?;
-        out.insert(name.clone(), summarize(h));
+    Ok(whole)
+}
+
+/// Writes latency/*.hgrm and latency/histograms.hlog.
+fn write_latency(plan: &Plan, c: &Collected, whole: &[(String, Histogram<u64>)]) -> Result<()> {
+    let dir = plan.run_dir.join("latency");
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let Some(d) = &c.driver else { return Ok(()) };
+    for (name, h) in whole {
+        let path = dir.join(format!("{name}.hgrm"));
+        fs::write(&path, latency::hgrm(h)).with_context(|| format!("writing {}", path.display()))?;
     }
     let intervals: Vec<Interval> = d
         .intervals
@@ -130,9 +151,13 @@ fn write_latency(plan: &Plan, c: &Collected) -> Result<BTreeMap<String, latency:
             Some(Interval { start: *start, length: *length, histogram: latency::decode(bytes).ok()? })
         })
         .collect();
-    let mut f = std::io::BufWriter::new(fs::File::create(dir.join("histograms.hlog"))?);
-    latency::write_hlog(&mut f, c.clock.zero_wall, &intervals, &whole[1..], c.wall)?;
-    Ok(out)
+    let path = dir.join("histograms.hlog");
+    let written = fs::File::create(&path).map_err(anyhow::Error::from).and_then(|f| {
+        let mut f = std::io::BufWriter::new(f);
+        latency::write_hlog(&mut f, c.clock.zero_wall, &intervals, whole.get(1..).unwrap_or_default(), c.wall)?;
+        Ok(std::io::Write::flush(&mut f)?)
+    });
+    written.with_context(|| format!("writing {}", path.display()))
 }
 
 fn summarize_run(
@@ -207,6 +232,7 @@ fn summarize_run(
         sample_interval_ms: o.sample_interval.as_millis() as u64,
         sampler_cost_us_mean: cost_mean,
         sampler_cpu_pct_of_core: cost_pct,
+        write_error: None,
         ceilings: None,
     }
     .with_ceilings(&c.ceilings)
@@ -227,6 +253,7 @@ fn outcome_of(
         cgroup_oom_kills: c.oom_kills,
         kernel_oom_line: c.kernel_oom_line.clone(),
         session_complete: done,
+        interrupted: c.interrupted,
     };
     let (outcome, class) = crash::classify(&evidence);
     let violation = protocol_violation(c, done, node_summary, node_mode);
