@@ -33,6 +33,7 @@ pub fn run(a: &AbArgs) -> Result<()> {
             return Err(input(format!("{flag} {}: no such file", p.display())));
         }
     }
+    crate::gate::check_output(a.markdown.as_deref(), "--markdown")?;
     let floor_pct = match &a.thresholds {
         Some(p) => Thresholds::load(p)?.ab_floor_pct,
         None => a.floor_pct,

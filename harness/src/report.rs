@@ -73,13 +73,30 @@ pub fn suite_entries(suite: &Path) -> Result<Vec<(String, PathBuf, String)>> {
     let order = s["order"]
         .as_array()
         .ok_or_else(|| input(format!("{}: field `order`: expected an array", suite.join("suite.json").display())))?;
-    Ok(order
+    order
         .iter()
-        .map(|e| {
+        .enumerate()
+        .map(|(i, e)| {
             let field = |k: &str| e[k].as_str().unwrap_or("").to_owned();
-            (field("cell"), suite.join(field("run_dir")), field("outcome"))
+            let run_dir = inside(suite, &field("run_dir"), i)?;
+            Ok((field("cell"), run_dir, field("outcome")))
         })
-        .collect())
+        .collect()
+}
+
+/// `suite/<rel>` if `rel` is a relative path that stays inside the suite; `report`
+/// writes charts into run directories and must never write outside the ones given.
+fn inside(suite: &Path, rel: &str, i: usize) -> Result<PathBuf> {
+    use std::path::Component;
+    let p = Path::new(rel);
+    let stays = !rel.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if !stays {
+        return Err(input(format!(
+            "{}: field `order[{i}].run_dir`: expected a relative path inside the suite, got `{rel}`",
+            suite.join("suite.json").display()
+        )));
+    }
+    Ok(suite.join(p))
 }
 
 /// Re-derives a suite's comparison and charts from suite.json and its runs.

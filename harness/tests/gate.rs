@@ -6,10 +6,10 @@ mod common;
 
 use common::{syncbench, text};
 
-/// A 2-run smoke suite of 600 blocks (the matrix finds the node next to syncbench).
+/// A 3-run smoke suite of 600 blocks (the matrix finds the node next to syncbench).
 fn smoke_suite(dir: &std::path::Path, out: &str, extra: &[&str]) {
     common::node_bin("jemalloc");
-    let mut args = vec!["matrix", "--alloc", "jemalloc", "--repeat", "2", "--workload", "smoke", "--blocks", "600"];
+    let mut args = vec!["matrix", "--alloc", "jemalloc", "--repeat", "3", "--workload", "smoke", "--blocks", "600"];
     args.extend(["--no-ceilings", "--out", out]);
     args.extend_from_slice(extra);
     let o = syncbench(&args, dir);

@@ -58,9 +58,7 @@ fn gate_and_ab_refuse_nodes_that_store_nothing() {
     assert!(s["verify_sample"].is_null(), "nothing to read back from a sink: {s}");
     let o = run(dir.path(), "good", &node, "600", &[]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = syncbench(&["gate", "--candidate", "good", "--write-baseline", "b.json"], dir.path());
-    assert!(o.status.success(), "{}", text(&o));
-    let refused = syncbench(&["gate", "--baseline", "b.json", "--candidate", "sink"], dir.path());
+    let refused = syncbench(&["gate", "--baseline", "good", "--candidate", "sink"], dir.path());
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("node mode sink"), "{}", text(&refused));
     // A head node that acknowledges without storing looks fast; ab must not say so.
@@ -149,9 +147,7 @@ fn a_local_file_never_shadows_a_builtin_workload_and_gate_compares_specs() {
     let local = json(&dir.path().join("local/summary.json"));
     assert_eq!(local["workload"], "smoke", "the same name…");
     assert_ne!(local["workload_spec_hash"], builtin_hash, "…but another spec");
-    let o = syncbench(&["gate", "--candidate", "builtin", "--write-baseline", "b.json"], dir.path());
-    assert!(o.status.success(), "{}", text(&o));
-    let o = syncbench(&["gate", "--baseline", "b.json", "--candidate", "local"], dir.path());
+    let o = syncbench(&["gate", "--baseline", "builtin", "--candidate", "local"], dir.path());
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("workload_spec_hash"), "{}", text(&o));
 }

@@ -40,6 +40,15 @@ impl Dist {
         }
     }
 
+    /// The largest value it can draw.
+    pub fn max(&self) -> f64 {
+        match self {
+            Dist::Const { value } => *value,
+            Dist::Uniform { max, .. } | Dist::Lognormal { max, .. } => *max,
+            Dist::Empirical { quantiles } => quantiles.iter().map(|q| q.1).fold(0.0, f64::max),
+        }
+    }
+
     /// The mean, computed numerically from the quantile function (1,000 midpoints).
     pub fn mean(&self) -> f64 {
         const N: usize = 1000;

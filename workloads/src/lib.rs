@@ -50,12 +50,12 @@ pub fn load(name_or_path: &str) -> Result<WorkloadSpec, SpecError> {
         return spec::parse(text, &file, Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/specs")));
     }
     let path = Path::new(name_or_path);
-    if path.is_file() {
+    if path.exists() {
         return spec::load_file(path);
     }
     if name_or_path.ends_with(".toml") || name_or_path.contains('/') {
         let source = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
-        return Err(SpecError::Io { path: name_or_path.to_owned(), source });
+        return Err(SpecError::Io { path: name_or_path.to_owned(), error: source });
     }
     Err(SpecError::UnknownName {
         name: name_or_path.to_owned(),

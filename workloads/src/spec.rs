@@ -26,6 +26,9 @@ pub mod limits {
     pub const MAX_LOG_DATA_BYTES: f64 = 1_048_576.0;
     pub const MAX_BATCH_LATENCY_MS: f64 = 60_000.0;
     pub const MAX_QUANTILES: usize = 1_000;
+    /// Slowest send rate: 10 KiB/s (one mainnet block every ~27 s). Slower rates turn a
+    /// benchmark into a wait, and sleeps computed from them overflow.
+    pub const MIN_RATE_MIB_PER_S: f64 = 0.01;
 }
 
 /// A validated workload.
@@ -95,8 +98,9 @@ pub struct Arrival {
 /// Why a spec could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    #[error("{path}: cannot read workload spec: {source}")]
-    Io { path: String, source: std::io::Error },
+    /// Not a `#[source]`: the message already carries it (printed once, not twice).
+    #[error("{path}: cannot read workload spec: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("unknown workload `{name}`: not a built-in name ({known}) and no such file")]
     UnknownName { name: String, known: String },
     #[error("{file}:{line}:{col}: field `{field}`: {message}")]
@@ -174,6 +178,15 @@ fn clean_path(path: &str) -> String {
     }
 }
 
+/// The `key` of a `key = value` line, when byte offset `at` lies in its value.
+fn key_before(text: &str, at: usize) -> Option<String> {
+    let line_start = text.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
+    let (key, _) = text.get(line_start..at)?.split_once('=')?;
+    let key = key.trim();
+    let valid = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    valid.then(|| key.to_owned())
+}
+
 /// Source text plus its display name, used to turn byte spans into line:column.
 pub(crate) struct Located<'a> {
     pub(crate) file: &'a str,
@@ -205,9 +218,15 @@ pub fn parse(text: &str, file: &str, dir: &Path) -> Result<WorkloadSpec, SpecErr
     let loc = Located { file, text };
     let de = toml::Deserializer::new(text);
     let raw: RawSpec = serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = clean_path(&e.path().to_string());
+        let mut field = clean_path(&e.path().to_string());
         let inner = e.into_inner();
-        loc.error(inner.span().unwrap_or(0..0), &field, inner.message().to_owned())
+        let span = inner.span().unwrap_or(0..0);
+        if field == "(document)" {
+            // A value the TOML reader itself rejects (e.g. an integer beyond i64) comes
+            // without a path: name the key written before it on its line instead.
+            field = key_before(text, span.start).unwrap_or(field);
+        }
+        loc.error(span, &field, inner.message().to_owned())
     })?;
     validate(raw, &loc, dir)
 }
@@ -223,7 +242,9 @@ fn validate(raw: RawSpec, loc: &Located, dir: &Path) -> Result<WorkloadSpec, Spe
             let blocks = raw.blocks.ok_or_else(|| {
                 loc.error(0..0, "blocks", "expected a block count for a model workload, got nothing".into())
             })?;
+            let span = model.span();
             let model = validate_model(model.into_inner(), loc)?;
+            check_block_fits(&model, span, loc)?;
             (Content::Model(model), blocks, raw.start_height.unwrap_or(0))
         }
         (None, Some(trace)) => {
@@ -231,7 +252,7 @@ fn validate(raw: RawSpec, loc: &Located, dir: &Path) -> Result<WorkloadSpec, Spe
             let path = trace.into_inner().path;
             let resolved = dir.join(path.get_ref());
             let trace = crate::trace::Trace::load(&resolved).map_err(|e| match e {
-                SpecError::Io { source, .. } => loc.error(
+                SpecError::Io { error: source, .. } => loc.error(
                     path.span(),
                     "trace.path",
                     format!("expected a readable trace file, got `{}`: {source}", path.get_ref()),
@@ -289,6 +310,28 @@ fn validate_model(m: RawBlockModel, loc: &Located) -> Result<BlockModel, SpecErr
     })
 }
 
+/// Refuses a model whose largest blocks cannot be sent: every field may be within its
+/// cap while header + per-transaction and per-log overheads at their maxima exceed what
+/// one frame holds (the generator can shrink payload bytes to fit, not counts).
+fn check_block_fits(m: &BlockModel, span: Range<usize>, loc: &Located) -> Result<(), SpecError> {
+    let (header, txs) = (m.header_bytes.max(), m.txs_per_block.max());
+    let (logs, topics) = (m.logs_per_block.max(), m.topics_per_log.max());
+    let least = crate::generator::least_block_bytes(header, txs, logs, topics);
+    let limit = crate::generator::BLOCK_BUDGET;
+    if least > limit {
+        let mib = |b: f64| b / (1024.0 * 1024.0);
+        let msg = format!(
+            "expected blocks that fit in a frame ({:.1} MiB after payload bytes are trimmed), got blocks of at least \
+             {:.1} MiB at the distributions' maxima (header {header:.0} B, {txs:.0} transactions, {logs:.0} logs × \
+             {topics:.0} topics): lower header_bytes, txs_per_block, logs_per_block or topics_per_log",
+            mib(limit),
+            mib(least)
+        );
+        return Err(loc.error(span, "block", msg));
+    }
+    Ok(())
+}
+
 fn validate_arrival(a: RawArrival, loc: &Located) -> Result<Arrival, SpecError> {
     let window = match a.window {
         None => 1,
@@ -300,9 +343,9 @@ fn validate_arrival(a: RawArrival, loc: &Located) -> Result<Arrival, SpecError> 
     };
     let rate_limit_mib_per_s = match a.rate_limit_mib_per_s {
         None => None,
-        Some(r) if *r.get_ref() > 0.0 && r.get_ref().is_finite() => Some(*r.get_ref()),
+        Some(r) if *r.get_ref() >= limits::MIN_RATE_MIB_PER_S && r.get_ref().is_finite() => Some(*r.get_ref()),
         Some(r) => {
-            let msg = format!("expected a rate > 0, got {}", r.get_ref());
+            let msg = format!("expected a finite rate >= {} MiB/s, got {:?}", limits::MIN_RATE_MIB_PER_S, r.get_ref());
             return Err(loc.error(r.span(), "arrival.rate_limit_mib_per_s", msg));
         }
     };
@@ -477,7 +520,32 @@ pub fn display_path(path: &Path) -> String {
 
 /// Reads and parses the spec file at `path`.
 pub fn load_file(path: &Path) -> Result<WorkloadSpec, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io { path: display_path(path), source })?;
+    let text = read_regular_file(path, MAX_SPEC_FILE_BYTES)?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
     parse(&text, &display_path(path), &dir)
+}
+
+/// Largest spec file read (a spec is a few KiB; empirical quantiles add ~30 B each).
+pub const MAX_SPEC_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads a regular file of at most `max` bytes as text. Devices (`/dev/zero`), FIFOs
+/// and directories are refused before anything is opened or allocated.
+pub fn read_regular_file(path: &Path, max: u64) -> Result<String, SpecError> {
+    let shown = display_path(path);
+    let io = |error| SpecError::Io { path: shown.clone(), error };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    let kind = meta.file_type();
+    let what = if kind.is_dir() { "a directory" } else { "a device, FIFO or socket" };
+    if !kind.is_file() {
+        let message = format!("expected a regular file, got {what}");
+        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, message)));
+    }
+    if meta.len() > max {
+        let message = format!("expected at most {max} bytes, got {}", meta.len());
+        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, message)));
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(std::fs::File::open(path).map_err(io)?, max), &mut text)
+        .map_err(io)?;
+    Ok(text)
 }

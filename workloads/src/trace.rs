@@ -45,11 +45,14 @@ pub struct Trace {
 
 const CSV_HEADER: &str = "block,header_bytes,tx_count,body_bytes,receipts_bytes,log_count";
 
+/// Largest trace file read: ~5 million CSV rows, more than any workload on this box.
+pub const MAX_TRACE_FILE_BYTES: u64 = 256 << 20;
+
 impl Trace {
     /// Loads a `.csv` or `.jsonl` trace, validating every row.
     pub fn load(path: &Path) -> Result<Trace, SpecError> {
         let file = display_path(path);
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io { path: file.clone(), source })?;
+        let text = crate::spec::read_regular_file(path, MAX_TRACE_FILE_BYTES)?;
         let loc = Located { file: &file, text: &text };
         let jsonl = path.extension().is_some_and(|e| e == "jsonl");
         let rows = if jsonl { parse_jsonl(&loc)? } else { parse_csv(&loc)? };

@@ -36,6 +36,14 @@ const CASES: &[(&str, usize, usize, &str, &str)] = &[
     ("trace_missing_file.toml", 8, 8, "trace.path", "expected a readable trace file"),
     ("model_and_trace.toml", 6, 1, "block", "got both"),
     ("not_toml.toml", 1, 6, "(document)", ""),
+    // Regression: each field within its cap, blocks of 31.8 MiB; ingest stalled.
+    ("blocks_exceed_frame.toml", 8, 1, "block", "got blocks of at least 31.8 MiB"),
+    // Regression: a rate of 1e-300 MiB/s panicked the sender (Duration overflow).
+    ("rate_too_slow.toml", 15, 24, "arrival.rate_limit_mib_per_s", "expected a finite rate >= 0.01 MiB/s, got 1e-300"),
+    // Regression: the field was reported as "(document)".
+    ("start_height_too_large.toml", 4, 16, "start_height", "number too large"),
+    // Regression: /dev/zero as a trace grew memory to 3 GB; a FIFO hung forever.
+    ("trace_is_a_device.toml", 8, 8, "trace.path", "expected a regular file, got a device"),
 ];
 
 #[test]

@@ -37,6 +37,9 @@ pub struct RunConfig {
     pub seed: u64,
     pub shard_size: u64,
     pub alloc: String,
+    /// glibc's `MALLOC_ARENA_MAX` (`None`: glibc's default).
+    #[serde(default)]
+    pub arena_max: Option<u64>,
     pub compaction: String,
     pub compaction_concurrency: u64,
     pub writer_batch: u64,
@@ -65,10 +68,24 @@ impl RunConfig {
             seed: num(&w["seed"], "workload.seed")?,
             shard_size: num(&w["shard_size"], "workload.shard_size")?,
             alloc: text(&n["alloc"], "node.alloc")?,
+            arena_max: n["arena_max"]["max"].as_u64(),
             compaction: text(&n["compaction"], "node.compaction")?,
             compaction_concurrency: num(&n["compaction_concurrency"], "node.compaction_concurrency")?,
             writer_batch: num(&n["writer_batch"], "node.writer_batch")?,
         })
+    }
+
+    /// Every field that differs, as `field: <self>, <other>`; `None` if none does.
+    pub fn differences(&self, other: &RunConfig) -> Option<Vec<String>> {
+        let (a, b) = (serde_json::to_value(self).ok()?, serde_json::to_value(other).ok()?);
+        let diffs: Vec<String> = a
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, v)| b.get(k.as_str()) != Some(v))
+            .map(|(k, v)| format!("{k}: {v} vs {}", b[k.as_str()]))
+            .collect();
+        (!diffs.is_empty()).then_some(diffs)
     }
 
     /// `Err` naming every differing field.
@@ -129,7 +146,16 @@ impl Baseline {
         let first = runs.first().ok_or_else(|| input("no successful runs to take metrics from"))?;
         let config = RunConfig::of(first)?;
         for r in &runs[1..] {
-            config.check_same(&RunConfig::of(r)?, &format!("run {}", r.dir.display()))?;
+            let other = RunConfig::of(r)?;
+            if let Some(diffs) = config.differences(&other) {
+                return Err(input(format!(
+                    "runs {} and {} were configured differently ({}): a baseline or candidate is one \
+                     configuration; gate a suite of one cell, or one run",
+                    first.dir.display(),
+                    r.dir.display(),
+                    diffs.join("; ")
+                )));
+            }
         }
         let metrics = keys
             .iter()

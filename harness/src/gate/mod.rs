@@ -53,9 +53,25 @@ pub struct Row {
     pub verdict: Verdict,
 }
 
+/// Fewest runs a baseline is written from: its median must not be one run's noise.
+pub const MIN_BASELINE_RUNS: usize = 3;
+
 pub fn run(a: &GateArgs) -> Result<()> {
+    // Outputs first: a path that cannot be written is a usage error (exit 2), found
+    // before any run is judged — never after a "pass" was printed.
+    check_output(a.write_baseline.as_deref(), "--write-baseline")?;
+    check_output(a.markdown.as_deref(), "--markdown")?;
     if let Some(out) = &a.write_baseline {
-        let b = Baseline::from_runs(&load_runs(&a.candidate, "--candidate")?, &gated_keys())?;
+        let runs = load_runs(&a.candidate, "--candidate")?;
+        if runs.len() < MIN_BASELINE_RUNS {
+            return Err(input(format!(
+                "--write-baseline: expected at least {MIN_BASELINE_RUNS} successful runs, got {} in {} \
+                 (e.g. `syncbench matrix --repeat 5 …`)",
+                runs.len(),
+                a.candidate.display()
+            )));
+        }
+        let b = Baseline::from_runs(&runs, &gated_keys())?;
         crate::results::write_json(out, &serde_json::to_value(&b)?)?;
         println!("gate: wrote baseline {} from {} run(s)", out.display(), b.runs.len());
         return Ok(());
@@ -90,6 +106,19 @@ pub fn run(a: &GateArgs) -> Result<()> {
         .collect();
     if !failing.is_empty() {
         return Err(RunFailed(format!("gate failed: {}", failing.join(", "))).into());
+    }
+    Ok(())
+}
+
+/// Refuses an output path that is a directory or whose directory does not exist.
+pub fn check_output(path: Option<&Path>, flag: &str) -> Result<()> {
+    let Some(p) = path else { return Ok(()) };
+    if p.is_dir() {
+        return Err(input(format!("{flag} {}: expected a file path, got a directory", p.display())));
+    }
+    let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(input(format!("{flag} {}: directory {} does not exist", p.display(), parent.display())));
     }
     Ok(())
 }
@@ -263,6 +292,7 @@ mod tests {
                 seed: 1,
                 shard_size: 500,
                 alloc: "jemalloc".into(),
+                arena_max: None,
                 compaction: "streaming".into(),
                 compaction_concurrency: 1,
                 writer_batch: 512,

@@ -94,6 +94,10 @@ impl RunFiles {
     }
 }
 
+/// Largest value accepted in `samples.csv` (bytes, ms, counts): 1e15 is ~900 TiB or
+/// ~31,000 years of milliseconds; anything larger is a corrupt file, not a measurement.
+const MAX_SAMPLE_VALUE: f64 = 1e15;
+
 fn read_samples(path: &Path) -> Result<Vec<SampleRow>> {
     let text = fs::read_to_string(path).map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?;
     let mut lines = text.lines();
@@ -130,14 +134,15 @@ fn read_samples(path: &Path) -> Result<Vec<SampleRow>> {
                     cells.len()
                 ))),
                 Some("") => Ok(None),
-                Some(v) => v.parse().map(Some).map_err(|_| {
-                    input(format!(
-                        "{}:{}: column `{}`: expected a number, got `{v}`",
+                Some(v) => match v.parse::<f64>() {
+                    Ok(x) if x.is_finite() && (0.0..=MAX_SAMPLE_VALUE).contains(&x) => Ok(Some(x)),
+                    _ => Err(input(format!(
+                        "{}:{}: column `{}`: expected a number in 0..=1e15, got `{v}`",
                         path.display(),
                         i + 2,
                         header[idx[k]]
-                    ))
-                }),
+                    ))),
+                },
             }
         };
         let req = |k: usize| get(k).map(|v| v.unwrap_or(0.0));

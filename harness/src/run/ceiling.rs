@@ -137,7 +137,7 @@ pub struct CpuProbeSetup<'a> {
     pub node_bin: &'a Path,
     /// The run's node arguments with `--socket` and `--data` pointing at the scratch
     /// places; `--null-writer` is added here.
-    pub args: Vec<String>,
+    pub args: Vec<std::ffi::OsString>,
     pub env: &'a [(String, String)],
     pub socket: &'a Path,
     pub scratch: &'a Path,

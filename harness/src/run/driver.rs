@@ -264,7 +264,7 @@ fn send(stream: UnixStream, spec: &WorkloadSpec, shared: &Shared, max_in_flight:
     let mut sent_bytes = 0u64;
     for block in Feed::start(spec, threads) {
         if block.window_start {
-            pacer.window_delay(&mut latency_rng);
+            pacer.window_delay(&mut latency_rng, stop);
         }
         if !wait_for_room(shared, max_in_flight, stop) {
             return;
@@ -279,7 +279,7 @@ fn send(stream: UnixStream, spec: &WorkloadSpec, shared: &Shared, max_in_flight:
             return;
         }
         sent_bytes += block.bytes.len() as u64;
-        pacer.throttle(sent_bytes);
+        pacer.throttle(sent_bytes, stop);
         // Hand each arrival window to the node now rather than when the buffer fills.
         if block.window_end && out.flush().is_err() {
             return;
@@ -322,20 +322,35 @@ impl Pacer {
         }
     }
 
-    fn throttle(&self, sent_bytes: u64) {
+    fn throttle(&self, sent_bytes: u64, stop: &AtomicBool) {
         if let Some(rate) = self.rate_bytes_per_s {
-            let due = Duration::from_secs_f64(sent_bytes as f64 / rate);
+            // The spec bounds the rate from below; an out-of-range result still only
+            // means "wait until stopped", never a panic.
+            let due = Duration::try_from_secs_f64(sent_bytes as f64 / rate).unwrap_or(Duration::MAX);
             if let Some(wait) = due.checked_sub(self.start.elapsed()) {
-                thread::sleep(wait);
+                sleep_unless_stopped(wait, stop);
             }
         }
     }
 
-    fn window_delay(&self, state: &mut u64) {
+    fn window_delay(&self, state: &mut u64, stop: &AtomicBool) {
         if let Some(d) = &self.window_latency {
             *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
             let mut rng = syncbench_workloads::rng::SplitMix64::new(*state);
-            thread::sleep(Duration::from_millis(d.sample(&mut rng)));
+            sleep_unless_stopped(Duration::from_millis(d.sample(&mut rng)), stop);
         }
+    }
+}
+
+/// Sleeps for `wait` in slices of at most 50 ms, returning early once `stop` is set
+/// (the supervisor sets it at the deadline): a pacing sleep never outlives the run.
+fn sleep_unless_stopped(wait: Duration, stop: &AtomicBool) {
+    let until = Instant::now().checked_add(wait);
+    while !stop.load(Ordering::Relaxed) {
+        let left = until.map_or(Duration::from_millis(50), |u| u.saturating_duration_since(Instant::now()));
+        if left.is_zero() {
+            return;
+        }
+        thread::sleep(left.min(Duration::from_millis(50)));
     }
 }

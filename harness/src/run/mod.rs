@@ -26,6 +26,7 @@ pub mod progress;
 pub mod sampler;
 mod write;
 
+use std::ffi::OsString;
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -93,6 +94,7 @@ impl RunReport {
 pub fn ingest(opts: &IngestOptions) -> Result<RunReport> {
     let start = SystemTime::now();
     let node_bin = crate::node_bin::resolve(opts.alloc, opts.node_bin.as_deref())?;
+    node::check_allocator_conf(&node_bin, &node::allocator_env(opts), opts)?;
     signals::check()?;
     let run_dir = match &opts.out {
         Some(p) => Claimed::given(p, "out")?,
@@ -191,26 +193,27 @@ fn check_free_disk(dir: &Path, need: u64) -> Result<()> {
     Ok(())
 }
 
-fn node_args(plan: &Plan) -> Vec<String> {
+/// The node's command line. Paths stay `OsString`: a path that is not UTF-8 must reach
+/// the node byte for byte (a lossy conversion once sent it to another directory).
+fn node_args(plan: &Plan) -> Vec<OsString> {
     let o = plan.opts;
-    let mode = o.compaction.as_str();
-    let mut args = vec![
+    let mut args: Vec<OsString> = vec![
         "--socket".into(),
-        plan.socket_dir.join("node.sock").display().to_string(),
+        plan.socket_dir.join("node.sock").into_os_string(),
         "--data".into(),
-        plan.data_dir.display().to_string(),
-        "--shard-size".into(),
-        o.workload.shard_size.to_string(),
-        "--writer-batch".into(),
-        o.writer_batch.to_string(),
-        "--compaction".into(),
-        mode.into(),
-        "--compaction-concurrency".into(),
-        o.compaction_concurrency.to_string(),
-        "--stats-interval-ms".into(),
-        NODE_STATS_INTERVAL_MS.to_string(),
+        plan.data_dir.clone().into_os_string(),
     ];
-    args.extend(o.node_args.iter().cloned());
+    let settings = [
+        ("--shard-size", o.workload.shard_size.to_string()),
+        ("--writer-batch", o.writer_batch.to_string()),
+        ("--compaction", o.compaction.as_str().to_owned()),
+        ("--compaction-concurrency", o.compaction_concurrency.to_string()),
+        ("--stats-interval-ms", NODE_STATS_INTERVAL_MS.to_string()),
+    ];
+    for (flag, value) in settings {
+        args.extend([flag.into(), value.into()]);
+    }
+    args.extend(o.node_args.iter().map(OsString::from));
     args
 }
 
@@ -249,7 +252,7 @@ fn cpu_probe(plan: &Plan, env: &[(String, String)]) -> Result<ceiling::CpuProbe>
     let probe = fs::create_dir(&scratch).map_err(anyhow::Error::from).and_then(|()| {
         let probe_plan = Plan { data_dir: scratch.join("node"), ..plan.clone() };
         let mut args = node_args(&probe_plan);
-        replace_arg(&mut args, "--socket", &socket.display().to_string());
+        replace_arg(&mut args, "--socket", socket.clone().into_os_string());
         ceiling::cpu(ceiling::CpuProbeSetup {
             node_bin: &plan.node_bin,
             args,
@@ -265,10 +268,10 @@ fn cpu_probe(plan: &Plan, env: &[(String, String)]) -> Result<ceiling::CpuProbe>
     probe
 }
 
-fn replace_arg(args: &mut [String], flag: &str, value: &str) {
+fn replace_arg(args: &mut [OsString], flag: &str, value: OsString) {
     if let Some(i) = args.iter().position(|a| a == flag) {
         if let Some(v) = args.get_mut(i + 1) {
-            *v = value.to_owned();
+            *v = value;
         }
     }
 }
@@ -327,7 +330,7 @@ fn execute(plan: &Plan) -> Result<RunReport> {
 /// Spawns the node at the run's time zero, drives the workload, reaps the node.
 fn run_node(
     plan: &Plan,
-    args: &[String],
+    args: &[OsString],
     env: &[(String, String)],
     log_path: &Path,
     obs: &Arc<NodeObservations>,

@@ -66,6 +66,30 @@ pub fn allocator_env(opts: &IngestOptions) -> Vec<(String, String)> {
     env
 }
 
+/// Starts the node binary with `--version` and the run's allocator environment, and
+/// refuses (exit 2) a configuration the allocator complained about: jemalloc reports
+/// an invalid `--alloc-conf` on stderr and carries on with its defaults, which would
+/// otherwise be recorded as applied.
+pub fn check_allocator_conf(bin: &Path, env: &[(String, String)], opts: &IngestOptions) -> Result<()> {
+    let Some(conf) = opts.alloc_conf.as_deref() else { return Ok(()) };
+    let mut cmd = Command::new(bin);
+    cmd.arg("--version").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    for k in ALLOCATOR_ENV {
+        cmd.env_remove(k);
+    }
+    let out =
+        cmd.envs(env.iter().map(|(k, v)| (k, v))).output().with_context(|| format!("starting {}", bin.display()))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let complaints: Vec<&str> = stderr.lines().filter(|l| l.contains("<jemalloc>:")).take(5).collect();
+    if !complaints.is_empty() {
+        return Err(crate::error::input(format!(
+            "--alloc-conf {conf}: the allocator rejected it: {}",
+            complaints.join("; ")
+        )));
+    }
+    Ok(())
+}
+
 pub struct NodeProcess {
     pub pid: u32,
     exit: Arc<(Mutex<Option<ExitInfo>>, Condvar)>,
@@ -77,7 +101,7 @@ pub struct NodeProcess {
 impl NodeProcess {
     pub fn spawn(
         bin: &Path,
-        args: &[String],
+        args: &[std::ffi::OsString],
         env: &[(String, String)],
         limit: &MemLimit,
         log: Arc<EventLog>,

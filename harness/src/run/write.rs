@@ -2,6 +2,7 @@
 //! and crash/ when the node died.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fs;
 
 use anyhow::{Context, Result};
@@ -22,17 +23,16 @@ use crate::units::round3;
 use hdrhistogram::Histogram;
 
 /// Node arguments with this machine's paths replaced by placeholders.
-fn portable_args(plan: &Plan, args: &[String]) -> Vec<String> {
-    let socket = plan.socket_dir.join("node.sock").display().to_string();
-    let data = plan.data_dir.display().to_string();
+fn portable_args(plan: &Plan, args: &[OsString]) -> Vec<String> {
+    let socket = plan.socket_dir.join("node.sock");
     args.iter()
         .map(|a| {
-            if *a == socket {
+            if *a == socket.as_os_str() {
                 "<socket>".into()
-            } else if *a == data {
+            } else if *a == plan.data_dir.as_os_str() {
                 "<data-dir>".into()
             } else {
-                a.clone()
+                a.to_string_lossy().into_owned()
             }
         })
         .collect()
@@ -40,7 +40,7 @@ fn portable_args(plan: &Plan, args: &[String]) -> Vec<String> {
 
 pub fn config_json(
     plan: &Plan,
-    args: &[String],
+    args: &[OsString],
     env: &[(String, String)],
     extra: Option<(Value, Value)>,
     ceilings: &Ceilings,
@@ -79,7 +79,7 @@ pub fn config_json(
 
 pub fn outputs(
     plan: &Plan,
-    args: &[String],
+    args: &[OsString],
     env: &[(String, String)],
     c: &Collected,
     obs: &NodeObservations,
@@ -108,19 +108,16 @@ pub fn outputs(
         if summary.outcome != Outcome::Ok {
             write_crash(plan, c, &summary, tail.into_iter().collect())?;
         }
-        Ok(())
+        // Drawn from the files just written, exactly as `syncbench report` redraws them.
+        RunFiles::load(dir)
+            .and_then(|r| charts::render_run(&RunChartData::from_files(&r), &dir.join("charts"), plan.opts.png))
+            .context("rendering charts")
     })();
-    if let Err(e) = &rest {
+    if let Err(e) = rest {
         // Say so in the summary if the disk still lets us: these results are incomplete.
         summary.write_error = Some(format!("{e:#}"));
         let _ = write_json(&dir.join("summary.json"), &summary);
-        return Err(rest.unwrap_err());
-    }
-    // Drawn from the files just written, exactly as `syncbench report` redraws them.
-    let drawn = RunFiles::load(dir)
-        .and_then(|r| charts::render_run(&RunChartData::from_files(&r), &dir.join("charts"), plan.opts.png));
-    if let Err(e) = drawn {
-        eprintln!("syncbench: warning: charts could not be rendered: {e:#}");
+        return Err(e.context(format!("the run directory {} is incomplete", dir.display())));
     }
     Ok(summary)
 }

@@ -1,0 +1,393 @@
+//! Hostile conditions: signals, concurrent runs, odd paths, hangs and inputs that used
+//! to lose results or report success wrongly. Each test is named after the root cause
+//! it guards against; all run the real binaries.
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{json, node_bin, syncbench, text, SYNCBENCH};
+
+fn executable(path: &Path, script: &str) {
+    std::fs::write(path, script).unwrap();
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
+fn smoke(blocks: &str) -> Vec<String> {
+    let node = node_bin("jemalloc").display().to_string();
+    ["ingest", "--alloc", "jemalloc", "--workload", "smoke", "--blocks", blocks, "--node-bin", &node]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+fn run_in(dir: &Path, args: &[String], extra: &[&str]) -> std::process::Output {
+    let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+    all.extend_from_slice(extra);
+    syncbench(&all, dir)
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn out_and_data_dir_that_overlap_are_refused_and_nothing_is_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("keep")).unwrap();
+    std::fs::write(dir.path().join("keep/precious.txt"), b"x").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("x"), dir.path().join("link")).unwrap();
+    let cases = [("x", "x"), ("x", "x/data"), ("x/run", "x"), ("x", "link"), ("keep/run", "keep")];
+    for (out, data) in cases {
+        let o = run_in(dir.path(), &smoke("200"), &["--no-ceilings", "--out", out, "--data-dir", data]);
+        assert_eq!(o.status.code(), Some(2), "--out {out} --data-dir {data}: {}", text(&o));
+        assert!(stderr(&o).contains("overlap"), "{}", text(&o));
+        assert!(!dir.path().join("x").exists(), "an early refusal leaves no --out behind");
+        assert!(dir.path().join("keep/precious.txt").is_file());
+    }
+}
+
+#[test]
+fn concurrent_runs_never_share_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let spawn = |extra: &[&str]| {
+        let mut cmd = Command::new(SYNCBENCH);
+        cmd.args(smoke("1200")).args(["--no-ceilings"]).args(extra).current_dir(dir.path()).env_remove("CARGO");
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+    };
+    // Same --out: one run gets it, the other is refused (exit 2), never both "ok".
+    let (a, b) = (spawn(&["--out", "same"]), spawn(&["--out", "same"]));
+    let codes = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()].map(|o| o.status.code());
+    assert!(codes.contains(&Some(0)) && codes.contains(&Some(2)), "{codes:?}");
+    assert_eq!(json(&dir.path().join("same/summary.json"))["outcome"], "ok");
+    // Same --data-dir: refused as a usage error, not a corrupt store blamed on the node.
+    let (a, b) = (spawn(&["--out", "r1", "--data-dir", "d"]), spawn(&["--out", "r2", "--data-dir", "d"]));
+    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    let codes = outs.iter().map(|o| o.status.code()).collect::<Vec<_>>();
+    assert!(codes.contains(&Some(0)) && codes.contains(&Some(2)), "{codes:?}");
+    // Default names in the same second: two run directories, two data directories.
+    let (a, b) = (spawn(&[]), spawn(&[]));
+    assert!(a.wait_with_output().unwrap().status.success() && b.wait_with_output().unwrap().status.success());
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join("results")).unwrap().flatten().collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(!dir.path().join(".syncbench-data").exists());
+}
+
+/// Regression: with `--out` on a full filesystem the run wrote a 0-byte config.json, or
+/// lost everything after the node ran ("writing latency/compaction.hgrm: No space
+/// left"), sometimes exiting 0. Needs a tmpfs (root, as in CI).
+#[test]
+fn a_full_out_filesystem_never_exits_0_and_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let mounted =
+        Command::new("mount").args(["-t", "tmpfs", "-o", "size=24k", "syncbench-out-full"]).arg(&small).status();
+    if !mounted.is_ok_and(|s| s.success()) {
+        assert!(std::env::var_os("CI").is_none(), "CI must be able to mount a tmpfs");
+        eprintln!("not run: cannot mount a tmpfs here");
+        return;
+    }
+    let out = small.join("run").display().to_string();
+    let o = run_in(dir.path(), &smoke("600"), &["--no-ceilings", "--out", &out, "--data-dir", "data"]);
+    let _ = Command::new("umount").arg(&small).status();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(stderr(&o).contains(&out) && stderr(&o).contains("No space left"), "names the file: {}", text(&o));
+    assert!(!dir.path().join("data").exists(), "node data removed");
+}
+
+#[test]
+fn a_symlinked_data_dir_is_emptied_not_unlinked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("target")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("target"), dir.path().join("link")).unwrap();
+    let o = run_in(dir.path(), &smoke("600"), &["--no-ceilings", "--out", "run", "--data-dir", "link"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(dir.path().join("link").is_symlink(), "the link stays");
+    assert_eq!(std::fs::read_dir(dir.path().join("target")).unwrap().count(), 0, "the node's data is gone");
+}
+
+/// Processes whose command line mentions `needle` (the test's private directory).
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else { continue };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        let state = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let zombie = state.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z'));
+        if cmd.contains(needle) && !zombie {
+            found.push(format!("{}: {cmd}", e.file_name().to_string_lossy()));
+        }
+    }
+    found
+}
+
+/// Memory cgroups a harness with pid `pid` created and left behind.
+fn leftover_cgroups(pid: u32) -> Vec<PathBuf> {
+    let prefix = format!("syncbench-{pid}-");
+    let mut stack = vec![(PathBuf::from("/sys/fs/cgroup"), 0)];
+    let mut found = Vec::new();
+    while let Some((d, depth)) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                found.push(e.path());
+            } else if depth < 6 {
+                stack.push((e.path(), depth + 1));
+            }
+        }
+    }
+    found
+}
+
+/// Waits up to `limit` for `child`; kills it and panics past that.
+fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let until = Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("syncbench did not stop within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// SIGINT or SIGTERM at a seeded random moment — during the (simulated) node build, the
+/// ceiling probes, the node run or the charts — 20 times. Regression: an interrupted
+/// run left its data directory, socket directory, memory cgroup, a half-written run
+/// directory and sometimes the node itself behind.
+#[test]
+fn interrupting_a_run_at_any_moment_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = node_bin("jemalloc");
+    // A stand-in for cargo that takes a while to "build" the node, so that signals
+    // also land during the build step of `cargo run`.
+    let cargo = dir.path().join("slow-cargo");
+    let artifact = format!(
+        r#"{{"reason":"compiler-artifact","target":{{"name":"node-jemalloc"}},"executable":"{}"}}"#,
+        node.display()
+    );
+    executable(&cargo, &format!("#!/bin/sh\nsleep 1\necho '{artifact}'\n"));
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut state = 0x5EED_u64;
+    let mut outcomes = Vec::new();
+    for i in 0..20 {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let delay = Duration::from_millis(300 + (state >> 33) % 6500);
+        let sig = if i % 2 == 0 { libc::SIGINT } else { libc::SIGTERM };
+        let run = format!("run{i}");
+        let mut child = Command::new(SYNCBENCH)
+            .args(["ingest", "--alloc", "jemalloc", "--workload", "smoke", "--blocks", "2000", "--out", &run])
+            .args(["--mem-limit", "4GiB"])
+            .env("CARGO", &cargo)
+            .env("TMPDIR", &tmp)
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let status = wait_bounded(&mut child, Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(200));
+        let at = format!("kill {i} ({sig}) after {delay:?}");
+        assert!(status.code() == Some(128 + sig) || status.success(), "{at}: exit {status:?} {:?}", status.signal());
+        let data = dir.path().join(".syncbench-data");
+        assert!(!data.exists() || std::fs::read_dir(&data).unwrap().count() == 0, "{at}: data left");
+        assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "{at}: socket directory left");
+        assert_eq!(processes_mentioning(&dir.path().display().to_string()), Vec::<String>::new(), "{at}: node left");
+        assert_eq!(leftover_cgroups(child.id()), Vec::<PathBuf>::new(), "{at}: cgroup left");
+        let summary = dir.path().join(&run).join("summary.json");
+        let outcome =
+            if summary.is_file() { json(&summary)["outcome"].as_str().unwrap().to_owned() } else { "none".into() };
+        match (status.success(), outcome.as_str()) {
+            (true, "ok") => assert!(dir.path().join(&run).join("charts/rss.svg").is_file(), "{at}: complete"),
+            (false, "interrupted") | (false, "ok") => {}
+            (false, "none") => assert!(!dir.path().join(&run).exists(), "{at}: a run directory without summary"),
+            other => panic!("{at}: {other:?}"),
+        }
+        outcomes.push(outcome);
+    }
+    eprintln!("outcomes of 20 interrupted runs: {outcomes:?}");
+    assert!(outcomes.iter().any(|o| o == "interrupted"), "some kills must land during the node run");
+    assert!(outcomes.iter().any(|o| o == "none"), "some kills must land before the node ran");
+}
+
+/// Regression: SIGTERM while the node hung left an orphan node (parent pid 1); so did a
+/// harness killed outright (the node now gets PR_SET_PDEATHSIG).
+#[test]
+fn a_hanging_node_dies_with_its_harness() {
+    let dir = tempfile::tempdir().unwrap();
+    for sig in [libc::SIGTERM, libc::SIGKILL] {
+        let mut args = smoke("2000");
+        args.extend(["--no-ceilings", "--out", &format!("run{sig}"), "--node-arg=--fault=hang"].map(str::to_owned));
+        args.push("--node-arg=--fault-at-block=100".into());
+        let mut child =
+            Command::new(SYNCBENCH).args(&args).current_dir(dir.path()).stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let status = wait_bounded(&mut child, Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(300));
+        if sig == libc::SIGTERM {
+            assert_eq!(status.code(), Some(143));
+            assert_eq!(json(&dir.path().join(format!("run{sig}/summary.json")))["outcome"], "interrupted");
+        }
+        let left = processes_mentioning(&dir.path().display().to_string());
+        assert!(left.is_empty(), "signal {sig}: {left:?}");
+    }
+}
+
+/// Regression: a 1-hour sample interval made a 1 s run take an hour (the sampler was
+/// joined while asleep); a slow rate limit slept past --timeout.
+#[test]
+fn sleeps_end_with_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let o = run_in(dir.path(), &smoke("600"), &["--no-ceilings", "--out", "a", "--sample-interval", "60s"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../workloads/specs/smoke.toml")).unwrap();
+    let slow = spec.replace("[arrival]", "[arrival]\nrate_limit_mib_per_s = 0.01");
+    assert_ne!(slow, spec);
+    std::fs::write(dir.path().join("slow.toml"), slow).unwrap();
+    let node = node_bin("jemalloc").display().to_string();
+    let started = Instant::now();
+    let args = ["ingest", "--alloc", "jemalloc", "--workload", "./slow.toml", "--no-ceilings", "--node-bin", &node];
+    let o = syncbench(&[&args[..], &["--timeout", "3s", "--out", "b"]].concat(), dir.path());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(json(&dir.path().join("b/summary.json"))["outcome"], "timeout");
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+}
+
+#[test]
+fn odd_paths_and_arguments_get_clear_errors() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a-file"), b"x").unwrap();
+    std::os::unix::fs::symlink("loop", dir.path().join("loop")).unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--out", "a-file"], "--out a-file: expected a directory, got a file"),
+        (&["--out", "loop"], "--out loop: cannot resolve"),
+        (&["--out", "r", "--data-dir", "/proc/nope"], "--data-dir /proc/nope: cannot create"),
+        (&["--out", "r", "--sample-interval", "0.0001ms"], "--sample-interval: expected 1ms..=60s"),
+        (&["--out", "r", "--alloc-conf", "narenas:banana,junk"], "Invalid conf value: narenas:banana"),
+        (&["--out", "r", "--verify-sample", "1000000"], "--verify-sample: expected 0..=100000"),
+    ];
+    for (extra, fragment) in cases {
+        let o = run_in(dir.path(), &smoke("200"), &[&["--no-ceilings"], *extra].concat());
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", text(&o));
+        assert!(stderr(&o).contains(fragment), "{extra:?}: want {fragment:?} in {}", text(&o));
+        assert!(!dir.path().join("r").exists(), "{extra:?}: an early refusal left --out behind");
+    }
+    let o = syncbench(&["workload", "describe", "results"], dir.path());
+    let _ = std::fs::create_dir(dir.path().join("results"));
+    let o2 = syncbench(&["workload", "describe", "results"], dir.path());
+    assert_eq!((o.status.code(), o2.status.code()), (Some(2), Some(2)));
+    assert!(stderr(&o2).contains("expected a regular file, got a directory"), "{}", text(&o2));
+    // A non-UTF-8 --out: recorded lossily, never a panic.
+    let weird = std::ffi::OsStr::from_bytes(b"out-\xff");
+    let o = Command::new(SYNCBENCH)
+        .args(smoke("200"))
+        .arg("--no-ceilings")
+        .arg("--out")
+        .arg(weird)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(json(&dir.path().join(weird).join("config.json"))["command"].to_string().contains("out-\u{fffd}"));
+    // A TMPDIR too long for a socket path: the socket goes to /tmp instead.
+    let long = dir.path().join("t".repeat(100));
+    std::fs::create_dir(&long).unwrap();
+    let o = Command::new(SYNCBENCH)
+        .args(smoke("200"))
+        .args(["--no-ceilings", "--out", "long-tmp"])
+        .env("TMPDIR", &long)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// Regression: a node printing 300 MB without a newline grew the harness to 317 MB.
+#[test]
+fn node_output_without_newlines_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let chatty = dir.path().join("chatty-node");
+    executable(&chatty, "#!/bin/sh\nhead -c 100000000 /dev/zero | tr '\\0' x\nexit 1\n");
+    let mut child = Command::new(SYNCBENCH)
+        .args(["ingest", "--alloc", "jemalloc", "--workload", "smoke", "--no-ceilings", "--out", "run"])
+        .arg("--node-bin")
+        .arg(&chatty)
+        .args(["--timeout", "30s"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid out-parameter; wait4 on our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let _ = child.try_wait();
+    let peak_mib = usage.ru_maxrss as f64 / 1024.0;
+    assert!(peak_mib < 80.0, "the harness peaked at {peak_mib:.0} MiB reading 100 MB of one line");
+}
+
+#[test]
+fn gate_and_report_refuse_what_they_cannot_judge() {
+    let dir = tempfile::tempdir().unwrap();
+    node_bin("jemalloc"); // the matrix finds it next to syncbench
+    let m = |out: &str, extra: &[&str]| {
+        let args = ["matrix", "--alloc", "jemalloc", "--workload", "smoke", "--blocks", "300", "--no-ceilings"];
+        let o = syncbench(&[&args[..], &["--out", out], extra].concat(), dir.path());
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    m("one", &["--repeat", "1"]);
+    m("mixed", &["--repeat", "3", "--compaction", "streaming,buffered"]);
+    let cases: &[(&[&str], &str)] = &[
+        (&["gate", "--candidate", "one", "--write-baseline", "one"], "--write-baseline one: expected a file path"),
+        (&["gate", "--candidate", "one", "--write-baseline", "b.json"], "expected at least 3 successful runs"),
+        (&["gate", "--candidate", "mixed", "--baseline", "one", "--markdown", "no/x.md"], "--markdown no/x.md"),
+        (&["gate", "--candidate", "mixed", "--baseline", "one"], "configured differently"),
+    ];
+    for (args, fragment) in cases {
+        let o = syncbench(args, dir.path());
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(stderr(&o).contains(fragment), "{args:?}: want {fragment:?}: {}", text(&o));
+        assert!(!String::from_utf8_lossy(&o.stdout).contains("result: pass"), "{args:?}");
+    }
+    // report: NaN in samples.csv is refused with file:line; a suite naming a run
+    // directory outside itself is refused before anything is written.
+    let run = dir.path().join("one/runs/jemalloc_streaming_cc1-r1");
+    let csv = std::fs::read_to_string(run.join("samples.csv")).unwrap();
+    let mut lines: Vec<String> = csv.lines().map(str::to_owned).collect();
+    let mut cells: Vec<&str> = lines[2].split(',').collect();
+    cells[1] = "NaN";
+    lines[2] = cells.join(",");
+    std::fs::write(run.join("samples.csv"), lines.join("\n") + "\n").unwrap();
+    let o = syncbench(&["report", "one"], dir.path());
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(stderr(&o).contains("samples.csv:3: column `rss_bytes`"), "{}", text(&o));
+    let suite = dir.path().join("mixed/suite.json");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let s = std::fs::read_to_string(&suite).unwrap();
+    let first = json(&suite)["order"][0]["run_dir"].as_str().unwrap().to_owned();
+    std::fs::write(&suite, s.replacen(&format!("\"{first}\""), &format!("\"{}\"", outside.display()), 1)).unwrap();
+    let o = syncbench(&["report", "mixed"], dir.path());
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(stderr(&o).contains("expected a relative path inside the suite"), "{}", text(&o));
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+}
