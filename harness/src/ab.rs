@@ -60,12 +60,13 @@ pub fn run(a: &AbArgs) -> Result<()> {
             "repeat": a.repeat, "order_seed": a.order_seed, "floor_pct": floor_pct, "baseline_cell": "base",
         }),
         base,
-        dir: dir.clone(),
+        dir,
+        default_dir: a.out.is_none(),
         repeat: a.repeat,
         order_seed: a.order_seed,
         fail_fast: true,
     };
-    matrix::execute(&plan, start)?;
+    let dir = matrix::execute(&plan, start)?;
     // Time figures of a node that stores nothing (or was never checked) are not a
     // faster node: refuse them rather than call them "better".
     let untrusted: Vec<String> =

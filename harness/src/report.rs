@@ -96,7 +96,19 @@ fn inside(suite: &Path, rel: &str, i: usize) -> Result<PathBuf> {
             suite.join("suite.json").display()
         )));
     }
-    Ok(suite.join(p))
+    let dir = suite.join(p);
+    // A symlink inside the suite could still lead out of it.
+    let escapes = match (fs::canonicalize(&dir), fs::canonicalize(suite)) {
+        (Ok(real), Ok(root)) => !real.starts_with(root),
+        _ => false,
+    };
+    if escapes {
+        return Err(input(format!(
+            "{}: field `order[{i}].run_dir`: `{rel}` leads outside the suite through a symlink",
+            suite.join("suite.json").display()
+        )));
+    }
+    Ok(dir)
 }
 
 /// Re-derives a suite's comparison and charts from suite.json and its runs.
@@ -307,4 +319,30 @@ fn write_index(dir: &Path) -> Result<PathBuf> {
     let path = dir.join("README.md");
     fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(workload: &str, hash: &str, ceilings: bool) -> RunFiles {
+        let ceilings = if ceilings { serde_json::json!({"cpu": {}}) } else { serde_json::Value::Null };
+        RunFiles {
+            dir: PathBuf::from("r"),
+            summary: serde_json::json!({}),
+            config: serde_json::json!({"workload": {"name": workload, "spec_hash": hash, "blocks": 10}, "ceilings": ceilings}),
+            samples: Vec::new(),
+            compactions: Vec::new(),
+            flushes: Vec::new(),
+            latency: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn merging_runs_measured_differently_warns() {
+        assert!(mixed_settings(&[run("smoke", "a", true), run("smoke", "a", true)]).is_empty());
+        let w = mixed_settings(&[run("smoke", "a", true), run("smoke", "b", false)]);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].contains("workload spec hashes (a, b)") && w[1].contains("ceiling settings"), "{w:?}");
+    }
 }

@@ -92,9 +92,14 @@ fn a_full_out_filesystem_never_exits_0_and_names_the_file() {
     }
     let out = small.join("run").display().to_string();
     let o = run_in(dir.path(), &smoke("600"), &["--no-ceilings", "--out", &out, "--data-dir", "data"]);
+    let summary = std::fs::read_to_string(small.join("run/summary.json")).ok();
     let _ = Command::new("umount").arg(&small).status();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(stderr(&o).contains(&out) && stderr(&o).contains("No space left"), "names the file: {}", text(&o));
+    if let Some(summary) = summary {
+        let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+        assert!(summary["incomplete"].is_string(), "a summary never vouches for missing files: {summary}");
+    }
     assert!(!dir.path().join("data").exists(), "node data removed");
 }
 
@@ -306,6 +311,13 @@ fn odd_paths_and_arguments_get_clear_errors() {
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
     assert!(json(&dir.path().join(weird).join("config.json"))["command"].to_string().contains("out-\u{fffd}"));
+    // A FIFO as a spec: refused at once, never opened (opening would block).
+    let fifo = dir.path().join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let mut describe = Command::new(SYNCBENCH);
+    describe.args(["workload", "describe", "./fifo"]).current_dir(dir.path()).stderr(Stdio::piped());
+    let mut child = describe.spawn().unwrap();
+    assert_eq!(wait_bounded(&mut child, Duration::from_secs(10)).code(), Some(2));
     // A TMPDIR too long for a socket path: the socket goes to /tmp instead.
     let long = dir.path().join("t".repeat(100));
     std::fs::create_dir(&long).unwrap();
@@ -362,7 +374,10 @@ fn gate_and_report_refuse_what_they_cannot_judge() {
         (&["gate", "--candidate", "mixed", "--baseline", "one", "--markdown", "no/x.md"], "--markdown no/x.md"),
         (&["gate", "--candidate", "mixed", "--baseline", "one"], "configured differently"),
     ];
-    for (args, fragment) in cases {
+    let node = node_bin("jemalloc").display().to_string();
+    let ab = ["ab", "--base-node", &node, "--head-node", &node, "--markdown", "no/ab.md"];
+    let cases = [cases, &[(&ab[..], "--markdown no/ab.md: directory no does not exist")]].concat();
+    for (args, fragment) in &cases {
         let o = syncbench(args, dir.path());
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
         assert!(stderr(&o).contains(fragment), "{args:?}: want {fragment:?}: {}", text(&o));
@@ -390,4 +405,36 @@ fn gate_and_report_refuse_what_they_cannot_judge() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(stderr(&o).contains("expected a relative path inside the suite"), "{}", text(&o));
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+}
+
+/// Regression: an interrupted matrix left a half-written cell that `report` showed as
+/// "n 0", and nothing said the suite was cut short.
+#[test]
+fn an_interrupted_matrix_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    node_bin("jemalloc");
+    let args = ["matrix", "--alloc", "jemalloc", "--workload", "smoke", "--blocks", "1200", "--repeat", "4"];
+    let mut child = Command::new(SYNCBENCH)
+        .args(args)
+        .args(["--no-ceilings", "--out", "suite"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let suite = dir.path().join("suite/suite.json");
+    let until = Instant::now() + Duration::from_secs(60);
+    while !(suite.is_file() && json(&suite)["order"].as_array().is_some_and(|o| !o.is_empty())) {
+        assert!(Instant::now() < until, "no run finished");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(wait_bounded(&mut child, Duration::from_secs(60)).code(), Some(130));
+    let s = json(&suite);
+    assert_eq!(s["interrupted"], "SIGINT", "{s}");
+    let runs = s["order"].as_array().unwrap();
+    assert!(runs.len() < 4, "stopped early: {s}");
+    assert!(runs.iter().all(|r| r["outcome"] == "ok" || r["outcome"] == "interrupted"), "{s}");
+    assert!(!dir.path().join(".syncbench-data").exists());
 }

@@ -31,6 +31,7 @@ fn lying_nodes_are_protocol_violations_not_ok_runs() {
         ("unknown-ack", "never sent"),
         ("missing-ack", "unacknowledged"),
         ("done-without-acks", "unacknowledged"),
+        ("done-at-hello", "Done after 0 of the workload's 1200 blocks"),
         ("ack-without-storing", "read back failed"),
     ];
     for (lie, why) in lies {
@@ -121,7 +122,14 @@ fn sampler_at_10ms_writes_no_zero_rows_and_no_repeated_instants() {
     // Regression: bytes_written came from the last sample and missed the end.
     assert_eq!(s["bytes_written_source"], "node_exit", "{s}");
     let last_sample: u64 = rows.last().unwrap()[14].parse().unwrap();
-    assert!(s["bytes_written"].as_u64().unwrap() >= last_sample);
+    let written = s["bytes_written"].as_u64().unwrap() as f64;
+    assert!(written >= last_sample as f64);
+    // Within 0.5 % of the node's own final /proc/self/io read (its node_summary).
+    let events = std::fs::read_to_string(dir.path().join("fast/events.jsonl")).unwrap();
+    let own = events.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap());
+    let mut own = own.filter(|e| e["event"] == "node_summary").map(|e| e["self"]["io_write_bytes"].as_f64().unwrap());
+    let own = own.next_back().unwrap();
+    assert!((written / own - 1.0).abs() < 0.005, "exit read {written} vs the node's own {own}");
 }
 
 /// Regression: a file named like a built-in workload in the working directory silently

@@ -9,6 +9,8 @@
 //! - `missing-ack`: leaves the first block of every batch unacknowledged, then
 //!   reports `Done` as if all were durable;
 //! - `done-without-acks`: reports `Done` after the first block, acknowledging nothing;
+//! - `done-at-hello`: reports `Done` at once, before any block (nothing was sent, so
+//!   nothing sent is unacknowledged: only "the whole workload" catches it);
 //! - `ack-without-storing`: acknowledges everything exactly once and stores nothing
 //!   (caught only by reading acknowledged blocks back).
 
@@ -29,6 +31,7 @@ pub enum Lie {
     UnknownAck,
     MissingAck,
     DoneWithoutAcks,
+    DoneAtHello,
     AckWithoutStoring,
 }
 
@@ -58,13 +61,25 @@ pub fn serve(
         send(&Frame::Ack { blocks })?;
         Ok(n)
     };
+    let acked = if lie == Lie::DoneAtHello { 0 } else { receive(lie, frames, batch, ack)? };
+    // Counts consistent with the lie: "every block I acknowledged is durable".
+    events.emit("node_summary", json!({"blocks_received": acked, "blocks_durable": acked, "lie": true}));
+    send(&Frame::Done { histograms: Vec::new() })
+}
+
+/// Reads blocks until `Finish` (or the first block, for `done-without-acks`),
+/// acknowledging them through `ack` in batches; returns the count acknowledged.
+fn receive(
+    lie: Lie,
+    frames: &mut FrameReader<BufReader<UnixStream>>,
+    batch: usize,
+    ack: impl Fn(Vec<u64>) -> Result<u64, NodeError>,
+) -> Result<u64, NodeError> {
     let (mut pending, mut scratch, mut acked) = (Vec::with_capacity(batch), Vec::new(), 0u64);
     loop {
         match frames.skim_frame(&mut scratch)? {
+            Some(Skimmed::Block(_)) if lie == Lie::DoneWithoutAcks => return Ok(acked),
             Some(Skimmed::Block(number)) => {
-                if lie == Lie::DoneWithoutAcks {
-                    break;
-                }
                 pending.push(number);
                 if pending.len() >= batch {
                     acked += ack(std::mem::take(&mut pending))?;
@@ -74,13 +89,10 @@ pub fn serve(
                 if !pending.is_empty() {
                     acked += ack(pending)?;
                 }
-                break;
+                return Ok(acked);
             }
             Some(other) => return Err(NodeError::Protocol(format!("unexpected frame {other:?}"))),
             None => return Err(NodeError::Protocol("driver disconnected before Finish".into())),
         }
     }
-    // Counts consistent with the lie: "every block I acknowledged is durable".
-    events.emit("node_summary", json!({"blocks_received": acked, "blocks_durable": acked, "lie": true}));
-    send(&Frame::Done { histograms: Vec::new() })
 }

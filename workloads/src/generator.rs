@@ -185,13 +185,13 @@ fn shape_from_trace(row: &TraceRow, rng: &mut SplitMix64, txs: &mut Vec<u32>, lo
     row.header_bytes as usize
 }
 
-/// Scales transaction and log data sizes down so the block stays encodable.
 /// Bytes of a block that [`fit_budget`] cannot trim: framing, header, per-transaction
 /// and per-receipt overheads, and per-log address and topics.
 pub fn least_block_bytes(header: f64, txs: f64, logs: f64, topics: f64) -> f64 {
     64.0 + header + 4.0 * txs + RECEIPT_OVERHEAD as f64 * txs.max(1.0) + logs * (LOG_OVERHEAD as f64 + 32.0 * topics)
 }
 
+/// Scales transaction and log data sizes down so the block stays encodable.
 fn fit_budget(header: usize, txs: &mut [u32], logs: &mut [(u8, u32)]) {
     let fixed = 64.0 + header as f64 + 4.0 * txs.len() as f64 + RECEIPT_OVERHEAD as f64 * txs.len().max(1) as f64;
     let topic_bytes: f64 = logs.iter().map(|&(t, _)| (LOG_OVERHEAD + 32 * u64::from(t)) as f64).sum();

@@ -53,12 +53,28 @@ impl WorkloadSpec {
     /// A test pins the built-in workloads' fingerprints: changing this encoding shows.
     pub fn fingerprint(&self) -> String {
         use tiny_keccak::Hasher;
-        let canonical = format!(
-            "syncbench-workload/1 blocks={} start={} shard={} seed={} content={:?} arrival={:?}",
-            self.blocks, self.start_height, self.shard_size, self.seed, self.content, self.arrival
-        );
+        let (b, h, sh, seed) = (self.blocks, self.start_height, self.shard_size, self.seed);
         let mut k = tiny_keccak::Keccak::v256();
-        k.update(canonical.as_bytes());
+        match &self.content {
+            Content::Model(_) => {
+                let text = format!(
+                    "syncbench-workload/1 blocks={b} start={h} shard={sh} seed={seed} content={:?} arrival={:?}",
+                    self.content, self.arrival
+                );
+                k.update(text.as_bytes());
+            }
+            // Trace rows by value, streamed: not the file's name (the same trace read
+            // from another directory is the same workload), and no giant string.
+            Content::Trace(t) => {
+                let text = format!("syncbench-workload/1 blocks={b} start={h} shard={sh} seed={seed} trace");
+                k.update(text.as_bytes());
+                for r in &t.rows {
+                    let fields = [r.block, r.header_bytes.into(), r.tx_count.into(), r.body_bytes, r.receipts_bytes];
+                    fields.iter().chain([u64::from(r.log_count)].iter()).for_each(|v| k.update(&v.to_le_bytes()));
+                }
+                k.update(format!(" arrival={:?}", self.arrival).as_bytes());
+            }
+        }
         let mut out = [0u8; 32];
         k.finalize(&mut out);
         out[..8].iter().map(|b| format!("{b:02x}")).collect()
@@ -259,6 +275,7 @@ fn validate(raw: RawSpec, loc: &Located, dir: &Path) -> Result<WorkloadSpec, Spe
                 ),
                 other => other,
             })?;
+            check_trace_fits(&trace, path.span(), loc)?;
             let _ = span;
             let available = trace.rows.len() as u64;
             let blocks = match raw.blocks {
@@ -330,6 +347,30 @@ fn check_block_fits(m: &BlockModel, span: Range<usize>, loc: &Located) -> Result
         return Err(loc.error(span, "block", msg));
     }
     Ok(())
+}
+
+/// The same for a trace: a row whose counts cannot fit in a frame (with up to four
+/// topics per log, as the generator may draw) is refused, naming the row.
+fn check_trace_fits(t: &crate::trace::Trace, span: Range<usize>, loc: &Located) -> Result<(), SpecError> {
+    let limit = crate::generator::BLOCK_BUDGET;
+    let least = |r: &crate::trace::TraceRow| {
+        let (h, txs, logs) = (f64::from(r.header_bytes), f64::from(r.tx_count), f64::from(r.log_count));
+        crate::generator::least_block_bytes(h, txs, logs, limits::MAX_TOPICS_PER_LOG)
+    };
+    match t.rows.iter().enumerate().find(|(_, r)| least(r) > limit) {
+        None => Ok(()),
+        Some((i, r)) => Err(loc.error(
+            span,
+            "trace.path",
+            format!(
+                "expected rows that fit in a frame ({:.1} MiB), got row {} (block {}) needing at least {:.1} MiB",
+                limit / (1024.0 * 1024.0),
+                i + 1,
+                r.block,
+                least(r) / (1024.0 * 1024.0)
+            ),
+        )),
+    }
 }
 
 fn validate_arrival(a: RawArrival, loc: &Located) -> Result<Arrival, SpecError> {

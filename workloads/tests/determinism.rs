@@ -125,3 +125,22 @@ const PINNED_FINGERPRINTS: &[(&str, &str)] = &[
     ("mainnet-large", "4934386e0025de1f"),
     ("early-chain", "61236103ad4c9118"),
 ];
+
+/// Regression: the fingerprint of a trace workload hashed the trace file's displayed
+/// path, so the same trace read from another directory was "another workload".
+#[test]
+fn a_trace_fingerprint_depends_on_its_rows_not_its_path() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/good");
+    let here = syncbench_workloads::spec::load_file(&dir.join("trace_csv.toml")).unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    for f in ["trace_csv.toml", "trace.csv"] {
+        std::fs::copy(dir.join(f), copy.path().join(f)).unwrap();
+    }
+    let there = syncbench_workloads::spec::load_file(&copy.path().join("trace_csv.toml")).unwrap();
+    assert_eq!(here.fingerprint(), there.fingerprint());
+    let mut other = here.clone();
+    if let syncbench_workloads::spec::Content::Trace(t) = &mut other.content {
+        t.rows[0].log_count += 1;
+    }
+    assert_ne!(here.fingerprint(), other.fingerprint());
+}

@@ -156,6 +156,9 @@ pub fn untrusted_reason(r: &RunFiles) -> Option<String> {
     if outcome != "ok" {
         return Some(format!("{name}: outcome {outcome}"));
     }
+    if let Some(why) = s["incomplete"].as_str() {
+        return Some(format!("{name}: incomplete run directory ({why})"));
+    }
     let mode = s["node_mode"].as_str().unwrap_or("unknown (recorded before acknowledgement checks)");
     if mode != "store" {
         return Some(format!("{name}: node mode {mode}"));

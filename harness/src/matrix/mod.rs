@@ -124,12 +124,15 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
 }
 
 /// Everything a suite needs besides its runs.
+#[derive(Clone)]
 pub struct SuitePlan {
     pub cells: Vec<Cell>,
     pub skipped: Vec<Skipped>,
     /// Options every run starts from; each cell overrides its own axes.
     pub base: IngestOptions,
     pub dir: PathBuf,
+    /// `dir` is a default name (it gets a `-2`… suffix if taken), not the user's `--out`.
+    pub default_dir: bool,
     pub repeat: u32,
     pub order_seed: u64,
     pub fail_fast: bool,
@@ -149,6 +152,7 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
     let settings = RunSettings::from_args(&a.settings)?;
     let base = base_options(a.workload.clone(), workload, settings);
     let start = SystemTime::now();
+    let default_dir = a.out.is_none();
     let dir = a.out.clone().unwrap_or_else(|| default_suite_dir(start, &base.workload.name, "matrix"));
     let definition = json!({
         "workload": a.workload, "blocks": a.overrides.blocks, "seed": a.overrides.seed, "shard_size": a.shard_size,
@@ -159,23 +163,19 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
         skipped,
         base,
         dir,
+        default_dir,
         repeat: a.repeat,
         order_seed: a.order_seed,
         fail_fast: a.fail_fast,
         definition,
     };
-    execute(&plan, start)
+    execute(&plan, start).map(drop)
 }
 
-/// `results/<UTC timestamp>_<workload>_<kind>`, with `-2`, `-3`, … when a suite of that
-/// name exists (two suites started in the same second); the suite then claims it.
+/// `results/<UTC timestamp>_<workload>_<kind>` (a suite claims it with a `-2`, `-3`, …
+/// suffix if two suites start in the same second).
 pub fn default_suite_dir(start: SystemTime, workload: &str, kind: &str) -> PathBuf {
-    let base = Path::new(crate::results::RESULTS_DIR).join(format!("{}_{workload}_{kind}", crate::time::stamp(start)));
-    if !base.exists() {
-        return base;
-    }
-    let suffixed = |n: u32| base.with_file_name(format!("{}_{workload}_{kind}-{n}", crate::time::stamp(start)));
-    (2..1000).map(suffixed).find(|p| !p.exists()).unwrap_or(base)
+    Path::new(crate::results::RESULTS_DIR).join(format!("{}_{workload}_{kind}", crate::time::stamp(start)))
 }
 
 /// The options every run of a suite starts from.
@@ -209,8 +209,9 @@ pub fn base_options(
 }
 
 /// Runs every (cell, repetition) in interleaved order, writes suite.json after each
-/// run and the comparison at the end; `Err(RunFailed)` naming failed runs.
-pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<()> {
+/// run and the comparison at the end; returns the suite directory (a default name may
+/// have been suffixed); `Err(RunFailed)` naming failed runs.
+pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<PathBuf> {
     let (cells, suite) = (&plan.cells, &plan.dir);
     if cells.is_empty() || plan.repeat == 0 || cells.len() * plan.repeat as usize > MAX_RUNS {
         return Err(input(format!(
@@ -219,7 +220,9 @@ pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<()> {
             plan.repeat
         )));
     }
-    let _claimed = create_suite_dir(suite)?;
+    let claimed = create_suite_dir(suite, plan.default_dir)?;
+    let plan = &SuitePlan { dir: claimed.shown.clone(), ..plan.clone() };
+    let suite = &plan.dir;
     for s in &plan.skipped {
         eprintln!("syncbench: matrix: skipping {}: {} (--no-skip keeps it as a control)", s.cell, s.reason);
     }
@@ -269,7 +272,7 @@ pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<()> {
     if !failed.is_empty() {
         return Err(RunFailed(format!("failed runs: {}", failed.join(", "))).into());
     }
-    Ok(())
+    Ok(suite.clone())
 }
 
 /// One run; a node failure or harness error is recorded, an input error stops the suite.
@@ -297,8 +300,9 @@ fn run_one(opts: &IngestOptions, cell: &Cell, rep: u32, suite: &Path, dir: &Path
 }
 
 /// Claims the suite directory (exclusively, locked while the suite runs) and its runs/.
-fn create_suite_dir(dir: &Path) -> Result<Claimed> {
-    let claimed = Claimed::given(dir, "out")?;
+fn create_suite_dir(dir: &Path, default: bool) -> Result<Claimed> {
+    let claimed =
+        if default { Claimed::fresh(dir, "the default suite directory")? } else { Claimed::given(dir, "out")? };
     fs::create_dir(dir.join("runs"))
         .map_err(|e| input(format!("--out {}: cannot create runs/: {e}", dir.display())))?;
     Ok(claimed)

@@ -241,3 +241,41 @@ impl Events {
         (spans, self.flushes.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run recorded before one time zero: events counted from the harness's start,
+    /// 5 s before the node's spawn (`run_start`), samples from the spawn.
+    fn old_run(dir: &Path) {
+        fs::write(dir.join("summary.json"), r#"{"outcome": "ok"}"#).unwrap();
+        fs::write(dir.join("config.json"), r#"{"workload": {"name": "smoke"}}"#).unwrap();
+        let events = [
+            r#"{"t_ms": 5000, "source": "harness", "event": "run_start"}"#,
+            r#"{"t_ms": 5500, "source": "node", "event": "stats", "heap_live_bytes": 7, "allocator": {"resident_bytes": 9}}"#,
+            r#"{"t_ms": 6000, "source": "node", "event": "compaction_start", "shard": 1}"#,
+            r#"{"t_ms": 6500, "source": "node", "event": "compaction_end", "shard": 1}"#,
+        ];
+        fs::write(dir.join("events.jsonl"), events.join("\n")).unwrap();
+        let header = "t_ms,rss_bytes,rss_anon_bytes,rss_file_bytes,hwm_bytes,heap_live_bytes,allocator_resident_bytes,blocks_acked,bytes_acked";
+        let rows = ["100,1,1,0,1,,,0,0", "600,1,1,0,1,,,0,0", "1600,1,1,0,1,,,0,0"];
+        fs::write(dir.join("samples.csv"), format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    }
+
+    #[test]
+    fn runs_recorded_before_one_time_zero_are_repaired_on_load() {
+        let t = tempfile::tempdir().unwrap();
+        old_run(t.path());
+        let r = RunFiles::load(t.path()).unwrap();
+        assert_eq!(r.compactions, vec![(1.0, 1.5)], "events shifted by the run_start offset");
+        let heap: Vec<Option<f64>> = r.samples.iter().map(|s| s.heap_live).collect();
+        assert_eq!(heap, [None, Some(7.0), Some(7.0)], "node stats re-merged on the repaired axis");
+        assert_eq!(r.samples[1].allocator_resident, Some(9.0));
+        // A run that states its time zero is read as recorded.
+        fs::write(t.path().join("config.json"), r#"{"time_zero": {"unix_ms": 1}}"#).unwrap();
+        let r = RunFiles::load(t.path()).unwrap();
+        assert_eq!(r.compactions, vec![(6.0, 6.5)]);
+        assert!(r.samples.iter().all(|s| s.heap_live.is_none()));
+    }
+}

@@ -19,14 +19,19 @@ use crate::run::events::StatsPoint;
 use crate::run::sampler::Sample;
 
 /// Writes `v` as pretty-printed JSON with a final newline.
-/// Writes `v` as pretty-printed JSON with a final newline, atomically (a temporary file
-/// renamed over `path`): a reader never sees a half-written file, even on a full disk.
+/// Writes `v` as pretty-printed JSON with a final newline, atomically (see [`write_atomic`]).
 pub fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<()> {
-    let text = serde_json::to_string_pretty(v)? + "\n";
+    write_atomic(path, (serde_json::to_string_pretty(v)? + "\n").as_bytes())
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`: a
+/// reader never sees a half-written file, even when the disk fills up. The error names
+/// the full path.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let written = fs::write(&tmp, text).and_then(|()| fs::rename(&tmp, path));
+    let written = fs::write(&tmp, bytes).and_then(|()| fs::rename(&tmp, path));
     if written.is_err() {
         let _ = fs::remove_file(&tmp);
     }

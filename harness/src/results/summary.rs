@@ -83,10 +83,10 @@ pub struct Summary {
     /// Mean time the sampler spent per sample, and as a share of one core.
     pub sampler_cost_us_mean: f64,
     pub sampler_cpu_pct_of_core: f64,
-    /// Set when a file of the run could not be written after this summary was: the run
-    /// directory is incomplete (absent when every file was written).
+    /// Present while, or because, the run's other files were not all written: what
+    /// failed (e.g. a full disk, with the file's path). Absent in a complete run.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub write_error: Option<String>,
+    pub incomplete: Option<String>,
     /// How close the node came to this machine's ceilings (absent with `--no-ceilings`).
     #[serde(flatten)]
     pub ceilings: Option<CeilingSummary>,

@@ -103,6 +103,11 @@ impl AckBook {
         kind
     }
 
+    /// Blocks in the book's range: the whole workload.
+    pub fn workload_blocks(&self) -> u64 {
+        self.len
+    }
+
     pub fn counts(&self) -> AckCounts {
         self.counts
     }

@@ -160,7 +160,8 @@ pub fn cpu(s: CpuProbeSetup) -> Result<CpuProbe> {
     let obs = Arc::new(NodeObservations::default());
     let mut node = NodeProcess::spawn(s.node_bin, &args, s.env, &MemLimit::none(), log, Arc::clone(&obs))?;
     let started = Instant::now();
-    let driven = if obs.wait_ready(CPU_PROBE_TIMEOUT, || node.exit_info().is_some()) {
+    let gone = || node.exit_info().is_some() || crate::signals::received().is_some();
+    let driven = if obs.wait_ready(CPU_PROBE_TIMEOUT, gone) {
         let progress = Arc::new(Progress::default());
         let d = Driver {
             spec: &spec,
@@ -175,7 +176,7 @@ pub fn cpu(s: CpuProbeSetup) -> Result<CpuProbe> {
     } else {
         Err(anyhow::anyhow!("the node did not become ready"))
     };
-    if node.wait_timeout(Duration::from_secs(30)).is_none() {
+    if node.wait_or_interrupt(Duration::from_secs(30)).is_none() {
         node.kill();
         let _ = node.wait_timeout(Duration::from_secs(5));
     }

@@ -31,68 +31,69 @@ pub struct Claimed {
     /// True if this run created it (cleanup removes it), false if it existed empty
     /// (cleanup empties it and leaves it).
     created: bool,
+    /// The parent directory, if this run created it too (removed again if left empty).
+    created_parent: Option<PathBuf>,
     _lock: File,
 }
 
 impl Claimed {
     /// A directory the user named with `--<flag>`: created, or existing and empty.
     pub fn given(dir: &Path, flag: &str) -> Result<Claimed> {
-        let created = match create(dir) {
-            Ok(()) => true,
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => false,
-            Err(e) => return Err(input(format!("--{flag} {}: cannot create: {e}", dir.display()))),
+        let what = format!("--{flag}");
+        let (created, created_parent) = match create(dir) {
+            Ok(parent) => (true, parent),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => (false, None),
+            Err(e) => return Err(input(format!("{what} {}: cannot create: {e}", dir.display()))),
         };
         match fs::metadata(dir) {
             Ok(m) if m.is_dir() => {}
-            Ok(_) => return Err(input(format!("--{flag} {}: expected a directory, got a file", dir.display()))),
-            Err(e) => return Err(input(format!("--{flag} {}: cannot resolve: {e}", dir.display()))),
+            Ok(_) => return Err(input(format!("{what} {}: expected a directory, got a file", dir.display()))),
+            Err(e) => return Err(input(format!("{what} {}: cannot resolve: {e}", dir.display()))),
         }
-        let claimed = Claimed::lock(dir, created, flag)?;
+        let claimed = Claimed::lock(dir, (created, created_parent), &what)?;
         if !created && !is_empty(&claimed.real) {
             let shown = dir.display();
-            return Err(input(format!(
-                "--{flag} {shown}: expected a new or empty directory, got one with files in it"
-            )));
+            return Err(input(format!("{what} {shown}: expected a new or empty directory, got one with files in it")));
         }
         Ok(claimed)
     }
 
     /// A default directory: `base`, or the first of `base-2`, `base-3`, … this call
-    /// creates (never one that existed).
-    pub fn fresh(base: &Path, flag: &str) -> Result<Claimed> {
+    /// creates (never one that existed). `what` names it in errors — the user passed
+    /// no flag for it — e.g. "the default data directory".
+    pub fn fresh(base: &Path, what: &str) -> Result<Claimed> {
         for n in 1..=MAX_SUFFIX {
             let dir = if n == 1 { base.to_owned() } else { suffixed(base, n) };
             match create(&dir) {
-                Ok(()) => return Claimed::lock(&dir, true, flag),
+                Ok(parent) => return Claimed::lock(&dir, (true, parent), what),
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(input(format!("--{flag} {}: cannot create: {e}", dir.display()))),
+                Err(e) => return Err(input(format!("{what} {}: cannot create: {e}", dir.display()))),
             }
         }
-        Err(input(format!("--{flag}: {} and {MAX_SUFFIX} suffixed names exist; pass --{flag}", base.display())))
+        Err(input(format!("{what}: {} and {MAX_SUFFIX} suffixed names exist", base.display())))
     }
 
-    fn lock(dir: &Path, created: bool, flag: &str) -> Result<Claimed> {
-        let real =
-            fs::canonicalize(dir).map_err(|e| input(format!("--{flag} {}: cannot resolve: {e}", dir.display())))?;
-        let file = File::open(&real).map_err(|e| input(format!("--{flag} {}: cannot open: {e}", dir.display())))?;
+    fn lock(dir: &Path, (created, created_parent): (bool, Option<PathBuf>), what: &str) -> Result<Claimed> {
+        let fail = |why: String| input(format!("{what} {}: {why}", dir.display()));
+        let real = fs::canonicalize(dir).map_err(|e| fail(format!("cannot resolve: {e}")))?;
+        let file = File::open(&real).map_err(|e| fail(format!("cannot open: {e}")))?;
         // SAFETY: flock(2) on a descriptor we own.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             let e = std::io::Error::last_os_error();
-            let why = if e.kind() == ErrorKind::WouldBlock {
-                "in use by another syncbench run".into()
-            } else {
-                e.to_string()
-            };
-            return Err(input(format!("--{flag} {}: {why}", dir.display())));
+            let busy = e.kind() == ErrorKind::WouldBlock;
+            return Err(fail(if busy { "in use by another syncbench run".into() } else { e.to_string() }));
         }
-        Ok(Claimed { shown: dir.to_owned(), real, created, _lock: file })
+        Ok(Claimed { shown: dir.to_owned(), real, created, created_parent, _lock: file })
     }
 
-    /// Removes what this run put there: the whole directory if the run created it,
-    /// else only its contents.
+    /// Removes what this run put there: the whole directory (and a parent it created,
+    /// if empty) if the run created it, else only its contents.
     pub fn clear(&self) {
         if self.created {
             let _ = fs::remove_dir_all(&self.real);
+            if let Some(parent) = &self.created_parent {
+                let _ = fs::remove_dir(parent); // fails unless empty: shared parents stay
+            }
             return;
         }
         for entry in fs::read_dir(&self.real).into_iter().flatten().flatten() {
@@ -147,12 +148,22 @@ fn resolve(path: &Path) -> PathBuf {
     }
 }
 
-/// `mkdir -p` of the parent, then an exclusive `mkdir` of `dir` itself.
-fn create(dir: &Path) -> std::io::Result<()> {
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent)?;
+/// `mkdir -p` of the parent, then an exclusive `mkdir` of `dir` itself; returns the
+/// parent if this call created it. Retried when another run removes an empty shared
+/// parent (`.syncbench-data`) between the two steps.
+fn create(dir: &Path) -> std::io::Result<Option<PathBuf>> {
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+    let mut tries = 0;
+    loop {
+        let created_parent = match parent {
+            Some(p) if !p.exists() => fs::create_dir_all(p).map(|()| Some(p.to_owned()))?,
+            _ => None,
+        };
+        match fs::create_dir(dir) {
+            Err(e) if e.kind() == ErrorKind::NotFound && tries < 3 => tries += 1,
+            other => return other.map(|()| created_parent),
+        }
     }
-    fs::create_dir(dir)
 }
 
 fn is_empty(dir: &Path) -> bool {
@@ -176,7 +187,7 @@ mod tests {
         let e = Claimed::given(&t.path().join("x"), "out").unwrap_err().to_string();
         assert!(e.contains("in use by another syncbench run"), "{e}");
         drop(a);
-        let b = Claimed::fresh(&t.path().join("x"), "out").unwrap();
+        let b = Claimed::fresh(&t.path().join("x"), "the default run directory").unwrap();
         assert_eq!(b.shown, t.path().join("x-2"), "a default name never reuses a directory");
     }
 

@@ -78,7 +78,9 @@ pub struct RunReport {
 impl RunReport {
     /// `Err(RunFailed)` unless the node run succeeded (exit code 1 for `ingest`).
     pub fn into_result(self) -> Result<()> {
-        if let (crash::Outcome::Interrupted, Some(sig)) = (self.summary.outcome, signals::received()) {
+        // Interrupted at any point, even while the files were written (they are
+        // complete then: writing is never cut short): exit 128 + signal.
+        if let Some(sig) = signals::received() {
             return Err(signals::Interrupted(sig).into());
         }
         if self.summary.outcome != crash::Outcome::Ok {
@@ -98,15 +100,14 @@ pub fn ingest(opts: &IngestOptions) -> Result<RunReport> {
     signals::check()?;
     let run_dir = match &opts.out {
         Some(p) => Claimed::given(p, "out")?,
-        None => Claimed::fresh(&crate::results::default_run_dir(start, &opts.cell_name()), "out")?,
+        None => {
+            Claimed::fresh(&crate::results::default_run_dir(start, &opts.cell_name()), "the default run directory")?
+        }
     };
     let outcome = run_dir.check_writable("out").and_then(|()| with_data_dir(opts, &run_dir, node_bin, start));
     if outcome.is_err() && !run_dir.real.join("summary.json").is_file() {
         // Nothing measured was recorded: leave no partial run directory behind.
         run_dir.clear();
-        if let Some(parent) = run_dir.shown.parent().filter(|p| !p.as_os_str().is_empty()) {
-            let _ = fs::remove_dir(parent);
-        }
     }
     outcome
 }
@@ -117,7 +118,7 @@ fn with_data_dir(opts: &IngestOptions, run_dir: &Claimed, node_bin: PathBuf, sta
         Some(p) => dirs::check_disjoint(p, "data-dir", run_dir, "out").and_then(|()| Claimed::given(p, "data-dir"))?,
         None => {
             let name = run_dir.shown.file_name().unwrap_or_default();
-            Claimed::fresh(&Path::new(DEFAULT_DATA_PARENT).join(name), "data-dir")?
+            Claimed::fresh(&Path::new(DEFAULT_DATA_PARENT).join(name), "the default data directory")?
         }
     };
     let description = Description::of(&opts.workload);
@@ -239,6 +240,9 @@ fn ceilings_before(plan: &Plan, env: &[(String, String)]) -> ceiling::Ceilings {
     let mut c = ceiling::Ceilings::default();
     c.disk_before = c.record_disk("before", disk_probe(plan));
     for _ in 0..ceiling::CPU_PROBE_ATTEMPTS {
+        if signals::received().is_some() {
+            break;
+        }
         c.record_cpu(cpu_probe(plan, env));
     }
     c
@@ -322,6 +326,8 @@ fn execute(plan: &Plan) -> Result<RunReport> {
     if c.interrupted.is_none() {
         c.verification = verify_after(plan, &c, &obs);
     }
+    // A signal during the probe or the read-back: the run was not finished.
+    c.interrupted = c.interrupted.or_else(signals::received);
     let summary = write::outputs(plan, &args, &env, &c, &obs)?;
     println!("{}", summary.human(&plan.run_dir.display().to_string()));
     Ok(RunReport { run_dir: plan.run_dir.clone(), summary })
@@ -369,15 +375,16 @@ fn run_node(
             .run()
     });
     let timed_out = Instant::now() >= deadline && !matches!(&driven, Some(Ok(r)) if r.end == DriverEnd::Done);
-    let interrupted = signals::received();
-    if timed_out || interrupted.is_some() {
+    if timed_out || signals::received().is_some() {
         node.kill();
     }
-    let exit = node.wait_timeout(EXIT_GRACE).or_else(|| {
+    let exit = node.wait_or_interrupt(EXIT_GRACE).or_else(|| {
         node.kill();
         node.wait_timeout(Duration::from_secs(5))
     });
     let wall = clock.zero.elapsed();
+    // Read after the node is gone: a signal during the exit grace period counts too.
+    let interrupted = signals::received();
     display.finish();
     let watchdog_fired = sampler.watchdog_fired.load(std::sync::atomic::Ordering::SeqCst);
     let samples = sampler.finish();

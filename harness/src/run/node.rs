@@ -93,6 +93,9 @@ pub fn check_allocator_conf(bin: &Path, env: &[(String, String)], opts: &IngestO
 pub struct NodeProcess {
     pub pid: u32,
     exit: Arc<(Mutex<Option<ExitInfo>>, Condvar)>,
+    /// Set as soon as the node has exited (before it is reaped): from then on its pid
+    /// may be reused, so `kill` must not signal it.
+    exited: Arc<std::sync::atomic::AtomicBool>,
     stderr_tail: Arc<Mutex<VecDeque<u8>>>,
     readers: Vec<JoinHandle<()>>,
     _child: Child,
@@ -144,8 +147,9 @@ impl NodeProcess {
         let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL_BYTES)));
         let readers = vec![spawn_event_reader(stdout, log, obs), spawn_stderr_reader(stderr, Arc::clone(&stderr_tail))];
         let exit = Arc::new((Mutex::new(None), Condvar::new()));
-        spawn_reaper(pid, Arc::clone(&exit));
-        Ok(NodeProcess { pid, exit, stderr_tail, readers, _child: child })
+        let exited = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        spawn_reaper(pid, Arc::clone(&exit), Arc::clone(&exited));
+        Ok(NodeProcess { pid, exit, exited, stderr_tail, readers, _child: child })
     }
 
     pub fn exit_info(&self) -> Option<ExitInfo> {
@@ -160,8 +164,24 @@ impl NodeProcess {
         *guard
     }
 
+    /// Waits up to `timeout` for the node to exit, but kills it as soon as the harness
+    /// is interrupted (SIGINT/SIGTERM) rather than sit out the grace period.
+    pub fn wait_or_interrupt(&self, timeout: Duration) -> Option<ExitInfo> {
+        let until = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < until {
+            if let Some(e) = self.wait_timeout(Duration::from_millis(100)) {
+                return Some(e);
+            }
+            if crate::signals::received().is_some() {
+                self.kill();
+                return self.wait_timeout(Duration::from_secs(5));
+            }
+        }
+        None
+    }
+
     pub fn kill(&self) {
-        if self.exit_info().is_none() {
+        if !self.exited.load(std::sync::atomic::Ordering::SeqCst) {
             // SAFETY: kill(2) on our own child's pid; the reaper has not reaped it yet.
             unsafe { libc::kill(self.pid as i32, libc::SIGKILL) };
         }
@@ -239,9 +259,13 @@ fn spawn_stderr_reader(mut stderr: impl Read + Send + 'static, tail: Arc<Mutex<V
     })
 }
 
-fn spawn_reaper(pid: u32, exit: Arc<(Mutex<Option<ExitInfo>>, Condvar)>) {
+fn spawn_reaper(pid: u32, exit: Arc<(Mutex<Option<ExitInfo>>, Condvar)>, exited: Arc<std::sync::atomic::AtomicBool>) {
     thread::spawn(move || {
-        let io = wait_exited(pid).then(|| crate::procfs::read_io(pid)).flatten();
+        let waited = wait_exited(pid);
+        // The zombie keeps its pid until reaped; killing it is harmless, a reaped pid
+        // is not ours any more.
+        exited.store(true, std::sync::atomic::Ordering::SeqCst);
+        let io = waited.then(|| crate::procfs::read_io(pid)).flatten();
         let mut info = reap(pid);
         (info.io_read_bytes, info.io_write_bytes) = (io.map(|x| x.0), io.map(|x| x.1));
         let (lock, cv) = &*exit;

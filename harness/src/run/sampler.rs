@@ -96,8 +96,10 @@ fn sample_loop(
             continue;
         }
         last_t_ms = Some(t_ms);
-        let (user, sys) = procfs::read_cpu_ms(cfg.pid).unwrap_or_default();
-        let (rd, wr) = procfs::read_io(cfg.pid).unwrap_or_default();
+        // The node may be reaped between reads: a row is whole or not written at all.
+        let (Some((user, sys)), Some((rd, wr))) = (procfs::read_cpu_ms(cfg.pid), procfs::read_io(cfg.pid)) else {
+            return;
+        };
         let cpu = procfs::read_system_cpu();
         let (busy, iowait) = match (prev_cpu, cpu) {
             (Some(p), Some(c)) if c.total > p.total => {

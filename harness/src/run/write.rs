@@ -18,7 +18,7 @@ use crate::latency::{self, summarize, Interval};
 use crate::options::ArenaMax;
 use crate::results::load::RunFiles;
 use crate::results::summary::{mib_per_s, Summary};
-use crate::results::{memory, samples_csv, write_json};
+use crate::results::{memory, samples_csv, write_atomic, write_json};
 use crate::units::round3;
 use hdrhistogram::Histogram;
 
@@ -77,6 +77,9 @@ pub fn config_json(
     write_json(&plan.run_dir.join("config.json"), &config)
 }
 
+/// `summary.json` `incomplete` while the run's other files are being written.
+const INCOMPLETE: &str = "the other files of this run were being written when this summary was; they may be missing";
+
 pub fn outputs(
     plan: &Plan,
     args: &[OsString],
@@ -95,13 +98,13 @@ pub fn outputs(
     let mode = obs.snapshot(|s| s.node_mode().map(str::to_owned)).flatten();
     let mut summary =
         summarize_run(plan, c, &stats, &compactions, (node_summary.as_ref(), mode.as_deref()), latency_us);
-    // The summary first, atomically: whatever fails later, the run's outcome is on disk
-    // and never a half-written file.
+    // The summary first, atomically and marked incomplete until every other file is
+    // written: a full disk or a crash mid-way never leaves a summary that vouches for
+    // files that are missing or cut short.
+    summary.incomplete = Some(INCOMPLETE.into());
     write_json(&dir.join("summary.json"), &summary)?;
     let rest = (|| -> Result<()> {
-        let samples = dir.join("samples.csv");
-        fs::write(&samples, samples_csv(&c.samples, &stats))
-            .with_context(|| format!("writing {}", samples.display()))?;
+        write_atomic(&dir.join("samples.csv"), samples_csv(&c.samples, &stats).as_bytes())?;
         write_latency(plan, c, &histograms)?;
         let extra = Some((node_start.unwrap_or(Value::Null), c.mem_limit.clone()));
         config_json(plan, args, env, extra, &c.ceilings, Some(&c.clock))?;
@@ -111,11 +114,13 @@ pub fn outputs(
         // Drawn from the files just written, exactly as `syncbench report` redraws them.
         RunFiles::load(dir)
             .and_then(|r| charts::render_run(&RunChartData::from_files(&r), &dir.join("charts"), plan.opts.png))
-            .context("rendering charts")
+            .context("rendering charts")?;
+        summary.incomplete = None;
+        write_json(&dir.join("summary.json"), &summary)
     })();
     if let Err(e) = rest {
-        // Say so in the summary if the disk still lets us: these results are incomplete.
-        summary.write_error = Some(format!("{e:#}"));
+        // Say why in the summary if the disk still lets us (it says "incomplete" anyway).
+        summary.incomplete = Some(format!("{e:#}"));
         let _ = write_json(&dir.join("summary.json"), &summary);
         return Err(e.context(format!("the run directory {} is incomplete", dir.display())));
     }
@@ -138,8 +143,7 @@ fn write_latency(plan: &Plan, c: &Collected, whole: &[(String, Histogram<u64>)])
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let Some(d) = &c.driver else { return Ok(()) };
     for (name, h) in whole {
-        let path = dir.join(format!("{name}.hgrm"));
-        fs::write(&path, latency::hgrm(h)).with_context(|| format!("writing {}", path.display()))?;
+        write_atomic(&dir.join(format!("{name}.hgrm")), latency::hgrm(h).as_bytes())?;
     }
     let intervals: Vec<Interval> = d
         .intervals
@@ -148,13 +152,9 @@ fn write_latency(plan: &Plan, c: &Collected, whole: &[(String, Histogram<u64>)])
             Some(Interval { start: *start, length: *length, histogram: latency::decode(bytes).ok()? })
         })
         .collect();
-    let path = dir.join("histograms.hlog");
-    let written = fs::File::create(&path).map_err(anyhow::Error::from).and_then(|f| {
-        let mut f = std::io::BufWriter::new(f);
-        latency::write_hlog(&mut f, c.clock.zero_wall, &intervals, whole.get(1..).unwrap_or_default(), c.wall)?;
-        Ok(std::io::Write::flush(&mut f)?)
-    });
-    written.with_context(|| format!("writing {}", path.display()))
+    let mut hlog = Vec::new();
+    latency::write_hlog(&mut hlog, c.clock.zero_wall, &intervals, whole.get(1..).unwrap_or_default(), c.wall)?;
+    write_atomic(&dir.join("histograms.hlog"), &hlog)
 }
 
 fn summarize_run(
@@ -229,7 +229,7 @@ fn summarize_run(
         sample_interval_ms: o.sample_interval.as_millis() as u64,
         sampler_cost_us_mean: cost_mean,
         sampler_cpu_pct_of_core: cost_pct,
-        write_error: None,
+        incomplete: None,
         ceilings: None,
     }
     .with_ceilings(&c.ceilings)
@@ -267,6 +267,10 @@ fn protocol_violation(c: &Collected, done: bool, node_summary: Option<&Value>, m
     let counts = d.acks.counts();
     if let Some(v) = counts.violation(done) {
         return Some(v);
+    }
+    let expected = d.acks.workload_blocks();
+    if done && counts.acked < expected {
+        return Some(format!("the node reported Done after {} of the workload's {expected} blocks", counts.acked));
     }
     let durable = node_summary.and_then(|v| v.get("blocks_durable")).and_then(Value::as_u64);
     if let (Some(durable), Some("store")) = (durable, mode) {
