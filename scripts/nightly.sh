@@ -13,7 +13,9 @@
 #   SYNCBENCH_PUSH_TOKEN   token for `git push` over HTTPS (without it: no push)
 #   SYNCBENCH_PUSH_REMOTE  https URL to push to (default: the `origin` remote's URL)
 #   SYNCBENCH_PUSH_BRANCH  branch to push (default: nightly-results)
-#   SYNCBENCH_LOCK         lock file (default: /tmp/syncbench-nightly.lock)
+#   SYNCBENCH_LOCK         lock file (default: .syncbench-nightly.lock in the checkout,
+#                          not world-writable /tmp where another user could hold or
+#                          replace it)
 #   SYNCBENCH_KEEP_DAYS    delete kept node data dirs older than this (default: 7)
 # Exit: 0 ok, 1 a run failed or a step failed, 2 bad usage, 75 another run holds the lock.
 set -euo pipefail
@@ -35,7 +37,7 @@ done
 log() { printf 'nightly: %s %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 
 # 1. One run at a time.
-lock=${SYNCBENCH_LOCK:-/tmp/syncbench-nightly.lock}
+lock=${SYNCBENCH_LOCK:-$(git rev-parse --show-toplevel)/.syncbench-nightly.lock}
 exec 9>"$lock"
 if ! flock -n 9; then
   log "another nightly run holds $lock; exiting"
@@ -134,8 +136,13 @@ if [ $push = 1 ]; then
   git -c user.name="syncbench nightly" -c user.email="nightly@invalid" commit -q -m "results: nightly ${stamp}" || true
   if [ -n "${SYNCBENCH_PUSH_TOKEN:-}" ]; then
     remote=${SYNCBENCH_PUSH_REMOTE:-$(git remote get-url origin)}
-    auth=$(printf 'x-access-token:%s' "$SYNCBENCH_PUSH_TOKEN" | base64 -w0)
-    git -c "http.extraheader=AUTHORIZATION: basic ${auth}" push -q "$remote" "HEAD:${SYNCBENCH_PUSH_BRANCH:-nightly-results}"
+    # The token never appears in a command line (visible to every user in ps): git
+    # asks a helper script, which reads it from this process's environment.
+    askpass=$(mktemp)
+    trap 'rm -f "$askpass"' EXIT
+    printf '#!/bin/sh\ncase "$1" in Username*) echo x-access-token ;; *) printf %%s "$SYNCBENCH_PUSH_TOKEN" ;; esac\n' >"$askpass"
+    chmod 700 "$askpass"
+    GIT_ASKPASS=$askpass GIT_TERMINAL_PROMPT=0 git push -q "$remote" "HEAD:${SYNCBENCH_PUSH_BRANCH:-nightly-results}"
     log "pushed to ${SYNCBENCH_PUSH_BRANCH:-nightly-results}"
   fi
 fi
