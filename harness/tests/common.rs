@@ -67,3 +67,67 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// Writes an executable shell script.
+pub fn executable(path: &Path, script: &str) {
+    std::fs::write(path, script).unwrap();
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
+/// `syncbench ingest` of `blocks` smoke blocks against the jemalloc node.
+pub fn smoke(blocks: &str) -> Vec<String> {
+    let node = node_bin("jemalloc").display().to_string();
+    ["ingest", "--alloc", "jemalloc", "--workload", "smoke", "--blocks", blocks, "--node-bin", &node]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+/// Processes whose command line mentions `needle` (the test's private directory).
+pub fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else { continue };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        let state = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let zombie = state.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z'));
+        if cmd.contains(needle) && !zombie {
+            found.push(format!("{}: {cmd}", e.file_name().to_string_lossy()));
+        }
+    }
+    found
+}
+
+/// Memory cgroups a harness with pid `pid` created and left behind.
+pub fn leftover_cgroups(pid: u32) -> Vec<PathBuf> {
+    let prefix = format!("syncbench-{pid}-");
+    let mut stack = vec![(PathBuf::from("/sys/fs/cgroup"), 0)];
+    let mut found = Vec::new();
+    while let Some((d, depth)) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                found.push(e.path());
+            } else if depth < 6 {
+                stack.push((e.path(), depth + 1));
+            }
+        }
+    }
+    found
+}
+
+/// Waits up to `limit` for `child`; kills it and panics past that.
+pub fn wait_bounded(child: &mut std::process::Child, limit: std::time::Duration) -> std::process::ExitStatus {
+    let until = std::time::Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            panic!("syncbench did not stop within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -4,24 +4,11 @@
 
 mod common;
 
-use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{json, node_bin, syncbench, text, SYNCBENCH};
-
-fn executable(path: &Path, script: &str) {
-    std::fs::write(path, script).unwrap();
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-}
-
-fn smoke(blocks: &str) -> Vec<String> {
-    let node = node_bin("jemalloc").display().to_string();
-    ["ingest", "--alloc", "jemalloc", "--workload", "smoke", "--blocks", blocks, "--node-bin", &node]
-        .map(str::to_owned)
-        .to_vec()
-}
+use common::{executable, json, node_bin, smoke, syncbench, text, wait_bounded, SYNCBENCH};
 
 fn run_in(dir: &Path, args: &[String], extra: &[&str]) -> std::process::Output {
     let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -112,144 +99,6 @@ fn a_symlinked_data_dir_is_emptied_not_unlinked() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(dir.path().join("link").is_symlink(), "the link stays");
     assert_eq!(std::fs::read_dir(dir.path().join("target")).unwrap().count(), 0, "the node's data is gone");
-}
-
-/// Processes whose command line mentions `needle` (the test's private directory).
-fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else { continue };
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        let state = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        let zombie = state.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z'));
-        if cmd.contains(needle) && !zombie {
-            found.push(format!("{}: {cmd}", e.file_name().to_string_lossy()));
-        }
-    }
-    found
-}
-
-/// Memory cgroups a harness with pid `pid` created and left behind.
-fn leftover_cgroups(pid: u32) -> Vec<PathBuf> {
-    let prefix = format!("syncbench-{pid}-");
-    let mut stack = vec![(PathBuf::from("/sys/fs/cgroup"), 0)];
-    let mut found = Vec::new();
-    while let Some((d, depth)) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if !e.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
-                found.push(e.path());
-            } else if depth < 6 {
-                stack.push((e.path(), depth + 1));
-            }
-        }
-    }
-    found
-}
-
-/// Waits up to `limit` for `child`; kills it and panics past that.
-fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let until = Instant::now() + limit;
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            panic!("syncbench did not stop within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// SIGINT or SIGTERM at a seeded random moment — during the (simulated) node build, the
-/// ceiling probes, the node run or the charts — 20 times. Regression: an interrupted
-/// run left its data directory, socket directory, memory cgroup, a half-written run
-/// directory and sometimes the node itself behind.
-#[test]
-fn interrupting_a_run_at_any_moment_leaves_nothing_behind() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = node_bin("jemalloc");
-    // A stand-in for cargo that takes a while to "build" the node, so that signals
-    // also land during the build step of `cargo run`.
-    let cargo = dir.path().join("slow-cargo");
-    let artifact = format!(
-        r#"{{"reason":"compiler-artifact","target":{{"name":"node-jemalloc"}},"executable":"{}"}}"#,
-        node.display()
-    );
-    executable(&cargo, &format!("#!/bin/sh\nsleep 1\necho '{artifact}'\n"));
-    let tmp = dir.path().join("tmp");
-    std::fs::create_dir(&tmp).unwrap();
-    let mut state = 0x5EED_u64;
-    let mut outcomes = Vec::new();
-    for i in 0..20 {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let delay = Duration::from_millis(300 + (state >> 33) % 6500);
-        let sig = if i % 2 == 0 { libc::SIGINT } else { libc::SIGTERM };
-        let run = format!("run{i}");
-        let mut child = Command::new(SYNCBENCH)
-            .args(["ingest", "--alloc", "jemalloc", "--workload", "smoke", "--blocks", "2000", "--out", &run])
-            .args(["--mem-limit", "4GiB"])
-            .env("CARGO", &cargo)
-            .env("TMPDIR", &tmp)
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        // SAFETY: kill(2) on our own child.
-        unsafe { libc::kill(child.id() as i32, sig) };
-        let status = wait_bounded(&mut child, Duration::from_secs(60));
-        std::thread::sleep(Duration::from_millis(200));
-        let at = format!("kill {i} ({sig}) after {delay:?}");
-        assert!(status.code() == Some(128 + sig) || status.success(), "{at}: exit {status:?} {:?}", status.signal());
-        let data = dir.path().join(".syncbench-data");
-        assert!(!data.exists() || std::fs::read_dir(&data).unwrap().count() == 0, "{at}: data left");
-        assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "{at}: socket directory left");
-        assert_eq!(processes_mentioning(&dir.path().display().to_string()), Vec::<String>::new(), "{at}: node left");
-        assert_eq!(leftover_cgroups(child.id()), Vec::<PathBuf>::new(), "{at}: cgroup left");
-        let summary = dir.path().join(&run).join("summary.json");
-        let outcome =
-            if summary.is_file() { json(&summary)["outcome"].as_str().unwrap().to_owned() } else { "none".into() };
-        match (status.success(), outcome.as_str()) {
-            (true, "ok") => assert!(dir.path().join(&run).join("charts/rss.svg").is_file(), "{at}: complete"),
-            (false, "interrupted") | (false, "ok") => {}
-            (false, "none") => assert!(!dir.path().join(&run).exists(), "{at}: a run directory without summary"),
-            other => panic!("{at}: {other:?}"),
-        }
-        outcomes.push(outcome);
-    }
-    eprintln!("outcomes of 20 interrupted runs: {outcomes:?}");
-    assert!(outcomes.iter().any(|o| o == "interrupted"), "some kills must land during the node run");
-    assert!(outcomes.iter().any(|o| o == "none"), "some kills must land before the node ran");
-}
-
-/// Regression: SIGTERM while the node hung left an orphan node (parent pid 1); so did a
-/// harness killed outright (the node now gets PR_SET_PDEATHSIG).
-#[test]
-fn a_hanging_node_dies_with_its_harness() {
-    let dir = tempfile::tempdir().unwrap();
-    for sig in [libc::SIGTERM, libc::SIGKILL] {
-        let mut args = smoke("2000");
-        args.extend(["--no-ceilings", "--out", &format!("run{sig}"), "--node-arg=--fault=hang"].map(str::to_owned));
-        args.push("--node-arg=--fault-at-block=100".into());
-        let mut child =
-            Command::new(SYNCBENCH).args(&args).current_dir(dir.path()).stderr(Stdio::null()).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(1500));
-        // SAFETY: kill(2) on our own child.
-        unsafe { libc::kill(child.id() as i32, sig) };
-        let status = wait_bounded(&mut child, Duration::from_secs(30));
-        std::thread::sleep(Duration::from_millis(300));
-        if sig == libc::SIGTERM {
-            assert_eq!(status.code(), Some(143));
-            assert_eq!(json(&dir.path().join(format!("run{sig}/summary.json")))["outcome"], "interrupted");
-        }
-        let left = processes_mentioning(&dir.path().display().to_string());
-        assert!(left.is_empty(), "signal {sig}: {left:?}");
-    }
 }
 
 /// Regression: a 1-hour sample interval made a 1 s run take an hour (the sampler was
@@ -405,36 +254,4 @@ fn gate_and_report_refuse_what_they_cannot_judge() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(stderr(&o).contains("expected a relative path inside the suite"), "{}", text(&o));
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
-}
-
-/// Regression: an interrupted matrix left a half-written cell that `report` showed as
-/// "n 0", and nothing said the suite was cut short.
-#[test]
-fn an_interrupted_matrix_says_so() {
-    let dir = tempfile::tempdir().unwrap();
-    node_bin("jemalloc");
-    let args = ["matrix", "--alloc", "jemalloc", "--workload", "smoke", "--blocks", "1200", "--repeat", "4"];
-    let mut child = Command::new(SYNCBENCH)
-        .args(args)
-        .args(["--no-ceilings", "--out", "suite"])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let suite = dir.path().join("suite/suite.json");
-    let until = Instant::now() + Duration::from_secs(60);
-    while !(suite.is_file() && json(&suite)["order"].as_array().is_some_and(|o| !o.is_empty())) {
-        assert!(Instant::now() < until, "no run finished");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    // SAFETY: kill(2) on our own child.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    assert_eq!(wait_bounded(&mut child, Duration::from_secs(60)).code(), Some(130));
-    let s = json(&suite);
-    assert_eq!(s["interrupted"], "SIGINT", "{s}");
-    let runs = s["order"].as_array().unwrap();
-    assert!(runs.len() < 4, "stopped early: {s}");
-    assert!(runs.iter().all(|r| r["outcome"] == "ok" || r["outcome"] == "interrupted"), "{s}");
-    assert!(!dir.path().join(".syncbench-data").exists());
 }

@@ -150,6 +150,15 @@ impl Summary {
                 .and_then(|v| v.as_str().map(|s| format!(" ({s})")))
                 .unwrap_or_default()
         )];
+        let arena = match (self.alloc.as_str(), self.arena_max) {
+            ("glibc", Some(n)) => format!(" · MALLOC_ARENA_MAX={n}"),
+            ("glibc", None) => " · MALLOC_ARENA_MAX unset".to_owned(),
+            _ => String::new(),
+        };
+        lines.push(format!(
+            "config       {}{arena} · {} compaction, concurrency {} · workload {} ({} blocks)",
+            self.alloc, self.compaction, self.compaction_concurrency, self.workload, self.blocks_expected
+        ));
         lines.push(format!(
             "blocks       {} of {} ({})",
             self.blocks,
