@@ -112,6 +112,9 @@ pub struct IngestOptions {
     pub ceilings: bool,
     /// Acknowledged blocks read back from the store after an ok run (0: none).
     pub verify_sample: u32,
+    /// Print the full summary at the end (`ingest`), or one line (runs of a suite,
+    /// which end with the comparison table instead).
+    pub full_summary: bool,
 }
 
 impl IngestOptions {
@@ -157,6 +160,7 @@ impl IngestOptions {
             disk_check: !a.no_disk_check,
             ceilings: settings.ceilings,
             verify_sample: settings.verify_sample,
+            full_summary: true,
         })
     }
 

@@ -53,7 +53,7 @@ fn render_dir(dir: &Path, png: bool) -> Result<()> {
                 render_run(&run_dir, png)?;
             }
         }
-        render_suite(dir, png)
+        render_suite(dir, png).map(drop)
     } else if dir.join("summary.json").is_file() {
         render_run(dir, png)
     } else {
@@ -112,7 +112,7 @@ fn inside(suite: &Path, rel: &str, i: usize) -> Result<PathBuf> {
 }
 
 /// Re-derives a suite's comparison and charts from suite.json and its runs.
-pub fn render_suite(suite: &Path, png: bool) -> Result<()> {
+pub fn render_suite(suite: &Path, png: bool) -> Result<Comparison> {
     let def = read_json(&suite.join("suite.json"))?;
     let d = &def["definition"];
     let cells: Vec<String> =
@@ -146,7 +146,7 @@ fn write_comparison(
     title: &str,
     failed: &[String],
     png: bool,
-) -> Result<()> {
+) -> Result<Comparison> {
     let records: Vec<RunRecord> = grouped
         .iter()
         .flat_map(|g| g.runs.iter().map(|r| RunRecord { cell: g.cell.clone(), summary: r.summary.clone() }))
@@ -168,7 +168,8 @@ fn write_comparison(
         throughput_mib_s: intervals(&cmp, "throughput"),
         cells: grouped.iter().map(|g| CellRuns { cell: g.cell.clone(), runs: g.runs.clone() }).collect(),
     };
-    charts::suite::render_suite(&data, &dir.join("charts"), png)
+    charts::suite::render_suite(&data, &dir.join("charts"), png)?;
+    Ok(cmp)
 }
 
 fn intervals(c: &Comparison, key: &str) -> Vec<charts::suite::Interval> {
@@ -231,7 +232,7 @@ fn merge(dirs: &[PathBuf], out: &Path, floor: f64, png: bool) -> Result<()> {
     fs::create_dir_all(out).map_err(|e| input(format!("--out {}: {e}", out.display())))?;
     let baseline = grouped[0].cell.clone();
     let title = format!("merged comparison — {} cells from {} host(s)", grouped.len(), hosts.len());
-    write_comparison(out, &grouped, &baseline, floor, &title, &[], png)
+    write_comparison(out, &grouped, &baseline, floor, &title, &[], png).map(drop)
 }
 
 /// What differs between merged runs besides their configuration: a comparison across

@@ -215,6 +215,43 @@ fn verdict_text(v: Option<Verdict>) -> &'static str {
     }
 }
 
+/// Metrics of the compact table printed at the end of `matrix` (the Markdown has all).
+const TERMINAL_METRICS: &[&str] = &["rss_peak", "rss_p50", "throughput", "ingest_p99"];
+
+/// A compact text table: one row per cell, for each key metric its median and its
+/// ratio to the baseline cell with the verdict (`=` no clear difference, `n<3` too few
+/// runs); `comparison.md` has the intervals and every metric.
+pub fn terminal_table(c: &Comparison) -> String {
+    let tables: Vec<&MetricTable> =
+        TERMINAL_METRICS.iter().filter_map(|k| c.metrics.iter().find(|m| m.key == *k)).collect();
+    let Some(first) = tables.first() else { return String::new() };
+    let width = first.cells.iter().map(|s| s.cell.len()).max().unwrap_or(4).max(4);
+    let mut out = format!("{:width$}  {:>3}", "cell", "n");
+    for t in &tables {
+        let _ = write!(out, "  {:>28}", format!("{} ({})", t.label, t.unit));
+    }
+    out.push('\n');
+    for (i, cell) in first.cells.iter().enumerate() {
+        let _ = write!(out, "{:width$}  {:>3}", cell.cell, cell.n);
+        for t in &tables {
+            let text = t.cells.get(i).map_or("–".into(), |s| {
+                let verdict = match s.verdict {
+                    Some(Verdict::Baseline) => "baseline".to_owned(),
+                    Some(Verdict::Better) => format!("×{:.2} better", s.ratio.unwrap_or(0.0)),
+                    Some(Verdict::Worse) => format!("×{:.2} WORSE", s.ratio.unwrap_or(0.0)),
+                    Some(Verdict::NoClearDifference) => format!("×{:.2} =", s.ratio.unwrap_or(0.0)),
+                    Some(Verdict::TooFewRuns) => format!("×{:.2} n<3", s.ratio.unwrap_or(0.0)),
+                    None => "no data".to_owned(),
+                };
+                format!("{} {verdict}", num(s.median))
+            });
+            let _ = write!(out, "  {text:>28}");
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// The Markdown rendering of a comparison, one table per metric.
 pub fn markdown(c: &Comparison, title: &str, failed: &[String]) -> String {
     let mut out = format!("# {title}\n\n");

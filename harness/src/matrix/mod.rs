@@ -205,6 +205,7 @@ pub fn base_options(
         disk_check: true,
         ceilings: settings.ceilings,
         verify_sample: settings.verify_sample,
+        full_summary: false,
     }
 }
 
@@ -267,7 +268,8 @@ pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<PathBuf> {
     }
     let failed: Vec<String> =
         done.iter().filter(|r| r.outcome != "ok").map(|r| format!("{}-r{} ({})", r.cell, r.rep, r.outcome)).collect();
-    crate::report::render_suite(suite, plan.base.png)?;
+    let cmp = crate::report::render_suite(suite, plan.base.png)?;
+    println!("{}", comparison::terminal_table(&cmp));
     println!("matrix: {} runs, {} failed; comparison in {}/comparison.md", done.len(), failed.len(), suite.display());
     if !failed.is_empty() {
         return Err(RunFailed(format!("failed runs: {}", failed.join(", "))).into());

@@ -213,6 +213,18 @@ impl Summary {
 }
 
 impl Summary {
+    /// One line per run of a suite: where, outcome, throughput, peak RSS, time.
+    pub fn one_line(&self, run_dir: &str) -> String {
+        let outcome = serde_json::to_value(self.outcome).ok().and_then(|v| v.as_str().map(str::to_owned));
+        format!(
+            "{run_dir}: {}, {:.1} MiB/s, peak RSS {}, {:.1} s",
+            outcome.unwrap_or_default(),
+            self.throughput_mib_per_s,
+            fmt_bytes(self.rss_peak_bytes as f64),
+            self.wall_s
+        )
+    }
+
     /// What the driver checked of the node's acknowledgements and store.
     fn acks_line(&self) -> String {
         let a = &self.acks;

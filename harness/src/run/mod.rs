@@ -329,7 +329,8 @@ fn execute(plan: &Plan) -> Result<RunReport> {
     // A signal during the probe or the read-back: the run was not finished.
     c.interrupted = c.interrupted.or_else(signals::received);
     let summary = write::outputs(plan, &args, &env, &c, &obs)?;
-    println!("{}", summary.human(&plan.run_dir.display().to_string()));
+    let shown = plan.run_dir.display().to_string();
+    println!("{}", if o.full_summary { summary.human(&shown) } else { summary.one_line(&shown) });
     Ok(RunReport { run_dir: plan.run_dir.clone(), summary })
 }
 
