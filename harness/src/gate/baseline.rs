@@ -75,29 +75,22 @@ impl RunConfig {
         })
     }
 
-    /// Every field that differs, as `field: <self>, <other>`; `None` if none does.
+    /// Every field that differs, as `field: <self> vs <other>`; `None` if none does.
     pub fn differences(&self, other: &RunConfig) -> Option<Vec<String>> {
-        let (a, b) = (serde_json::to_value(self).ok()?, serde_json::to_value(other).ok()?);
-        let diffs: Vec<String> = a
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter(|(k, v)| b.get(k.as_str()) != Some(v))
-            .map(|(k, v)| format!("{k}: {v} vs {}", b[k.as_str()]))
-            .collect();
+        let diffs = self.diff_fields(other, |k, a, b| format!("{k}: {a} vs {b}"));
         (!diffs.is_empty()).then_some(diffs)
+    }
+
+    /// Each field whose value differs between `self` and `other`, shown by `show`.
+    fn diff_fields(&self, other: &RunConfig, show: impl Fn(&str, &Value, &Value) -> String) -> Vec<String> {
+        let (a, b) = (serde_json::to_value(self).unwrap_or_default(), serde_json::to_value(other).unwrap_or_default());
+        let fields = a.as_object().into_iter().flatten();
+        fields.filter(|(k, v)| b.get(k.as_str()) != Some(v)).map(|(k, v)| show(k, v, &b[k.as_str()])).collect()
     }
 
     /// `Err` naming every differing field.
     pub fn check_same(&self, other: &RunConfig, what: &str) -> Result<()> {
-        let (a, b) = (serde_json::to_value(self)?, serde_json::to_value(other)?);
-        let diffs: Vec<String> = a
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter(|(k, v)| b.get(k.as_str()) != Some(v))
-            .map(|(k, v)| format!("{k}: baseline {v}, {what} {}", b[k.as_str()]))
-            .collect();
+        let diffs = self.diff_fields(other, |k, a, b| format!("{k}: baseline {a}, {what} {b}"));
         if diffs.is_empty() {
             return Ok(());
         }
