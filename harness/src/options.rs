@@ -263,7 +263,7 @@ pub fn resolve_workload(name: &str, overrides: &WorkloadOverrides, shard_size: O
     let (blocks, seed) = (overrides.blocks, overrides.seed);
     let mut w = syncbench_workloads::load(name)?;
     if syncbench_workloads::shadowed_builtin(name) {
-        eprintln!("syncbench: --workload {name}: using the built-in workload `{name}`, not the file ./{name} (write ./{name} for the file)");
+        eprintln!("syncbench: workload `{name}`: using the built-in workload, not the file ./{name} (write ./{name} for the file)");
     }
     if let Some(b) = blocks {
         if b == 0 || b > w.blocks {

@@ -27,7 +27,10 @@ pub fn run(a: &ReportArgs) -> Result<()> {
         return Err(input("report: expected at least one run or suite directory, or --index DIR"));
     }
     match &a.out {
-        Some(out) => merge(&a.dirs, out, a.floor_pct, a.png)?,
+        Some(out) => {
+            merge(&a.dirs, out, a.floor_pct, a.png)?;
+            println!("report: wrote the merged comparison to {}/comparison.md", out.display());
+        }
         None => {
             for d in &a.dirs {
                 render_dir(d, a.png)?;

@@ -143,6 +143,12 @@ fn odd_paths_and_arguments_get_clear_errors() {
         assert!(stderr(&o).contains(fragment), "{extra:?}: want {fragment:?} in {}", text(&o));
         assert!(!dir.path().join("r").exists(), "{extra:?}: an early refusal left --out behind");
     }
+    // mimalloc ignores unknown options silently: the key is checked against its list.
+    let mi = node_bin("mimalloc").display().to_string();
+    let args = ["ingest", "--alloc", "mimalloc", "--workload", "smoke", "--no-ceilings", "--node-bin", &mi];
+    let o = syncbench(&[&args[..], &["--out", "r", "--alloc-conf", "nonsense_key=3"]].concat(), dir.path());
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(stderr(&o).contains("mimalloc has no option `nonsense_key`"), "{}", text(&o));
     let o = syncbench(&["workload", "describe", "results"], dir.path());
     let _ = std::fs::create_dir(dir.path().join("results"));
     let o2 = syncbench(&["workload", "describe", "results"], dir.path());

@@ -145,7 +145,11 @@ fn a_local_file_never_shadows_a_builtin_workload_and_gate_compares_specs() {
     std::fs::write(dir.path().join("smoke"), altered).unwrap();
     let o = run(dir.path(), "builtin", &node, "600", &[]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("using the built-in workload `smoke`"), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("workload `smoke`: using the built-in workload"),
+        "{}",
+        text(&o)
+    );
     let builtin_hash = json(&dir.path().join("builtin/summary.json"))["workload_spec_hash"].clone();
     let node_s = node.display().to_string();
     let args = ["ingest", "--alloc", "jemalloc", "--workload", "./smoke", "--blocks", "600", "--no-ceilings"];

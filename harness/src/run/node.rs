@@ -67,9 +67,10 @@ pub fn allocator_env(opts: &IngestOptions) -> Vec<(String, String)> {
 }
 
 /// Starts the node binary with `--version` and the run's allocator environment, and
-/// refuses (exit 2) a configuration the allocator complained about: jemalloc reports
-/// an invalid `--alloc-conf` on stderr and carries on with its defaults, which would
-/// otherwise be recorded as applied.
+/// refuses (exit 2) a configuration the allocator would not apply: jemalloc reports an
+/// invalid `--alloc-conf` on stderr and carries on with its defaults; mimalloc ignores
+/// unknown `MIMALLOC_*` options silently, so its verbose option list is checked for
+/// each key given. Either would otherwise be recorded as applied.
 pub fn check_allocator_conf(bin: &Path, env: &[(String, String)], opts: &IngestOptions) -> Result<()> {
     let Some(conf) = opts.alloc_conf.as_deref() else { return Ok(()) };
     let mut cmd = Command::new(bin);
@@ -77,10 +78,25 @@ pub fn check_allocator_conf(bin: &Path, env: &[(String, String)], opts: &IngestO
     for k in ALLOCATOR_ENV {
         cmd.env_remove(k);
     }
-    let out =
-        cmd.envs(env.iter().map(|(k, v)| (k, v))).output().with_context(|| format!("starting {}", bin.display()))?;
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    if opts.alloc == Allocator::Mimalloc {
+        cmd.env("MIMALLOC_VERBOSE", "1");
+    }
+    let out = cmd.output().with_context(|| format!("starting {}", bin.display()))?;
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let complaints: Vec<&str> = stderr.lines().filter(|l| l.contains("<jemalloc>:")).take(5).collect();
+    let complaints: Vec<String> = match opts.alloc {
+        Allocator::Jemalloc => {
+            stderr.lines().filter(|l| l.contains("<jemalloc>:")).take(5).map(str::to_owned).collect()
+        }
+        Allocator::Mimalloc => env
+            .iter()
+            .filter_map(|(k, _)| k.strip_prefix("MIMALLOC_"))
+            .map(str::to_ascii_lowercase)
+            .filter(|key| !stderr.contains(&format!("option '{key}'")))
+            .map(|key| format!("mimalloc has no option `{key}`"))
+            .collect(),
+        Allocator::Glibc => Vec::new(),
+    };
     if !complaints.is_empty() {
         return Err(crate::error::input(format!(
             "--alloc-conf {conf}: the allocator rejected it: {}",

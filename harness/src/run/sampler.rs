@@ -83,7 +83,19 @@ fn sample_loop(
     let mut prev_cpu: Option<SystemCpu> = None;
     let mut next = Instant::now();
     let mut last_t_ms = None;
+    let harness_exe = std::fs::read_link("/proc/self/exe").ok();
+    let mut exec_seen = false;
     while !stop.load(Ordering::Relaxed) {
+        // Between fork and exec the child is still a copy of the harness (a few KiB
+        // resident): not the node yet, so not a sample of it.
+        if !exec_seen {
+            let exe = std::fs::read_link(format!("/proc/{}/exe", cfg.pid)).ok();
+            exec_seen = exe.is_none() || exe != harness_exe;
+            if !exec_seen {
+                next = pace(next, Duration::from_millis(1).min(cfg.interval), stop);
+                continue;
+            }
+        }
         let cpu_before = thread_cpu_ns();
         // The node exiting (zombie) or gone ends sampling: no row of zeros.
         let Some(mem) = procfs::read_memory(cfg.pid) else {

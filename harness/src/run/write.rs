@@ -309,6 +309,9 @@ fn final_bytes_written(c: &Collected, node_summary: Option<&Value>) -> (u64, &'s
     (c.samples.last().map_or(0, |s| s.io_write_bytes), "last_sample")
 }
 
+/// Fewest samples the time-weighted RSS figures are computed from (0.5 s at 100 ms).
+const MIN_TIME_WEIGHTED_SAMPLES: usize = 5;
+
 /// RSS weighted by time over the node's life (see `results::memory`).
 struct TimeWeighted {
     p50: Option<u64>,
@@ -318,6 +321,10 @@ struct TimeWeighted {
 
 impl TimeWeighted {
     fn of(samples: &[super::sampler::Sample], interval: std::time::Duration, ingested: u64) -> TimeWeighted {
+        // A handful of samples weigh each one by whole intervals: too coarse to report.
+        if samples.len() < MIN_TIME_WEIGHTED_SAMPLES {
+            return TimeWeighted { p50: None, p95: None, mib_s_per_gib: None };
+        }
         let points: Vec<(u64, u64)> = samples.iter().map(|s| (s.t_ms, s.mem.rss)).collect();
         let last = interval.as_millis() as u64;
         let gib = ingested as f64 / (1u64 << 30) as f64;
