@@ -1,8 +1,11 @@
-//! Embeds the rustc version and the versions of the crates that shape measurements
-//! (allocators, histogram, hashing, checksums) from Cargo.lock into the binary, for
-//! the environment snapshot in every run's config.json.
+//! Embeds the rustc version, the versions of the crates that shape measurements
+//! (allocators, histogram, hashing, checksums) from Cargo.lock, and the commit the
+//! harness is built from into the binary, for the environment snapshot in every run's
+//! config.json.
 
 use std::process::Command;
+
+include!("../node/build_info.rs");
 
 const CRATES: &[&str] = &[
     "tikv-jemallocator",
@@ -38,4 +41,5 @@ fn main() {
     }
     println!("cargo:rustc-env=SYNCBENCH_CRATE_VERSIONS={}", found.join(","));
     println!("cargo:rerun-if-changed=../Cargo.lock");
+    emit_build_info();
 }

@@ -48,6 +48,12 @@ fn smoke_run_writes_every_contract_file() {
     assert_eq!(c["node"]["alloc"], "jemalloc");
     assert_eq!(c["workload"]["name"], "smoke");
     assert!(c["environment"]["cores"].as_u64().unwrap() > 0);
+    // Regression: the recorded sha was `git rev-parse` of the checkout at run time, not
+    // the binaries' commit. Both are now compile-time; built together, they agree.
+    let (harness, node) = (&c["environment"]["git_sha"], &c["node"]["reported"]["build"]["git_sha"]);
+    assert_eq!(harness, node, "{c}");
+    let sha = harness.as_str().unwrap();
+    assert!(sha == "unknown" || (sha.len() == 40 && sha.chars().all(|ch| ch.is_ascii_hexdigit())), "{sha}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("outcome      ok") && stdout.contains("peak RSS"), "{stdout}");
     check_ceilings(&s, &c);

@@ -45,7 +45,8 @@ pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeE
                "node_version": env!("CARGO_PKG_VERSION"), "shard_size": cfg.shard_size,
                "writer_batch": cfg.writer_batch, "compaction": cfg.compaction,
                "compaction_concurrency": cfg.compaction_concurrency, "hash_threads": cfg.hash_threads(),
-               "mode": cfg.mode()}),
+               "mode": cfg.mode(),
+               "build": {"git_sha": env!("SYNCBENCH_GIT_SHA"), "git_dirty": env!("SYNCBENCH_GIT_DIRTY")}}),
     );
     let (store, recovered, notes) = Store::open(&cfg.data, cfg.shard_size)?;
     report_recovery(&events, &recovered, &notes);

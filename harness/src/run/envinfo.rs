@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use serde::Serialize;
 
@@ -35,8 +34,11 @@ pub struct Environment {
     pub glibc_version: String,
     pub rustc: &'static str,
     pub syncbench_version: &'static str,
-    pub git_sha: Option<String>,
-    pub git_dirty: Option<bool>,
+    /// The commit the harness binary was built from, and whether the tree had changes
+    /// (tracked or untracked) then: compile-time, not the checkout at run time. The
+    /// node reports its own in `node.reported.build`.
+    pub git_sha: &'static str,
+    pub git_dirty: &'static str,
     pub crate_versions: BTreeMap<&'static str, &'static str>,
     pub cgroup_version: &'static str,
     pub env: BTreeMap<String, String>,
@@ -57,11 +59,6 @@ pub fn snapshot() -> Environment {
         .unwrap_or_default();
     // SAFETY: returns a pointer to a static NUL-terminated string.
     let glibc = unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) }.to_string_lossy().into_owned();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf);
-    let git = |args: &[&str]| -> Option<String> {
-        let out = Command::new("git").args(args).current_dir(root.as_ref()?).output().ok()?;
-        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    };
     Environment {
         host: first_line("/proc/sys/kernel/hostname"),
         cpu_model: cpu_model.unwrap_or_default(),
@@ -72,8 +69,8 @@ pub fn snapshot() -> Environment {
         glibc_version: glibc,
         rustc: env!("SYNCBENCH_RUSTC"),
         syncbench_version: env!("CARGO_PKG_VERSION"),
-        git_sha: git(&["rev-parse", "HEAD"]),
-        git_dirty: git(&["status", "--porcelain", "--untracked-files=no"]).map(|s| !s.is_empty()),
+        git_sha: env!("SYNCBENCH_GIT_SHA"),
+        git_dirty: env!("SYNCBENCH_GIT_DIRTY"),
         crate_versions: env!("SYNCBENCH_CRATE_VERSIONS").split(',').filter_map(|kv| kv.split_once('=')).collect(),
         cgroup_version: if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "v2" } else { "v1" },
         env: allowed_env(std::env::vars()),
