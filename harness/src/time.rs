@@ -12,12 +12,21 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 pub struct RunClock {
     pub zero: Instant,
     pub zero_wall: SystemTime,
+    /// Seconds since boot at time zero (`/proc/uptime`), the kernel log's time base.
+    pub zero_uptime_s: f64,
 }
 
 impl RunClock {
     /// Time zero is now.
     pub fn start() -> RunClock {
-        RunClock { zero: Instant::now(), zero_wall: SystemTime::now() }
+        let uptime = std::fs::read_to_string("/proc/uptime").ok();
+        let zero_uptime_s = uptime.and_then(|u| u.split_whitespace().next()?.parse().ok()).unwrap_or(0.0);
+        // Whole seconds down: dmesg stamps and /proc/uptime round differently.
+        RunClock {
+            zero: Instant::now(),
+            zero_wall: SystemTime::now(),
+            zero_uptime_s: (zero_uptime_s - 1.0f64).max(0.0),
+        }
     }
 
     /// Milliseconds since time zero of a wall-clock time in Unix milliseconds (0 for

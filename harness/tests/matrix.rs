@@ -60,7 +60,7 @@ fn a_killed_cell_is_recorded_and_the_matrix_finishes_the_others() {
     let s = json(&suite.join("suite.json"));
     let order = s["order"].as_array().unwrap();
     assert_eq!(order.len(), 6, "3 cells × 2 repetitions all ran");
-    assert_eq!(order.iter().filter(|r| r["outcome"] == "crashed").count(), 1);
+    assert_eq!(order.iter().filter(|r| r["outcome"] == "crashed").count(), 1, "{s}");
     assert!(order.windows(2).all(|w| w[0]["cell"] != w[1]["cell"]), "a cell ran twice in a row");
     let crashed = order.iter().find(|r| r["outcome"] == "crashed").unwrap();
     assert!(suite.join(crashed["run_dir"].as_str().unwrap()).join("crash/classification.json").is_file());

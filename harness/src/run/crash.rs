@@ -108,13 +108,22 @@ pub fn signal_name(sig: i32) -> String {
     name.to_owned()
 }
 
-/// Looks for the kernel's OOM-killer line about `pid` (best effort: `dmesg` may be
-/// unavailable or restricted).
-pub fn kernel_oom_line(pid: u32) -> Option<String> {
+/// Looks for the kernel's OOM-killer line about `pid` logged since `since_uptime_s`
+/// (seconds since boot, when the node was spawned). Best effort: `dmesg` may be
+/// unavailable or restricted. The time bound matters: pids are reused (pid_max is
+/// 32768 here), and an old OOM kill of another process with this pid must not turn a
+/// node killed by something else into `oom_killed`.
+pub fn kernel_oom_line(pid: u32, since_uptime_s: f64) -> Option<String> {
     let out = std::process::Command::new("dmesg").output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
+    oom_line_in(&text, pid, since_uptime_s)
+}
+
+/// The last `Killed process <pid> ` line of `dmesg` text stamped at or after `since`.
+fn oom_line_in(text: &str, pid: u32, since: f64) -> Option<String> {
     let needle = format!("Killed process {pid} ");
-    text.lines().rev().find(|l| l.contains(&needle)).map(str::to_owned)
+    let stamp = |l: &str| -> Option<f64> { l.strip_prefix('[')?.split(']').next()?.trim().parse().ok() };
+    text.lines().rev().find(|l| l.contains(&needle) && stamp(l).is_some_and(|t| t >= since)).map(str::to_owned)
 }
 
 /// Everything the bundle holds.
@@ -151,6 +160,17 @@ pub fn write_bundle(run_dir: &Path, b: &Bundle) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: an OOM kill of an earlier process with a reused pid classified a
+    /// node killed by something else as `oom_killed` (a flaky matrix test in CI).
+    #[test]
+    fn an_old_oom_kill_of_a_reused_pid_is_not_this_nodes() {
+        let log = "[  100.5] Out of memory: Killed process 4242 (node-glibc) total-vm:1kB\n\
+                   [  900.0] something else\n";
+        assert_eq!(oom_line_in(log, 4242, 500.0), None);
+        assert!(oom_line_in(log, 4242, 50.0).is_some_and(|l| l.contains("100.5")));
+        assert_eq!(oom_line_in(log, 424, 50.0), None, "a prefix of another pid");
+    }
 
     fn exit(code: Option<i32>, signal: Option<i32>) -> Option<ExitInfo> {
         let seen_at = std::time::Instant::now();

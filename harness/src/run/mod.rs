@@ -398,8 +398,9 @@ fn run_node(
     });
     log.flush();
     let oom_kills = limit.oom_kills().unwrap_or(0).saturating_sub(oom_before);
-    let kernel_oom_line =
-        exit.filter(|e| e.signal == Some(libc::SIGKILL)).and_then(|_| crash::kernel_oom_line(node.pid));
+    let kernel_oom_line = exit
+        .filter(|e| e.signal == Some(libc::SIGKILL))
+        .and_then(|_| crash::kernel_oom_line(node.pid, clock.zero_uptime_s));
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     Ok(Collected {
         driver,
