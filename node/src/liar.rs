@@ -14,14 +14,15 @@
 //! - `ack-without-storing`: acknowledges everything exactly once and stores nothing
 //!   (caught only by reading acknowledged blocks back).
 
-use std::io::{BufReader, Write};
+use std::io::BufReader;
 use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
 
 use serde_json::json;
-use syncbench_proto::frame::{write_frame, Frame, FrameReader, Skimmed};
+use syncbench_proto::frame::{Frame, FrameReader};
 
 use crate::events::Events;
+use crate::server::{receive_unstored, send_frame};
 use crate::NodeError;
 
 /// One way of lying to the driver.
@@ -44,10 +45,7 @@ pub fn serve(
     range: (u64, u64),
     events: &Events,
 ) -> Result<(), NodeError> {
-    let send = |frame: &Frame| -> Result<(), NodeError> {
-        let mut o = out.lock().map_err(|_| NodeError::Protocol("socket lock poisoned".into()))?;
-        write_frame(&mut *o, frame).and_then(|_| o.flush()).map_err(NodeError::Disconnected)
-    };
+    let send = |frame: &Frame| send_frame(out, frame);
     let ack = |mut blocks: Vec<u64>| -> Result<u64, NodeError> {
         match lie {
             Lie::DoubleAck => send(&Frame::Ack { blocks: blocks.clone() })?,
@@ -61,38 +59,11 @@ pub fn serve(
         send(&Frame::Ack { blocks })?;
         Ok(n)
     };
-    let acked = if lie == Lie::DoneAtHello { 0 } else { receive(lie, frames, batch, ack)? };
+    let acked = match lie {
+        Lie::DoneAtHello => 0,
+        _ => receive_unstored(frames, batch, lie == Lie::DoneWithoutAcks, ack)?.1,
+    };
     // Counts consistent with the lie: "every block I acknowledged is durable".
     events.emit("node_summary", json!({"blocks_received": acked, "blocks_durable": acked, "lie": true}));
     send(&Frame::Done { histograms: Vec::new() })
-}
-
-/// Reads blocks until `Finish` (or the first block, for `done-without-acks`),
-/// acknowledging them through `ack` in batches; returns the count acknowledged.
-fn receive(
-    lie: Lie,
-    frames: &mut FrameReader<BufReader<UnixStream>>,
-    batch: usize,
-    ack: impl Fn(Vec<u64>) -> Result<u64, NodeError>,
-) -> Result<u64, NodeError> {
-    let (mut pending, mut scratch, mut acked) = (Vec::with_capacity(batch), Vec::new(), 0u64);
-    loop {
-        match frames.skim_frame(&mut scratch)? {
-            Some(Skimmed::Block(_)) if lie == Lie::DoneWithoutAcks => return Ok(acked),
-            Some(Skimmed::Block(number)) => {
-                pending.push(number);
-                if pending.len() >= batch {
-                    acked += ack(std::mem::take(&mut pending))?;
-                }
-            }
-            Some(Skimmed::Other(Frame::Finish)) => {
-                if !pending.is_empty() {
-                    acked += ack(pending)?;
-                }
-                return Ok(acked);
-            }
-            Some(other) => return Err(NodeError::Protocol(format!("unexpected frame {other:?}"))),
-            None => return Err(NodeError::Protocol("driver disconnected before Finish".into())),
-        }
-    }
 }

@@ -368,27 +368,51 @@ fn sink(
     batch: usize,
     events: &Events,
 ) -> Result<(), NodeError> {
-    let send = |frame: &Frame| -> Result<(), NodeError> {
-        let mut o = out.lock().map_err(|_| NodeError::Protocol("socket lock poisoned".into()))?;
-        write_frame(&mut *o, frame).and_then(|_| o.flush()).map_err(NodeError::Disconnected)
+    let ack = |blocks: Vec<u64>| {
+        let n = blocks.len() as u64;
+        send_frame(out, &Frame::Ack { blocks }).map(|()| n)
     };
-    let (mut pending, mut scratch, mut received) = (Vec::with_capacity(batch), Vec::new(), 0u64);
+    let (received, _) = receive_unstored(frames, batch, false, ack)?;
+    events.emit(
+        "node_summary",
+        json!({"blocks_received": received, "blocks_durable": 0, "self": crate::self_report::fields()}),
+    );
+    send_frame(out, &Frame::Done { histograms: Vec::new() })
+}
+
+/// Sends one frame to the driver under the socket lock.
+pub(crate) fn send_frame(out: &Mutex<UnixStream>, frame: &Frame) -> Result<(), NodeError> {
+    let mut o = out.lock().map_err(|_| NodeError::Protocol("socket lock poisoned".into()))?;
+    write_frame(&mut *o, frame).and_then(|_| o.flush()).map_err(NodeError::Disconnected)
+}
+
+/// Skims blocks without decoding or storing them until `Finish` (or the first block,
+/// with `stop_at_first_block`), handing every `batch` numbers — and the rest at
+/// `Finish` — to `ack`. Returns (blocks received, the sum of what `ack` returned).
+/// The loop of `--sink` and of the lying nodes (`liar`).
+pub(crate) fn receive_unstored(
+    frames: &mut FrameReader<BufReader<UnixStream>>,
+    batch: usize,
+    stop_at_first_block: bool,
+    ack: impl Fn(Vec<u64>) -> Result<u64, NodeError>,
+) -> Result<(u64, u64), NodeError> {
+    let (mut pending, mut scratch) = (Vec::with_capacity(batch), Vec::new());
+    let (mut received, mut acked) = (0u64, 0u64);
     loop {
         match frames.skim_frame(&mut scratch)? {
+            Some(Skimmed::Block(_)) if stop_at_first_block => return Ok((received + 1, acked)),
             Some(Skimmed::Block(number)) => {
                 received += 1;
                 pending.push(number);
                 if pending.len() >= batch {
-                    send(&Frame::Ack { blocks: std::mem::take(&mut pending) })?;
+                    acked += ack(std::mem::take(&mut pending))?;
                 }
             }
             Some(Skimmed::Other(Frame::Finish)) => {
-                send(&Frame::Ack { blocks: pending })?;
-                events.emit(
-                    "node_summary",
-                    json!({"blocks_received": received, "blocks_durable": 0, "self": crate::self_report::fields()}),
-                );
-                return send(&Frame::Done { histograms: Vec::new() });
+                if !pending.is_empty() {
+                    acked += ack(pending)?;
+                }
+                return Ok((received, acked));
             }
             Some(other) => return Err(NodeError::Protocol(format!("unexpected frame {other:?}"))),
             None => return Err(NodeError::Protocol("driver disconnected before Finish".into())),
