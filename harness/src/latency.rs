@@ -161,13 +161,16 @@ pub fn write_hlog(
 mod tests {
     use super::*;
 
+    /// The `.hgrm` text of a histogram holding `values` (µs).
+    fn hgrm_of(values: impl IntoIterator<Item = u64>) -> String {
+        let mut h = new_histogram();
+        values.into_iter().for_each(|v| h.record(v).unwrap());
+        hgrm(&h)
+    }
+
     #[test]
     fn hgrm_has_java_shape_and_round_trips_percentiles() {
-        let mut h = new_histogram();
-        for v in 1..=10_000u64 {
-            h.record(v).unwrap();
-        }
-        let text = hgrm(&h);
+        let text = hgrm_of(1..=10_000);
         assert!(text.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"));
         assert!(text.contains("#[Max     =       10.007, Total count    =        10000]"), "{text}");
         let rows = parse_hgrm(&text);
@@ -284,11 +287,7 @@ mod tests {
         // One value per bucket (1..=1000 µs), so Java's row at level q is the value with count ceil(1000 q).
         // The crate's iter_quantiles(5) aimed at 0.1 + 0.1 + 0.1 = 0.30000000000000004 and printed the
         // 30% row as `0.301 ... 301`, a tick late; ticks counted as integers never overshoot.
-        let mut h = new_histogram();
-        for v in 1..=1000u64 {
-            h.record(v).unwrap();
-        }
-        let text = hgrm(&h);
+        let text = hgrm_of(1..=1000);
         assert!(text.contains("\n       0.300 0.300000000000        300           1.43\n"), "{text}");
         let rows = parse_hgrm(&text);
         for &(q, value) in &rows[..rows.len() - 1] {

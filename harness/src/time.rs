@@ -1,6 +1,24 @@
 //! UTC timestamps without a date library (civil-from-days, Howard Hinnant's algorithm).
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Longest single park in [`park_until`]: a missed `unpark` costs at most this.
+const MAX_PARK: Duration = Duration::from_millis(50);
+
+/// Sleeps until `until` (`None`: an instant too far to represent, i.e. until stopped)
+/// or until `stop` is set. It sleeps by parking, so whoever sets `stop` can `unpark`
+/// the sleeping thread to wake it at once; a missed wake-up costs at most
+/// [`MAX_PARK`]. The sampler and the driver's pacing sleep through this.
+pub fn park_until(until: Option<Instant>, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        let left = until.map_or(MAX_PARK, |u| u.saturating_duration_since(Instant::now()));
+        if left.is_zero() {
+            return;
+        }
+        std::thread::park_timeout(left.min(MAX_PARK));
+    }
+}
 
 /// The zero of a run's time axis: the moment the measured node process is spawned.
 ///

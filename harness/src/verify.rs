@@ -112,6 +112,11 @@ pub struct SampleCheck {
 }
 
 impl SampleCheck {
+    /// Every problem found, listed or not.
+    pub fn problem_count(&self) -> u64 {
+        self.problems.len() as u64 + self.problems_unlisted
+    }
+
     fn problem(&mut self, p: String) {
         if self.problems.len() < MAX_LISTED {
             self.problems.push(p);

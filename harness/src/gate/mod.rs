@@ -131,7 +131,8 @@ pub fn load_runs(dir: &Path, flag: &str) -> Result<Vec<RunFiles>> {
             dir.display()
         )));
     }
-    let untrusted: Vec<String> = crate::report::all_runs(dir)?.iter().filter_map(untrusted_reason).collect();
+    let runs = crate::report::all_runs(dir)?;
+    let untrusted: Vec<String> = runs.iter().filter_map(untrusted_reason).collect();
     if !untrusted.is_empty() {
         return Err(RunFailed(format!(
             "{flag} {}: a gate judges only complete, verified runs; refusing: {}",
@@ -140,11 +141,11 @@ pub fn load_runs(dir: &Path, flag: &str) -> Result<Vec<RunFiles>> {
         ))
         .into());
     }
-    let ok = crate::report::ok_runs(dir)?;
-    if ok.is_empty() {
+    // Every run left is `ok` (anything else was refused above): read once, not twice.
+    if runs.is_empty() {
         return Err(RunFailed(format!("{flag} {}: no successful run to gate on", dir.display())).into());
     }
-    Ok(ok)
+    Ok(runs)
 }
 
 /// Why a run cannot be gated on, if it cannot: it did not end `ok`, its node announced

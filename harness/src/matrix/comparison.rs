@@ -235,14 +235,15 @@ pub fn terminal_table(c: &Comparison) -> String {
         let _ = write!(out, "{:width$}  {:>3}", cell.cell, cell.n);
         for t in &tables {
             let text = t.cells.get(i).map_or("–".into(), |s| {
-                let verdict = match s.verdict {
-                    Some(Verdict::Baseline) => "baseline".to_owned(),
-                    Some(Verdict::Better) => format!("×{:.2} better", s.ratio.unwrap_or(0.0)),
-                    Some(Verdict::Worse) => format!("×{:.2} WORSE", s.ratio.unwrap_or(0.0)),
-                    Some(Verdict::NoClearDifference) => format!("×{:.2} =", s.ratio.unwrap_or(0.0)),
-                    Some(Verdict::TooFewRuns) => format!("×{:.2} n<3", s.ratio.unwrap_or(0.0)),
-                    None => "no data".to_owned(),
+                let tag = match s.verdict {
+                    Some(Verdict::Baseline) => return format!("{} baseline", num(s.median)),
+                    None => return format!("{} no data", num(s.median)),
+                    Some(Verdict::Better) => "better",
+                    Some(Verdict::Worse) => "WORSE",
+                    Some(Verdict::NoClearDifference) => "=",
+                    Some(Verdict::TooFewRuns) => "n<3",
                 };
+                let verdict = format!("×{:.2} {tag}", s.ratio.unwrap_or(0.0));
                 format!("{} {verdict}", num(s.median))
             });
             let _ = write!(out, "  {text:>28}");

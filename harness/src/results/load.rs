@@ -214,12 +214,9 @@ impl Events {
         self.compactions.iter_mut().for_each(|c| shift(&mut c.0));
         self.flushes.iter_mut().for_each(shift);
         self.stats.iter_mut().for_each(|s| shift(&mut s.0));
-        let mut next = 0;
-        for row in samples.iter_mut() {
-            while next < self.stats.len() && self.stats[next].0 <= row.t_s {
-                next += 1;
-            }
-            let latest = next.checked_sub(1).map(|i| self.stats[i]);
+        let times: Vec<f64> = samples.iter().map(|r| r.t_s).collect();
+        let merged = super::latest_at_or_before(times, &self.stats, |s| s.0);
+        for (row, latest) in samples.iter_mut().zip(merged) {
             row.heap_live = latest.and_then(|s| s.1);
             row.allocator_resident = latest.and_then(|s| s.2);
         }

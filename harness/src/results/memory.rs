@@ -3,8 +3,9 @@
 //! Peak RSS is one instant: how full the pipeline's queues happened to be when the
 //! kernel's high-water mark was set, so it moves by several percent between identical
 //! runs. Figures that weigh every sample by the time it stood for — RSS percentiles
-//! over the node's life and the RSS·time integral per GiB ingested — average that
-//! instant away and suit a sharp gate.
+//! over the node's life and the RSS·time integral per GiB ingested — are less tied to
+//! that instant: measured here, the RSS p50 of runs lasting several seconds varies less
+//! than their peak (README, "Use it as a PR gate"); on sub-second runs it does not.
 
 /// One sample's time (ms since time zero) and value (bytes).
 pub type Point = (u64, u64);

@@ -73,18 +73,31 @@ pub const SAMPLE_COLUMNS: &[&str] = &[
     "mem_available_bytes",
 ];
 
+/// For rows at ascending times, the latest of `stats` (also ascending by `time`) at or
+/// before each row: how the node's stats events are merged into sample rows, both when
+/// `samples.csv` is written and when a run recorded before one time zero is repaired.
+pub fn latest_at_or_before<'a, S, T: PartialOrd>(
+    rows: impl IntoIterator<Item = T> + 'a,
+    stats: &'a [S],
+    time: impl Fn(&S) -> T + 'a,
+) -> impl Iterator<Item = Option<&'a S>> + 'a {
+    let mut next = 0;
+    rows.into_iter().map(move |t| {
+        while next < stats.len() && time(&stats[next]) <= t {
+            next += 1;
+        }
+        next.checked_sub(1).map(|i| &stats[i])
+    })
+}
+
 /// Renders samples as CSV, each row merged with the node's latest `stats` event at or
 /// before it (node stats arrive once a second; samples every interval). Node columns
 /// are empty until the first stats event.
 pub fn samples_csv(samples: &[Sample], stats: &[StatsPoint]) -> String {
     let mut out = SAMPLE_COLUMNS.join(",");
     out.push('\n');
-    let mut si = 0;
-    for s in samples {
-        while si < stats.len() && stats[si].t_ms <= s.t_ms {
-            si += 1;
-        }
-        let node = si.checked_sub(1).map(|i| stats[i]);
+    let merged = latest_at_or_before(samples.iter().map(|s| s.t_ms), stats, |p| p.t_ms);
+    for (s, node) in samples.iter().zip(merged) {
         let opt = |v: Option<String>| v.unwrap_or_default();
         let m = s.mem;
         let _ = writeln!(

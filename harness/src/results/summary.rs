@@ -144,7 +144,7 @@ impl Summary {
     pub fn human(&self, run_dir: &str) -> String {
         let mut lines = vec![format!(
             "outcome      {}{}",
-            serde_json::to_value(self.outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            self.outcome_name(),
             self.crash_class
                 .and_then(|c| serde_json::to_value(c).ok())
                 .and_then(|v| v.as_str().map(|s| format!(" ({s})")))
@@ -215,25 +215,25 @@ impl Summary {
 impl Summary {
     /// One line per run of a suite: where, outcome, throughput, peak RSS, time.
     pub fn one_line(&self, run_dir: &str) -> String {
-        let outcome = serde_json::to_value(self.outcome).ok().and_then(|v| v.as_str().map(str::to_owned));
         format!(
             "{run_dir}: {}, {:.1} MiB/s, peak RSS {}, {:.1} s",
-            outcome.unwrap_or_default(),
+            self.outcome_name(),
             self.throughput_mib_per_s,
             fmt_bytes(self.rss_peak_bytes as f64),
             self.wall_s
         )
     }
 
+    /// `outcome` as it is written in summary.json (`ok`, `crashed`, …).
+    fn outcome_name(&self) -> String {
+        serde_json::to_value(self.outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    }
+
     /// What the driver checked of the node's acknowledgements and store.
     fn acks_line(&self) -> String {
         let a = &self.acks;
         let read_back = match (&self.verify_sample, self.node_mode.as_deref()) {
-            (Some(v), _) => format!(
-                "; {} read back from the store, {} bad",
-                v.blocks,
-                v.problems.len() as u64 + v.problems_unlisted
-            ),
+            (Some(v), _) => format!("; {} read back from the store, {} bad", v.blocks, v.problem_count()),
             (None, Some(m)) if m != "store" => format!("; not read back (the node runs as {m} and stores nothing)"),
             (None, _) => "; not read back".to_owned(),
         };

@@ -120,6 +120,7 @@ impl Driver<'_> {
         // A node that stopped reading (hung, or dead with the socket still open) leaves
         // the sender blocked in write(); shutting the socket down wakes it with EPIPE.
         let _ = control.shutdown(std::net::Shutdown::Both);
+        sender.thread().unpark();
         let _ = sender.join();
         result
     }
@@ -342,15 +343,8 @@ impl Pacer {
     }
 }
 
-/// Sleeps for `wait` in slices of at most 50 ms, returning early once `stop` is set
-/// (the supervisor sets it at the deadline): a pacing sleep never outlives the run.
+/// Sleeps for `wait` unless the run stops first (the supervisor sets `stop` at the
+/// deadline and unparks the sender): a pacing sleep never outlives the run.
 fn sleep_unless_stopped(wait: Duration, stop: &AtomicBool) {
-    let until = Instant::now().checked_add(wait);
-    while !stop.load(Ordering::Relaxed) {
-        let left = until.map_or(Duration::from_millis(50), |u| u.saturating_duration_since(Instant::now()));
-        if left.is_zero() {
-            return;
-        }
-        thread::sleep(left.min(Duration::from_millis(50)));
-    }
+    crate::time::park_until(Instant::now().checked_add(wait), stop);
 }

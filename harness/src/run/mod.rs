@@ -67,6 +67,8 @@ pub struct Plan<'a> {
     pub node_bin: PathBuf,
     pub description: Description,
     pub start: SystemTime,
+    /// The workload's fingerprint, computed once (a trace's is a hash of all its rows).
+    pub spec_hash: String,
 }
 
 /// A finished run: where its files are and its headline metrics.
@@ -135,6 +137,7 @@ fn with_data_dir(opts: &IngestOptions, run_dir: &Claimed, node_bin: PathBuf, sta
             node_bin,
             description,
             start,
+            spec_hash: opts.workload.fingerprint(),
         };
         let result = execute(&plan);
         let _ = fs::remove_dir_all(&plan.socket_dir);

@@ -33,9 +33,8 @@ pub struct ExitInfo {
     pub code: Option<i32>,
     pub signal: Option<i32>,
     pub core_dumped: bool,
-    /// `/proc/<pid>/io` `read_bytes` / `write_bytes` of the exited node (read while it
-    /// was a zombie); `None` where the kernel did not provide them.
-    pub io_read_bytes: Option<u64>,
+    /// `/proc/<pid>/io` `write_bytes` of the exited node (read while it was a zombie);
+    /// `None` where the kernel did not provide it.
     pub io_write_bytes: Option<u64>,
     pub user_ms: u64,
     pub sys_ms: u64,
@@ -281,9 +280,8 @@ fn spawn_reaper(pid: u32, exit: Arc<(Mutex<Option<ExitInfo>>, Condvar)>, exited:
         // The zombie keeps its pid until reaped; killing it is harmless, a reaped pid
         // is not ours any more.
         exited.store(true, std::sync::atomic::Ordering::SeqCst);
-        let io = waited.then(|| crate::procfs::read_io(pid)).flatten();
-        let mut info = reap(pid);
-        (info.io_read_bytes, info.io_write_bytes) = (io.map(|x| x.0), io.map(|x| x.1));
+        let io_write_bytes = waited.then(|| crate::procfs::read_io(pid)).flatten().map(|(_, written)| written);
+        let info = reap(pid, io_write_bytes);
         let (lock, cv) = &*exit;
         if let Ok(mut e) = lock.lock() {
             *e = Some(info);
@@ -309,8 +307,9 @@ fn wait_exited(pid: u32) -> bool {
     }
 }
 
-/// Reaps `pid` with `wait4`: exit status and CPU times.
-fn reap(pid: u32) -> ExitInfo {
+/// Reaps `pid` with `wait4`: exit status and CPU times (and the exited node's
+/// `io_write_bytes`, read before).
+fn reap(pid: u32, io_write_bytes: Option<u64>) -> ExitInfo {
     let mut status = 0;
     // SAFETY: zeroed rusage is a valid out-parameter.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -325,24 +324,14 @@ fn reap(pid: u32) -> ExitInfo {
     let seen_at = std::time::Instant::now();
     if rc != pid as i32 {
         let (code, signal, core_dumped) = (None, None, false);
-        return ExitInfo {
-            code,
-            signal,
-            core_dumped,
-            io_read_bytes: None,
-            io_write_bytes: None,
-            user_ms: 0,
-            sys_ms: 0,
-            seen_at,
-        };
+        return ExitInfo { code, signal, core_dumped, io_write_bytes, user_ms: 0, sys_ms: 0, seen_at };
     }
     let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
     ExitInfo {
         code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
         signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
         core_dumped: libc::WIFSIGNALED(status) && libc::WCOREDUMP(status),
-        io_read_bytes: None,
-        io_write_bytes: None,
+        io_write_bytes,
         user_ms: ms(usage.ru_utime),
         sys_ms: ms(usage.ru_stime),
         seen_at,

@@ -152,16 +152,10 @@ fn sample_loop(
 /// that fell behind starts a new schedule from now instead of sampling in a burst.
 fn pace(next: Instant, interval: Duration, stop: &AtomicBool) -> Instant {
     let next = next + interval;
-    let Some(wait) = next.checked_duration_since(Instant::now()) else {
+    if next <= Instant::now() {
         return Instant::now();
-    };
-    let until = Instant::now() + wait;
-    while !stop.load(Ordering::Relaxed) {
-        match until.checked_duration_since(Instant::now()) {
-            Some(left) if !left.is_zero() => thread::park_timeout(left),
-            _ => break,
-        }
     }
+    crate::time::park_until(Some(next), stop);
     next
 }
 

@@ -55,7 +55,7 @@ pub fn config_json(
         "started_at": crate::time::iso8601(plan.start),
         "command": crate::units::command_line(),
         "workload": {
-            "arg": o.workload_arg, "name": w.name, "spec_hash": w.fingerprint(),
+            "arg": o.workload_arg, "name": w.name, "spec_hash": plan.spec_hash,
             "description": w.description, "blocks": w.blocks,
             "start_height": w.start_height, "shard_size": w.shard_size, "seed": w.seed,
             "arrival_window": w.arrival.window, "rate_limit_mib_per_s": w.arrival.rate_limit_mib_per_s,
@@ -183,7 +183,7 @@ fn summarize_run(
         exit_code: c.exit.and_then(|e| e.code),
         exit_signal: c.exit.and_then(|e| e.signal).map(crash::signal_name),
         workload: o.workload.name.clone(),
-        workload_spec_hash: o.workload.fingerprint(),
+        workload_spec_hash: plan.spec_hash.clone(),
         alloc: o.alloc.to_string(),
         compaction: o.compaction.as_str().to_owned(),
         compaction_concurrency: o.compaction_concurrency,
@@ -280,7 +280,7 @@ fn protocol_violation(c: &Collected, done: bool, node_summary: Option<&Value>, m
     }
     let v = c.verification.as_ref()?;
     v.problems.first().map(|first| {
-        let n = v.problems.len() as u64 + v.problems_unlisted;
+        let n = v.problem_count();
         format!("{n} of {} acknowledged blocks read back failed, first: {first}", v.blocks)
     })
 }
