@@ -4,7 +4,7 @@
 //! fragmentation behaviour under study. `syncbench ingest --arena-max N` sets
 //! `MALLOC_ARENA_MAX`, which glibc reads once at process start.
 
-use serde_json::json;
+use syncbench_node::alloc_stats::{AllocatorInternal, GlibcStats};
 use syncbench_node::{AllocatorStats, HeapCounters};
 
 pub struct Glibc;
@@ -24,13 +24,16 @@ impl AllocatorStats for Glibc {
         crate::counting::counters()
     }
 
-    fn internal(&self) -> serde_json::Value {
+    fn internal(&self) -> AllocatorInternal {
         // SAFETY: mallinfo2 has no preconditions.
         let m = unsafe { libc::mallinfo2() };
-        json!({
-            "arena_bytes": m.arena, "mmap_bytes": m.hblkhd, "in_use_bytes": m.uordblks,
-            "free_bytes": m.fordblks, "top_releasable_bytes": m.keepcost,
-            "arenas": arena_count(),
+        AllocatorInternal::Glibc(GlibcStats {
+            arena_bytes: m.arena as u64,
+            mmap_bytes: m.hblkhd as u64,
+            in_use_bytes: m.uordblks as u64,
+            free_bytes: m.fordblks as u64,
+            top_releasable_bytes: m.keepcost as u64,
+            arenas: arena_count().map(|n| n as u64),
         })
     }
 }

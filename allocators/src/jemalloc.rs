@@ -4,7 +4,7 @@
 //! `syncbench ingest --alloc-conf` (passed as `_RJEM_MALLOC_CONF`, the variable the
 //! prefixed tikv build reads — plain `MALLOC_CONF` is ignored).
 
-use serde_json::json;
+use syncbench_node::alloc_stats::{AllocatorInternal, JemallocStats};
 use syncbench_node::{AllocatorStats, HeapCounters};
 use tikv_jemalloc_ctl::{epoch, stats};
 
@@ -23,18 +23,19 @@ impl AllocatorStats for Jemalloc {
         crate::counting::counters()
     }
 
-    fn internal(&self) -> serde_json::Value {
+    fn internal(&self) -> AllocatorInternal {
         // Statistics are cached per epoch: advance it or every read returns stale values.
         if epoch::advance().is_err() {
-            return json!({});
+            return AllocatorInternal::Jemalloc(JemallocStats::default());
         }
-        json!({
-            "allocated_bytes": stats::allocated::read().ok(),
-            "active_bytes": stats::active::read().ok(),
-            "resident_bytes": stats::resident::read().ok(),
-            "retained_bytes": stats::retained::read().ok(),
-            "mapped_bytes": stats::mapped::read().ok(),
-            "metadata_bytes": stats::metadata::read().ok(),
+        let read = |r: tikv_jemalloc_ctl::Result<usize>| r.ok().map(|v| v as u64);
+        AllocatorInternal::Jemalloc(JemallocStats {
+            allocated_bytes: read(stats::allocated::read()),
+            active_bytes: read(stats::active::read()),
+            resident_bytes: read(stats::resident::read()),
+            retained_bytes: read(stats::retained::read()),
+            mapped_bytes: read(stats::mapped::read()),
+            metadata_bytes: read(stats::metadata::read()),
         })
     }
 }

@@ -3,7 +3,7 @@
 //! Configured with mimalloc's defaults; `syncbench ingest --alloc-conf k=v,…` sets
 //! `MIMALLOC_<K>=v` variables, read by mimalloc at start.
 
-use serde_json::json;
+use syncbench_node::alloc_stats::{AllocatorInternal, MimallocStats};
 use syncbench_node::{AllocatorStats, HeapCounters};
 
 pub struct Mimalloc;
@@ -23,14 +23,17 @@ impl AllocatorStats for Mimalloc {
         crate::counting::counters()
     }
 
-    fn internal(&self) -> serde_json::Value {
+    fn internal(&self) -> AllocatorInternal {
         let mut v = [0usize; 8];
         let [elapsed, user, system, rss, peak_rss, commit, peak_commit, faults] = &mut v;
         // SAFETY: every pointer is a valid, distinct, writable usize.
         unsafe { libmimalloc_sys::mi_process_info(elapsed, user, system, rss, peak_rss, commit, peak_commit, faults) };
-        json!({
-            "rss_bytes": v[3], "rss_peak_bytes": v[4],
-            "commit_bytes": v[5], "commit_peak_bytes": v[6], "page_faults": v[7],
+        AllocatorInternal::Mimalloc(MimallocStats {
+            rss_bytes: v[3] as u64,
+            rss_peak_bytes: v[4] as u64,
+            commit_bytes: v[5] as u64,
+            commit_peak_bytes: v[6] as u64,
+            page_faults: v[7] as u64,
         })
     }
 }

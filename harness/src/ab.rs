@@ -11,21 +11,23 @@ use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
-use serde_json::json;
 
 use crate::cli::AbArgs;
 use crate::error::{input, RunFailed};
 use crate::gate::thresholds::Thresholds;
-use crate::matrix::comparison::METRICS;
-use crate::matrix::stats::{self, Verdict};
-use crate::matrix::{self, Cell, SuitePlan};
-use crate::options::{resolve_workload, Allocator, ArenaMax, RunSettings};
+use crate::matrix::comparison::{MetricKey, METRICS};
+use crate::matrix::{self, SuitePlan};
+use crate::options::{resolve_workload, ArenaMax, IngestOptions, RunSettings};
 use crate::results::load::RunFiles;
+use crate::results::suite::{self, Cell, SuiteDefinition, SuiteKind};
+use crate::run::crash::Outcome;
+use crate::stats::{self, Verdict};
 
 /// Metrics judged base-vs-head (keys of `comparison.json`). Node user CPU time is
 /// the one that resolves a ~10 % per-block cost on a noisy VM: throughput and latency
 /// also carry the disk's noise (README, "Use it as a PR gate").
-pub const TIME_METRICS: &[&str] = &["throughput", "ingest_p50", "ingest_p99", "cpu_user"];
+pub const TIME_METRICS: &[MetricKey] =
+    &[MetricKey::Throughput, MetricKey::IngestP50, MetricKey::IngestP99, MetricKey::CpuUser];
 
 pub fn run(a: &AbArgs) -> Result<()> {
     for (flag, p) in [("--base-node", &a.base_node), ("--head-node", &a.head_node)] {
@@ -40,12 +42,12 @@ pub fn run(a: &AbArgs) -> Result<()> {
     };
     let workload = resolve_workload(&a.workload, &a.overrides, None)?;
     let settings = RunSettings::from_args(&a.settings)?;
-    let base = matrix::base_options(a.workload.clone(), workload, settings);
+    let base = IngestOptions::base(a.workload.clone(), workload, settings);
     let start = SystemTime::now();
     let dir = a.out.clone().unwrap_or_else(|| matrix::default_suite_dir(start, &base.workload.name, "ab"));
     let cell = |name: &str, bin: &std::path::Path| Cell {
         name: name.into(),
-        alloc: Allocator::from(a.alloc),
+        alloc: a.alloc,
         arena_max: ArenaMax::Default,
         compaction: base.compaction,
         compaction_concurrency: 1,
@@ -55,10 +57,18 @@ pub fn run(a: &AbArgs) -> Result<()> {
     let plan = SuitePlan {
         cells: vec![cell("base", &a.base_node), cell("head", &a.head_node)],
         skipped: Vec::new(),
-        definition: json!({
-            "kind": "ab", "workload": a.workload, "blocks": a.overrides.blocks, "seed": a.overrides.seed,
-            "repeat": a.repeat, "order_seed": a.order_seed, "floor_pct": floor_pct, "baseline_cell": "base",
-        }),
+        definition: SuiteDefinition {
+            kind: Some(SuiteKind::Ab),
+            workload: a.workload.clone(),
+            blocks: a.overrides.blocks,
+            seed: a.overrides.seed,
+            shard_size: Vec::new(),
+            repeat: a.repeat,
+            order_seed: a.order_seed,
+            floor_pct,
+            baseline_cell: "base".into(),
+            cells: Vec::new(),
+        },
         base,
         dir,
         default_dir: a.out.is_none(),
@@ -69,8 +79,7 @@ pub fn run(a: &AbArgs) -> Result<()> {
     let dir = matrix::execute(&plan, start)?;
     // Time figures of a node that stores nothing (or was never checked) are not a
     // faster node: refuse them rather than call them "better".
-    let untrusted: Vec<String> =
-        crate::report::all_runs(&dir)?.iter().filter_map(crate::gate::untrusted_reason).collect();
+    let untrusted: Vec<String> = suite::all_runs(&dir)?.iter().filter_map(crate::gate::untrusted_reason).collect();
     if !untrusted.is_empty() {
         return Err(RunFailed(format!("ab: refusing to compare unverified runs: {}", untrusted.join("; "))).into());
     }
@@ -106,12 +115,12 @@ pub struct PairedRow {
 /// 25 % over a suite while every adjacent pair kept its order).
 pub fn paired_rows(dir: &std::path::Path, floor: f64) -> Result<Vec<PairedRow>> {
     let (mut base, mut head) = (Vec::new(), Vec::new());
-    for (cell, run_dir, outcome) in crate::report::suite_entries(dir)? {
-        if outcome != "ok" {
+    for run in suite::runs(dir)? {
+        if run.outcome != Outcome::Ok {
             continue;
         }
-        let summary = RunFiles::load(&run_dir)?.summary;
-        match cell.as_str() {
+        let summary = RunFiles::load(&run.dir)?.summary;
+        match run.cell.as_str() {
             "base" => base.push(summary),
             "head" => head.push(summary),
             _ => {}
@@ -203,7 +212,7 @@ mod tests {
 
     #[test]
     fn verdict_needs_the_whole_interval_beyond_the_floor() {
-        let row = |lo, hi| stats::verdict(lo, hi, 0.05, crate::matrix::stats::Direction::LowerIsBetter);
+        let row = |lo, hi| stats::verdict(lo, hi, 0.05, crate::stats::Direction::LowerIsBetter);
         assert_eq!(row(1.06, 1.25), Verdict::Worse);
         assert_eq!(row(0.98, 1.25), Verdict::NoClearDifference);
     }

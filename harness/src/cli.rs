@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+use syncbench_node::CompactionMode;
+
+use crate::options::Allocator;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,24 +50,11 @@ pub enum WorkloadCommand {
     Describe(DescribeArgs),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AllocArg {
-    Glibc,
-    Jemalloc,
-    Mimalloc,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CompactionArg {
-    Streaming,
-    Buffered,
-}
-
 #[derive(Debug, Args)]
 pub struct IngestArgs {
     /// Allocator the node is compiled with.
     #[arg(long, value_enum, default_value = "glibc")]
-    pub alloc: AllocArg,
+    pub alloc: Allocator,
     /// glibc MALLOC_ARENA_MAX for the node: a number, or `default` to leave it unset.
     #[arg(long, default_value = "default")]
     pub arena_max: String,
@@ -73,7 +63,7 @@ pub struct IngestArgs {
     #[arg(long)]
     pub alloc_conf: Option<String>,
     #[arg(long, value_enum, default_value = "streaming")]
-    pub compaction: CompactionArg,
+    pub compaction: CompactionMode,
     /// Compactions allowed at once in the node.
     #[arg(long, default_value_t = 1)]
     pub compaction_concurrency: u64,
@@ -140,12 +130,12 @@ pub struct RunSettingsArgs {
 pub struct MatrixArgs {
     /// Allocators (comma-separated).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "glibc,jemalloc,mimalloc")]
-    pub alloc: Vec<AllocArg>,
+    pub alloc: Vec<Allocator>,
     /// MALLOC_ARENA_MAX values (`default` = unset); only glibc cells vary by it.
     #[arg(long, value_delimiter = ',', default_value = "default")]
     pub arena_max: Vec<String>,
     #[arg(long, value_enum, value_delimiter = ',', default_value = "streaming")]
-    pub compaction: Vec<CompactionArg>,
+    pub compaction: Vec<CompactionMode>,
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub compaction_concurrency: Vec<u64>,
     /// Repetitions of every cell (interleaved across cells, never back to back).
@@ -210,7 +200,7 @@ pub struct AbArgs {
     pub head_node: PathBuf,
     /// Allocator both binaries are compiled with.
     #[arg(long, value_enum, default_value = "jemalloc")]
-    pub alloc: AllocArg,
+    pub alloc: Allocator,
     #[arg(long, default_value = "smoke")]
     pub workload: String,
     #[command(flatten)]

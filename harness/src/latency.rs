@@ -15,7 +15,7 @@ use anyhow::{anyhow, Result};
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use syncbench_node::histograms::new_histogram;
 
@@ -23,7 +23,7 @@ pub use syncbench_node::histograms::new_histogram;
 const US_PER_MS: f64 = 1000.0;
 
 /// Percentiles of one histogram, in microseconds (the `latency_us` block of summary.json).
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct LatencySummary {
     pub count: u64,
     pub p50: u64,

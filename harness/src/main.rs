@@ -19,6 +19,7 @@ mod report;
 mod results;
 mod run;
 mod signals;
+mod stats;
 mod time;
 mod units;
 mod verify;

@@ -74,9 +74,9 @@ fn build(cargo: &Path, root: &Path, name: &str) -> Result<PathBuf> {
     let reader = std::thread::spawn(move || {
         let mut exe = None;
         for line in BufReader::new(stdout).lines().map_while(std::result::Result::ok) {
-            let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-            if msg["reason"] == "compiler-artifact" && msg["target"]["name"] == name_owned.as_str() {
-                exe = msg["executable"].as_str().map(PathBuf::from);
+            let Ok(msg) = serde_json::from_str::<CargoMessage>(&line) else { continue };
+            if msg.reason == "compiler-artifact" && msg.target.is_some_and(|t| t.name == name_owned) {
+                exe = msg.executable;
             }
         }
         exe
@@ -95,4 +95,19 @@ fn build(cargo: &Path, root: &Path, name: &str) -> Result<PathBuf> {
     let exe = reader.join().ok().flatten();
     anyhow::ensure!(status.success(), "building {name} failed ({status})");
     exe.with_context(|| format!("cargo built no executable named {name}"))
+}
+
+/// The fields of one of cargo's `--message-format=json` lines read here.
+#[derive(serde::Deserialize)]
+struct CargoMessage {
+    reason: String,
+    #[serde(default)]
+    target: Option<CargoTarget>,
+    #[serde(default)]
+    executable: Option<PathBuf>,
+}
+
+#[derive(serde::Deserialize)]
+struct CargoTarget {
+    name: String,
 }

@@ -6,16 +6,17 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use syncbench_node::CompactionMode;
 use syncbench_workloads::WorkloadSpec;
 
-use crate::cli::{AllocArg, CompactionArg, IngestArgs, RunSettingsArgs, WorkloadOverrides};
+use crate::cli::{IngestArgs, RunSettingsArgs, WorkloadOverrides};
 use crate::error::input;
 use crate::units::{parse_bytes, parse_duration};
+use syncbench_node::config::{COMPACTION_CONCURRENCY_MAX, SHARD_SIZE_MAX, WRITER_BATCH_MAX};
 
 /// The allocator a node binary is compiled with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Allocator {
     Glibc,
@@ -44,27 +45,8 @@ impl fmt::Display for Allocator {
     }
 }
 
-impl From<AllocArg> for Allocator {
-    fn from(a: AllocArg) -> Allocator {
-        match a {
-            AllocArg::Glibc => Allocator::Glibc,
-            AllocArg::Jemalloc => Allocator::Jemalloc,
-            AllocArg::Mimalloc => Allocator::Mimalloc,
-        }
-    }
-}
-
-impl From<CompactionArg> for CompactionMode {
-    fn from(c: CompactionArg) -> CompactionMode {
-        match c {
-            CompactionArg::Streaming => CompactionMode::Streaming,
-            CompactionArg::Buffered => CompactionMode::Buffered,
-        }
-    }
-}
-
 /// glibc's `MALLOC_ARENA_MAX` for the node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ArenaMax {
     /// Unset (glibc default: 8 arenas per core).
@@ -119,49 +101,79 @@ pub struct IngestOptions {
 
 impl IngestOptions {
     pub fn from_args(a: IngestArgs) -> Result<IngestOptions> {
-        let flag = |name: &str, e: String| input(format!("--{name}: {e}"));
-        let arena_max = ArenaMax::parse(&a.arena_max).map_err(|e| flag("arena-max", e))?;
-        let alloc = Allocator::from(a.alloc);
-        if arena_max != ArenaMax::Default && alloc != Allocator::Glibc {
-            return Err(flag(
-                "arena-max",
-                format!("only glibc reads MALLOC_ARENA_MAX; it cannot change a {alloc} run"),
-            ));
-        }
-        if a.alloc_conf.is_some() && alloc == Allocator::Glibc {
-            return Err(flag("alloc-conf", "glibc has no allocator configuration string; use --arena-max".into()));
-        }
-        if !(1..=64).contains(&a.compaction_concurrency) {
-            return Err(flag("compaction-concurrency", format!("expected 1..=64, got {}", a.compaction_concurrency)));
-        }
-        if !(1..=65_536).contains(&a.writer_batch) {
-            return Err(flag("writer-batch", format!("expected 1..=65536, got {}", a.writer_batch)));
-        }
+        let arena_max = ArenaMax::parse(&a.arena_max).map_err(|e| input(format!("--arena-max: {e}")))?;
         let workload = resolve_workload(&a.workload, &a.overrides, a.shard_size)?;
         let settings = RunSettings::from_args(&a.settings)?;
-        Ok(IngestOptions {
-            alloc,
+        let o = IngestOptions {
+            alloc: a.alloc,
             arena_max,
             alloc_conf: a.alloc_conf,
-            compaction: a.compaction.into(),
+            compaction: a.compaction,
             compaction_concurrency: a.compaction_concurrency,
-            workload_arg: a.workload,
-            workload,
             writer_batch: a.writer_batch,
-            sample_interval: settings.sample_interval,
-            mem_limit_bytes: settings.mem_limit_bytes,
-            timeout: settings.timeout,
             out: a.out,
             data_dir: a.data_dir,
             keep_data: a.keep_data,
             node_bin: a.node_bin,
+            disk_check: !a.no_disk_check,
+            full_summary: true,
+            ..IngestOptions::base(a.workload, workload, settings)
+        };
+        o.validate()?;
+        Ok(o)
+    }
+
+    /// The options every run starts from: the node's defaults on glibc, `settings` as
+    /// given; `ingest` and each cell of a suite override their own choices.
+    pub fn base(workload_arg: String, workload: WorkloadSpec, settings: RunSettings) -> IngestOptions {
+        IngestOptions {
+            alloc: Allocator::Glibc,
+            arena_max: ArenaMax::Default,
+            alloc_conf: None,
+            compaction: CompactionMode::Streaming,
+            compaction_concurrency: 1,
+            workload_arg,
+            workload,
+            writer_batch: syncbench_node::config::DEFAULT_WRITER_BATCH,
+            sample_interval: settings.sample_interval,
+            mem_limit_bytes: settings.mem_limit_bytes,
+            timeout: settings.timeout,
+            out: None,
+            data_dir: None,
+            keep_data: false,
+            node_bin: None,
             node_args: settings.node_args,
             png: settings.png,
-            disk_check: !a.no_disk_check,
+            disk_check: true,
             ceilings: settings.ceilings,
             verify_sample: settings.verify_sample,
-            full_summary: true,
-        })
+            full_summary: false,
+        }
+    }
+
+    /// Every rule a run's options must keep, checked in one place for `ingest`, each
+    /// cell of `matrix` and both sides of `ab` (before anything runs). The node's own
+    /// flags bound the same values; these errors name the harness's flags instead.
+    pub fn validate(&self) -> Result<()> {
+        let flag = |name: &str, e: String| Err(input(format!("--{name}: {e}")));
+        if self.arena_max != ArenaMax::Default && self.alloc != Allocator::Glibc {
+            let alloc = self.alloc;
+            return flag("arena-max", format!("only glibc reads MALLOC_ARENA_MAX; it cannot change a {alloc} run"));
+        }
+        if self.alloc_conf.is_some() && self.alloc == Allocator::Glibc {
+            return flag("alloc-conf", "glibc has no allocator configuration string; use --arena-max".into());
+        }
+        let ranges = [
+            ("compaction-concurrency", self.compaction_concurrency, COMPACTION_CONCURRENCY_MAX),
+            ("writer-batch", self.writer_batch, WRITER_BATCH_MAX),
+            ("shard-size", self.workload.shard_size, SHARD_SIZE_MAX),
+        ];
+        for (name, value, max) in ranges {
+            if !(1..=max).contains(&value) {
+                return flag(name, format!("expected 1..={max}, got {value}"));
+            }
+        }
+        self.node_config("s".into(), "d".into()).map(drop)
     }
 
     /// The `syncbench ingest` arguments that reproduce this run (without `--out`).
@@ -201,8 +213,34 @@ impl IngestOptions {
 
     /// `<workload>_<alloc>[_arenaN]_<mode>_cc<N>`: the run directory name after the timestamp.
     pub fn cell_name(&self) -> String {
-        let cell = cell_label(self.alloc, self.arena_max, self.compaction, self.compaction_concurrency);
-        sanitize(&format!("{}_{cell}", self.workload.name))
+        sanitize(&format!("{}_{}", self.workload.name, self.cell_label()))
+    }
+
+    /// `<alloc>[_arenaN]_<mode>_cc<N>`: this run's configuration name (its cell).
+    pub fn cell_label(&self) -> String {
+        cell_label(self.alloc, self.arena_max, self.compaction, self.compaction_concurrency)
+    }
+
+    /// The node's configuration for this run: the run's settings, then every
+    /// `--node-arg` (parsed as the node parses its flags, so a typo is an input error
+    /// here, before anything runs).
+    pub fn node_config(&self, socket: PathBuf, data: PathBuf) -> Result<syncbench_node::Config> {
+        use clap::Parser;
+        let settings = syncbench_node::Config {
+            shard_size: self.workload.shard_size,
+            writer_batch: self.writer_batch,
+            compaction: self.compaction,
+            compaction_concurrency: self.compaction_concurrency,
+            stats_interval_ms: crate::run::NODE_STATS_INTERVAL_MS,
+            ..syncbench_node::Config::new(socket, data)
+        };
+        let node_args = self.node_args.iter().map(Into::into);
+        let argv = std::iter::once("node".into()).chain(settings.to_args()).chain(node_args);
+        syncbench_node::Config::try_parse_from(argv).map_err(|e| {
+            let e = e.to_string();
+            let first = e.lines().next().unwrap_or_default().trim_start_matches("error: ");
+            input(format!("--node-arg: {first} (the node's flags: `node-glibc --help`)"))
+        })
     }
 }
 
@@ -275,9 +313,6 @@ pub fn resolve_workload(name: &str, overrides: &WorkloadOverrides, shard_size: O
         w.seed = s;
     }
     if let Some(s) = shard_size {
-        if !(1..=10_000_000).contains(&s) {
-            return Err(input(format!("--shard-size: expected 1..=10000000, got {s}")));
-        }
         w.shard_size = s;
     }
     Ok(w)

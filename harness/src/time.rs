@@ -54,14 +54,25 @@ impl RunClock {
     }
 
     /// The `time_zero` object of `config.json`.
-    pub fn describe(&self) -> serde_json::Value {
-        serde_json::json!({
-            "event": "node_spawn",
-            "unix_ms": unix_ms(self.zero_wall),
-            "utc": iso8601(self.zero_wall),
-            "applies_to": ["samples.csv", "events.jsonl", "latency/histograms.hlog", "charts"],
-        })
+    pub fn describe(&self) -> TimeZero {
+        TimeZero {
+            event: "node_spawn".into(),
+            unix_ms: unix_ms(self.zero_wall),
+            utc: iso8601(self.zero_wall),
+            applies_to: ["samples.csv", "events.jsonl", "latency/histograms.hlog", "charts"].map(String::from).into(),
+        }
     }
+}
+
+/// A run's time zero as `config.json` states it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TimeZero {
+    /// What happened at zero: `node_spawn`.
+    pub event: String,
+    pub unix_ms: u64,
+    pub utc: String,
+    /// The files whose times count from it.
+    pub applies_to: Vec<String>,
 }
 
 /// (year, month, day, hour, minute, second) in UTC.

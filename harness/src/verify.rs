@@ -101,7 +101,7 @@ fn read_acked(path: &Path) -> Result<Vec<u64>> {
 
 /// The read-back check after a run (`--verify-sample`): acknowledged blocks read from
 /// the node's store through the same reader as `syncbench verify`.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct SampleCheck {
     /// Blocks read back and compared.
     pub blocks: u64,

@@ -1,5 +1,11 @@
 //! The interface through which each allocator binary reports heap and allocator stats.
 //! The node defines it; `syncbench-allocators` implements it once per allocator.
+//!
+//! Each allocator's own figures are a typed struct ([`GlibcStats`], [`JemallocStats`],
+//! [`MimallocStats`]); readers ask [`AllocatorInternal`] for what they mean
+//! (`resident_bytes()`, `arenas()`), never for an allocator's private key.
+
+use serde::{Deserialize, Serialize};
 
 /// Counters kept by the counting wrapper around the global allocator.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -19,6 +25,109 @@ pub trait AllocatorStats: Sync {
     /// Version of the allocator library, as far as it is known.
     fn version(&self) -> String;
     fn heap(&self) -> HeapCounters;
-    /// Allocator-internal statistics as a JSON object (e.g. jemalloc `resident`).
-    fn internal(&self) -> serde_json::Value;
+    /// The allocator's own statistics.
+    fn internal(&self) -> AllocatorInternal;
+}
+
+/// An allocator's own statistics, as sent in `stats` events under `allocator`.
+///
+/// ## Format
+/// One JSON object whose fields depend on the allocator (no tag: the shapes differ);
+/// read in the order glibc, mimalloc, jemalloc (whose fields are all optional).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AllocatorInternal {
+    Glibc(GlibcStats),
+    Mimalloc(MimallocStats),
+    Jemalloc(JemallocStats),
+}
+
+impl AllocatorInternal {
+    /// Memory the allocator holds as it sees it: jemalloc `resident`, mimalloc's
+    /// process RSS, glibc's arena plus mmapped bytes.
+    pub fn resident_bytes(&self) -> Option<u64> {
+        match self {
+            AllocatorInternal::Glibc(g) => Some(g.arena_bytes + g.mmap_bytes),
+            AllocatorInternal::Mimalloc(m) => Some(m.rss_bytes),
+            AllocatorInternal::Jemalloc(j) => j.resident_bytes,
+        }
+    }
+
+    /// glibc's arena count (other allocators do not report one).
+    pub fn arenas(&self) -> Option<u64> {
+        match self {
+            AllocatorInternal::Glibc(g) => g.arenas,
+            _ => None,
+        }
+    }
+}
+
+/// glibc `mallinfo2` and the arena count from `malloc_info`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlibcStats {
+    pub arena_bytes: u64,
+    pub mmap_bytes: u64,
+    pub in_use_bytes: u64,
+    pub free_bytes: u64,
+    pub top_releasable_bytes: u64,
+    pub arenas: Option<u64>,
+}
+
+/// jemalloc `stats.*` (each absent if its read failed).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JemallocStats {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocated_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resident_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retained_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapped_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_bytes: Option<u64>,
+}
+
+/// mimalloc `mi_process_info`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MimallocStats {
+    pub rss_bytes: u64,
+    pub rss_peak_bytes: u64,
+    pub commit_bytes: u64,
+    pub commit_peak_bytes: u64,
+    pub page_faults: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_allocators_shape_reads_back_as_itself() {
+        let all = [
+            AllocatorInternal::Glibc(GlibcStats {
+                arena_bytes: 1,
+                mmap_bytes: 2,
+                arenas: Some(3),
+                ..Default::default()
+            }),
+            AllocatorInternal::Mimalloc(MimallocStats { rss_bytes: 4, ..Default::default() }),
+            AllocatorInternal::Jemalloc(JemallocStats { resident_bytes: Some(5), ..Default::default() }),
+        ];
+        for a in all {
+            let back: AllocatorInternal = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+            assert_eq!(back, a);
+        }
+        let resident = |text: &str| serde_json::from_str::<AllocatorInternal>(text).unwrap().resident_bytes();
+        assert_eq!(resident(r#"{"resident_bytes": 9}"#), Some(9));
+        assert_eq!(
+            resident(
+                r#"{"rss_bytes": 7, "rss_peak_bytes": 0, "commit_bytes": 0, "commit_peak_bytes": 0, "page_faults": 0}"#
+            ),
+            Some(7)
+        );
+        assert_eq!(resident("{}"), None, "jemalloc whose statistics could not be read");
+    }
 }

@@ -1,13 +1,15 @@
 //! Command-line configuration of a node binary (`node-glibc`, `node-jemalloc`, …).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+use serde::{Deserialize, Serialize};
 
 use crate::fault::Fault;
 
 /// How a complete shard's WAL becomes a sorted segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CompactionMode {
     /// Read the whole WAL into memory, clone every payload, sort, build the segment in
@@ -15,7 +17,36 @@ pub enum CompactionMode {
     Buffered,
     /// Scan record headers into an offset index, read records on demand in block
     /// order, write in bounded chunks: the fix (peak ≈ index + one record + 1 MiB).
+    #[default]
     Streaming,
+}
+
+impl std::fmt::Display for CompactionMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a node does with the blocks it acknowledges, announced in `node_start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeMode {
+    /// Stores every block durably before acknowledging it (the system under test).
+    Store,
+    /// `--sink`: acknowledges on receipt, stores nothing.
+    Sink,
+    /// `--null-writer`: decodes and hashes, stores nothing.
+    NullWriter,
+}
+
+impl NodeMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeMode::Store => "store",
+            NodeMode::Sink => "sink",
+            NodeMode::NullWriter => "null_writer",
+        }
+    }
 }
 
 impl CompactionMode {
@@ -30,6 +61,10 @@ impl CompactionMode {
 
 /// Blocks per writer batch unless told otherwise (the seed node's batch size).
 pub const DEFAULT_WRITER_BATCH: u64 = 512;
+/// Upper bounds of the node's flags; drivers check their own flags against the same.
+pub const SHARD_SIZE_MAX: u64 = 10_000_000;
+pub const WRITER_BATCH_MAX: u64 = 65_536;
+pub const COMPACTION_CONCURRENCY_MAX: u64 = 64;
 
 /// A sharded chain-history store fed blocks over a Unix socket.
 #[derive(Debug, Clone, Parser)]
@@ -42,10 +77,10 @@ pub struct Config {
     #[arg(long)]
     pub data: PathBuf,
     /// Blocks per shard.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=SHARD_SIZE_MAX))]
     pub shard_size: u64,
     /// Blocks per writer batch (appended, fdatasync'd, then acknowledged together).
-    #[arg(long, default_value_t = DEFAULT_WRITER_BATCH, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    #[arg(long, default_value_t = DEFAULT_WRITER_BATCH, value_parser = clap::value_parser!(u64).range(1..=WRITER_BATCH_MAX))]
     pub writer_batch: u64,
     /// Longest a partial batch waits for more blocks before it is committed anyway.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=60_000))]
@@ -53,7 +88,7 @@ pub struct Config {
     #[arg(long, value_enum, default_value_t = CompactionMode::Streaming)]
     pub compaction: CompactionMode,
     /// Compactions allowed to run at once; further complete shards wait in a queue.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=COMPACTION_CONCURRENCY_MAX))]
     pub compaction_concurrency: u64,
     /// Hash/verify worker threads (default: available cores, at most 8).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
@@ -92,18 +127,91 @@ pub struct Config {
 impl Config {
     /// What the node does with blocks, as announced in `node_start`: `store`, `sink` or
     /// `null_writer`. A lying node (`--lie`) announces `store`, as a buggy node would.
-    pub fn mode(&self) -> &'static str {
+    pub fn mode(&self) -> NodeMode {
         if self.sink {
-            "sink"
+            NodeMode::Sink
         } else if self.null_writer {
-            "null_writer"
+            NodeMode::NullWriter
         } else {
-            "store"
+            NodeMode::Store
         }
+    }
+
+    /// A configuration with every flag at its default.
+    pub fn new(socket: PathBuf, data: PathBuf) -> Config {
+        let mut c = Config::parse_from(["node", "--socket", "-", "--data", "-"]);
+        (c.socket, c.data) = (socket, data);
+        c
+    }
+
+    /// The command line that parses back into this configuration (the inverse of
+    /// [`Parser::parse_from`]): `--socket`, `--data` and the flags a driver always
+    /// states (shard size, writer batch, compaction and its concurrency, stats interval),
+    /// then every other flag that differs from its default. Paths stay `OsString`: one
+    /// that is not UTF-8 reaches the node byte for byte.
+    pub fn to_args(&self) -> Vec<OsString> {
+        let d = Config::new(PathBuf::new(), PathBuf::new());
+        let mut a: Vec<OsString> =
+            vec!["--socket".into(), self.socket.clone().into(), "--data".into(), self.data.clone().into()];
+        let mut flag = |name: &str, value: String| a.extend([format!("--{name}").into(), value.into()]);
+        flag("shard-size", self.shard_size.to_string());
+        flag("writer-batch", self.writer_batch.to_string());
+        flag("compaction", self.compaction.to_string());
+        flag("compaction-concurrency", self.compaction_concurrency.to_string());
+        flag("stats-interval-ms", self.stats_interval_ms.to_string());
+        let numbers = [
+            ("max-batch-delay-ms", self.max_batch_delay_ms, d.max_batch_delay_ms),
+            ("queue-blocks", self.queue_blocks, d.queue_blocks),
+            ("inject-leak-bytes-per-block", self.inject_leak_bytes_per_block, d.inject_leak_bytes_per_block),
+            ("burn-cpu-us-per-block", self.burn_cpu_us_per_block, d.burn_cpu_us_per_block),
+            ("fault-at-block", self.fault_at_block, d.fault_at_block),
+        ];
+        for (name, value, default) in numbers {
+            if value != default {
+                flag(name, value.to_string());
+            }
+        }
+        if let Some(n) = self.hash_threads {
+            flag("hash-threads", n.to_string());
+        }
+        if let Some(l) = self.lie {
+            flag("lie", value_name(l));
+        }
+        if let Some(f) = self.fault {
+            flag("fault", value_name(f));
+        }
+        a.extend(self.sink.then(|| "--sink".into()));
+        a.extend(self.null_writer.then(|| "--null-writer".into()));
+        a
     }
 
     pub fn hash_threads(&self) -> usize {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         self.hash_threads.map_or(cores.min(8), |n| n as usize)
+    }
+}
+
+/// The command-line spelling of a value of a `ValueEnum`.
+fn value_name(v: impl ValueEnum) -> String {
+    v.to_possible_value().map_or_else(String::new, |p| p.get_name().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn to_args_parses_back_into_the_same_config() {
+        let mut c = Config::new("s.sock".into(), "d".into());
+        assert_eq!(Config::parse_from(std::iter::once("node".into()).chain(c.to_args())).shard_size, c.shard_size);
+        c.shard_size = 500;
+        c.hash_threads = Some(3);
+        c.queue_blocks = 7;
+        c.null_writer = true;
+        c.fault = Some(crate::fault::Fault::Abort);
+        c.lie = None;
+        c.compaction = CompactionMode::Buffered;
+        let back = Config::parse_from(std::iter::once("node".into()).chain(c.to_args()));
+        assert_eq!(format!("{back:?}"), format!("{c:?}"));
     }
 }

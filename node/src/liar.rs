@@ -18,10 +18,9 @@ use std::io::BufReader;
 use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
 
-use serde_json::json;
 use syncbench_proto::frame::{Frame, FrameReader};
 
-use crate::events::Events;
+use crate::events::{Events, NodeEvent, NodeSummary};
 use crate::server::{receive_unstored, send_frame};
 use crate::NodeError;
 
@@ -64,6 +63,11 @@ pub fn serve(
         _ => receive_unstored(frames, batch, lie == Lie::DoneWithoutAcks, ack)?.1,
     };
     // Counts consistent with the lie: "every block I acknowledged is durable".
-    events.emit("node_summary", json!({"blocks_received": acked, "blocks_durable": acked, "lie": true}));
+    events.emit(NodeEvent::NodeSummary(NodeSummary {
+        blocks_received: acked,
+        blocks_durable: acked,
+        lie: true,
+        ..NodeSummary::default()
+    }));
     send(&Frame::Done { histograms: Vec::new() })
 }

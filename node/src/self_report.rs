@@ -3,18 +3,26 @@
 //! files from outside, but its last sample may precede the node's last growth; this
 //! read is taken after the session's work is done, just before `Done`.
 
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
-/// `{"vm_hwm_bytes": …, "io_read_bytes": …, "io_write_bytes": …}`; a field is null
-/// where `/proc` does not provide it (then the harness keeps its own samples).
-pub fn fields() -> Value {
+/// `node_summary`'s `self`; a field is null where `/proc` does not provide it (then the
+/// harness keeps its own samples).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SelfReport {
+    pub vm_hwm_bytes: Option<u64>,
+    pub io_read_bytes: Option<u64>,
+    pub io_write_bytes: Option<u64>,
+}
+
+/// Reads this process's own peak resident set and storage I/O.
+pub fn read() -> SelfReport {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let io = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
-    json!({
-        "vm_hwm_bytes": field(&status, "VmHWM:").map(|kb| kb * 1024),
-        "io_read_bytes": field(&io, "read_bytes:"),
-        "io_write_bytes": field(&io, "write_bytes:"),
-    })
+    SelfReport {
+        vm_hwm_bytes: field(&status, "VmHWM:").map(|kb| kb * 1024),
+        io_read_bytes: field(&io, "read_bytes:"),
+        io_write_bytes: field(&io, "write_bytes:"),
+    }
 }
 
 /// The first number after `key` at the start of a line.
@@ -28,8 +36,8 @@ mod tests {
 
     #[test]
     fn reads_own_peak_and_io() {
-        let f = fields();
-        assert!(f["vm_hwm_bytes"].as_u64().is_some_and(|b| b > 0), "{f}");
+        let f = read();
+        assert!(f.vm_hwm_bytes.is_some_and(|b| b > 0), "{f:?}");
         assert_eq!(field("VmHWM:\t  1234 kB\nVmRSS: 5 kB", "VmHWM:"), Some(1234));
         assert_eq!(field("rchar: 1\nwrite_bytes: 4096\n", "write_bytes:"), Some(4096));
         assert_eq!(field("", "VmHWM:"), None);

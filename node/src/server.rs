@@ -13,14 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use serde_json::json;
 use syncbench_proto::frame::{write_frame, Frame, FrameReader, Skimmed, PROTOCOL_VERSION};
 use syncbench_proto::Block;
 
 use crate::alloc_stats::AllocatorStats;
 use crate::compaction::Compactor;
 use crate::config::Config;
-use crate::events::Events;
+use crate::events::{Build, Events, NodeEvent, NodeStart, NodeSummary, QueueDepths, Stats};
 use crate::fault;
 use crate::histograms::Histograms;
 use crate::pipeline::{hash_worker, queue, Counters, Ingested, QueueReceiver, QueueSender};
@@ -39,22 +38,26 @@ const HEAP_PEAK_TICK: Duration = Duration::from_millis(2);
 
 pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeError> {
     let events = Arc::new(Events::stdout());
-    events.emit(
-        "node_start",
-        json!({"pid": std::process::id(), "allocator": alloc.name(), "allocator_version": alloc.version(),
-               "node_version": env!("CARGO_PKG_VERSION"), "shard_size": cfg.shard_size,
-               "writer_batch": cfg.writer_batch, "compaction": cfg.compaction,
-               "compaction_concurrency": cfg.compaction_concurrency, "hash_threads": cfg.hash_threads(),
-               "mode": cfg.mode(),
-               "build": {"git_sha": env!("SYNCBENCH_GIT_SHA"), "git_dirty": env!("SYNCBENCH_GIT_DIRTY")}}),
-    );
+    events.emit(NodeEvent::NodeStart(NodeStart {
+        pid: std::process::id(),
+        allocator: alloc.name().into(),
+        allocator_version: alloc.version(),
+        node_version: env!("CARGO_PKG_VERSION").into(),
+        shard_size: cfg.shard_size,
+        writer_batch: cfg.writer_batch,
+        compaction: cfg.compaction,
+        compaction_concurrency: cfg.compaction_concurrency,
+        hash_threads: cfg.hash_threads(),
+        mode: Some(cfg.mode()),
+        build: Some(Build::this()),
+    }));
     let (store, recovered, notes) = Store::open(&cfg.data, cfg.shard_size)?;
     report_recovery(&events, &recovered, &notes);
     let listener = bind(cfg)?;
     // Only the file name: events end up in committed results, which must not carry
     // this machine's paths.
     let socket_name = cfg.socket.file_name().map(|n| n.to_string_lossy().into_owned());
-    events.emit("ready", json!({"socket": socket_name}));
+    events.emit(NodeEvent::Ready { socket: socket_name });
     let (stream, _) = listener.accept().map_err(|e| NodeError::io(&cfg.socket, e))?;
     check_peer(&stream)?;
     drop(listener);
@@ -62,7 +65,7 @@ pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeE
     let session = Session { cfg, events: Arc::clone(&events), alloc };
     let result = session.serve(stream, store, recovered);
     if let Err(e) = &result {
-        events.emit("error", json!({"stage": "session", "message": e.to_string()}));
+        events.emit(NodeEvent::Error { stage: "session".into(), shard: None, message: e.to_string() });
     }
     result
 }
@@ -74,13 +77,15 @@ fn report_recovery(
 ) {
     for note in notes {
         match note {
-            RecoveryNote::TornTail { shard, file, tail } => events.emit(
-                "wal_torn_tail",
-                json!({"shard": shard, "file": file.display().to_string(), "offset": tail.offset,
-                       "bytes": tail.bytes, "reason": tail.reason}),
-            ),
+            RecoveryNote::TornTail { shard, file, tail } => events.emit(NodeEvent::WalTornTail {
+                shard: *shard,
+                file: file.display().to_string(),
+                offset: tail.offset,
+                bytes: tail.bytes,
+                reason: tail.reason.into(),
+            }),
             RecoveryNote::OrphanRemoved { shard, file } => {
-                events.emit("orphan_removed", json!({"shard": shard, "file": file.display().to_string()}))
+                events.emit(NodeEvent::OrphanRemoved { shard: *shard, file: file.display().to_string() })
             }
         }
     }
@@ -91,7 +96,7 @@ fn report_recovery(
             crate::store::ShardOnDisk::Open { entries, .. } => (open, blocks) = (open + 1, blocks + entries.len()),
         }
     }
-    events.emit("recovery", json!({"shards_sealed": sealed, "shards_open": open, "blocks": blocks}));
+    events.emit(NodeEvent::Recovery { shards_sealed: sealed, shards_open: open, blocks: blocks as u64 });
 }
 
 fn bind(cfg: &Config) -> Result<UnixListener, NodeError> {
@@ -133,6 +138,36 @@ struct Session<'a> {
     alloc: &'static dyn AllocatorStats,
 }
 
+/// The running stages of a storing session, joined in [`Pipeline::finish`].
+struct Pipeline {
+    hashers: Vec<JoinHandle<()>>,
+    writer: JoinHandle<Result<Option<BatchWriter>, NodeError>>,
+    stats: JoinHandle<()>,
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicI64>,
+}
+
+type WriterHandle = JoinHandle<Result<Option<BatchWriter>, NodeError>>;
+
+impl Pipeline {
+    /// Waits for every stage; the writer's error wins over the receiver's (the
+    /// receiver only saw the pipeline stop).
+    fn finish(self, received: Result<(), NodeError>) -> Result<i64, NodeError> {
+        for h in self.hashers {
+            let _ = h.join();
+        }
+        let written = self.writer.join().map_err(|_| NodeError::Protocol("writer thread panicked".into()))?;
+        let finished = match (received, written) {
+            (_, Err(e)) | (Err(e), Ok(_)) => Err(e),
+            (Ok(()), Ok(Some(w))) => w.shutdown(),
+            (Ok(()), Ok(None)) => Ok(()),
+        };
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.stats.join();
+        finished.map(|()| self.peak.load(Ordering::Relaxed))
+    }
+}
+
 impl Session<'_> {
     fn serve(
         &self,
@@ -144,20 +179,7 @@ impl Session<'_> {
         let read_half = stream.try_clone().map_err(NodeError::Disconnected)?;
         let mut frames = FrameReader::new(BufReader::with_capacity(READ_BUFFER_BYTES, read_half));
         let out = Arc::new(Mutex::new(stream));
-        let range = match frames.read_frame()? {
-            Some(Frame::Hello { version, first_block, block_count }) if version == PROTOCOL_VERSION => {
-                let end = first_block
-                    .checked_add(block_count)
-                    .ok_or_else(|| NodeError::Protocol("block range overflows".into()))?;
-                (first_block, end)
-            }
-            Some(Frame::Hello { version, .. }) => {
-                return Err(
-                    self.refuse(&out, format!("protocol version {version} not supported (want {PROTOCOL_VERSION})"))
-                )
-            }
-            other => return Err(self.refuse(&out, format!("expected Hello, got {other:?}"))),
-        };
+        let range = self.handshake(&mut frames, &out)?;
         if let Some(lie) = cfg.lie {
             return crate::liar::serve(lie, &mut frames, &out, cfg.writer_batch as usize, range, &self.events);
         }
@@ -172,88 +194,126 @@ impl Session<'_> {
         let (writer, compaction_status) = if cfg.null_writer {
             (self.spawn_null_writer(write_rx, &out, &counters)?, None)
         } else {
-            let compactor = Compactor::start(
-                cfg.compaction_concurrency as usize,
-                cfg.compaction,
-                Arc::clone(&self.events),
-                Arc::clone(&histograms),
-            )
-            .map_err(NodeError::Spawn)?;
-            let status = compactor.status();
-            let parts = WriterParts {
-                store,
-                range,
-                writer_batch: cfg.writer_batch as usize,
-                max_delay: Duration::from_millis(cfg.max_batch_delay_ms),
-                compactor,
-                events: Arc::clone(&self.events),
-                histograms: Arc::clone(&histograms),
-                counters: Arc::clone(&counters),
-                acks: Arc::clone(&out),
-            };
-            let writer = BatchWriter::new(parts, recovered)?;
-            let handle = thread::Builder::new()
-                .name("writer".into())
-                .spawn(move || writer.run(write_rx).map(Some))
-                .map_err(NodeError::Spawn)?;
-            (handle, Some(status))
+            let (writer, status) =
+                self.spawn_writer(store, recovered, range, write_rx, &out, &counters, &histograms)?;
+            (writer, Some(status))
         };
+        let hashers = self.spawn_hashers(hash_rx, write_tx)?;
+        let (stop, peak) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicI64::new(self.alloc.heap().live_bytes)));
+        let stats = self.spawn_stats(Arc::clone(&stop), Arc::clone(&counters), Arc::clone(&peak), move || {
+            let (queued, running) = compaction_status.as_ref().map_or((0, 0), |s| s.depth());
+            QueueDepths {
+                queue_hash: hash_depth.load(Ordering::Relaxed) as u64,
+                queue_write: write_depth.load(Ordering::Relaxed) as u64,
+                compactions_queued: queued as u64,
+                compactions_running: running as u64,
+            }
+        })?;
+        let received = self.receive(&mut frames, hash_tx, &counters);
+        let peak = Pipeline { hashers, writer, stats, stop, peak }.finish(received)?;
+        self.events.emit(NodeEvent::NodeSummary(self.summary(&counters, peak)));
+        send_frame(&out, &Frame::Done { histograms: histograms.serialize() })
+    }
+
+    /// Reads `Hello` and returns the announced block range; refuses anything else.
+    fn handshake(
+        &self,
+        frames: &mut FrameReader<BufReader<UnixStream>>,
+        out: &Mutex<UnixStream>,
+    ) -> Result<(u64, u64), NodeError> {
+        match frames.read_frame()? {
+            Some(Frame::Hello { version, first_block, block_count }) if version == PROTOCOL_VERSION => {
+                let end = first_block
+                    .checked_add(block_count)
+                    .ok_or_else(|| NodeError::Protocol("block range overflows".into()))?;
+                Ok((first_block, end))
+            }
+            Some(Frame::Hello { version, .. }) => {
+                Err(self.refuse(out, format!("protocol version {version} not supported (want {PROTOCOL_VERSION})")))
+            }
+            other => Err(self.refuse(out, format!("expected Hello, got {other:?}"))),
+        }
+    }
+
+    /// The batch writer on its own thread, with the compactor it feeds.
+    #[allow(clippy::too_many_arguments)]
+    fn spawn_writer(
+        &self,
+        store: Store,
+        recovered: std::collections::BTreeMap<u64, crate::store::ShardOnDisk>,
+        range: (u64, u64),
+        input: QueueReceiver<Ingested>,
+        out: &Arc<Mutex<UnixStream>>,
+        counters: &Arc<Counters>,
+        histograms: &Arc<Histograms>,
+    ) -> Result<(WriterHandle, crate::compaction::CompactorStatus), NodeError> {
+        let cfg = self.cfg;
+        let compactor = Compactor::start(
+            cfg.compaction_concurrency as usize,
+            cfg.compaction,
+            Arc::clone(&self.events),
+            Arc::clone(histograms),
+        )
+        .map_err(NodeError::Spawn)?;
+        let status = compactor.status();
+        let parts = WriterParts {
+            store,
+            range,
+            writer_batch: cfg.writer_batch as usize,
+            max_delay: Duration::from_millis(cfg.max_batch_delay_ms),
+            compactor,
+            events: Arc::clone(&self.events),
+            histograms: Arc::clone(histograms),
+            counters: Arc::clone(counters),
+            acks: Arc::clone(out),
+        };
+        let writer = BatchWriter::new(parts, recovered)?;
+        let handle = thread::Builder::new()
+            .name("writer".into())
+            .spawn(move || writer.run(input).map(Some))
+            .map_err(NodeError::Spawn)?;
+        Ok((handle, status))
+    }
+
+    /// The hash workers. Only they may hold the hash queue's receiving end (and the
+    /// write queue's sending end): when they all stop (the writer failed, e.g. disk
+    /// full), the receiver's next send fails instead of blocking forever on a full
+    /// queue nobody drains.
+    fn spawn_hashers(
+        &self,
+        hash_rx: QueueReceiver<Ingested>,
+        write_tx: QueueSender<Ingested>,
+    ) -> Result<Vec<JoinHandle<()>>, NodeError> {
         let hash_rx = Arc::new(Mutex::new(hash_rx));
-        let hashers: Vec<JoinHandle<()>> = (0..cfg.hash_threads())
+        (0..self.cfg.hash_threads())
             .map(|i| {
-                let (rx, tx, burn) = (Arc::clone(&hash_rx), write_tx.clone(), cfg.burn_cpu_us_per_block);
+                let (rx, tx, burn) = (Arc::clone(&hash_rx), write_tx.clone(), self.cfg.burn_cpu_us_per_block);
                 thread::Builder::new()
                     .name(format!("hash-{i}"))
                     .spawn(move || hash_worker(rx, tx, burn))
                     .map_err(NodeError::Spawn)
             })
-            .collect::<Result<_, _>>()?;
-        // Only the workers may hold the hash queue's receiving end: when they all stop
-        // (the writer failed, e.g. disk full), the receiver's next send fails instead of
-        // blocking forever on a full queue nobody drains.
-        drop(hash_rx);
-        drop(write_tx);
-        let stop = Arc::new(AtomicBool::new(false));
-        let peak = Arc::new(AtomicI64::new(self.alloc.heap().live_bytes));
-        let stats = self.spawn_stats(Arc::clone(&stop), Arc::clone(&counters), Arc::clone(&peak), move || {
-            let (queued, running) = compaction_status.as_ref().map_or((0, 0), |s| s.depth());
-            json!({"queue_hash": hash_depth.load(Ordering::Relaxed), "queue_write": write_depth.load(Ordering::Relaxed),
-                   "compactions_queued": queued, "compactions_running": running})
-        })?;
-        let received = self.receive(&mut frames, hash_tx, &counters);
-        for h in hashers {
-            let _ = h.join();
-        }
-        let written = writer.join().map_err(|_| NodeError::Protocol("writer thread panicked".into()))?;
-        let finished = match (received, written) {
-            // The writer's error is the cause; the receiver only saw the pipeline stop.
-            (_, Err(e)) | (Err(e), Ok(_)) => Err(e),
-            (Ok(()), Ok(Some(w))) => w.shutdown(),
-            (Ok(()), Ok(None)) => Ok(()),
-        };
-        stop.store(true, Ordering::Relaxed);
-        let _ = stats.join();
-        finished?;
+            .collect()
+    }
+
+    /// The node's account of a finished storing session.
+    fn summary(&self, counters: &Counters, peak: i64) -> NodeSummary {
         let end = self.alloc.heap();
-        let opened = counters.wal_files_opened.load(Ordering::Relaxed);
-        let direct_io = (opened > 0).then(|| counters.wal_files_buffered.load(Ordering::Relaxed) == 0);
-        self.events.emit(
-            "node_summary",
-            json!({"blocks_received": counters.blocks_received.load(Ordering::Relaxed),
-                   "bytes_received": counters.bytes_received.load(Ordering::Relaxed),
-                   "blocks_durable": counters.blocks_durable.load(Ordering::Relaxed),
-                   "wal_payload_bytes_written": counters.wal_bytes_written.load(Ordering::Relaxed),
-                   "direct_io": direct_io,
-                   "heap_live_bytes": end.live_bytes,
-                   "heap_live_peak_bytes": peak.load(Ordering::Relaxed).max(end.live_bytes),
-                   "alloc_count": end.alloc_count,
-                   "alloc_bytes_total": end.alloc_bytes_total,
-                   "self": crate::self_report::fields()}),
-        );
-        let mut o = out.lock().map_err(|_| NodeError::Protocol("socket lock poisoned".into()))?;
-        write_frame(&mut *o, &Frame::Done { histograms: histograms.serialize() })
-            .and_then(|_| o.flush())
-            .map_err(NodeError::Disconnected)
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        let opened = load(&counters.wal_files_opened);
+        NodeSummary {
+            blocks_received: load(&counters.blocks_received),
+            blocks_durable: load(&counters.blocks_durable),
+            bytes_received: Some(load(&counters.bytes_received)),
+            wal_payload_bytes_written: Some(load(&counters.wal_bytes_written)),
+            direct_io: (opened > 0).then(|| load(&counters.wal_files_buffered) == 0),
+            heap_live_bytes: Some(end.live_bytes),
+            heap_live_peak_bytes: Some(peak.max(end.live_bytes)),
+            alloc_count: Some(end.alloc_count),
+            alloc_bytes_total: Some(end.alloc_bytes_total),
+            self_report: Some(crate::self_report::read()),
+            lie: false,
+        }
     }
 
     /// Reads blocks until `Finish`, decoding each into owned structures.
@@ -304,7 +364,7 @@ impl Session<'_> {
         stop: Arc<AtomicBool>,
         counters: Arc<Counters>,
         peak: Arc<AtomicI64>,
-        queues: impl Fn() -> serde_json::Value + Send + 'static,
+        queues: impl Fn() -> QueueDepths + Send + 'static,
     ) -> Result<JoinHandle<()>, NodeError> {
         let (events, alloc, interval) =
             (Arc::clone(&self.events), self.alloc, Duration::from_millis(self.cfg.stats_interval_ms));
@@ -322,17 +382,16 @@ impl Session<'_> {
                         continue;
                     }
                     waited = Duration::ZERO;
-                    let mut fields = queues();
-                    if let Some(f) = fields.as_object_mut() {
-                        f.insert("blocks_received".into(), counters.blocks_received.load(Ordering::Relaxed).into());
-                        f.insert("blocks_durable".into(), counters.blocks_durable.load(Ordering::Relaxed).into());
-                        f.insert("heap_live_bytes".into(), heap.live_bytes.into());
-                        f.insert("heap_live_peak_bytes".into(), peak.load(Ordering::Relaxed).into());
-                        f.insert("alloc_count".into(), heap.alloc_count.into());
-                        f.insert("alloc_bytes_total".into(), heap.alloc_bytes_total.into());
-                        f.insert("allocator".into(), alloc.internal());
-                    }
-                    events.emit("stats", fields);
+                    events.emit(NodeEvent::Stats(Stats {
+                        queues: queues(),
+                        blocks_received: counters.blocks_received.load(Ordering::Relaxed),
+                        blocks_durable: counters.blocks_durable.load(Ordering::Relaxed),
+                        heap_live_bytes: Some(heap.live_bytes),
+                        heap_live_peak_bytes: Some(peak.load(Ordering::Relaxed)),
+                        alloc_count: heap.alloc_count,
+                        alloc_bytes_total: heap.alloc_bytes_total,
+                        allocator: Some(alloc.internal()),
+                    }));
                 }
             })
             .map_err(NodeError::Spawn)
@@ -344,7 +403,7 @@ impl Session<'_> {
         input: QueueReceiver<Ingested>,
         out: &Arc<Mutex<UnixStream>>,
         counters: &Arc<Counters>,
-    ) -> Result<JoinHandle<Result<Option<BatchWriter>, NodeError>>, NodeError> {
+    ) -> Result<WriterHandle, NodeError> {
         let (acks, counters) = (Arc::clone(out), Arc::clone(counters));
         let (batch, delay) = (self.cfg.writer_batch as usize, Duration::from_millis(self.cfg.max_batch_delay_ms));
         thread::Builder::new()
@@ -373,10 +432,11 @@ fn sink(
         send_frame(out, &Frame::Ack { blocks }).map(|()| n)
     };
     let (received, _) = receive_unstored(frames, batch, false, ack)?;
-    events.emit(
-        "node_summary",
-        json!({"blocks_received": received, "blocks_durable": 0, "self": crate::self_report::fields()}),
-    );
+    events.emit(NodeEvent::NodeSummary(NodeSummary {
+        blocks_received: received,
+        self_report: Some(crate::self_report::read()),
+        ..NodeSummary::default()
+    }));
     send_frame(out, &Frame::Done { histograms: Vec::new() })
 }
 

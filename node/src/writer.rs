@@ -14,11 +14,10 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use syncbench_proto::frame::{write_frame, Frame};
 
 use crate::compaction::{Compactor, Job};
-use crate::events::Events;
+use crate::events::{Events, FlushEnd, NodeEvent};
 use crate::histograms::{record, Histograms};
 use crate::pipeline::{Counters, Ingested, QueueReceiver};
 use crate::store::{ShardOnDisk, Store};
@@ -218,7 +217,7 @@ impl BatchWriter {
         }
         self.batch_seq += 1;
         let (seq, blocks, shards) = (self.batch_seq, self.pending.len(), self.touched.len());
-        self.events.emit("flush_start", json!({"batch": seq, "blocks": blocks, "shards": shards}));
+        self.events.emit(NodeEvent::FlushStart { batch: seq, blocks: blocks as u64, shards: shards as u64 });
         let started = Instant::now();
         let mut append = self.append_time;
         for id in &self.touched {
@@ -240,12 +239,15 @@ impl BatchWriter {
         self.send_ack()?;
         self.counters.blocks_durable.fetch_add(blocks as u64, Ordering::Relaxed);
         self.counters.wal_bytes_written.fetch_add(self.batch_bytes, Ordering::Relaxed);
-        self.events.emit(
-            "flush_end",
-            json!({"batch": seq, "blocks": blocks, "bytes": self.batch_bytes, "shards": shards,
-                   "append_us": append.as_micros() as u64, "fsync_us": fsync.as_micros() as u64,
-                   "duration_ms": started.elapsed().as_secs_f64() * 1e3}),
-        );
+        self.events.emit(NodeEvent::FlushEnd(FlushEnd {
+            batch: seq,
+            blocks: blocks as u64,
+            bytes: self.batch_bytes,
+            shards: shards as u64,
+            append_us: append.as_micros() as u64,
+            fsync_us: fsync.as_micros() as u64,
+            duration_ms: started.elapsed().as_secs_f64() * 1e3,
+        }));
         let touched = std::mem::take(&mut self.touched);
         for id in touched {
             if self.is_complete(id) {
@@ -299,11 +301,10 @@ fn write_ack(acks: &Mutex<UnixStream>, blocks: Vec<u64>) -> Result<(), NodeError
 fn note_io_mode(counters: &Counters, events: &Events, wal: &WalWriter) {
     counters.wal_files_opened.fetch_add(1, Ordering::Relaxed);
     if !wal.is_direct() && counters.wal_files_buffered.fetch_add(1, Ordering::Relaxed) == 0 {
-        events.emit(
-            "direct_io_refused",
-            json!({"path": wal.path().display().to_string(),
-                   "message": "the filesystem refused O_DIRECT: WALs and segments go through the page cache"}),
-        );
+        events.emit(NodeEvent::DirectIoRefused {
+            path: wal.path().display().to_string(),
+            message: "the filesystem refused O_DIRECT: WALs and segments go through the page cache".into(),
+        });
     }
 }
 

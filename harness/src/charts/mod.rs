@@ -50,7 +50,7 @@ pub fn series_color(i: usize) -> RGBColor {
 
 /// Background shading of compaction intervals.
 pub const COMPACTION_SHADE: RGBColor = RGBColor(255, 190, 110);
-pub const MIB: f64 = 1024.0 * 1024.0;
+pub use crate::units::MIB;
 
 /// One chart: a file name and a drawing routine that works on any backend.
 pub trait Chart {
@@ -122,23 +122,6 @@ impl RunChartData {
             latency: r.latency.clone(),
         }
     }
-}
-
-/// Reads every `latency/*.hgrm` (sorted by name, ingest first).
-pub fn load_hgrms(dir: &Path) -> Vec<(String, Vec<(f64, f64)>)> {
-    let mut out: Vec<(String, Vec<(f64, f64)>)> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().strip_suffix(".hgrm")?.to_owned();
-            let text = std::fs::read_to_string(e.path()).ok()?;
-            Some((name, crate::latency::parse_hgrm(&text)))
-        })
-        .filter(|(_, rows)| !rows.is_empty())
-        .collect();
-    out.sort_by_key(|(n, _)| (n != "ingest", n.clone()));
-    out
 }
 
 /// Renders every chart of a run into `dir`.

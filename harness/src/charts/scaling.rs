@@ -9,7 +9,7 @@ use plotters::prelude::*;
 
 use super::suite::CellRuns;
 use super::{de, headroom, legend, line, series_color, Chart, FONT, LABEL_SIZE, MIB, TITLE_SIZE};
-use crate::matrix::stats::median;
+use crate::stats::median;
 
 /// One configuration's medians per shard size: (shard size, RSS MiB, heap MiB).
 pub struct ScalingSeries {
@@ -22,10 +22,10 @@ pub fn series(cells: &[CellRuns]) -> Option<Vec<ScalingSeries>> {
     let mut out: Vec<ScalingSeries> = Vec::new();
     let mut sizes: Vec<u64> = Vec::new();
     for c in cells.iter().filter(|c| !c.runs.is_empty()) {
-        let size = c.runs[0].config["workload"]["shard_size"].as_u64()?;
+        let size = c.runs[0].config.workload.shard_size;
         let config = strip_shard_suffix(&c.cell).to_owned();
-        let rss = median(&c.runs.iter().filter_map(|r| r.summary["rss_peak_bytes"].as_f64()).collect::<Vec<_>>());
-        let heaps: Vec<f64> = c.runs.iter().filter_map(|r| r.summary["heap_live_peak_bytes"].as_f64()).collect();
+        let rss = median(&c.runs.iter().map(|r| r.summary.rss_peak_bytes as f64).collect::<Vec<_>>());
+        let heaps: Vec<f64> = c.runs.iter().filter_map(|r| Some(r.summary.heap_live_peak_bytes? as f64)).collect();
         let heap = (!heaps.is_empty()).then(|| median(&heaps) / MIB);
         if !sizes.contains(&size) {
             sizes.push(size);

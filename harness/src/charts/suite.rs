@@ -16,6 +16,7 @@ use super::{de, headroom, legend, line, render, series_color, time_chart, Chart,
 use crate::results::load::RunFiles;
 
 /// The successful runs of one cell, in repetition order.
+#[derive(Clone)]
 pub struct CellRuns {
     pub cell: String,
     pub runs: Vec<RunFiles>,
@@ -31,7 +32,7 @@ impl CellRuns {
 }
 
 fn peak(r: &RunFiles) -> f64 {
-    r.summary["rss_peak_bytes"].as_f64().unwrap_or(0.0)
+    r.summary.rss_peak_bytes as f64
 }
 
 /// (cell, median, ci low, ci high) for the whisker charts.
@@ -217,13 +218,13 @@ impl Chart for HeapByAllocator<'_> {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let d = self.0;
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen: Vec<crate::options::Allocator> = Vec::new();
         let picks: Vec<(&str, &RunFiles)> = d
             .cells
             .iter()
             .filter_map(|c| {
                 let m = c.median_run()?;
-                let alloc = m.config["node"]["alloc"].as_str()?;
+                let alloc = m.config.node.alloc;
                 (!seen.contains(&alloc)).then(|| {
                     seen.push(alloc);
                     (c.cell.as_str(), m)

@@ -21,7 +21,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::input;
+use crate::options::ArenaMax;
+use crate::results::config_file::EnvironmentRecord;
 use crate::results::load::RunFiles;
+use crate::results::summary::Summary;
 
 pub const FORMAT: &str = "syncbench-baseline/1";
 
@@ -45,33 +48,43 @@ pub struct RunConfig {
     pub writer_batch: u64,
 }
 
+/// The value of a gated metric (named by its `summary.json` field) in a summary;
+/// `None` if the run did not record it (or the name is not a gated metric).
+pub fn gated_value(s: &Summary, field: &str) -> Option<f64> {
+    match field {
+        "alloc_count" => s.alloc_count.map(|v| v as f64),
+        "alloc_bytes_total" => s.alloc_bytes_total.map(|v| v as f64),
+        "heap_live_end_bytes" => s.heap_live_end_bytes.map(|v| v as f64),
+        "store_bytes_written" => s.store_bytes_written.map(|v| v as f64),
+        "heap_live_peak_bytes" => s.heap_live_peak_bytes.map(|v| v as f64),
+        "rss_peak_bytes" => Some(s.rss_peak_bytes as f64),
+        _ => None,
+    }
+}
+
 impl RunConfig {
     pub fn of(r: &RunFiles) -> Result<RunConfig> {
-        let c = &r.config;
-        let field = |v: &Value, name: &str| -> Result<Value> {
-            (!v.is_null())
-                .then(|| v.clone())
-                .ok_or_else(|| input(format!("{}: config.json has no `{name}`", r.dir.display())))
-        };
-        let (w, n) = (&c["workload"], &c["node"]);
-        let num = |v: &Value, name: &str| -> Result<u64> {
-            field(v, name)?
-                .as_u64()
-                .ok_or_else(|| input(format!("{}: config.json `{name}`: expected an integer", r.dir.display())))
-        };
-        let text =
-            |v: &Value, name: &str| -> Result<String> { Ok(field(v, name)?.as_str().unwrap_or_default().to_owned()) };
+        let (w, n) = (&r.config.workload, &r.config.node);
+        let spec_hash = w.spec_hash.clone().ok_or_else(|| {
+            input(format!(
+                "{}: config.json has no `workload.spec_hash` (recorded before workload fingerprints)",
+                r.dir.display()
+            ))
+        })?;
         Ok(RunConfig {
-            workload: text(&w["name"], "workload.name")?,
-            workload_spec_hash: text(&w["spec_hash"], "workload.spec_hash")?,
-            blocks: num(&w["blocks"], "workload.blocks")?,
-            seed: num(&w["seed"], "workload.seed")?,
-            shard_size: num(&w["shard_size"], "workload.shard_size")?,
-            alloc: text(&n["alloc"], "node.alloc")?,
-            arena_max: n["arena_max"]["max"].as_u64(),
-            compaction: text(&n["compaction"], "node.compaction")?,
-            compaction_concurrency: num(&n["compaction_concurrency"], "node.compaction_concurrency")?,
-            writer_batch: num(&n["writer_batch"], "node.writer_batch")?,
+            workload: w.name.clone(),
+            workload_spec_hash: spec_hash,
+            blocks: w.blocks,
+            seed: w.seed,
+            shard_size: w.shard_size,
+            alloc: n.alloc.to_string(),
+            arena_max: match n.arena_max {
+                ArenaMax::Default => None,
+                ArenaMax::Max(m) => Some(m.into()),
+            },
+            compaction: n.compaction.to_string(),
+            compaction_concurrency: n.compaction_concurrency,
+            writer_batch: n.writer_batch,
         })
     }
 
@@ -118,7 +131,7 @@ impl Stat {
             return None;
         }
         v.sort_by(f64::total_cmp);
-        Some(Stat { median: crate::matrix::stats::median(&v), min: v[0], max: v[v.len() - 1], n: v.len() })
+        Some(Stat { median: crate::stats::median(&v), min: v[0], max: v[v.len() - 1], n: v.len() })
     }
 }
 
@@ -127,7 +140,7 @@ impl Stat {
 pub struct Baseline {
     pub format: String,
     pub config: RunConfig,
-    pub environment: Value,
+    pub environment: EnvironmentRecord,
     pub created_at: String,
     pub runs: Vec<String>,
     pub metrics: BTreeMap<String, Stat>,
@@ -153,16 +166,16 @@ impl Baseline {
         let metrics = keys
             .iter()
             .filter_map(|&k| {
-                let values: Vec<f64> = runs.iter().filter_map(|r| r.summary[k].as_f64()).collect();
+                let values: Vec<f64> = runs.iter().filter_map(|r| gated_value(&r.summary, k)).collect();
                 Some((k.to_owned(), Stat::of(&values)?))
             })
             .collect();
         Ok(Baseline {
             format: FORMAT.into(),
             config,
-            environment: first.config["environment"].clone(),
+            environment: first.config.environment.clone(),
             // When the (first) run was measured, not when this file was written.
-            created_at: first.config["started_at"].as_str().unwrap_or("unknown").to_owned(),
+            created_at: first.config.started_at.clone(),
             runs: runs
                 .iter()
                 .map(|r| r.dir.file_name().map_or(String::new(), |n| n.to_string_lossy().into_owned()))
@@ -194,5 +207,20 @@ impl Baseline {
             )));
         }
         Ok(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_gated_metric_is_read_from_a_summary() {
+        let s = Summary::for_test(serde_json::json!({"alloc_count": 1, "alloc_bytes_total": 2,
+            "heap_live_end_bytes": 3, "store_bytes_written": 4, "heap_live_peak_bytes": 5, "rss_peak_bytes": 6}));
+        let keys = super::super::gated_keys();
+        let values: Vec<Option<f64>> = keys.iter().map(|k| gated_value(&s, k)).collect();
+        assert!(values.iter().all(Option::is_some), "{keys:?} → {values:?}");
+        assert_eq!(gated_value(&s, "throughput"), None);
     }
 }

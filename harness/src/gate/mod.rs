@@ -24,7 +24,9 @@ use self::thresholds::{Thresholds, DEFAULT_LIMITS_PCT};
 use crate::cli::GateArgs;
 use crate::error::{input, RunFailed};
 use crate::results::load::RunFiles;
+use crate::run::crash::Outcome;
 use crate::units::fmt_bytes;
+use syncbench_node::config::NodeMode;
 
 /// The gated metrics, in display order.
 pub fn gated_keys() -> Vec<&'static str> {
@@ -131,7 +133,7 @@ pub fn load_runs(dir: &Path, flag: &str) -> Result<Vec<RunFiles>> {
             dir.display()
         )));
     }
-    let runs = crate::report::all_runs(dir)?;
+    let runs = crate::results::suite::all_runs(dir)?;
     let untrusted: Vec<String> = runs.iter().filter_map(untrusted_reason).collect();
     if !untrusted.is_empty() {
         return Err(RunFailed(format!(
@@ -153,18 +155,18 @@ pub fn load_runs(dir: &Path, flag: &str) -> Result<Vec<RunFiles>> {
 pub fn untrusted_reason(r: &RunFiles) -> Option<String> {
     let s = &r.summary;
     let name = r.dir.file_name().map_or_else(|| r.dir.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let outcome = s["outcome"].as_str().unwrap_or("?");
-    if outcome != "ok" {
-        return Some(format!("{name}: outcome {outcome}"));
+    if s.outcome != Outcome::Ok {
+        return Some(format!("{name}: outcome {}", s.outcome));
     }
-    if let Some(why) = s["incomplete"].as_str() {
+    if let Some(why) = &s.incomplete {
         return Some(format!("{name}: incomplete run directory ({why})"));
     }
-    let mode = s["node_mode"].as_str().unwrap_or("unknown (recorded before acknowledgement checks)");
-    if mode != "store" {
-        return Some(format!("{name}: node mode {mode}"));
+    match s.node_mode {
+        Some(NodeMode::Store) => {}
+        Some(mode) => return Some(format!("{name}: node mode {}", mode.as_str())),
+        None => return Some(format!("{name}: node mode unknown (recorded before acknowledgement checks)")),
     }
-    let read_back = s["verify_sample"]["blocks"].as_u64().unwrap_or(0);
+    let read_back = s.verify_sample.as_ref().map_or(0, |v| v.blocks);
     (read_back == 0).then(|| format!("{name}: no acknowledged block was read back (--verify-sample 0?)"))
 }
 
@@ -216,7 +218,7 @@ fn describe(c: &RunConfig) -> String {
 }
 
 fn origin(b: &Baseline) -> String {
-    let host = b.environment["host"].as_str().unwrap_or("?");
+    let host = b.environment.host.as_deref().unwrap_or("?");
     format!("{} run(s) on {host}, {}", b.runs.len(), b.created_at)
 }
 
@@ -285,6 +287,7 @@ pub fn markdown(rows: &[Row], base: &Baseline, cand: &Baseline) -> String {
 mod tests {
     use super::baseline::Stat;
     use super::*;
+    use crate::results::config_file::EnvironmentRecord;
 
     fn with(metrics: &[(&str, f64)]) -> Baseline {
         Baseline {
@@ -301,7 +304,7 @@ mod tests {
                 compaction_concurrency: 1,
                 writer_batch: 512,
             },
-            environment: serde_json::json!({"host": "h"}),
+            environment: EnvironmentRecord { host: Some("h".into()), ..Default::default() },
             created_at: "t".into(),
             runs: vec!["r".into()],
             metrics: metrics.iter().map(|&(k, v)| (k.to_owned(), Stat::of(&[v]).unwrap())).collect(),

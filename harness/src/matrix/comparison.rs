@@ -6,117 +6,135 @@
 use std::fmt::Write as _;
 
 use serde::Serialize;
-use serde_json::Value;
 
-use super::stats::{self, Direction, Verdict};
+use crate::results::summary::Summary;
+use crate::stats::{self, Direction, Verdict};
+use crate::units::MIB;
 
 /// One successful run's summary, tagged with its cell.
 pub struct RunRecord {
     pub cell: String,
-    pub summary: Value,
+    pub summary: Summary,
 }
 
-/// A compared metric: where it comes from in summary.json, its unit, and which way is good.
+/// The compared metrics' names in `comparison.json` (and in `ab`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricKey {
+    RssPeak,
+    RssP50,
+    RssMibSPerGib,
+    HeapLivePeak,
+    Throughput,
+    IngestP50,
+    IngestP99,
+    FlushP99,
+    CompactionTotal,
+    Cpu,
+    CpuUser,
+    Efficiency,
+}
+
+/// A compared metric: how it is computed from a summary, its unit, and which way is good.
 pub struct Metric {
-    pub key: &'static str,
+    pub key: MetricKey,
     pub label: &'static str,
     pub unit: &'static str,
     pub direction: Direction,
-    pub extract: fn(&Value) -> Option<f64>,
+    pub extract: fn(&Summary) -> Option<f64>,
 }
 
-const MIB: f64 = 1024.0 * 1024.0;
-
-fn latency_ms(s: &Value, name: &str, p: &str) -> Option<f64> {
-    Some(s["latency_us"][name][p].as_f64()? / 1e3)
+/// Percentile `p` of a latency histogram in milliseconds.
+fn latency_ms(s: &Summary, name: &str, p: fn(&crate::latency::LatencySummary) -> u64) -> Option<f64> {
+    Some(p(s.latency_us.get(name)?) as f64 / 1e3)
 }
 
 /// The metrics every comparison reports (issue: peak RSS, peak live heap, throughput,
 /// ingest p50/p99, flush p99, compaction time, CPU time).
 pub const METRICS: &[Metric] = &[
     Metric {
-        key: "rss_peak",
+        key: MetricKey::RssPeak,
         label: "peak RSS (VmHWM)",
         unit: "MiB",
         direction: Direction::LowerIsBetter,
-        extract: |s| Some(s["rss_peak_bytes"].as_f64()? / MIB),
+        extract: |s| Some(s.rss_peak_bytes as f64 / MIB),
     },
     Metric {
-        key: "rss_p50",
+        key: MetricKey::RssP50,
         label: "RSS p50 over time",
         unit: "MiB",
         direction: Direction::LowerIsBetter,
-        extract: |s| Some(s["rss_p50_bytes"].as_f64()? / MIB),
+        extract: |s| Some(s.rss_p50_bytes? as f64 / MIB),
     },
     Metric {
-        key: "rss_mib_s_per_gib",
+        key: MetricKey::RssMibSPerGib,
         label: "RSS × time per GiB ingested",
         unit: "MiB·s/GiB",
         direction: Direction::LowerIsBetter,
-        extract: |s| s["rss_mib_s_per_gib"].as_f64(),
+        extract: |s| s.rss_mib_s_per_gib,
     },
     Metric {
-        key: "heap_live_peak",
+        key: MetricKey::HeapLivePeak,
         label: "peak live heap",
         unit: "MiB",
         direction: Direction::LowerIsBetter,
-        extract: |s| Some(s["heap_live_peak_bytes"].as_f64()? / MIB),
+        extract: |s| Some(s.heap_live_peak_bytes? as f64 / MIB),
     },
     Metric {
-        key: "throughput",
+        key: MetricKey::Throughput,
         label: "throughput",
         unit: "MiB/s",
         direction: Direction::HigherIsBetter,
-        extract: |s| s["throughput_mib_per_s"].as_f64(),
+        extract: |s| Some(s.throughput_mib_per_s),
     },
     Metric {
-        key: "ingest_p50",
+        key: MetricKey::IngestP50,
         label: "ingest latency p50",
         unit: "ms",
         direction: Direction::LowerIsBetter,
-        extract: |s| latency_ms(s, "ingest", "p50"),
+        extract: |s| latency_ms(s, "ingest", |l| l.p50),
     },
     Metric {
-        key: "ingest_p99",
+        key: MetricKey::IngestP99,
         label: "ingest latency p99",
         unit: "ms",
         direction: Direction::LowerIsBetter,
-        extract: |s| latency_ms(s, "ingest", "p99"),
+        extract: |s| latency_ms(s, "ingest", |l| l.p99),
     },
     Metric {
-        key: "flush_p99",
+        key: MetricKey::FlushP99,
         label: "flush latency p99",
         unit: "ms",
         direction: Direction::LowerIsBetter,
-        extract: |s| latency_ms(s, "flush", "p99"),
+        extract: |s| latency_ms(s, "flush", |l| l.p99),
     },
     Metric {
-        key: "compaction_total",
+        key: MetricKey::CompactionTotal,
         label: "compaction time, total",
         unit: "s",
         direction: Direction::LowerIsBetter,
-        extract: |s| s["compaction_s_total"].as_f64(),
+        extract: |s| Some(s.compaction_s_total),
     },
     Metric {
-        key: "cpu",
+        key: MetricKey::Cpu,
         label: "node CPU time (user + sys)",
         unit: "s",
         direction: Direction::LowerIsBetter,
-        extract: |s| Some(s["cpu_user_s"].as_f64()? + s["cpu_sys_s"].as_f64()?),
+        extract: |s| Some(s.cpu_user_s + s.cpu_sys_s),
     },
     Metric {
-        key: "cpu_user",
+        key: MetricKey::CpuUser,
         label: "node user CPU time",
         unit: "s",
         direction: Direction::LowerIsBetter,
-        extract: |s| s["cpu_user_s"].as_f64(),
+        extract: |s| Some(s.cpu_user_s),
     },
     Metric {
-        key: "efficiency",
+        key: MetricKey::Efficiency,
         label: "efficiency (of the lower ceiling)",
         unit: "%",
         direction: Direction::HigherIsBetter,
-        extract: |s| Some(s["efficiency"].as_f64()? * 100.0),
+        extract: |s| Some(s.ceilings.as_ref()?.efficiency? * 100.0),
     },
 ];
 
@@ -134,7 +152,7 @@ pub struct CellStat {
 
 #[derive(Debug, Serialize)]
 pub struct MetricTable {
-    pub key: &'static str,
+    pub key: MetricKey,
     pub label: &'static str,
     pub unit: &'static str,
     pub direction: Direction,
@@ -216,7 +234,8 @@ fn verdict_text(v: Option<Verdict>) -> &'static str {
 }
 
 /// Metrics of the compact table printed at the end of `matrix` (the Markdown has all).
-const TERMINAL_METRICS: &[&str] = &["rss_peak", "rss_p50", "throughput", "ingest_p99"];
+const TERMINAL_METRICS: &[MetricKey] =
+    &[MetricKey::RssPeak, MetricKey::RssP50, MetricKey::Throughput, MetricKey::IngestP99];
 
 /// A compact text table: one row per cell, for each key metric its median and its
 /// ratio to the baseline cell with the verdict (`=` no clear difference, `n<3` too few
@@ -301,7 +320,8 @@ mod tests {
     fn run(cell: &str, rss_mib: f64, mib_s: f64) -> RunRecord {
         RunRecord {
             cell: cell.into(),
-            summary: serde_json::json!({"rss_peak_bytes": rss_mib * MIB, "throughput_mib_per_s": mib_s, "cpu_user_s": 1.0, "cpu_sys_s": 0.5}),
+            summary: Summary::for_test(serde_json::json!({"rss_peak_bytes": (rss_mib * MIB) as u64,
+                "throughput_mib_per_s": mib_s, "cpu_user_s": 1.0, "cpu_sys_s": 0.5})),
         }
     }
 
@@ -313,14 +333,14 @@ mod tests {
             .chain([(1300.0, 205.0), (1280.0, 195.0), (1310.0, 200.0)].iter().map(|&(r, t)| run("buffered", r, t)))
             .collect();
         let c = compare(&["streaming".into(), "buffered".into()], &runs, "streaming", 5.0);
-        let table = |key: &str| c.metrics.iter().find(|m| m.key == key).map(|m| &m.cells);
-        let rss = table("rss_peak").unwrap();
+        let table = |key| c.metrics.iter().find(|m| m.key == key).map(|m| &m.cells);
+        let rss = table(MetricKey::RssPeak).unwrap();
         assert_eq!(rss[0].verdict, Some(Verdict::Baseline));
         assert_eq!(rss[1].verdict, Some(Verdict::Worse));
         assert!((rss[1].ratio.unwrap() - 1300.0 / 150.0).abs() < 0.01);
-        let tput = table("throughput").unwrap();
+        let tput = table(MetricKey::Throughput).unwrap();
         assert_eq!(tput[1].verdict, Some(Verdict::NoClearDifference));
-        assert!(table("heap_live_peak").is_none(), "no heap values in the summaries: no table");
+        assert!(table(MetricKey::HeapLivePeak).is_none(), "no heap values in the summaries: no table");
         let md = markdown(&c, "t", &[]);
         assert!(md.contains("| buffered | 3 | 1300 | "), "{md}");
         assert!(md.contains("**worse**"));
@@ -337,7 +357,7 @@ mod tests {
             .chain([400.0].iter().map(|&r| run("c", r, 200.0)))
             .collect();
         let c = compare(&["a".into(), "b".into(), "c".into()], &runs, "a", 5.0);
-        let rss = &c.metrics.iter().find(|m| m.key == "rss_peak").unwrap().cells;
+        let rss = &c.metrics.iter().find(|m| m.key == MetricKey::RssPeak).unwrap().cells;
         assert_eq!(rss[1].verdict, Some(Verdict::TooFewRuns));
         assert_eq!(rss[2].verdict, Some(Verdict::TooFewRuns));
         assert!(markdown(&c, "t", &[]).contains("too few runs (< 3)"));

@@ -4,70 +4,29 @@
 //! # Layout
 //! - this module: the plan (cells, skipped cells, order) and the runner.
 //! - [`order`]: interleaved run order (seeded rounds, never the same cell twice in a row).
-//! - [`stats`]: medians, bootstrap intervals, verdicts.
 //! - [`comparison`]: `comparison.json` / `comparison.md` from the runs' summaries.
 //!
-//! ## Suite directory
-//! ```text
-//! <suite>/suite.json            definition, environment, skipped cells, order actually run
-//! <suite>/runs/<cell>-r<k>/     one full run directory per (cell, repetition)
-//! <suite>/comparison.{json,md}  per metric and cell: median, 95 % CI, ratio to baseline
-//! ```
+//! The suite directory and `suite.json` are `results::suite`'s; medians, intervals and
+//! verdicts are `crate::stats`'.
 
 pub mod comparison;
 pub mod order;
-pub mod stats;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::Result;
-use serde::Serialize;
-use serde_json::json;
-use syncbench_node::CompactionMode;
 
 use crate::cli::MatrixArgs;
 use crate::error::{input, InputError, RunFailed};
 use crate::options::{cell_label, resolve_workload, Allocator, ArenaMax, IngestOptions, RunSettings};
+use crate::results::suite::{self, Cell, RunEntry, Skipped, SuiteDefinition, SuiteFile};
+use crate::run::crash::Outcome;
 use crate::run::dirs::Claimed;
 
 /// Largest matrix accepted (cells × repetitions): bounded like everything else.
 const MAX_RUNS: usize = 2_000;
-
-/// One configuration.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Cell {
-    pub name: String,
-    pub alloc: Allocator,
-    pub arena_max: ArenaMax,
-    pub compaction: CompactionMode,
-    pub compaction_concurrency: u64,
-    /// Set when shard size is an axis (several `--shard-size` values).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub shard_size: Option<u64>,
-    /// A node binary of the cell's own (`syncbench ab`: base and head builds). Not
-    /// recorded: it is a path on this machine.
-    #[serde(skip)]
-    pub node_bin: Option<PathBuf>,
-}
-
-/// A cell left out of the matrix, and why.
-#[derive(Debug, Clone, Serialize)]
-pub struct Skipped {
-    pub cell: String,
-    pub reason: String,
-}
-
-/// One run as it happened.
-#[derive(Debug, Clone, Serialize)]
-struct RunEntry {
-    cell: String,
-    rep: u32,
-    run_dir: String,
-    outcome: String,
-    wall_s: Option<f64>,
-}
 
 /// The cartesian product of the axes; cells that cannot differ from another are
 /// returned separately with the reason (unless `no_skip`).
@@ -77,12 +36,6 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
         .iter()
         .map(|s| ArenaMax::parse(s).map_err(|e| input(format!("--arena-max: {e}"))))
         .collect::<Result<Vec<_>>>()?;
-    if let Some(&cc) = a.compaction_concurrency.iter().find(|&&c| !(1..=64).contains(&c)) {
-        return Err(input(format!("--compaction-concurrency: expected values in 1..=64, got {cc}")));
-    }
-    if let Some(&s) = a.shard_size.iter().find(|&&s| !(1..=10_000_000).contains(&s)) {
-        return Err(input(format!("--shard-size: expected values in 1..=10000000, got {s}")));
-    }
     // One size overrides the workload's; several are an axis.
     let shard_axis: Vec<Option<u64>> =
         if a.shard_size.len() > 1 { a.shard_size.iter().map(|&s| Some(s)).collect() } else { vec![None] };
@@ -93,8 +46,7 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
                 for (&cc, &shard_size) in
                     a.compaction_concurrency.iter().flat_map(|c| shard_axis.iter().map(move |s| (c, s)))
                 {
-                    let alloc = Allocator::from(alloc);
-                    let compaction = CompactionMode::from(mode);
+                    let compaction = mode;
                     let mut name = cell_label(alloc, arena_max, compaction, cc);
                     if let Some(s) = shard_size {
                         name = format!("{name}_shard{s}");
@@ -137,7 +89,7 @@ pub struct SuitePlan {
     pub order_seed: u64,
     pub fail_fast: bool,
     /// `suite.json`'s `definition` (the cells are added).
-    pub definition: serde_json::Value,
+    pub definition: SuiteDefinition,
 }
 
 pub fn run(a: &MatrixArgs) -> Result<()> {
@@ -150,14 +102,22 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
         return Err(input(format!("--baseline-cell: expected one of {}, got `{baseline}`", names.join(", "))));
     }
     let settings = RunSettings::from_args(&a.settings)?;
-    let base = base_options(a.workload.clone(), workload, settings);
+    let base = IngestOptions::base(a.workload.clone(), workload, settings);
     let start = SystemTime::now();
     let default_dir = a.out.is_none();
     let dir = a.out.clone().unwrap_or_else(|| default_suite_dir(start, &base.workload.name, "matrix"));
-    let definition = json!({
-        "workload": a.workload, "blocks": a.overrides.blocks, "seed": a.overrides.seed, "shard_size": a.shard_size,
-        "repeat": a.repeat, "order_seed": a.order_seed, "floor_pct": a.floor_pct, "baseline_cell": baseline,
-    });
+    let definition = SuiteDefinition {
+        kind: None,
+        workload: a.workload.clone(),
+        blocks: a.overrides.blocks,
+        seed: a.overrides.seed,
+        shard_size: a.shard_size.clone(),
+        repeat: a.repeat,
+        order_seed: a.order_seed,
+        floor_pct: a.floor_pct,
+        baseline_cell: baseline,
+        cells: Vec::new(),
+    };
     let plan = SuitePlan {
         cells,
         skipped,
@@ -178,37 +138,6 @@ pub fn default_suite_dir(start: SystemTime, workload: &str, kind: &str) -> PathB
     Path::new(crate::results::RESULTS_DIR).join(format!("{}_{workload}_{kind}", crate::time::stamp(start)))
 }
 
-/// The options every run of a suite starts from.
-pub fn base_options(
-    workload_arg: String,
-    workload: syncbench_workloads::WorkloadSpec,
-    settings: RunSettings,
-) -> IngestOptions {
-    IngestOptions {
-        alloc: Allocator::Glibc,
-        arena_max: ArenaMax::Default,
-        alloc_conf: None,
-        compaction: CompactionMode::Streaming,
-        compaction_concurrency: 1,
-        workload_arg,
-        workload,
-        writer_batch: syncbench_node::config::DEFAULT_WRITER_BATCH,
-        sample_interval: settings.sample_interval,
-        mem_limit_bytes: settings.mem_limit_bytes,
-        timeout: settings.timeout,
-        out: None,
-        data_dir: None,
-        keep_data: false,
-        node_bin: None,
-        node_args: settings.node_args,
-        png: settings.png,
-        disk_check: true,
-        ceilings: settings.ceilings,
-        verify_sample: settings.verify_sample,
-        full_summary: false,
-    }
-}
-
 /// Runs every (cell, repetition) in interleaved order, writes suite.json after each
 /// run and the comparison at the end; returns the suite directory (a default name may
 /// have been suffixed); `Err(RunFailed)` naming failed runs.
@@ -220,6 +149,10 @@ pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<PathBuf> {
             cells.len(),
             plan.repeat
         )));
+    }
+    // Every cell's options are checked before the first run (or the suite directory).
+    for cell in cells {
+        cell.apply(&plan.base).validate().map_err(|e| e.context(format!("cell {}", cell.name)))?;
     }
     let claimed = create_suite_dir(suite, plan.default_dir)?;
     let plan = &SuitePlan { dir: claimed.shown.clone(), ..plan.clone() };
@@ -239,22 +172,9 @@ pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<PathBuf> {
         let cell = &cells[ci];
         let dir = suite.join("runs").join(format!("{}-r{}", cell.name, rep + 1));
         eprintln!("syncbench: matrix: run {}/{}: {} r{}", i + 1, order.len(), cell.name, rep + 1);
-        let base = &plan.base;
-        let opts = IngestOptions {
-            alloc: cell.alloc,
-            arena_max: cell.arena_max,
-            compaction: cell.compaction,
-            compaction_concurrency: cell.compaction_concurrency,
-            workload: syncbench_workloads::WorkloadSpec {
-                shard_size: cell.shard_size.unwrap_or(base.workload.shard_size),
-                ..base.workload.clone()
-            },
-            node_bin: cell.node_bin.clone().or_else(|| base.node_bin.clone()),
-            out: Some(dir.clone()),
-            ..base.clone()
-        };
+        let opts = IngestOptions { out: Some(dir.clone()), ..cell.apply(&plan.base) };
         let entry = run_one(&opts, cell, rep, suite, &dir)?;
-        let failed = entry.outcome != "ok";
+        let failed = entry.outcome != Outcome::Ok;
         done.push(entry);
         write_suite_json(plan, start, &done)?;
         if let Some(sig) = crate::signals::received() {
@@ -266,9 +186,12 @@ pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<PathBuf> {
             break;
         }
     }
-    let failed: Vec<String> =
-        done.iter().filter(|r| r.outcome != "ok").map(|r| format!("{}-r{} ({})", r.cell, r.rep, r.outcome)).collect();
-    let cmp = crate::report::render_suite(suite, plan.base.png)?;
+    let failed: Vec<String> = done
+        .iter()
+        .filter(|r| r.outcome != Outcome::Ok)
+        .map(|r| format!("{}-r{} ({})", r.cell, r.rep, r.outcome))
+        .collect();
+    let cmp = suite::render(suite, plan.base.png)?;
     println!("{}", comparison::terminal_table(&cmp));
     println!("matrix: {} runs, {} failed; comparison in {}/comparison.md", done.len(), failed.len(), suite.display());
     if !failed.is_empty() {
@@ -279,7 +202,7 @@ pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<PathBuf> {
 
 /// One run; a node failure or harness error is recorded, an input error stops the suite.
 fn run_one(opts: &IngestOptions, cell: &Cell, rep: u32, suite: &Path, dir: &Path) -> Result<RunEntry> {
-    let entry = |outcome: String, wall_s| RunEntry {
+    let entry = |outcome: Outcome, wall_s| RunEntry {
         cell: cell.name.clone(),
         rep: rep + 1,
         run_dir: relative(suite, dir),
@@ -287,16 +210,12 @@ fn run_one(opts: &IngestOptions, cell: &Cell, rep: u32, suite: &Path, dir: &Path
         wall_s,
     };
     Ok(match crate::run::ingest(opts) {
-        Ok(report) => {
-            let summary = serde_json::to_value(&report.summary)?;
-            let outcome = summary["outcome"].as_str().unwrap_or("unknown").to_owned();
-            entry(outcome, summary["wall_s"].as_f64())
-        }
+        Ok(report) => entry(report.summary.outcome, Some(report.summary.wall_s)),
         Err(e) if e.chain().any(|c| c.is::<InputError>()) => return Err(e),
-        Err(e) if e.chain().any(|c| c.is::<crate::signals::Interrupted>()) => entry("interrupted".into(), None),
+        Err(e) if e.chain().any(|c| c.is::<crate::signals::Interrupted>()) => entry(Outcome::Interrupted, None),
         Err(e) => {
             eprintln!("syncbench: matrix: {} r{} failed in the harness: {e:#}", cell.name, rep + 1);
-            entry("harness_error".into(), None)
+            entry(Outcome::HarnessError, None)
         }
     })
 }
@@ -315,20 +234,16 @@ fn relative(base: &Path, p: &Path) -> String {
 }
 
 fn write_suite_json(plan: &SuitePlan, start: SystemTime, done: &[RunEntry]) -> Result<()> {
-    let mut definition = plan.definition.clone();
-    if let Some(d) = definition.as_object_mut() {
-        d.insert("cells".into(), serde_json::to_value(&plan.cells)?);
-    }
-    let value = json!({
-        "suite": plan.dir.file_name().map(|n| n.to_string_lossy().into_owned()),
-        "started_at": crate::time::iso8601(start),
-        "command": crate::units::command_line(),
-        "definition": definition,
-        "skipped": plan.skipped,
-        "environment": crate::run::envinfo::snapshot(),
-        "order": done,
-        "interrupted": crate::signals::received().map(crate::run::crash::signal_name),
-    });
+    let file = SuiteFile {
+        suite: plan.dir.file_name().map(|n| n.to_string_lossy().into_owned()),
+        started_at: crate::time::iso8601(start),
+        command: crate::units::command_line(),
+        definition: SuiteDefinition { cells: plan.cells.clone(), ..plan.definition.clone() },
+        skipped: plan.skipped.clone(),
+        environment: serde_json::to_value(crate::run::envinfo::snapshot())?,
+        order: done.to_vec(),
+        interrupted: crate::signals::received().map(crate::run::crash::signal_name),
+    };
     let path: PathBuf = plan.dir.join("suite.json");
-    crate::results::write_json(&path, &value)
+    crate::results::write_json(&path, &file)
 }

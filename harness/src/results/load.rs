@@ -1,13 +1,20 @@
 //! Reading a run directory back from its files: what charts, `report` and comparisons
 //! need. Charts are always drawn from these files (also right after a run), so that
 //! re-rendering a committed run reproduces its charts byte for byte.
+//!
+//! Every JSON file is read into its type ([`Summary`], [`ConfigFile`], the events of
+//! [`LoggedEvent`]); errors name the file, line:column and field (exit 2).
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use syncbench_node::events::NodeEvent;
 
+use super::config_file::ConfigFile;
+use super::summary::Summary;
 use crate::error::input;
 
 /// One row of `samples.csv`, the columns charts use (bytes, seconds).
@@ -28,8 +35,8 @@ pub struct SampleRow {
 #[derive(Debug, Clone)]
 pub struct RunFiles {
     pub dir: PathBuf,
-    pub summary: Value,
-    pub config: Value,
+    pub summary: Summary,
+    pub config: ConfigFile,
     pub samples: Vec<SampleRow>,
     /// (start_s, end_s); a compaction still running at the end ends at the last sample.
     pub compactions: Vec<Span>,
@@ -38,60 +45,77 @@ pub struct RunFiles {
     pub latency: Vec<(String, Vec<(f64, f64)>)>,
 }
 
-/// Reads a JSON file; errors name file, line and column (exit 2).
-pub fn read_json(path: &Path) -> Result<Value> {
+/// Reads a JSON file into `T`; errors name file, line:column and field (exit 2).
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     let text = fs::read_to_string(path).map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?;
-    serde_json::from_str(&text)
-        .map_err(|e| input(format!("{}:{}:{}: invalid JSON: {e}", path.display(), e.line(), e.column())))
+    parse_json(&text, &path.display().to_string())
+}
+
+/// Parses `text` (from `file`) into `T`; errors as [`read_json`]'s.
+pub fn parse_json<T: DeserializeOwned>(text: &str, file: &str) -> Result<T> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = match e.path().to_string() {
+            p if p == "." || p == "?" => "(document)".to_owned(),
+            p => p,
+        };
+        let inner = e.into_inner();
+        let message = inner.to_string();
+        let message = message.split(" at line ").next().unwrap_or_default();
+        input(format!("{file}:{}:{}: field `{field}`: {message}", inner.line(), inner.column()))
+    })
 }
 
 impl RunFiles {
     pub fn load(dir: &Path) -> Result<RunFiles> {
         let summary = read_json(&dir.join("summary.json"))?;
-        let config = read_json(&dir.join("config.json"))?;
+        let config: ConfigFile = read_json(&dir.join("config.json"))?;
         let mut samples = read_samples(&dir.join("samples.csv"))?;
         let end = samples.last().map_or(0.0, |s| s.t_s);
         let mut events = read_events(&dir.join("events.jsonl"))?;
-        if config["time_zero"].is_null() {
+        if config.time_zero.is_none() {
             events.repair_time_zero(&mut samples);
         }
         let (compactions, flushes) = events.spans(end);
-        let latency = crate::charts::load_hgrms(&dir.join("latency"));
+        let latency = load_hgrms(&dir.join("latency"));
         Ok(RunFiles { dir: dir.to_owned(), summary, config, samples, compactions, flushes, latency })
     }
 
     pub fn host(&self) -> String {
-        self.config["environment"]["host"].as_str().unwrap_or("unknown-host").to_owned()
+        self.config.host().to_owned()
     }
 
     pub fn workload(&self) -> String {
-        self.config["workload"]["name"].as_str().unwrap_or("unknown").to_owned()
+        self.config.workload.name.clone()
     }
 
-    /// `<alloc>[_arenaN]_<mode>_cc<N>` from the recorded configuration.
+    /// `<alloc>[_arenaN]_<mode>_cc<N>`: the run's configuration.
     pub fn cell(&self) -> String {
-        let n = &self.config["node"];
-        let arena = n["arena_max"].get("max").and_then(Value::as_u64).map_or(String::new(), |a| format!("_arena{a}"));
-        format!(
-            "{}{arena}_{}_cc{}",
-            n["alloc"].as_str().unwrap_or("?"),
-            n["compaction"].as_str().unwrap_or("?"),
-            n["compaction_concurrency"].as_u64().unwrap_or(0)
-        )
+        self.config.cell()
     }
 
     /// `<workload> · <alloc> · <mode> cc<N> · <host>`.
     pub fn title(&self) -> String {
-        let n = &self.config["node"];
-        format!(
-            "{} · {} · {} cc{} · {}",
-            self.workload(),
-            n["alloc"].as_str().unwrap_or("?"),
-            n["compaction"].as_str().unwrap_or("?"),
-            n["compaction_concurrency"].as_u64().unwrap_or(0),
-            self.host()
-        )
+        let n = &self.config.node;
+        format!("{} · {} · {} cc{} · {}", self.workload(), n.alloc, n.compaction, n.compaction_concurrency, self.host())
     }
+}
+
+/// Every `latency/*.hgrm` as (name, [(quantile, value_us)]), ingest first.
+pub fn load_hgrms(dir: &Path) -> Vec<(String, Vec<(f64, f64)>)> {
+    let mut out: Vec<(String, Vec<(f64, f64)>)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().strip_suffix(".hgrm")?.to_owned();
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            Some((name, crate::latency::parse_hgrm(&text)))
+        })
+        .filter(|(_, rows)| !rows.is_empty())
+        .collect();
+    out.sort_by_key(|(n, _)| (n != "ingest", n.clone()));
+    out
 }
 
 /// Largest value accepted in `samples.csv` (bytes, ms, counts): 1e15 is ~900 TiB or
@@ -176,31 +200,47 @@ struct Events {
     run_start: Option<f64>,
 }
 
-/// Reads `events.jsonl`; errors name file, line and column (exit 2).
+/// One line of `events.jsonl` as far as readers need it: when, and what. A line that
+/// is neither a node event nor a harness event known here is `Other` (an event type of
+/// a newer node, a harness event nothing reads).
+#[derive(Debug, Deserialize)]
+pub struct LoggedEvent {
+    #[serde(default)]
+    pub t_ms: f64,
+    #[serde(flatten)]
+    pub event: Logged,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Logged {
+    Node(NodeEvent),
+    Harness(crate::run::events::HarnessEvent),
+    Other(serde::de::IgnoredAny),
+}
+
+/// Reads `events.jsonl`; errors name file, line, column and field (exit 2).
 fn read_events(path: &Path) -> Result<Events> {
+    use crate::run::events::HarnessEvent;
     let text = fs::read_to_string(path).map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?;
     let mut ev = Events::default();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let e: Value = serde_json::from_str(line)
-            .map_err(|err| input(format!("{}:{}:{}: invalid JSON: {err}", path.display(), i + 1, err.column())))?;
-        let t = e["t_ms"].as_f64().unwrap_or(0.0) / 1e3;
-        let shard = e["shard"].as_u64().unwrap_or(0);
-        match e["event"].as_str().unwrap_or("") {
-            "compaction_start" => ev.compactions.push((t, true, shard)),
-            "compaction_end" => ev.compactions.push((t, false, shard)),
-            "flush_end" => ev.flushes.push(t),
-            "stats" => ev.stats.push((t, e["heap_live_bytes"].as_f64(), allocator_resident(&e["allocator"]))),
-            "run_start" if e["source"] == "harness" => ev.run_start = Some(t),
+        let e: LoggedEvent = parse_json(line, &format!("{}:{}", path.display(), i + 1))?;
+        let t = e.t_ms / 1e3;
+        match e.event {
+            Logged::Node(NodeEvent::CompactionStart { shard, .. }) => ev.compactions.push((t, true, shard)),
+            Logged::Node(NodeEvent::CompactionEnd(c)) => ev.compactions.push((t, false, c.shard)),
+            Logged::Node(NodeEvent::FlushEnd(_)) => ev.flushes.push(t),
+            Logged::Node(NodeEvent::Stats(s)) => ev.stats.push((
+                t,
+                s.heap_live_bytes.map(|b| b as f64),
+                s.allocator.and_then(|a| a.resident_bytes()).map(|b| b as f64),
+            )),
+            Logged::Harness(HarnessEvent::RunStart { .. }) => ev.run_start = Some(t),
             _ => {}
         }
     }
     Ok(ev)
-}
-
-/// The allocator's own view of memory it holds, from a `stats` event's `allocator`.
-fn allocator_resident(a: &Value) -> Option<f64> {
-    let f = |k: &str| a[k].as_f64();
-    f("resident_bytes").or(f("rss_bytes")).or_else(|| Some(f("arena_bytes")? + f("mmap_bytes")?))
 }
 
 impl Events {
@@ -243,11 +283,21 @@ impl Events {
 mod tests {
     use super::*;
 
+    fn config(time_zero: Option<&str>) -> String {
+        format!(
+            r#"{{"workload": {{"name": "smoke", "blocks": 1, "shard_size": 1, "seed": 1}},
+                "node": {{"alloc": "glibc", "compaction": "streaming", "compaction_concurrency": 1, "writer_batch": 1}},
+                "time_zero": {}}}"#,
+            time_zero.unwrap_or("null")
+        )
+    }
+
     /// A run recorded before one time zero: events counted from the harness's start,
     /// 5 s before the node's spawn (`run_start`), samples from the spawn.
     fn old_run(dir: &Path) {
-        fs::write(dir.join("summary.json"), r#"{"outcome": "ok"}"#).unwrap();
-        fs::write(dir.join("config.json"), r#"{"workload": {"name": "smoke"}}"#).unwrap();
+        let summary = serde_json::to_string(&Summary::for_test(serde_json::json!({}))).unwrap();
+        fs::write(dir.join("summary.json"), summary).unwrap();
+        fs::write(dir.join("config.json"), config(None)).unwrap();
         let events = [
             r#"{"t_ms": 5000, "source": "harness", "event": "run_start"}"#,
             r#"{"t_ms": 5500, "source": "node", "event": "stats", "heap_live_bytes": 7, "allocator": {"resident_bytes": 9}}"#,
@@ -270,7 +320,8 @@ mod tests {
         assert_eq!(heap, [None, Some(7.0), Some(7.0)], "node stats re-merged on the repaired axis");
         assert_eq!(r.samples[1].allocator_resident, Some(9.0));
         // A run that states its time zero is read as recorded.
-        fs::write(t.path().join("config.json"), r#"{"time_zero": {"unix_ms": 1}}"#).unwrap();
+        let zero = r#"{"event": "node_spawn", "unix_ms": 1, "utc": "", "applies_to": []}"#;
+        fs::write(t.path().join("config.json"), config(Some(zero))).unwrap();
         let r = RunFiles::load(t.path()).unwrap();
         assert_eq!(r.compactions, vec![(6.0, 6.5)]);
         assert!(r.samples.iter().all(|s| s.heap_live.is_none()));

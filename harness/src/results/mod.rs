@@ -1,11 +1,19 @@
 //! The files of a run directory (README, "What you get"): names, `samples.csv`, `summary.json`.
 //!
 //! # Layout
-//! - this module: the run directory name and `samples.csv`.
-//! - [`summary`]: `summary.json` and the human summary printed at the end.
+//! - this module: the run directory name, `samples.csv`, atomic JSON writes.
+//! - [`summary`]: `summary.json`, computed from a run (`Summary::from_run`), and the
+//!   human summary printed at the end.
+//! - [`config_file`]: `config.json`, typed.
+//! - [`memory`]: time-weighted RSS figures.
+//! - [`load`]: a run directory read back (the only input of charts and comparisons).
+//! - [`suite`]: `suite.json`, a suite's runs, its comparison and charts.
 
+pub mod config_file;
+pub mod from_run;
 pub mod load;
 pub mod memory;
+pub mod suite;
 pub mod summary;
 
 use std::fmt::Write as _;
@@ -18,7 +26,6 @@ use anyhow::{Context, Result};
 use crate::run::events::StatsPoint;
 use crate::run::sampler::Sample;
 
-/// Writes `v` as pretty-printed JSON with a final newline.
 /// Writes `v` as pretty-printed JSON with a final newline, atomically (see [`write_atomic`]).
 pub fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<()> {
     write_atomic(path, (serde_json::to_string_pretty(v)? + "\n").as_bytes())

@@ -2,16 +2,23 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use syncbench_node::config::NodeMode;
+use syncbench_node::CompactionMode;
 
 use crate::latency::LatencySummary;
+use crate::options::Allocator;
 use crate::run::acks::AckCounts;
 use crate::run::ceiling::{efficiency, Bound, Ceilings};
 use crate::run::crash::{CrashClass, Outcome};
 use crate::units::{fmt_bytes, round3, MIB};
 use crate::verify::SampleCheck;
 
-#[derive(Debug, Clone, Serialize)]
+/// ## Format
+/// One pretty-printed JSON object, field names with units; written by a run, read back
+/// (only through this type) by `report`, comparisons, `gate` and `ab`. Fields added
+/// after the first committed runs default when absent, so those runs still read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub outcome: Outcome,
     pub crash_class: Option<CrashClass>,
@@ -22,18 +29,20 @@ pub struct Summary {
     pub workload: String,
     /// Fingerprint of the resolved workload (what generates the blocks), so runs of
     /// different specs under one name are never compared as alike.
+    #[serde(default)]
     pub workload_spec_hash: String,
-    pub alloc: String,
-    pub compaction: String,
+    pub alloc: Allocator,
+    pub compaction: CompactionMode,
     pub compaction_concurrency: u64,
     pub arena_max: Option<u32>,
     /// What the node announced it does with blocks: `store`, `sink`, `null_writer`.
-    pub node_mode: Option<String>,
+    pub node_mode: Option<NodeMode>,
     pub wall_s: f64,
     pub ingest_s: f64,
     pub blocks: u64,
     pub blocks_expected: u64,
     /// Blocks sent and acknowledgements, as the driver counted them.
+    #[serde(default)]
     pub acks: AckCounts,
     /// Acknowledged blocks read back from the store after the run (`--verify-sample`);
     /// absent when not attempted (the session failed, `--verify-sample 0`, or the node
@@ -47,6 +56,7 @@ pub struct Summary {
     /// over from the harness across fork + exec. 0 when neither was available.
     pub rss_peak_bytes: u64,
     /// Where `rss_peak_bytes` came from: `node_final_read`, `samples` or `unavailable`.
+    #[serde(default)]
     pub rss_peak_source: String,
     /// Highest VmRSS among the samples.
     pub rss_peak_sampled_bytes: u64,
@@ -68,6 +78,7 @@ pub struct Summary {
     pub bytes_written: u64,
     /// Where `bytes_written` came from: `node_exit` (the exited node, exact),
     /// `node_final_read` (its own last read) or `last_sample`.
+    #[serde(default)]
     pub bytes_written_source: String,
     /// Bytes the node wrote to its store by its own count (WAL payloads + segments):
     /// deterministic, unlike `bytes_written` whose last sample may miss the end.
@@ -88,12 +99,20 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
     /// How close the node came to this machine's ceilings (absent with `--no-ceilings`).
-    #[serde(flatten)]
+    #[serde(flatten, deserialize_with = "ceilings_if_measured")]
     pub ceilings: Option<CeilingSummary>,
 }
 
+/// The ceiling fields, present only if a ceiling was measured (all fields of
+/// [`CeilingSummary`] may be absent, so "no ceilings" cannot be told by a failed parse).
+fn ceilings_if_measured<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<CeilingSummary>, D::Error> {
+    let c = CeilingSummary::deserialize(d)?;
+    let measured = c.disk_ceiling_mib_per_s.is_some() || c.cpu_ceiling_mib_per_s.is_some() || c.efficiency.is_some();
+    Ok(measured.then_some(c))
+}
+
 /// The ceiling fields of `summary.json` (see `run::ceiling`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CeilingSummary {
     /// Mean of the before and after disk probes (MiB/s of fdatasync'd writes).
     pub disk_ceiling_mib_per_s: Option<f64>,
@@ -104,6 +123,7 @@ pub struct CeilingSummary {
     pub cpu_ceiling_blocks_per_s: Option<f64>,
     pub cpu_ceiling_mib_per_s: Option<f64>,
     /// How many CPU probes succeeded (the ceiling is the fastest).
+    #[serde(default)]
     pub cpu_ceiling_probes: usize,
     /// Achieved throughput ÷ min(disk ceiling ÷ write amplification, CPU ceiling).
     pub efficiency: Option<f64>,
@@ -145,14 +165,11 @@ impl Summary {
         let mut lines = vec![format!(
             "outcome      {}{}",
             self.outcome_name(),
-            self.crash_class
-                .and_then(|c| serde_json::to_value(c).ok())
-                .and_then(|v| v.as_str().map(|s| format!(" ({s})")))
-                .unwrap_or_default()
+            self.crash_class.map(|c| format!(" ({})", c.as_str())).unwrap_or_default()
         )];
-        let arena = match (self.alloc.as_str(), self.arena_max) {
-            ("glibc", Some(n)) => format!(" · MALLOC_ARENA_MAX={n}"),
-            ("glibc", None) => " · MALLOC_ARENA_MAX unset".to_owned(),
+        let arena = match (self.alloc, self.arena_max) {
+            (Allocator::Glibc, Some(n)) => format!(" · MALLOC_ARENA_MAX={n}"),
+            (Allocator::Glibc, None) => " · MALLOC_ARENA_MAX unset".to_owned(),
             _ => String::new(),
         };
         lines.push(format!(
@@ -225,16 +242,18 @@ impl Summary {
     }
 
     /// `outcome` as it is written in summary.json (`ok`, `crashed`, …).
-    fn outcome_name(&self) -> String {
-        serde_json::to_value(self.outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    fn outcome_name(&self) -> &'static str {
+        self.outcome.as_str()
     }
 
     /// What the driver checked of the node's acknowledgements and store.
     fn acks_line(&self) -> String {
         let a = &self.acks;
-        let read_back = match (&self.verify_sample, self.node_mode.as_deref()) {
+        let read_back = match (&self.verify_sample, self.node_mode) {
             (Some(v), _) => format!("; {} read back from the store, {} bad", v.blocks, v.problem_count()),
-            (None, Some(m)) if m != "store" => format!("; not read back (the node runs as {m} and stores nothing)"),
+            (None, Some(m)) if m != NodeMode::Store => {
+                format!("; not read back (the node runs as {} and stores nothing)", m.as_str())
+            }
             (None, _) => "; not read back".to_owned(),
         };
         format!(
@@ -264,6 +283,28 @@ impl CeilingSummary {
             self.efficiency.map_or("n/a".to_owned(), |e| format!("{:.0} %", e * 100.0)),
             f(self.efficiency_bound_mib_per_s),
         )
+    }
+}
+
+#[cfg(test)]
+impl Summary {
+    /// A summary of a run that ingested nothing, with `fields` set (tests build
+    /// summaries from the fields they are about).
+    pub fn for_test(fields: serde_json::Value) -> Summary {
+        let mut v = serde_json::json!({
+            "outcome": "ok", "crash_class": null, "protocol_violation": null, "exit_code": 0,
+            "exit_signal": null, "workload": "smoke", "alloc": "glibc", "compaction": "streaming",
+            "compaction_concurrency": 1, "arena_max": null, "node_mode": "store", "wall_s": 0.0, "ingest_s": 0.0,
+            "blocks": 0, "blocks_expected": 0, "bytes_ingested": 0, "throughput_blocks_per_s": 0.0,
+            "throughput_mib_per_s": 0.0, "rss_peak_bytes": 0, "rss_peak_sampled_bytes": 0, "cpu_user_s": 0.0,
+            "cpu_sys_s": 0.0, "bytes_written": 0, "compactions": 0, "compaction_s_total": 0.0,
+            "latency_us": {}, "samples": 0, "sample_interval_ms": 100, "sampler_cost_us_mean": 0.0,
+            "sampler_cpu_pct_of_core": 0.0,
+        });
+        if let (Some(base), serde_json::Value::Object(set)) = (v.as_object_mut(), fields) {
+            base.extend(set);
+        }
+        serde_json::from_value(v).expect("a valid test summary")
     }
 }
 

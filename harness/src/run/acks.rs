@@ -6,10 +6,10 @@
 //! the workload's range for "sent" and one for "acknowledged" (16 KiB for a million
 //! blocks), so the check is exact at any length.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Counts the summary reports (`summary.json` `acks`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AckCounts {
     /// Blocks written to the socket.
     pub sent: u64,

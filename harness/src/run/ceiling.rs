@@ -20,7 +20,7 @@
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,10 +30,11 @@ use syncbench_node::direct_io::DirectWriter;
 use syncbench_workloads::rng::SplitMix64;
 use syncbench_workloads::WorkloadSpec;
 
-use super::driver::{Driver, DriverEnd, Progress};
+use super::driver::{DriverEnd, Progress};
 use super::events::{EventLog, NodeObservations};
 use super::memlimit::MemLimit;
 use super::node::NodeProcess;
+use super::session::Session;
 use crate::units::{round1, round3, MIB};
 
 /// How long each disk probe writes (at least two batches are always written).
@@ -53,7 +54,7 @@ pub const CPU_PROBE_ATTEMPTS: usize = 2;
 const CPU_PROBE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// One disk bandwidth measurement.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct DiskProbe {
     pub mib_per_s: f64,
     pub bytes: u64,
@@ -65,7 +66,7 @@ pub struct DiskProbe {
 }
 
 /// The node's pipeline throughput with the disk writer replaced by a null sink.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct CpuProbe {
     pub blocks: u64,
     pub bytes: u64,
@@ -135,11 +136,10 @@ fn write_stream(path: &Path, batch_bytes: u64, max_bytes: u64, min_secs: f64) ->
 /// What the CPU probe needs from the run.
 pub struct CpuProbeSetup<'a> {
     pub node_bin: &'a Path,
-    /// The run's node arguments with `--socket` and `--data` pointing at the scratch
-    /// places; `--null-writer` is added here.
-    pub args: Vec<std::ffi::OsString>,
+    /// The run's node configuration with `socket` and `data` pointing at the scratch
+    /// places; `null_writer` is set here.
+    pub node: syncbench_node::Config,
     pub env: &'a [(String, String)],
-    pub socket: &'a Path,
     pub scratch: &'a Path,
     pub workload: &'a WorkloadSpec,
     pub max_in_flight: u64,
@@ -154,34 +154,29 @@ pub fn cpu_probe_blocks(blocks: u64) -> u64 {
 pub fn cpu(s: CpuProbeSetup) -> Result<CpuProbe> {
     let mut spec = s.workload.clone();
     spec.blocks = cpu_probe_blocks(spec.blocks);
-    let mut args = s.args;
-    args.push("--null-writer".into());
+    let node_cfg = syncbench_node::Config { null_writer: true, ..s.node };
     let log = Arc::new(EventLog::create(&s.scratch.join("cpu-probe-events.jsonl"), crate::time::RunClock::start())?);
     let obs = Arc::new(NodeObservations::default());
+    let args = node_cfg.to_args();
     let mut node = NodeProcess::spawn(s.node_bin, &args, s.env, &MemLimit::none(), log, Arc::clone(&obs))?;
     let started = Instant::now();
-    let gone = || node.exit_info().is_some() || crate::signals::received().is_some();
-    let driven = if obs.wait_ready(CPU_PROBE_TIMEOUT, gone) {
-        let progress = Arc::new(Progress::default());
-        let d = Driver {
-            spec: &spec,
-            socket: s.socket,
-            max_in_flight: s.max_in_flight,
-            deadline: started + CPU_PROBE_TIMEOUT,
-            run_start: started,
-            progress: Arc::clone(&progress),
-            stop: Arc::new(AtomicBool::new(false)),
-        };
-        d.run().map(|r| (r, progress.acked.load(Ordering::Relaxed), progress.acked_bytes.load(Ordering::Relaxed)))
-    } else {
-        Err(anyhow::anyhow!("the node did not become ready"))
+    let progress = Arc::new(Progress::default());
+    let session = Session {
+        spec: &spec,
+        socket: &node_cfg.socket,
+        max_in_flight: s.max_in_flight,
+        zero: started,
+        deadline: started + CPU_PROBE_TIMEOUT,
+        exit_grace: Duration::from_secs(30),
     };
-    if node.wait_or_interrupt(Duration::from_secs(30)).is_none() {
-        node.kill();
-        let _ = node.wait_timeout(Duration::from_secs(5));
-    }
+    let ended = session.run(&node, &obs, &progress);
     node.join_readers();
-    let (result, blocks, bytes) = driven.context("CPU ceiling probe (--null-writer)")?;
+    let driven = ended.driven.unwrap_or_else(|| Err(anyhow::anyhow!("the node did not become ready")));
+    let (result, blocks, bytes) = (
+        driven.context("CPU ceiling probe (--null-writer)")?,
+        progress.acked.load(Ordering::Relaxed),
+        progress.acked_bytes.load(Ordering::Relaxed),
+    );
     if result.end != DriverEnd::Done || blocks != spec.blocks {
         bail!(
             "CPU ceiling probe ended early ({:?}, {blocks} of {} blocks): {}",
@@ -202,13 +197,14 @@ pub fn cpu(s: CpuProbeSetup) -> Result<CpuProbe> {
 
 /// Both disk probes and the CPU probe of one run; a probe that failed is `None` and
 /// says why in `errors` (a failed probe never fails the run).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct Ceilings {
     pub disk_before: Option<DiskProbe>,
     pub disk_after: Option<DiskProbe>,
     /// The fastest of `cpu_attempts`.
     pub cpu: Option<CpuProbe>,
     /// Every CPU probe that succeeded, in the order run.
+    #[serde(default)]
     pub cpu_attempts: Vec<CpuProbe>,
     pub errors: Vec<String>,
 }
@@ -248,7 +244,7 @@ pub struct Efficiency {
     pub bound_mib_per_s: f64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Bound {
     Disk,

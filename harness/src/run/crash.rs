@@ -4,12 +4,17 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use syncbench_node::config::NodeMode;
+use syncbench_node::events::NodeSummary;
+
+use super::driver::DriverEnd;
 use super::node::ExitInfo;
+use super::record::Collected;
 
-/// The `outcome` field of summary.json.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The `outcome` field of summary.json (and of each run in suite.json).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Ok,
@@ -23,10 +28,34 @@ pub enum Outcome {
     ProtocolViolation,
     /// SIGINT or SIGTERM stopped the harness mid-run; the node was killed.
     Interrupted,
+    /// The harness itself failed in a suite's run (suite.json only: no summary exists).
+    HarnessError,
+}
+
+impl Outcome {
+    /// The name written in summary.json and suite.json.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Crashed => "crashed",
+            Outcome::OomKilled => "oom_killed",
+            Outcome::WatchdogKilled => "watchdog_killed",
+            Outcome::Timeout => "timeout",
+            Outcome::ProtocolViolation => "protocol_violation",
+            Outcome::Interrupted => "interrupted",
+            Outcome::HarnessError => "harness_error",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What kind of crash, when `outcome` is `crashed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CrashClass {
     Panic,
@@ -42,6 +71,22 @@ pub enum CrashClass {
     Error,
     /// The node exited 0 but the session did not complete.
     Incomplete,
+}
+
+impl CrashClass {
+    /// The name written in summary.json.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CrashClass::Panic => "panic",
+            CrashClass::StackOverflow => "stack_overflow",
+            CrashClass::Segfault => "segfault",
+            CrashClass::Abort => "abort",
+            CrashClass::Killed => "killed",
+            CrashClass::Signal => "signal",
+            CrashClass::Error => "error",
+            CrashClass::Incomplete => "incomplete",
+        }
+    }
 }
 
 /// Evidence gathered about the end of the run.
@@ -155,6 +200,61 @@ pub fn write_bundle(run_dir: &Path, b: &Bundle) -> Result<()> {
     w("cgroup.txt", &b.cgroup)?;
     w("reproduce.sh", &b.reproduce)?;
     Ok(())
+}
+
+/// Outcome, crash class and protocol violation (if any) of a run.
+pub fn outcome_of(
+    c: &Collected,
+    node_summary: Option<&NodeSummary>,
+    node_mode: Option<NodeMode>,
+) -> (Outcome, Option<CrashClass>, Option<String>) {
+    let done = c.driver.as_ref().is_some_and(|d| d.end == DriverEnd::Done);
+    let evidence = Evidence {
+        exit: c.exit,
+        stderr_tail: &c.stderr_tail,
+        timed_out: c.timed_out,
+        watchdog_fired: c.watchdog_fired,
+        cgroup_oom_kills: c.oom_kills,
+        kernel_oom_line: c.kernel_oom_line.clone(),
+        session_complete: done,
+        interrupted: c.interrupted,
+    };
+    let (outcome, class) = classify(&evidence);
+    let violation = protocol_violation(c, done, node_summary, node_mode);
+    match (outcome, violation) {
+        (Outcome::Ok, Some(v)) => (Outcome::ProtocolViolation, None, Some(v)),
+        (o, v) => (o, class, v),
+    }
+}
+
+/// Checks what the node acknowledged against what was sent, what it says it stored
+/// and what its store holds.
+fn protocol_violation(
+    c: &Collected,
+    done: bool,
+    node_summary: Option<&NodeSummary>,
+    mode: Option<NodeMode>,
+) -> Option<String> {
+    let d = c.driver.as_ref()?;
+    let counts = d.acks.counts();
+    if let Some(v) = counts.violation(done) {
+        return Some(v);
+    }
+    let expected = d.acks.workload_blocks();
+    if done && counts.acked < expected {
+        return Some(format!("the node reported Done after {} of the workload's {expected} blocks", counts.acked));
+    }
+    let durable = node_summary.map(|n| n.blocks_durable);
+    if let (Some(durable), Some(NodeMode::Store)) = (durable, mode) {
+        if durable != counts.acked {
+            return Some(format!("the node reports {durable} blocks durable but acknowledged {}", counts.acked));
+        }
+    }
+    let v = c.verification.as_ref()?;
+    v.problems.first().map(|first| {
+        let n = v.problem_count();
+        format!("{n} of {} acknowledged blocks read back failed, first: {first}", v.blocks)
+    })
 }
 
 #[cfg(test)]

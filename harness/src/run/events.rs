@@ -1,9 +1,11 @@
 //! `events.jsonl`: the node's events and the harness's own, on one time axis.
 //!
-//! Every line gets `t_ms` (milliseconds since the run's time zero, the node's spawn:
-//! see [`RunClock`]) and `source`
-//! (`node` or `harness`); node lines keep their own fields. The node events the charts
-//! and summary need are also kept in memory as [`NodeObservations`].
+//! ## Format
+//! One JSON object per line: `t_ms` (milliseconds since the run's time zero, the
+//! node's spawn: see [`RunClock`]), `source` (`node` or `harness`), then the event —
+//! a [`NodeEvent`] with the node's `unix_ms`, or a [`HarnessEvent`]. A node line that is
+//! not a known event is kept as `unparsed_output` with its text. The node events the
+//! charts and summary need are also kept in memory as [`NodeObservations`].
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -13,7 +15,9 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
+use syncbench_node::config::NodeMode;
+use syncbench_node::events::{EventLine, NodeEvent, NodeStart, NodeSummary, Stats};
 
 use crate::time::{unix_ms, RunClock};
 
@@ -48,13 +52,13 @@ pub struct CompactionSpan {
     pub bytes_out: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Observed {
     pub ready: bool,
     pub stats: Vec<StatsPoint>,
     pub compactions: Vec<CompactionSpan>,
-    pub node_start: Option<Value>,
-    pub node_summary: Option<Value>,
+    pub node_start: Option<NodeStart>,
+    pub node_summary: Option<NodeSummary>,
     pub errors: Vec<String>,
     pub tail: VecDeque<String>,
 }
@@ -69,8 +73,8 @@ pub struct NodeObservations {
 impl Observed {
     /// What the node said it does with blocks (`node_start` `mode`: `store`, `sink`,
     /// `null_writer`); `None` for a node that did not say (e.g. another implementation).
-    pub fn node_mode(&self) -> Option<&str> {
-        self.node_start.as_ref()?.get("mode")?.as_str()
+    pub fn node_mode(&self) -> Option<NodeMode> {
+        self.node_start.as_ref()?.mode
     }
 }
 
@@ -97,6 +101,59 @@ impl NodeObservations {
     pub fn snapshot<T>(&self, f: impl FnOnce(&Observed) -> T) -> Option<T> {
         self.state.lock().ok().map(|s| f(&s))
     }
+}
+
+/// The harness's own events.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum HarnessEvent {
+    /// The node was spawned (time zero; in runs recorded before one time zero, the
+    /// offset between the events' and the samples' axes). Readers need only its time.
+    RunStart {
+        #[serde(default)]
+        node_pid: u32,
+        #[serde(default)]
+        alloc: String,
+        #[serde(default)]
+        workload: String,
+        #[serde(default)]
+        mem_limit: serde_json::Value,
+    },
+    /// The node was reaped.
+    RunEnd { wall_s: f64, exit: Option<ExitRecord> },
+    /// The driver failed (socket, protocol).
+    DriverError { message: String },
+}
+
+/// How the node exited.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct ExitRecord {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+}
+
+/// Who wrote a line of `events.jsonl`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Source {
+    Node,
+    Harness,
+}
+
+/// A line as written: time, source, then the event's own fields.
+#[derive(Serialize)]
+struct Logged<'a, E: Serialize> {
+    t_ms: u64,
+    source: Source,
+    #[serde(flatten)]
+    event: &'a E,
+}
+
+/// A node line that is not a known event, kept verbatim.
+#[derive(Serialize)]
+#[serde(tag = "event", rename = "unparsed_output")]
+struct Unparsed<'a> {
+    text: &'a str,
 }
 
 /// The run's event log file.
@@ -130,34 +187,32 @@ impl EventLog {
     }
 
     /// Records a harness event.
-    pub fn harness(&self, event: &str, fields: Value) {
-        let mut m = Map::new();
-        m.insert("t_ms".into(), self.t_ms(unix_ms(SystemTime::now())).into());
-        m.insert("source".into(), "harness".into());
-        m.insert("event".into(), event.into());
-        if let Value::Object(f) = fields {
-            m.extend(f);
+    pub fn harness(&self, event: &HarnessEvent) {
+        let t_ms = self.t_ms(unix_ms(SystemTime::now()));
+        if let Ok(text) = serde_json::to_string(&Logged { t_ms, source: Source::Harness, event }) {
+            self.write(&text, None);
         }
-        self.write(&Value::Object(m).to_string(), None);
     }
 
     /// Records one line of node stdout and updates the observations.
     pub fn node_line(&self, line: &str, obs: &NodeObservations) {
         let line =
             if line.len() > MAX_LINE_BYTES { &line[..line.floor_char_boundary_compat(MAX_LINE_BYTES)] } else { line };
-        let Ok(Value::Object(node)) = serde_json::from_str::<Value>(line) else {
-            let m = serde_json::json!({"t_ms": self.t_ms(unix_ms(SystemTime::now())), "source": "node", "event": "unparsed_output", "text": line});
-            self.write(&m.to_string(), Some(obs));
-            return;
+        let text = match serde_json::from_str::<EventLine>(line) {
+            Ok(e) => {
+                let t_ms = self.t_ms(e.unix_ms);
+                let text = serde_json::to_string(&Logged { t_ms, source: Source::Node, event: &e });
+                observe(obs, t_ms, e.event);
+                text
+            }
+            Err(_) => {
+                let t_ms = self.t_ms(unix_ms(SystemTime::now()));
+                serde_json::to_string(&Logged { t_ms, source: Source::Node, event: &Unparsed { text: line } })
+            }
         };
-        let unix = node.get("unix_ms").and_then(Value::as_u64).unwrap_or_else(|| unix_ms(SystemTime::now()));
-        let t = self.t_ms(unix);
-        let mut m = Map::new();
-        m.insert("t_ms".into(), t.into());
-        m.insert("source".into(), "node".into());
-        m.extend(node.clone());
-        self.write(&Value::Object(m).to_string(), Some(obs));
-        observe(obs, t, &node);
+        if let Ok(text) = text {
+            self.write(&text, Some(obs));
+        }
     }
 
     pub fn flush(&self) {
@@ -180,48 +235,42 @@ impl FloorCharBoundary for str {
     }
 }
 
-fn observe(obs: &NodeObservations, t: u64, e: &Map<String, Value>) {
-    let u = |k: &str| e.get(k).and_then(Value::as_u64).unwrap_or(0);
+fn observe(obs: &NodeObservations, t: u64, e: NodeEvent) {
     let Ok(mut s) = obs.state.lock() else { return };
-    match e.get("event").and_then(Value::as_str).unwrap_or("") {
-        "ready" => {
+    match e {
+        NodeEvent::Ready { .. } => {
             s.ready = true;
             obs.ready_cv.notify_all();
         }
-        "stats" => {
-            let a = e.get("allocator").cloned().unwrap_or_default();
-            let au = |k: &str| a.get(k).and_then(Value::as_u64);
-            let resident =
-                au("resident_bytes").or(au("rss_bytes")).or_else(|| Some(au("arena_bytes")? + au("mmap_bytes")?));
-            s.stats.push(StatsPoint {
-                t_ms: t,
-                heap_live_bytes: e.get("heap_live_bytes").and_then(Value::as_i64).unwrap_or(0),
-                alloc_count: u("alloc_count"),
-                alloc_bytes_total: u("alloc_bytes_total"),
-                allocator_resident_bytes: resident,
-                arenas: au("arenas"),
-                queue_hash: u("queue_hash"),
-                queue_write: u("queue_write"),
-                compactions_running: u("compactions_running"),
-            });
+        NodeEvent::Stats(stats) => s.stats.push(StatsPoint::of(t, &stats)),
+        NodeEvent::CompactionStart { shard, bytes, .. } => {
+            s.compactions.push(CompactionSpan { shard, start_ms: t, end_ms: None, bytes, bytes_out: 0 })
         }
-        "compaction_start" => s.compactions.push(CompactionSpan {
-            shard: u("shard"),
-            start_ms: t,
-            end_ms: None,
-            bytes: u("bytes"),
-            bytes_out: 0,
-        }),
-        "compaction_end" => {
-            let shard = u("shard");
-            if let Some(c) = s.compactions.iter_mut().rev().find(|c| c.shard == shard && c.end_ms.is_none()) {
+        NodeEvent::CompactionEnd(end) => {
+            if let Some(c) = s.compactions.iter_mut().rev().find(|c| c.shard == end.shard && c.end_ms.is_none()) {
                 c.end_ms = Some(t);
-                c.bytes_out = u("bytes_out");
+                c.bytes_out = end.bytes_out;
             }
         }
-        "node_start" => s.node_start = Some(Value::Object(e.clone())),
-        "node_summary" => s.node_summary = Some(Value::Object(e.clone())),
-        "error" => s.errors.push(e.get("message").and_then(Value::as_str).unwrap_or("").to_owned()),
+        NodeEvent::NodeStart(start) => s.node_start = Some(start),
+        NodeEvent::NodeSummary(summary) => s.node_summary = Some(summary),
+        NodeEvent::Error { message, .. } => s.errors.push(message),
         _ => {}
+    }
+}
+
+impl StatsPoint {
+    fn of(t_ms: u64, s: &Stats) -> StatsPoint {
+        StatsPoint {
+            t_ms,
+            heap_live_bytes: s.heap_live_bytes.unwrap_or(0),
+            alloc_count: s.alloc_count,
+            alloc_bytes_total: s.alloc_bytes_total,
+            allocator_resident_bytes: s.allocator.as_ref().and_then(|a| a.resident_bytes()),
+            arenas: s.allocator.as_ref().and_then(|a| a.arenas()),
+            queue_hash: s.queues.queue_hash,
+            queue_write: s.queues.queue_write,
+            compactions_running: s.queues.compactions_running,
+        }
     }
 }

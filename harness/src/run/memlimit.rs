@@ -87,6 +87,13 @@ impl MemLimit {
         text.lines().find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
     }
 
+    /// `config.json`'s `limits.mem_limit`: mechanism, limit, why a fallback was taken.
+    pub fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "mechanism": self.mechanism, "limit_bytes": self.limit_bytes, "fallback_reason": self.fallback_reason,
+        })
+    }
+
     /// The cgroup's own evidence files, for crash bundles.
     pub fn evidence(&self) -> String {
         let Some(dir) = &self.cgroup_dir else {

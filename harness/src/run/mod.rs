@@ -23,27 +23,30 @@ pub mod feed;
 pub mod memlimit;
 pub mod node;
 pub mod progress;
+pub mod record;
 pub mod sampler;
+pub mod session;
 mod write;
 
-use std::ffi::OsString;
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
-use serde_json::json;
+use syncbench_node::config::NodeMode;
 use syncbench_workloads::Description;
 
 use self::dirs::Claimed;
-use self::driver::{Driver, DriverEnd, Progress};
-use self::events::{EventLog, NodeObservations};
+use self::driver::{DriverEnd, Progress};
+use self::events::{EventLog, ExitRecord, HarnessEvent, NodeObservations};
 use self::memlimit::MemLimit;
 use self::node::NodeProcess;
+use self::record::{Collected, Plan};
 use self::sampler::{Sampler, SamplerConfig};
+use self::session::Session;
 use crate::error::{input, RunFailed};
 use crate::options::IngestOptions;
 use crate::signals;
@@ -55,21 +58,7 @@ const EXIT_GRACE: Duration = Duration::from_secs(30);
 /// Interval of the node's `stats` events (live heap, allocator stats). Faster than the
 /// node's default so short runs get a heap curve; glibc's `malloc_info` (for the arena
 /// count) is the costliest part, well under a millisecond.
-const NODE_STATS_INTERVAL_MS: u64 = 250;
-
-/// Everything decided before the node starts.
-#[derive(Clone)]
-pub struct Plan<'a> {
-    pub opts: &'a IngestOptions,
-    pub run_dir: PathBuf,
-    pub data_dir: PathBuf,
-    pub socket_dir: PathBuf,
-    pub node_bin: PathBuf,
-    pub description: Description,
-    pub start: SystemTime,
-    /// The workload's fingerprint, computed once (a trace's is a hash of all its rows).
-    pub spec_hash: String,
-}
+pub const NODE_STATS_INTERVAL_MS: u64 = 250;
 
 /// A finished run: where its files are and its headline metrics.
 pub struct RunReport {
@@ -133,6 +122,7 @@ fn with_data_dir(opts: &IngestOptions, run_dir: &Claimed, node_bin: PathBuf, sta
             opts,
             run_dir: run_dir.shown.clone(),
             data_dir: data.real.clone(),
+            node: opts.node_config(socket_dir.join("node.sock"), data.real.clone())?,
             socket_dir,
             node_bin,
             description,
@@ -197,30 +187,6 @@ fn check_free_disk(dir: &Path, need: u64) -> Result<()> {
     Ok(())
 }
 
-/// The node's command line. Paths stay `OsString`: a path that is not UTF-8 must reach
-/// the node byte for byte (a lossy conversion once sent it to another directory).
-fn node_args(plan: &Plan) -> Vec<OsString> {
-    let o = plan.opts;
-    let mut args: Vec<OsString> = vec![
-        "--socket".into(),
-        plan.socket_dir.join("node.sock").into_os_string(),
-        "--data".into(),
-        plan.data_dir.clone().into_os_string(),
-    ];
-    let settings = [
-        ("--shard-size", o.workload.shard_size.to_string()),
-        ("--writer-batch", o.writer_batch.to_string()),
-        ("--compaction", o.compaction.as_str().to_owned()),
-        ("--compaction-concurrency", o.compaction_concurrency.to_string()),
-        ("--stats-interval-ms", NODE_STATS_INTERVAL_MS.to_string()),
-    ];
-    for (flag, value) in settings {
-        args.extend([flag.into(), value.into()]);
-    }
-    args.extend(o.node_args.iter().map(OsString::from));
-    args
-}
-
 /// One disk probe shaped like the node's writes: a writer batch of mean-sized blocks
 /// between two fdatasyncs, and as many files at once as the node writes (its WAL and
 /// one segment per allowed compaction).
@@ -257,14 +223,11 @@ fn cpu_probe(plan: &Plan, env: &[(String, String)]) -> Result<ceiling::CpuProbe>
     let scratch = plan.data_dir.join("cpu-probe");
     let socket = plan.socket_dir.join("cpu-probe.sock");
     let probe = fs::create_dir(&scratch).map_err(anyhow::Error::from).and_then(|()| {
-        let probe_plan = Plan { data_dir: scratch.join("node"), ..plan.clone() };
-        let mut args = node_args(&probe_plan);
-        replace_arg(&mut args, "--socket", socket.clone().into_os_string());
+        let node = syncbench_node::Config { socket: socket.clone(), data: scratch.join("node"), ..plan.node.clone() };
         ceiling::cpu(ceiling::CpuProbeSetup {
             node_bin: &plan.node_bin,
-            args,
+            node,
             env,
-            socket: &socket,
             scratch: &scratch,
             workload: &o.workload,
             max_in_flight: max_in_flight(o),
@@ -275,54 +238,20 @@ fn cpu_probe(plan: &Plan, env: &[(String, String)]) -> Result<ceiling::CpuProbe>
     probe
 }
 
-fn replace_arg(args: &mut [OsString], flag: &str, value: OsString) {
-    if let Some(i) = args.iter().position(|a| a == flag) {
-        if let Some(v) = args.get_mut(i + 1) {
-            *v = value;
-        }
-    }
-}
-
 /// Blocks the driver keeps unacknowledged: two writer batches or one arrival window.
 fn max_in_flight(o: &IngestOptions) -> u64 {
     (2 * o.writer_batch).max(o.workload.arrival.window) + 64
 }
 
-/// What the run produced, for the writers.
-pub struct Collected {
-    pub driver: Option<driver::DriverResult>,
-    pub samples: Vec<sampler::Sample>,
-    pub exit: Option<node::ExitInfo>,
-    pub stderr_tail: String,
-    pub timed_out: bool,
-    pub watchdog_fired: bool,
-    pub oom_kills: u64,
-    pub kernel_oom_line: Option<String>,
-    pub mem_limit: serde_json::Value,
-    pub cgroup_evidence: String,
-    pub wall: Duration,
-    pub pid: u32,
-    pub acked: u64,
-    pub acked_bytes: u64,
-    pub ceilings: ceiling::Ceilings,
-    /// The run's time zero (the node's spawn).
-    pub clock: RunClock,
-    /// Acknowledged blocks read back from the store (`None`: not attempted).
-    pub verification: Option<crate::verify::SampleCheck>,
-    /// The signal that stopped the run while the node ran, if any.
-    pub interrupted: Option<i32>,
-}
-
 fn execute(plan: &Plan) -> Result<RunReport> {
     let o = plan.opts;
-    let args = node_args(plan);
     let env = node::allocator_env(o);
     let ceilings = if o.ceilings { ceilings_before(plan, &env) } else { ceiling::Ceilings::default() };
     signals::check()?;
-    write::config_json(plan, &args, &env, None, &ceilings, None)?;
+    write::config_json(plan, &env, None, &ceilings, None)?;
     let log_path = plan.run_dir.join("events.jsonl");
     let obs = Arc::new(NodeObservations::default());
-    let mut c = run_node(plan, &args, &env, &log_path, &obs, ceilings)?;
+    let mut c = run_node(plan, &env, &log_path, &obs, ceilings)?;
     if o.ceilings && c.interrupted.is_none() {
         c.ceilings.disk_after = c.ceilings.record_disk("after", disk_probe(plan));
     }
@@ -331,7 +260,7 @@ fn execute(plan: &Plan) -> Result<RunReport> {
     }
     // A signal during the probe or the read-back: the run was not finished.
     c.interrupted = c.interrupted.or_else(signals::received);
-    let summary = write::outputs(plan, &args, &env, &c, &obs)?;
+    let summary = write::outputs(plan, &env, &c, &obs)?;
     let shown = plan.run_dir.display().to_string();
     println!("{}", if o.full_summary { summary.human(&shown) } else { summary.one_line(&shown) });
     Ok(RunReport { run_dir: plan.run_dir.clone(), summary })
@@ -340,7 +269,6 @@ fn execute(plan: &Plan) -> Result<RunReport> {
 /// Spawns the node at the run's time zero, drives the workload, reaps the node.
 fn run_node(
     plan: &Plan,
-    args: &[OsString],
     env: &[(String, String)],
     log_path: &Path,
     obs: &Arc<NodeObservations>,
@@ -352,59 +280,40 @@ fn run_node(
     let oom_before = limit.oom_kills().unwrap_or(0);
     let clock = RunClock::start();
     let log = Arc::new(EventLog::create(log_path, clock)?);
-    let mut node = NodeProcess::spawn(&plan.node_bin, args, env, &limit, Arc::clone(&log), Arc::clone(obs))?;
-    log.harness(
-        "run_start",
-        json!({"node_pid": node.pid, "alloc": o.alloc, "workload": o.workload.name, "mem_limit": limit.mechanism}),
-    );
+    let args = plan.node.to_args();
+    let mut node = NodeProcess::spawn(&plan.node_bin, &args, env, &limit, Arc::clone(&log), Arc::clone(obs))?;
+    log.harness(&HarnessEvent::RunStart {
+        node_pid: node.pid,
+        alloc: o.alloc.to_string(),
+        workload: o.workload.name.clone(),
+        mem_limit: serde_json::to_value(limit.mechanism)?,
+    });
     let progress = Arc::new(Progress::default());
-    let watchdog = (limit.mechanism == memlimit::Mechanism::Watchdog).then_some(limit.limit_bytes).flatten();
-    let max_samples = (o.timeout.as_millis() / o.sample_interval.as_millis().max(1)) as usize + 1000;
-    let sampler_cfg = SamplerConfig {
-        pid: node.pid,
-        interval: o.sample_interval,
-        run_start: clock.zero,
-        watchdog_limit: watchdog,
-        max_samples,
-    };
-    let sampler = Sampler::start(sampler_cfg, Arc::clone(&progress));
+    let sampler = start_sampler(plan, &node, &limit, clock, &progress);
     let display = progress::Display::start(o.workload.blocks, Arc::clone(&progress), Arc::clone(&sampler.samples));
-    let deadline = clock.zero + o.timeout;
-    let gone = || node.exit_info().is_some() || signals::received().is_some();
-    let driven = obs.wait_ready(o.timeout, gone).then(|| {
-        let socket = plan.socket_dir.join("node.sock");
-        let stop = Arc::new(AtomicBool::new(false));
-        let (max_in_flight, progress) = (max_in_flight(o), Arc::clone(&progress));
-        Driver { spec: &o.workload, socket: &socket, max_in_flight, deadline, run_start: clock.zero, progress, stop }
-            .run()
-    });
-    let timed_out = Instant::now() >= deadline && !matches!(&driven, Some(Ok(r)) if r.end == DriverEnd::Done);
-    if timed_out || signals::received().is_some() {
-        node.kill();
-    }
-    let exit = node.wait_or_interrupt(EXIT_GRACE).or_else(|| {
-        node.kill();
-        node.wait_timeout(Duration::from_secs(5))
-    });
+    let session = Session {
+        spec: &o.workload,
+        socket: &plan.node.socket,
+        max_in_flight: max_in_flight(o),
+        zero: clock.zero,
+        deadline: clock.zero + o.timeout,
+        exit_grace: EXIT_GRACE,
+    };
+    let ended = session.run(&node, obs, &progress);
+    let timed_out = ended.timed_out;
     let wall = clock.zero.elapsed();
     // Read after the node is gone: a signal during the exit grace period counts too.
     let interrupted = signals::received();
     display.finish();
-    let watchdog_fired = sampler.watchdog_fired.load(std::sync::atomic::Ordering::SeqCst);
+    let watchdog_fired = sampler.watchdog_fired.load(Ordering::SeqCst);
     let samples = sampler.finish();
     node.join_readers();
-    let exit_json = exit.map(|e| json!({"code": e.code, "signal": e.signal}));
-    log.harness("run_end", json!({"wall_s": wall.as_secs_f64(), "exit": exit_json}));
-    let driver = driven.transpose().unwrap_or_else(|e| {
-        log.harness("driver_error", json!({"message": format!("{e:#}")}));
-        None
-    });
-    log.flush();
+    let exit = ended.exit;
+    let driver = log_end(&log, wall, ended);
     let oom_kills = limit.oom_kills().unwrap_or(0).saturating_sub(oom_before);
     let kernel_oom_line = exit
         .filter(|e| e.signal == Some(libc::SIGKILL))
         .and_then(|_| crash::kernel_oom_line(node.pid, clock.zero_uptime_s));
-    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     Ok(Collected {
         driver,
         samples,
@@ -414,17 +323,54 @@ fn run_node(
         watchdog_fired,
         oom_kills,
         kernel_oom_line,
-        mem_limit: json!({"mechanism": limit.mechanism, "limit_bytes": limit.limit_bytes, "fallback_reason": limit.fallback_reason}),
+        mem_limit: limit.describe(),
         cgroup_evidence: limit.evidence(),
         wall,
         pid: node.pid,
-        acked: load(&progress.acked),
-        acked_bytes: load(&progress.acked_bytes),
+        acked: progress.acked.load(Ordering::Relaxed),
+        acked_bytes: progress.acked_bytes.load(Ordering::Relaxed),
         ceilings,
         clock,
         verification: None,
         interrupted,
     })
+}
+
+/// Logs how the session ended (`run_end`, and `driver_error` if the driver failed);
+/// returns the driver's result.
+fn log_end(log: &EventLog, wall: Duration, ended: session::Ended) -> Option<driver::DriverResult> {
+    log.harness(&HarnessEvent::RunEnd {
+        wall_s: wall.as_secs_f64(),
+        exit: ended.exit.map(|e| ExitRecord { code: e.code, signal: e.signal }),
+    });
+    let driver = ended.driven.transpose().unwrap_or_else(|e| {
+        log.harness(&HarnessEvent::DriverError { message: format!("{e:#}") });
+        None
+    });
+    log.flush();
+    driver
+}
+
+/// Samples the node's /proc files from its spawn (and enforces the RSS watchdog when
+/// that is the memory limit's mechanism).
+fn start_sampler(
+    plan: &Plan,
+    node: &NodeProcess,
+    limit: &MemLimit,
+    clock: RunClock,
+    progress: &Arc<Progress>,
+) -> Sampler {
+    let o = plan.opts;
+    let watchdog = (limit.mechanism == memlimit::Mechanism::Watchdog).then_some(limit.limit_bytes).flatten();
+    let max_samples = (o.timeout.as_millis() / o.sample_interval.as_millis().max(1)) as usize + 1000;
+    let cfg = SamplerConfig {
+        pid: node.pid,
+        interval: o.sample_interval,
+        run_start: clock.zero,
+        watchdog_limit: watchdog,
+        max_samples,
+    };
+    Sampler::start(cfg, Arc::clone(progress))
 }
 
 /// Reads a seeded sample of the acknowledged blocks back from the node's store, after a
@@ -433,7 +379,7 @@ fn run_node(
 fn verify_after(plan: &Plan, c: &Collected, obs: &NodeObservations) -> Option<crate::verify::SampleCheck> {
     let k = plan.opts.verify_sample as usize;
     let d = c.driver.as_ref().filter(|d| d.end == DriverEnd::Done)?;
-    let stores = obs.snapshot(|s| s.node_mode().is_none_or(|m| m == "store")).unwrap_or(true);
+    let stores = obs.snapshot(|s| s.node_mode().is_none_or(|m| m == NodeMode::Store)).unwrap_or(true);
     if k == 0 || !stores || c.exit.and_then(|e| e.code) != Some(0) {
         return None;
     }

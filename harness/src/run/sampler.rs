@@ -112,15 +112,7 @@ fn sample_loop(
         let (Some((user, sys)), Some((rd, wr))) = (procfs::read_cpu_ms(cfg.pid), procfs::read_io(cfg.pid)) else {
             return;
         };
-        let cpu = procfs::read_system_cpu();
-        let (busy, iowait) = match (prev_cpu, cpu) {
-            (Some(p), Some(c)) if c.total > p.total => {
-                let dt = (c.total - p.total) as f64;
-                ((c.busy - p.busy) as f64 * 100.0 / dt, (c.iowait - p.iowait) as f64 * 100.0 / dt)
-            }
-            _ => (0.0, 0.0),
-        };
-        prev_cpu = cpu;
+        let (busy, iowait) = system_cpu_pct(&mut prev_cpu);
         let sample = Sample {
             t_ms,
             mem,
@@ -146,6 +138,20 @@ fn sample_loop(
         }
         next = pace(next, cfg.interval, stop);
     }
+}
+
+/// The machine's busy and iowait CPU percentages since the previous call.
+fn system_cpu_pct(prev: &mut Option<SystemCpu>) -> (f64, f64) {
+    let cpu = procfs::read_system_cpu();
+    let pct = match (*prev, cpu) {
+        (Some(p), Some(c)) if c.total > p.total => {
+            let dt = (c.total - p.total) as f64;
+            ((c.busy - p.busy) as f64 * 100.0 / dt, (c.iowait - p.iowait) as f64 * 100.0 / dt)
+        }
+        _ => (0.0, 0.0),
+    };
+    *prev = cpu;
+    pct
 }
 
 /// Sleeps until the next sample is due (woken early by [`Sampler::finish`]); a sampler

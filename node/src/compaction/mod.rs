@@ -22,10 +22,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use serde_json::json;
-
 use crate::config::CompactionMode;
-use crate::events::Events;
+use crate::events::{CompactionEnd, Events, NodeEvent};
 use crate::fault::{kill_point, KillPoint};
 use crate::histograms::{record, Histograms};
 use crate::{segment, wal};
@@ -206,22 +204,27 @@ fn worker(shared: &Shared) {
 
 fn run_job(shared: &Shared, job: Job) -> Result<(), CompactionError> {
     let wal_bytes = fs::metadata(job.dir.join(wal::FILE_NAME)).map_or(0, |m| m.len());
-    shared.events.emit("compaction_start", json!({"shard": job.shard, "mode": shared.mode, "bytes": wal_bytes}));
+    shared.events.emit(NodeEvent::CompactionStart { shard: job.shard, mode: Some(shared.mode), bytes: wal_bytes });
     let started = Instant::now();
     let result = compact_shard(&job.dir, job.shard, shared.mode, job.index);
     let elapsed = started.elapsed();
     match &result {
         Ok(o) => {
             record(&shared.histograms.compaction, elapsed);
-            shared.events.emit(
-                "compaction_end",
-                json!({"shard": job.shard, "mode": shared.mode, "bytes": o.bytes_in, "bytes_out": o.bytes_out,
-                       "records": o.records, "duration_ms": elapsed.as_secs_f64() * 1e3}),
-            );
+            shared.events.emit(NodeEvent::CompactionEnd(CompactionEnd {
+                shard: job.shard,
+                mode: Some(shared.mode),
+                bytes: o.bytes_in,
+                bytes_out: o.bytes_out,
+                records: o.records,
+                duration_ms: elapsed.as_secs_f64() * 1e3,
+            }));
         }
-        Err(e) => {
-            shared.events.emit("error", json!({"stage": "compaction", "shard": job.shard, "message": e.to_string()}))
-        }
+        Err(e) => shared.events.emit(NodeEvent::Error {
+            stage: "compaction".into(),
+            shard: Some(job.shard),
+            message: e.to_string(),
+        }),
     }
     result.map(|_| ())
 }

@@ -1,0 +1,183 @@
+//! `Summary::from_run`: a run's headline figures, computed from what the run collected
+//! (samples, the node's events and exit, the driver's counts, the ceilings).
+
+use std::collections::BTreeMap;
+
+use syncbench_node::events::NodeSummary;
+
+use super::memory;
+use super::summary::{mib_per_s, Summary};
+use crate::latency::LatencySummary;
+use crate::options::ArenaMax;
+use crate::run::crash;
+use crate::run::events::Observed;
+use crate::run::record::{Collected, Plan};
+use crate::run::sampler::Sample;
+use crate::units::round3;
+
+impl Summary {
+    /// The summary of a run: `obs` is what the node reported, `latency_us` the
+    /// whole-run histograms' summaries. The outcome is [`crash::outcome_of`]'s.
+    pub fn from_run(
+        plan: &Plan,
+        c: &Collected,
+        obs: &Observed,
+        latency_us: BTreeMap<String, LatencySummary>,
+    ) -> Summary {
+        let o = plan.opts;
+        let node_summary = obs.node_summary.as_ref();
+        let (outcome, crash_class, violation) = crash::outcome_of(c, node_summary, obs.node_mode());
+        let ingest_s = c.driver.as_ref().map_or(0.0, |d| d.ingest_duration.as_secs_f64());
+        let peak = node_peak(&c.samples, node_summary);
+        let (bytes_written, bytes_written_source) = final_bytes_written(c, node_summary);
+        let memory = TimeWeighted::of(&c.samples, o.sample_interval, c.acked_bytes);
+        let (cost_mean, cost_pct) = sampler_cost(&c.samples, o.sample_interval);
+        let n = NodeFigures::of(obs);
+        Summary {
+            outcome,
+            crash_class,
+            protocol_violation: violation,
+            exit_code: c.exit.and_then(|e| e.code),
+            exit_signal: c.exit.and_then(|e| e.signal).map(crash::signal_name),
+            workload: o.workload.name.clone(),
+            workload_spec_hash: plan.spec_hash.clone(),
+            alloc: o.alloc,
+            compaction: o.compaction,
+            compaction_concurrency: o.compaction_concurrency,
+            arena_max: match o.arena_max {
+                ArenaMax::Default => None,
+                ArenaMax::Max(n) => Some(n),
+            },
+            node_mode: obs.node_mode(),
+            wall_s: round3(c.wall.as_secs_f64()),
+            ingest_s: round3(ingest_s),
+            blocks: c.acked,
+            blocks_expected: o.workload.blocks,
+            acks: c.driver.as_ref().map(|d| d.acks.counts()).unwrap_or_default(),
+            verify_sample: c.verification.clone(),
+            bytes_ingested: c.acked_bytes,
+            throughput_blocks_per_s: round3(if ingest_s > 0.0 { c.acked as f64 / ingest_s } else { 0.0 }),
+            throughput_mib_per_s: round3(mib_per_s(c.acked_bytes, ingest_s)),
+            rss_peak_bytes: peak.0,
+            rss_peak_source: peak.1.to_owned(),
+            rss_peak_sampled_bytes: c.samples.iter().map(|s| s.mem.rss).max().unwrap_or(0),
+            rss_p50_bytes: memory.p50,
+            rss_p95_bytes: memory.p95,
+            rss_mib_s_per_gib: memory.mib_s_per_gib,
+            cpu_user_s: c.exit.map_or(0.0, |e| e.user_ms as f64 / 1e3),
+            cpu_sys_s: c.exit.map_or(0.0, |e| e.sys_ms as f64 / 1e3),
+            bytes_written,
+            bytes_written_source: bytes_written_source.to_owned(),
+            latency_us,
+            samples: c.samples.len() as u64,
+            sample_interval_ms: o.sample_interval.as_millis() as u64,
+            sampler_cost_us_mean: cost_mean,
+            sampler_cpu_pct_of_core: cost_pct,
+            heap_live_peak_bytes: n.heap_live_peak_bytes,
+            heap_live_end_bytes: n.heap_live_end_bytes,
+            alloc_count: n.alloc_count,
+            alloc_bytes_total: n.alloc_bytes_total,
+            store_bytes_written: n.store_bytes_written,
+            direct_io: n.direct_io,
+            compactions: n.compactions,
+            compaction_s_total: n.compaction_s_total,
+            incomplete: None,
+            ceilings: None,
+        }
+        .with_ceilings(&c.ceilings)
+    }
+}
+
+/// The summary fields the node's own events give.
+struct NodeFigures {
+    heap_live_peak_bytes: Option<i64>,
+    heap_live_end_bytes: Option<i64>,
+    alloc_count: Option<u64>,
+    alloc_bytes_total: Option<u64>,
+    /// WAL payloads (the node's count) plus the segments compactions wrote.
+    store_bytes_written: Option<u64>,
+    direct_io: Option<bool>,
+    compactions: u64,
+    compaction_s_total: f64,
+}
+
+impl NodeFigures {
+    fn of(obs: &Observed) -> NodeFigures {
+        let n = obs.node_summary.as_ref();
+        let last = obs.stats.last();
+        let done: Vec<u64> = obs.compactions.iter().filter_map(|s| Some(s.end_ms? - s.start_ms)).collect();
+        let segments: u64 = obs.compactions.iter().filter(|s| s.end_ms.is_some()).map(|s| s.bytes_out).sum();
+        let stats_peak = obs.stats.iter().map(|s| s.heap_live_bytes);
+        NodeFigures {
+            heap_live_peak_bytes: stats_peak.chain(n.and_then(|n| n.heap_live_peak_bytes)).max(),
+            heap_live_end_bytes: n.and_then(|n| n.heap_live_bytes),
+            alloc_count: n.and_then(|n| n.alloc_count).or(last.map(|s| s.alloc_count)),
+            alloc_bytes_total: n.and_then(|n| n.alloc_bytes_total).or(last.map(|s| s.alloc_bytes_total)),
+            store_bytes_written: n.and_then(|n| n.wal_payload_bytes_written).map(|wal| wal + segments),
+            direct_io: n.and_then(|n| n.direct_io),
+            compactions: done.len() as u64,
+            compaction_s_total: round3(done.iter().sum::<u64>() as f64 / 1e3),
+        }
+    }
+}
+
+/// The node's own peak resident set and where it was read: the node's final report
+/// of its VmHWM, or the sampler's last VmHWM, whichever is later (VmHWM only grows).
+fn node_peak(samples: &[Sample], node_summary: Option<&NodeSummary>) -> (u64, &'static str) {
+    let sampled = samples.iter().map(|s| s.mem.hwm).max().filter(|&b| b > 0);
+    let reported = node_summary.and_then(|n| n.self_report?.vm_hwm_bytes).filter(|&b| b > 0);
+    match (reported, sampled) {
+        (Some(r), s) if r >= s.unwrap_or(0) => (r, "node_final_read"),
+        (_, Some(s)) => (s, "samples"),
+        _ => (0, "unavailable"),
+    }
+}
+
+/// Storage bytes the node wrote, read as late as possible: from the exited node
+/// (zombie), else the node's final self-report, else the last sample.
+fn final_bytes_written(c: &Collected, node_summary: Option<&NodeSummary>) -> (u64, &'static str) {
+    if let Some(b) = c.exit.and_then(|e| e.io_write_bytes) {
+        return (b, "node_exit");
+    }
+    if let Some(b) = node_summary.and_then(|n| n.self_report?.io_write_bytes) {
+        return (b, "node_final_read");
+    }
+    (c.samples.last().map_or(0, |s| s.io_write_bytes), "last_sample")
+}
+
+/// Fewest samples the time-weighted RSS figures are computed from (0.5 s at 100 ms).
+const MIN_TIME_WEIGHTED_SAMPLES: usize = 5;
+
+/// RSS weighted by time over the node's life (see `results::memory`).
+struct TimeWeighted {
+    p50: Option<u64>,
+    p95: Option<u64>,
+    mib_s_per_gib: Option<f64>,
+}
+
+impl TimeWeighted {
+    fn of(samples: &[Sample], interval: std::time::Duration, ingested: u64) -> TimeWeighted {
+        // A handful of samples weigh each one by whole intervals: too coarse to report.
+        if samples.len() < MIN_TIME_WEIGHTED_SAMPLES {
+            return TimeWeighted { p50: None, p95: None, mib_s_per_gib: None };
+        }
+        let points: Vec<(u64, u64)> = samples.iter().map(|s| (s.t_ms, s.mem.rss)).collect();
+        let last = interval.as_millis() as u64;
+        let gib = ingested as f64 / (1u64 << 30) as f64;
+        let integral = memory::integral_mib_s(&points, last);
+        TimeWeighted {
+            p50: memory::time_weighted_quantile(&points, 0.5, last),
+            p95: memory::time_weighted_quantile(&points, 0.95, last),
+            mib_s_per_gib: (gib > 0.0 && !points.is_empty()).then(|| round3(integral / gib)),
+        }
+    }
+}
+
+/// Mean CPU time per sample (µs) and as a percentage of one core.
+fn sampler_cost(samples: &[Sample], interval: std::time::Duration) -> (f64, f64) {
+    if samples.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mean = samples.iter().map(|s| s.sample_cost_us as f64).sum::<f64>() / samples.len() as f64;
+    (round3(mean), round3(mean * 100.0 / interval.as_micros() as f64))
+}

@@ -1,0 +1,264 @@
+//! `suite.json` and what is derived from a suite directory: its runs, its comparison
+//! and its charts (used by `matrix` and `ab` when they finish and by `report` later).
+//!
+//! ## Format
+//! ```text
+//! <suite>/suite.json            SuiteFile: definition (with the cells), environment,
+//!                               skipped cells, the order actually run, interrupted
+//! <suite>/runs/<cell>-r<k>/     one full run directory per (cell, repetition)
+//! <suite>/comparison.{json,md}  per metric and cell: median, 95 % CI, ratio to baseline
+//! <suite>/charts/               suite charts
+//! ```
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use syncbench_node::CompactionMode;
+
+use super::load::{read_json, RunFiles};
+use crate::charts::suite::{CellRuns, SuiteChartData};
+use crate::error::input;
+use crate::matrix::comparison::{self, Comparison, MetricKey, RunRecord};
+use crate::options::{Allocator, ArenaMax, IngestOptions};
+use crate::run::crash::Outcome;
+
+/// One configuration of a suite.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    pub name: String,
+    pub alloc: Allocator,
+    pub arena_max: ArenaMax,
+    pub compaction: CompactionMode,
+    pub compaction_concurrency: u64,
+    /// Set when shard size is an axis (several `--shard-size` values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard_size: Option<u64>,
+    /// A node binary of the cell's own (`syncbench ab`: base and head builds). Not
+    /// recorded: it is a path on this machine.
+    #[serde(skip)]
+    pub node_bin: Option<PathBuf>,
+}
+
+impl Cell {
+    /// The options of this cell's runs: `base` with the cell's own axes.
+    pub fn apply(&self, base: &IngestOptions) -> IngestOptions {
+        IngestOptions {
+            alloc: self.alloc,
+            arena_max: self.arena_max,
+            compaction: self.compaction,
+            compaction_concurrency: self.compaction_concurrency,
+            workload: syncbench_workloads::WorkloadSpec {
+                shard_size: self.shard_size.unwrap_or(base.workload.shard_size),
+                ..base.workload.clone()
+            },
+            node_bin: self.node_bin.clone().or_else(|| base.node_bin.clone()),
+            ..base.clone()
+        }
+    }
+}
+
+/// A cell left out of the matrix, and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Skipped {
+    pub cell: String,
+    pub reason: String,
+}
+
+/// One run of a suite as it happened.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunEntry {
+    pub cell: String,
+    pub rep: u32,
+    /// Relative to the suite directory.
+    pub run_dir: String,
+    pub outcome: Outcome,
+    pub wall_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SuiteKind {
+    /// `syncbench ab`: a base and a head node binary.
+    Ab,
+}
+
+/// What the suite was asked to run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SuiteDefinition {
+    /// Absent for a matrix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<SuiteKind>,
+    pub workload: String,
+    pub blocks: Option<u64>,
+    pub seed: Option<u64>,
+    /// Shard sizes given (several: an axis); `null` in suites recorded before the axis.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub shard_size: Vec<u64>,
+    pub repeat: u32,
+    pub order_seed: u64,
+    pub floor_pct: f64,
+    pub baseline_cell: String,
+    #[serde(default)]
+    pub cells: Vec<Cell>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+    Ok(Option::<Vec<u64>>::deserialize(d)?.unwrap_or_default())
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SuiteFile {
+    pub suite: Option<String>,
+    pub started_at: String,
+    pub command: Vec<String>,
+    pub definition: SuiteDefinition,
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
+    /// The environment snapshot (see `run::envinfo`), kept as written.
+    pub environment: serde_json::Value,
+    pub order: Vec<RunEntry>,
+    /// The signal that stopped the suite, if one did.
+    #[serde(default)]
+    pub interrupted: Option<String>,
+}
+
+pub fn is_suite(dir: &Path) -> bool {
+    dir.join("suite.json").is_file()
+}
+
+pub fn read(suite: &Path) -> Result<SuiteFile> {
+    read_json(&suite.join("suite.json"))
+}
+
+/// A suite's run: its cell, where its directory is, how it ended.
+pub struct SuiteRun {
+    pub cell: String,
+    pub dir: PathBuf,
+    pub outcome: Outcome,
+}
+
+/// Every run recorded in a suite, in the order run.
+pub fn runs(suite: &Path) -> Result<Vec<SuiteRun>> {
+    read(suite)?
+        .order
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| Ok(SuiteRun { dir: inside(suite, &e.run_dir, i)?, cell: e.cell, outcome: e.outcome }))
+        .collect()
+}
+
+/// `suite/<rel>` if `rel` is a relative path that stays inside the suite; `report`
+/// writes charts into run directories and must never write outside the ones given.
+fn inside(suite: &Path, rel: &str, i: usize) -> Result<PathBuf> {
+    let p = Path::new(rel);
+    let stays = !rel.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    let file = suite.join("suite.json");
+    if !stays {
+        return Err(input(format!(
+            "{}: field `order[{i}].run_dir`: expected a relative path inside the suite, got `{rel}`",
+            file.display()
+        )));
+    }
+    let dir = suite.join(p);
+    // A symlink inside the suite could still lead out of it.
+    let escapes = match (fs::canonicalize(&dir), fs::canonicalize(suite)) {
+        (Ok(real), Ok(root)) => !real.starts_with(root),
+        _ => false,
+    };
+    if escapes {
+        return Err(input(format!(
+            "{}: field `order[{i}].run_dir`: `{rel}` leads outside the suite through a symlink",
+            file.display()
+        )));
+    }
+    Ok(dir)
+}
+
+/// Every recorded run in `dir` (a suite's runs with a summary, or the run itself).
+pub fn all_runs(dir: &Path) -> Result<Vec<RunFiles>> {
+    if !is_suite(dir) {
+        return Ok(vec![RunFiles::load(dir)?]);
+    }
+    runs(dir)?.into_iter().filter(|r| r.dir.join("summary.json").is_file()).map(|r| RunFiles::load(&r.dir)).collect()
+}
+
+/// The successful runs in `dir`: a suite's runs recorded `ok`, or the run itself.
+pub fn ok_runs(dir: &Path) -> Result<Vec<RunFiles>> {
+    let runs: Vec<RunFiles> = if is_suite(dir) {
+        runs(dir)?
+            .into_iter()
+            .filter(|r| r.outcome == Outcome::Ok)
+            .map(|r| RunFiles::load(&r.dir))
+            .collect::<Result<_>>()?
+    } else {
+        vec![RunFiles::load(dir)?]
+    };
+    Ok(runs.into_iter().filter(|r| r.summary.outcome == Outcome::Ok).collect())
+}
+
+/// Re-derives a suite's comparison and charts from suite.json and its runs.
+pub fn render(suite: &Path, png: bool) -> Result<Comparison> {
+    let d = read(suite)?.definition;
+    let mut failed = Vec::new();
+    let mut grouped: Vec<CellRuns> =
+        d.cells.iter().map(|c| CellRuns { cell: c.name.clone(), runs: Vec::new() }).collect();
+    for r in runs(suite)? {
+        if r.outcome != Outcome::Ok {
+            let name = r.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or(r.cell);
+            failed.push(format!("{name} ({})", r.outcome));
+            continue;
+        }
+        if let Some(g) = grouped.iter_mut().find(|g| g.cell == r.cell) {
+            g.runs.push(RunFiles::load(&r.dir)?);
+        }
+    }
+    let title = format!("{} — {} cells × {} repetitions", d.workload, d.cells.len(), d.repeat);
+    write_comparison(suite, &grouped, &d.baseline_cell, d.floor_pct, &title, &failed, png)
+}
+
+/// Writes `comparison.{json,md}` and the suite charts of `grouped` into `dir`.
+pub fn write_comparison(
+    dir: &Path,
+    grouped: &[CellRuns],
+    baseline: &str,
+    floor: f64,
+    title: &str,
+    failed: &[String],
+    png: bool,
+) -> Result<Comparison> {
+    let records: Vec<RunRecord> = grouped
+        .iter()
+        .flat_map(|g| g.runs.iter().map(|r| RunRecord { cell: g.cell.clone(), summary: r.summary.clone() }))
+        .collect();
+    let names: Vec<String> = grouped.iter().map(|g| g.cell.clone()).collect();
+    let cmp = comparison::compare(&names, &records, baseline, floor);
+    super::write_json(&dir.join("comparison.json"), &cmp)?;
+    fs::write(dir.join("comparison.md"), comparison::markdown(&cmp, title, failed)).context("writing comparison.md")?;
+    let hosts: BTreeSet<&str> = grouped.iter().flat_map(|g| g.runs.iter().map(|r| r.config.host())).collect();
+    let workloads: BTreeSet<&str> =
+        grouped.iter().flat_map(|g| g.runs.iter().map(|r| r.config.workload.name.as_str())).collect();
+    let subtitle = format!(
+        "{} · {}",
+        workloads.into_iter().collect::<Vec<_>>().join(", "),
+        hosts.into_iter().collect::<Vec<_>>().join(", ")
+    );
+    let data = SuiteChartData {
+        subtitle,
+        rss_peak_mib: intervals(&cmp, MetricKey::RssPeak),
+        throughput_mib_s: intervals(&cmp, MetricKey::Throughput),
+        cells: grouped.to_vec(),
+    };
+    crate::charts::suite::render_suite(&data, &dir.join("charts"), png)?;
+    Ok(cmp)
+}
+
+fn intervals(c: &Comparison, key: MetricKey) -> Vec<crate::charts::suite::Interval> {
+    c.metrics
+        .iter()
+        .find(|m| m.key == key)
+        .map(|m| m.cells.iter().map(|s| (s.cell.clone(), s.median, s.ci[0], s.ci[1])).collect())
+        .unwrap_or_default()
+}
