@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use syncbench_node::CompactionMode;
 
-use crate::options::Allocator;
+use crate::allocator::Allocator;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -5,6 +5,7 @@
 //! when interrupted (130 SIGINT, 143 SIGTERM).
 
 mod ab;
+mod allocator;
 mod charts;
 mod cli;
 mod describe;

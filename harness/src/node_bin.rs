@@ -11,8 +11,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
 
+use crate::allocator::Allocator;
 use crate::error::input;
-use crate::options::Allocator;
 
 /// The workspace this binary was built from (compile-time path).
 fn workspace_root() -> Option<PathBuf> {

@@ -1,72 +1,23 @@
 //! Typed configuration of an ingest run, built from the CLI arguments.
 //! After this layer there are no strings standing for choices, only enums.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use serde::{Deserialize, Serialize};
 use syncbench_node::CompactionMode;
 use syncbench_workloads::WorkloadSpec;
 
+pub use crate::allocator::{Allocator, ArenaMax};
 use crate::cli::{IngestArgs, RunSettingsArgs, WorkloadOverrides};
 use crate::error::input;
 use crate::units::{parse_bytes, parse_duration};
 use syncbench_node::config::{COMPACTION_CONCURRENCY_MAX, SHARD_SIZE_MAX, WRITER_BATCH_MAX};
 
-/// The allocator a node binary is compiled with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Allocator {
-    Glibc,
-    Jemalloc,
-    Mimalloc,
-}
-
-impl Allocator {
-    pub fn name(self) -> &'static str {
-        match self {
-            Allocator::Glibc => "glibc",
-            Allocator::Jemalloc => "jemalloc",
-            Allocator::Mimalloc => "mimalloc",
-        }
-    }
-
-    /// The binary of `syncbench-allocators` built for this allocator.
-    pub fn node_bin_name(self) -> String {
-        format!("node-{}", self.name())
-    }
-}
-
-impl fmt::Display for Allocator {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// glibc's `MALLOC_ARENA_MAX` for the node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ArenaMax {
-    /// Unset (glibc default: 8 arenas per core).
-    Default,
-    Max(u32),
-}
-
-impl ArenaMax {
-    pub fn parse(s: &str) -> Result<ArenaMax, String> {
-        match s.trim() {
-            "default" => Ok(ArenaMax::Default),
-            n => n
-                .parse::<u32>()
-                .ok()
-                .filter(|&n| (1..=1024).contains(&n))
-                .map(ArenaMax::Max)
-                .ok_or_else(|| format!("expected `default` or a number 1..=1024, got `{s}`")),
-        }
-    }
-}
+/// Interval of the node's `stats` events (live heap, allocator stats). Faster than the
+/// node's default so short runs get a heap curve; glibc's `malloc_info` (for the arena
+/// count) is the costliest part, well under a millisecond.
+pub const NODE_STATS_INTERVAL_MS: u64 = 250;
 
 /// Everything one ingest run needs.
 #[derive(Debug, Clone)]
@@ -231,7 +182,7 @@ impl IngestOptions {
             writer_batch: self.writer_batch,
             compaction: self.compaction,
             compaction_concurrency: self.compaction_concurrency,
-            stats_interval_ms: crate::run::NODE_STATS_INTERVAL_MS,
+            stats_interval_ms: NODE_STATS_INTERVAL_MS,
             ..syncbench_node::Config::new(socket, data)
         };
         let node_args = self.node_args.iter().map(Into::into);

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::charts::suite::CellRuns;
+use crate::charts::CellRuns;
 use crate::charts::{self, RunChartData};
 use crate::cli::ReportArgs;
 use crate::error::input;

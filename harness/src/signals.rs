@@ -42,7 +42,7 @@ pub fn received() -> Option<i32> {
 
 /// The run was stopped by a signal (exit code 128 + signal).
 #[derive(Debug, thiserror::Error)]
-#[error("interrupted by {} (exit {})", crate::run::crash::signal_name(*.0), 128 + .0)]
+#[error("interrupted by {} (exit {})", signal_name(*.0), 128 + .0)]
 pub struct Interrupted(pub i32);
 
 /// `Err(Interrupted)` once a signal arrived.
@@ -51,4 +51,20 @@ pub fn check() -> anyhow::Result<()> {
         Some(sig) => Err(Interrupted(sig).into()),
         None => Ok(()),
     }
+}
+
+/// `SIGKILL`, `SIGSEGV`, … (or `signal N`).
+pub fn signal_name(sig: i32) -> String {
+    let name = match sig {
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        _ => return format!("signal {sig}"),
+    };
+    name.to_owned()
 }

@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::alloc_stats::AllocatorInternal;
-use crate::config::{CompactionMode, NodeMode};
+use crate::mode::{CompactionMode, NodeMode};
 
 /// One line of the node's stdout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use syncbench_proto::frame::{Frame, FrameReader};
 
 use crate::events::{Events, NodeEvent, NodeSummary};
-use crate::server::{receive_unstored, send_frame};
+use crate::unstored::{receive_unstored, send_frame};
 use crate::NodeError;
 
 /// One way of lying to the driver.

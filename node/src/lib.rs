@@ -7,8 +7,10 @@
 //! compaction of the incident report.
 //!
 //! # Layout
-//! - [`config`]: command-line flags (typed: [`config::CompactionMode`], [`fault::Fault`]).
+//! - [`config`]: command-line flags, and `to_args`, their inverse.
+//! - [`mode`]: [`CompactionMode`] and [`mode::NodeMode`] (store, sink, null writer).
 //! - [`server`]: socket, handshake, the receive loop, thread orchestration.
+//! - [`unstored`]: `--sink` and the frame helpers it shares with [`liar`] (`--lie`).
 //! - [`pipeline`]: bounded queues and the hash stage.
 //! - [`writer`]: the batch writer, single owner of all WALs; acks durable batches.
 //! - [`wal`]: write-ahead log format, writer, reader, recovery.
@@ -16,8 +18,11 @@
 //! - [`compaction`]: buffered and streaming compaction, bounded by a queue.
 //! - [`direct_io`]: aligned O_DIRECT writes and reads for WALs and segments (page cache bypassed).
 //! - [`store`]: data directory layout, startup recovery, the read path for `verify`.
-//! - [`events`], [`histograms`]: what the node reports to the driver.
-//! - [`alloc_stats`]: the interface each allocator binary implements.
+//! - [`events`]: [`events::NodeEvent`], the typed JSONL events every reader deserializes.
+//! - [`histograms`]: latency histograms sent with `Done`.
+//! - [`self_report`]: the node's own VmHWM and I/O for `node_summary`.
+//! - [`alloc_stats`]: the interface each allocator binary implements, and each
+//!   allocator's typed statistics.
 //! - [`fault`]: fault injection (deaths on demand, whitebox kill points).
 //!
 //! # Invariants
@@ -38,11 +43,13 @@ pub mod events;
 pub mod fault;
 pub mod histograms;
 pub mod liar;
+pub mod mode;
 pub mod pipeline;
 pub mod segment;
 pub mod self_report;
 pub mod server;
 pub mod store;
+pub mod unstored;
 pub mod wal;
 pub mod writer;
 

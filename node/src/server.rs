@@ -5,7 +5,7 @@
 //! with the node's own uid (checked with `SO_PEERCRED`) is served.
 
 use std::fs;
-use std::io::{BufReader, Write};
+use std::io::BufReader;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use syncbench_proto::frame::{write_frame, Frame, FrameReader, Skimmed, PROTOCOL_VERSION};
+use syncbench_proto::frame::{write_frame, Frame, FrameReader, PROTOCOL_VERSION};
 use syncbench_proto::Block;
 
 use crate::alloc_stats::AllocatorStats;
@@ -24,6 +24,7 @@ use crate::fault;
 use crate::histograms::Histograms;
 use crate::pipeline::{hash_worker, queue, Counters, Ingested, QueueReceiver, QueueSender};
 use crate::store::{RecoveryNote, Store};
+use crate::unstored::{send_frame, sink};
 use crate::writer::{self, BatchWriter, WriterParts};
 use crate::NodeError;
 
@@ -417,65 +418,5 @@ impl Session<'_> {
             let _ = write_frame(&mut *o, &Frame::Error { message: message.clone() });
         }
         NodeError::Protocol(message)
-    }
-}
-
-/// `--sink`: acknowledges blocks in batches as they arrive, stores nothing.
-fn sink(
-    frames: &mut FrameReader<BufReader<UnixStream>>,
-    out: &Mutex<UnixStream>,
-    batch: usize,
-    events: &Events,
-) -> Result<(), NodeError> {
-    let ack = |blocks: Vec<u64>| {
-        let n = blocks.len() as u64;
-        send_frame(out, &Frame::Ack { blocks }).map(|()| n)
-    };
-    let (received, _) = receive_unstored(frames, batch, false, ack)?;
-    events.emit(NodeEvent::NodeSummary(NodeSummary {
-        blocks_received: received,
-        self_report: Some(crate::self_report::read()),
-        ..NodeSummary::default()
-    }));
-    send_frame(out, &Frame::Done { histograms: Vec::new() })
-}
-
-/// Sends one frame to the driver under the socket lock.
-pub(crate) fn send_frame(out: &Mutex<UnixStream>, frame: &Frame) -> Result<(), NodeError> {
-    let mut o = out.lock().map_err(|_| NodeError::Protocol("socket lock poisoned".into()))?;
-    write_frame(&mut *o, frame).and_then(|_| o.flush()).map_err(NodeError::Disconnected)
-}
-
-/// Skims blocks without decoding or storing them until `Finish` (or the first block,
-/// with `stop_at_first_block`), handing every `batch` numbers — and the rest at
-/// `Finish` — to `ack`. Returns (blocks received, the sum of what `ack` returned).
-/// The loop of `--sink` and of the lying nodes (`liar`).
-pub(crate) fn receive_unstored(
-    frames: &mut FrameReader<BufReader<UnixStream>>,
-    batch: usize,
-    stop_at_first_block: bool,
-    ack: impl Fn(Vec<u64>) -> Result<u64, NodeError>,
-) -> Result<(u64, u64), NodeError> {
-    let (mut pending, mut scratch) = (Vec::with_capacity(batch), Vec::new());
-    let (mut received, mut acked) = (0u64, 0u64);
-    loop {
-        match frames.skim_frame(&mut scratch)? {
-            Some(Skimmed::Block(_)) if stop_at_first_block => return Ok((received + 1, acked)),
-            Some(Skimmed::Block(number)) => {
-                received += 1;
-                pending.push(number);
-                if pending.len() >= batch {
-                    acked += ack(std::mem::take(&mut pending))?;
-                }
-            }
-            Some(Skimmed::Other(Frame::Finish)) => {
-                if !pending.is_empty() {
-                    acked += ack(pending)?;
-                }
-                return Ok((received, acked));
-            }
-            Some(other) => return Err(NodeError::Protocol(format!("unexpected frame {other:?}"))),
-            None => return Err(NodeError::Protocol("driver disconnected before Finish".into())),
-        }
     }
 }

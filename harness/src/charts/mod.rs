@@ -124,6 +124,26 @@ impl RunChartData {
     }
 }
 
+/// The successful runs of one cell, in repetition order.
+#[derive(Clone)]
+pub struct CellRuns {
+    pub cell: String,
+    pub runs: Vec<RunFiles>,
+}
+
+impl CellRuns {
+    /// The repetition whose peak RSS is the median (lower median for even counts).
+    pub fn median_run(&self) -> Option<&RunFiles> {
+        let mut by_peak: Vec<&RunFiles> = self.runs.iter().collect();
+        by_peak.sort_by(|a, b| peak(a).total_cmp(&peak(b)).then_with(|| a.dir.cmp(&b.dir)));
+        by_peak.get(by_peak.len().saturating_sub(1) / 2).copied()
+    }
+}
+
+fn peak(r: &RunFiles) -> f64 {
+    r.summary.rss_peak_bytes as f64
+}
+
 /// Renders every chart of a run into `dir`.
 pub fn render_run(data: &RunChartData, dir: &Path, png: bool) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

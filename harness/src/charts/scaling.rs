@@ -7,8 +7,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::suite::CellRuns;
-use super::{de, headroom, legend, line, series_color, Chart, FONT, LABEL_SIZE, MIB, TITLE_SIZE};
+use super::{de, headroom, legend, line, series_color, CellRuns, Chart, FONT, LABEL_SIZE, MIB, TITLE_SIZE};
 use crate::stats::median;
 
 /// One configuration's medians per shard size: (shard size, RSS MiB, heap MiB).

@@ -12,28 +12,10 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{de, headroom, legend, line, render, series_color, time_chart, Chart, FONT, LABEL_SIZE, MIB, TITLE_SIZE};
+use super::{
+    de, headroom, legend, line, render, series_color, time_chart, CellRuns, Chart, FONT, LABEL_SIZE, MIB, TITLE_SIZE,
+};
 use crate::results::load::RunFiles;
-
-/// The successful runs of one cell, in repetition order.
-#[derive(Clone)]
-pub struct CellRuns {
-    pub cell: String,
-    pub runs: Vec<RunFiles>,
-}
-
-impl CellRuns {
-    /// The repetition whose peak RSS is the median (lower median for even counts).
-    pub fn median_run(&self) -> Option<&RunFiles> {
-        let mut by_peak: Vec<&RunFiles> = self.runs.iter().collect();
-        by_peak.sort_by(|a, b| peak(a).total_cmp(&peak(b)).then_with(|| a.dir.cmp(&b.dir)));
-        by_peak.get(by_peak.len().saturating_sub(1) / 2).copied()
-    }
-}
-
-fn peak(r: &RunFiles) -> f64 {
-    r.summary.rss_peak_bytes as f64
-}
 
 /// (cell, median, ci low, ci high) for the whisker charts.
 pub type Interval = (String, f64, f64, f64);
@@ -218,7 +200,7 @@ impl Chart for HeapByAllocator<'_> {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let d = self.0;
-        let mut seen: Vec<crate::options::Allocator> = Vec::new();
+        let mut seen: Vec<crate::allocator::Allocator> = Vec::new();
         let picks: Vec<(&str, &RunFiles)> = d
             .cells
             .iter()

@@ -20,8 +20,8 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::allocator::ArenaMax;
 use crate::error::input;
-use crate::options::ArenaMax;
 use crate::results::config_file::EnvironmentRecord;
 use crate::results::load::RunFiles;
 use crate::results::summary::Summary;

@@ -242,7 +242,7 @@ fn write_suite_json(plan: &SuitePlan, start: SystemTime, done: &[RunEntry]) -> R
         skipped: plan.skipped.clone(),
         environment: serde_json::to_value(crate::run::envinfo::snapshot())?,
         order: done.to_vec(),
-        interrupted: crate::signals::received().map(crate::run::crash::signal_name),
+        interrupted: crate::signals::received().map(crate::signals::signal_name),
     };
     let path: PathBuf = plan.dir.join("suite.json");
     crate::results::write_json(&path, &file)

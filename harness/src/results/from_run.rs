@@ -7,8 +7,8 @@ use syncbench_node::events::NodeSummary;
 
 use super::memory;
 use super::summary::{mib_per_s, Summary};
+use crate::allocator::ArenaMax;
 use crate::latency::LatencySummary;
-use crate::options::ArenaMax;
 use crate::run::crash;
 use crate::run::events::Observed;
 use crate::run::record::{Collected, Plan};
@@ -38,7 +38,7 @@ impl Summary {
             crash_class,
             protocol_violation: violation,
             exit_code: c.exit.and_then(|e| e.code),
-            exit_signal: c.exit.and_then(|e| e.signal).map(crash::signal_name),
+            exit_signal: c.exit.and_then(|e| e.signal).map(crate::signals::signal_name),
             workload: o.workload.name.clone(),
             workload_spec_hash: plan.spec_hash.clone(),
             alloc: o.alloc,

@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use syncbench_node::CompactionMode;
 
 use super::load::{read_json, RunFiles};
-use crate::charts::suite::{CellRuns, SuiteChartData};
+use crate::charts::suite::SuiteChartData;
+use crate::charts::CellRuns;
 use crate::error::input;
 use crate::matrix::comparison::{self, Comparison, MetricKey, RunRecord};
 use crate::options::{Allocator, ArenaMax, IngestOptions};

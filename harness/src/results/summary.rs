@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use syncbench_node::config::NodeMode;
 use syncbench_node::CompactionMode;
 
+use crate::allocator::Allocator;
 use crate::latency::LatencySummary;
-use crate::options::Allocator;
 use crate::run::acks::AckCounts;
 use crate::run::ceiling::{efficiency, Bound, Ceilings};
 use crate::run::crash::{CrashClass, Outcome};

@@ -138,21 +138,6 @@ pub fn classify(e: &Evidence) -> (Outcome, Option<CrashClass>) {
     (Outcome::Crashed, Some(class))
 }
 
-pub fn signal_name(sig: i32) -> String {
-    let name = match sig {
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGINT => "SIGINT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGFPE => "SIGFPE",
-        _ => return format!("signal {sig}"),
-    };
-    name.to_owned()
-}
-
 /// Looks for the kernel's OOM-killer line about `pid` logged since `since_uptime_s`
 /// (seconds since boot, when the node was spawned). Best effort: `dmesg` may be
 /// unavailable or restricted. The time bound matters: pids are reused (pid_max is

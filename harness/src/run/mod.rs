@@ -55,11 +55,6 @@ use crate::time::RunClock;
 /// How long a node may take to exit after `Done` or a fatal error before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(30);
 
-/// Interval of the node's `stats` events (live heap, allocator stats). Faster than the
-/// node's default so short runs get a heap curve; glibc's `malloc_info` (for the arena
-/// count) is the costliest part, well under a millisecond.
-pub const NODE_STATS_INTERVAL_MS: u64 = 250;
-
 /// A finished run: where its files are and its headline metrics.
 pub struct RunReport {
     pub run_dir: PathBuf,

@@ -22,10 +22,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
-use crate::config::CompactionMode;
 use crate::events::{CompactionEnd, Events, NodeEvent};
 use crate::fault::{kill_point, KillPoint};
 use crate::histograms::{record, Histograms};
+use crate::mode::CompactionMode;
 use crate::{segment, wal};
 
 /// Why a compaction failed.
