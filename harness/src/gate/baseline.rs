@@ -188,17 +188,7 @@ impl Baseline {
     pub fn read(path: &Path) -> Result<Baseline> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| input(format!("{}: cannot read baseline: {e}", path.display())))?;
-        let mut de = serde_json::Deserializer::from_str(&text);
-        let b: Baseline = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let field = match e.path().to_string() {
-                p if p == "." || p == "?" => "(document)".to_owned(),
-                p => p,
-            };
-            let inner = e.into_inner();
-            let message = inner.to_string();
-            let message = message.split(" at line ").next().unwrap_or_default();
-            input(format!("{}:{}:{}: field `{field}`: {message}", path.display(), inner.line(), inner.column()))
-        })?;
+        let b: Baseline = crate::results::load::parse_json(&text, &path.display().to_string())?;
         if b.format != FORMAT {
             return Err(input(format!(
                 "{}: field `format`: expected \"{FORMAT}\", got \"{}\"",
