@@ -5,8 +5,10 @@
 #
 # Usage: scripts/nightly.sh [--smoke] [--no-push] [--no-index] [--alloc LIST] [--out DIR]
 #   --smoke     a small matrix (smoke workload, 2 allocators, 1 repetition): CI runs this
-#   --no-push   commit nothing, push nothing (results stay in the working tree)
+#   --no-push   commit nothing, push nothing (results stay where --out put them)
 #   --no-index  do not regenerate results/README.md (the nightly workflow merges first)
+# Results are committed on the branch SYNCBENCH_PUSH_BRANCH (in a temporary worktree),
+# never on the checked-out branch.
 #   --alloc     allocators of the matrix (default: glibc,jemalloc,mimalloc)
 #   --out DIR   where the suite goes (default: results/)
 # Environment (never written anywhere by this script):
@@ -91,11 +93,11 @@ sb=./target/release/syncbench
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 started=$(date -u '+%Y-%m-%d %H:%M:%S')
 if [ $smoke = 1 ]; then
-  suite="$out/${stamp}_smoke_nightly"
+  suite="$out/${stamp}_smoke_nightly_${alloc//,/-}"
   args=(--alloc "$alloc" --workload smoke --blocks 1000 --repeat 1 --no-ceilings)
   [ "$alloc" = "glibc,jemalloc,mimalloc" ] && args=(--alloc glibc,jemalloc --workload smoke --blocks 1000 --repeat 1 --no-ceilings)
 else
-  suite="$out/${stamp}_mainnet_nightly"
+  suite="$out/${stamp}_mainnet_nightly_${alloc//,/-}"
   args=(--alloc "$alloc" --arena-max default,2 --compaction streaming,buffered --compaction-concurrency 1,2
         --repeat 3 --workload mainnet)
 fi
@@ -122,29 +124,52 @@ log "crash bundles: ${bundles:-none}"
   fi
 } >"$suite/kernel-oom.txt"
 
-# 7. Index.
-if [ $index = 1 ]; then
-  "$sb" report --index "$out"
-fi
-
-# 8. Commit and push (credentials from the environment only, passed per command).
-if [ $push = 1 ]; then
-  if [ -z "${SYNCBENCH_PUSH_TOKEN:-}" ]; then
-    log "SYNCBENCH_PUSH_TOKEN is not set: committing locally, not pushing"
-  fi
-  git add "$out"
-  git -c user.name="syncbench nightly" -c user.email="nightly@invalid" commit -q -m "results: nightly ${stamp}" || true
+# 7. Commit and push, never onto the checked-out branch: results are committed in a
+# detached worktree on top of the results branch (fetched from the remote when a
+# token is given, else the local branch), so this checkout's branch never diverges
+# from upstream and `git pull --ff-only` keeps working. Credentials come from the
+# environment only, through GIT_ASKPASS (never a command line, which `ps` shows).
+branch=${SYNCBENCH_PUSH_BRANCH:-nightly-results}
+git_auth() {
   if [ -n "${SYNCBENCH_PUSH_TOKEN:-}" ]; then
-    remote=${SYNCBENCH_PUSH_REMOTE:-$(git remote get-url origin)}
-    # The token never appears in a command line (visible to every user in ps): git
-    # asks a helper script, which reads it from this process's environment.
-    askpass=$(mktemp)
-    trap 'rm -f "$askpass"' EXIT
-    printf '#!/bin/sh\ncase "$1" in Username*) echo x-access-token ;; *) printf %%s "$SYNCBENCH_PUSH_TOKEN" ;; esac\n' >"$askpass"
-    chmod 700 "$askpass"
-    GIT_ASKPASS=$askpass GIT_TERMINAL_PROMPT=0 git push -q "$remote" "HEAD:${SYNCBENCH_PUSH_BRANCH:-nightly-results}"
-    log "pushed to ${SYNCBENCH_PUSH_BRANCH:-nightly-results}"
+    GIT_ASKPASS=$askpass GIT_TERMINAL_PROMPT=0 git "$@"
+  else
+    git "$@"
   fi
+}
+publish() {
+  local remote wt base
+  remote=${SYNCBENCH_PUSH_REMOTE:-$(git remote get-url origin)}
+  askpass=$(mktemp)
+  wt=$(mktemp -d)
+  trap 'rm -f "$askpass"; git worktree remove --force "$wt" 2>/dev/null || true; rm -rf "$wt"' EXIT
+  printf '#!/bin/sh\ncase "$1" in Username*) echo x-access-token ;; *) printf %%s "$SYNCBENCH_PUSH_TOKEN" ;; esac\n' >"$askpass"
+  chmod 700 "$askpass"
+  base=HEAD
+  if [ -n "${SYNCBENCH_PUSH_TOKEN:-}" ] && git_auth fetch -q "$remote" "$branch" 2>/dev/null; then
+    base=FETCH_HEAD
+  elif git rev-parse -q --verify "refs/heads/$branch" >/dev/null; then
+    base=$branch
+  fi
+  git worktree add -q --detach "$wt" "$base"
+  mkdir -p "$wt/$out"
+  cp -r "$suite" "$wt/$out/"
+  if [ $index = 1 ]; then "$sb" report --index "$wt/$out"; fi
+  git -C "$wt" add "$out"
+  git -C "$wt" -c user.name="syncbench nightly" -c user.email="nightly@invalid" commit -q -m "results: nightly ${stamp}"
+  git branch -f "$branch" "$(git -C "$wt" rev-parse HEAD)"
+  log "committed to the local branch $branch (this checkout's branch is untouched)"
+  if [ -n "${SYNCBENCH_PUSH_TOKEN:-}" ]; then
+    git_auth -C "$wt" push -q "$remote" "HEAD:$branch"
+    log "pushed to $branch"
+  else
+    log "SYNCBENCH_PUSH_TOKEN is not set: not pushing"
+  fi
+}
+if [ $push = 1 ]; then
+  case "$out" in /*) log "--out $out is outside the checkout: nothing to commit" ;; *) publish ;; esac
+elif [ $index = 1 ]; then
+  "$sb" report --index "$out"
 fi
 log "suite: $suite (matrix exit $status)"
 [ $status -eq 0 ] || exit 1
