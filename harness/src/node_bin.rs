@@ -49,7 +49,7 @@ fn check_executable(p: &Path) -> std::result::Result<PathBuf, String> {
 
 /// `cargo build --release -p syncbench-allocators --bin <name>`; returns the executable.
 fn build(cargo: &Path, root: &Path, name: &str) -> Result<PathBuf> {
-    eprintln!("syncbench: building {name} (cargo build --release; instant when up to date)");
+    let phase = crate::run::progress::Phase::start(format!("building {name} (cargo build --release)"));
     let mut child = Command::new(cargo)
         .current_dir(root)
         .args([
@@ -94,7 +94,9 @@ fn build(cargo: &Path, root: &Path, name: &str) -> Result<PathBuf> {
     };
     let exe = reader.join().ok().flatten();
     anyhow::ensure!(status.success(), "building {name} failed ({status})");
-    exe.with_context(|| format!("cargo built no executable named {name}"))
+    let exe = exe.with_context(|| format!("cargo built no executable named {name}"))?;
+    phase.done("up to date");
+    Ok(exe)
 }
 
 /// The fields of one of cargo's `--message-format=json` lines read here.

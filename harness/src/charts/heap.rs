@@ -5,7 +5,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{headroom, legend, line, time_chart, Chart, RunChartData, MIB, PALETTE};
+use super::{headroom, series, series_style, time_chart, titled, with_legend, Chart, Legend, RunChartData, MIB};
 
 pub struct HeapChart<'a>(pub &'a RunChartData);
 
@@ -16,6 +16,7 @@ impl Chart for HeapChart<'_> {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let d = self.0;
+        let (plot, key) = with_legend(&titled(root, &format!("Live heap vs RSS — {}", d.title))?);
         let x_max = d.rss.last().map_or(0.0, |r| r.0);
         let resident = || d.heap.iter().filter_map(|h| Some((h.0, h.2?)));
         let y_max = headroom(
@@ -27,17 +28,15 @@ impl Chart for HeapChart<'_> {
                 .fold(0.0, f64::max)
                 / MIB,
         );
-        let mut chart = time_chart(root, format!("Live heap vs RSS — {}", d.title), "MiB", x_max, y_max)?;
-        line(&mut chart, d.rss.iter().map(|r| (r.0, r.2 / MIB)), "RssAnon (process)", PALETTE[0])?;
+        let mut chart = time_chart(&plot, "MiB", x_max, y_max)?;
+        let mut legend = Legend::default();
+        series(&mut chart, &mut legend, d.rss.iter().map(|r| (r.0, r.2 / MIB)), "RssAnon (process)", series_style(0))?;
         if resident().next().is_some() {
-            line(
-                &mut chart,
-                resident().map(|(t, v)| (t, v / MIB)),
-                "allocator resident (allocator's own stats)",
-                PALETTE[1],
-            )?;
+            let label = "allocator resident (allocator's own stats)";
+            series(&mut chart, &mut legend, resident().map(|(t, v)| (t, v / MIB)), label, series_style(1))?;
         }
-        line(&mut chart, d.heap.iter().map(|h| (h.0, h.1 / MIB)), "live heap (counting allocator)", PALETTE[2])?;
-        legend(&mut chart, SeriesLabelPosition::UpperLeft)
+        let heap = d.heap.iter().map(|h| (h.0, h.1 / MIB));
+        series(&mut chart, &mut legend, heap, "live heap (counting allocator)", series_style(2))?;
+        legend.draw(&key)
     }
 }

@@ -5,7 +5,7 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{de, legend, line, series_color, Chart, RunChartData, FONT, LABEL_SIZE, TITLE_SIZE};
+use super::{de, series, series_style, titled, with_legend, Chart, Legend, RunChartData, FONT, LABEL_SIZE};
 
 pub struct LatencyChart<'a>(pub &'a RunChartData);
 
@@ -42,7 +42,7 @@ impl Chart for LatencyChart<'_> {
                 (label, spectrum(rows))
             })
             .collect();
-        draw_spectrum(root, format!("Latency by percentile — {}", d.title), &series)
+        draw_spectrum(root, &format!("Latency by percentile — {}", d.title), &series, None)
     }
 }
 
@@ -51,18 +51,18 @@ pub fn spectrum(rows: &[(f64, f64)]) -> Vec<(f64, f64)> {
     rows.iter().filter(|r| r.0 < 1.0 && r.1 > 0.0).map(|r| ((1.0 / (1.0 - r.0)).min(X_MAX), r.1 / 1e3)).collect()
 }
 
-/// Draws labelled spectra on log–log axes.
+/// Draws labelled spectra on log–log axes in `area`, titled, legend in its column.
 pub fn draw_spectrum<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    title: String,
-    series: &[(&str, Vec<(f64, f64)>)],
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    series_list: &[(&str, Vec<(f64, f64)>)],
+    y_range: Option<(f64, f64)>,
 ) -> Result<()> {
-    let values = series.iter().flat_map(|(_, p)| p.iter().map(|p| p.1));
-    let (lo, hi) = values.fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let (lo, hi) = if hi > 0.0 { (lo / 1.5, hi * 1.5) } else { (0.001, 1.0) };
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, (FONT, TITLE_SIZE))
-        .margin(12)
+    let (plot, key) = with_legend(&titled(area, title)?);
+    let (lo, hi) = y_range.unwrap_or_else(|| latency_range(series_list));
+    let mut chart = ChartBuilder::on(&plot)
+        .margin(10)
+        .margin_right(45)
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d((1f64..X_MAX).log_scale(), (lo..hi).log_scale())
@@ -72,14 +72,27 @@ pub fn draw_spectrum<DB: DrawingBackend>(
         .x_desc("percentile")
         .y_desc("latency (ms)")
         .x_label_formatter(&percentile_label)
+        .y_label_formatter(&|v| format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_owned())
         .label_style((FONT, LABEL_SIZE))
         .axis_desc_style((FONT, LABEL_SIZE))
         .draw()
         .map_err(de)?;
-    for (i, (label, points)) in series.iter().enumerate() {
-        line(&mut chart, points.iter().copied(), label, series_color(i))?;
+    let mut legend = Legend::default();
+    for (i, (label, points)) in series_list.iter().enumerate() {
+        series(&mut chart, &mut legend, points.iter().copied(), *label, series_style(i))?;
     }
-    legend(&mut chart, SeriesLabelPosition::UpperLeft)
+    legend.draw(&key)
+}
+
+/// The latency axis for `series_list`: its lowest and highest value with a margin.
+pub fn latency_range(series_list: &[(&str, Vec<(f64, f64)>)]) -> (f64, f64) {
+    let values = series_list.iter().flat_map(|(_, p)| p.iter().map(|p| p.1));
+    let (lo, hi) = values.fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if hi > 0.0 {
+        (lo / 1.5, hi * 1.5)
+    } else {
+        (0.001, 1.0)
+    }
 }
 
 #[cfg(test)]

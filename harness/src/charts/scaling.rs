@@ -7,7 +7,9 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{de, headroom, legend, line, series_color, CellRuns, Chart, FONT, LABEL_SIZE, MIB, TITLE_SIZE};
+use super::style::{line, series as draw_series, Mark};
+use super::style::{tick, WIDTH};
+use super::{de, headroom, series_style, titled, with_legend, CellRuns, Chart, Legend, FONT, LABEL_SIZE, MIB};
 use crate::stats::median;
 
 /// One configuration's medians per shard size: (shard size, RSS MiB, heap MiB).
@@ -52,49 +54,84 @@ pub struct Scaling<'a> {
     pub subtitle: &'a str,
 }
 
+impl Scaling<'_> {
+    /// The series split by compaction mode (buffered peaks dwarf streaming ones: on one
+    /// axis the streaming lines would overlap at the bottom), in order of appearance.
+    fn panels(&self) -> Vec<(&'static str, Vec<(usize, &ScalingSeries)>)> {
+        let mut out: Vec<(&'static str, Vec<(usize, &ScalingSeries)>)> = Vec::new();
+        for (i, s) in self.series.iter().enumerate() {
+            let mode = ["buffered", "streaming"].into_iter().find(|m| s.config.contains(m)).unwrap_or("other");
+            match out.iter_mut().find(|p| p.0 == mode) {
+                Some(p) => p.1.push((i, s)),
+                None => out.push((mode, vec![(i, s)])),
+            }
+        }
+        out
+    }
+}
+
 impl Chart for Scaling<'_> {
     fn file_stem(&self) -> &'static str {
         "scaling"
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
-        let points = || self.series.iter().flat_map(|s| s.points.iter());
-        let x_max = headroom(points().map(|p| p.0).fold(0.0, f64::max));
-        let y_max =
-            headroom(points().map(|p| p.1.max(p.2.unwrap_or(0.0))).filter(|v| v.is_finite()).fold(0.0, f64::max));
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                format!("Peak RSS (thick) and peak live heap (thin) vs shard size, medians — {}", self.subtitle),
-                (FONT, TITLE_SIZE),
-            )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0f64..x_max, 0f64..y_max)
-            .map_err(de)?;
-        chart
-            .configure_mesh()
-            .x_desc("shard size (blocks)")
-            .y_desc("MiB")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| format!("{y:.0}"))
-            .label_style((FONT, LABEL_SIZE))
-            .axis_desc_style((FONT, LABEL_SIZE))
-            .draw()
-            .map_err(de)?;
-        for (i, s) in self.series.iter().enumerate() {
-            let c = series_color(i);
-            line(&mut chart, s.points.iter().map(|p| (p.0, p.1)), &format!("{}: peak RSS", s.config), c)?;
-            chart.draw_series(s.points.iter().map(|p| Circle::new((p.0, p.1), 4, c.filled()))).map_err(de)?;
-            let heap: Vec<(f64, f64)> = s.points.iter().filter_map(|p| Some((p.0, p.2?))).collect();
-            chart
-                .draw_series(LineSeries::new(heap, c.stroke_width(1)))
-                .map_err(de)?
-                .label(format!("{}: peak live heap", s.config))
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(1)));
-        }
-        legend(&mut chart, SeriesLabelPosition::UpperLeft)
+    fn size(&self) -> (u32, u32) {
+        (WIDTH, 60 + 330 * self.panels().len().max(1) as u32)
     }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        let title = format!(
+            "Peak RSS (thick) and peak live heap (thin) vs shard size, medians, per compaction mode — {}",
+            self.subtitle
+        );
+        let panels = self.panels();
+        let x_max = headroom(self.series.iter().flat_map(|s| s.points.iter()).map(|p| p.0).fold(0.0, f64::max));
+        let areas = titled(root, &title)?.split_evenly((panels.len().max(1), 1));
+        for (area, (mode, list)) in areas.iter().zip(&panels) {
+            draw_panel(area, mode, list, x_max)?;
+        }
+        Ok(())
+    }
+}
+
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    mode: &str,
+    list: &[(usize, &ScalingSeries)],
+    x_max: f64,
+) -> Result<()> {
+    let (plot, key) = with_legend(area);
+    let values = list.iter().flat_map(|(_, s)| s.points.iter()).map(|p| p.1.max(p.2.unwrap_or(0.0)));
+    let y_max = headroom(values.filter(|v| v.is_finite()).fold(0.0, f64::max));
+    let mut chart = ChartBuilder::on(&plot)
+        .margin(10)
+        .margin_right(20)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0f64..x_max, 0f64..y_max)
+        .map_err(de)?;
+    chart
+        .configure_mesh()
+        .x_desc("shard size (blocks)")
+        .y_desc(format!("{mode}: MiB"))
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| tick(*y, y_max))
+        .label_style((FONT, LABEL_SIZE))
+        .axis_desc_style((FONT, LABEL_SIZE))
+        .draw()
+        .map_err(de)?;
+    let mut legend = Legend::default();
+    let grey = series_style(7);
+    legend.add("thick, dots: peak RSS", Mark::Line(grey));
+    legend.add("thin: peak live heap", Mark::Line(grey.thin()));
+    for (i, s) in list {
+        let style = series_style(*i);
+        draw_series(&mut chart, &mut legend, s.points.iter().map(|p| (p.0, p.1)), s.config.as_str(), style)?;
+        chart.draw_series(s.points.iter().map(|p| Circle::new((p.0, p.1), 4, style.color.filled()))).map_err(de)?;
+        let heap: Vec<(f64, f64)> = s.points.iter().filter_map(|p| Some((p.0, p.2?))).collect();
+        line(&mut chart, heap, style.thin())?;
+    }
+    legend.draw(&key)
 }
 
 #[cfg(test)]

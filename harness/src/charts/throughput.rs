@@ -6,7 +6,10 @@ use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{headroom, legend, line, shade_compactions, time_chart, Chart, RunChartData, MIB, PALETTE};
+use super::{
+    headroom, series, series_style, shade_compactions, time_chart, titled, with_legend, Chart, Legend, RunChartData,
+    MIB,
+};
 
 pub struct ThroughputChart<'a>(pub &'a RunChartData);
 
@@ -38,16 +41,13 @@ impl Chart for ThroughputChart<'_> {
         let window_s = (x_max / 60.0).clamp(0.2, 1.0);
         let r = rates(&d.acked, window_s);
         let y_max = headroom(r.iter().map(|p| p.1).fold(0.0, f64::max));
-        let mut chart =
-            time_chart(root, format!("Durable ingest throughput — {}", d.title), "MiB/s acknowledged", x_max, y_max)?;
-        shade_compactions(&mut chart, &d.compactions, y_max)?;
-        line(
-            &mut chart,
-            r.iter().map(|p| (p.0, p.1)),
-            &format!("MiB/s ({:.0} ms windows)", window_s * 1e3),
-            PALETTE[0],
-        )?;
-        legend(&mut chart, SeriesLabelPosition::UpperRight)
+        let (plot, key) = with_legend(&titled(root, &format!("Durable ingest throughput — {}", d.title))?);
+        let mut chart = time_chart(&plot, "MiB/s acknowledged", x_max, y_max)?;
+        let mut legend = Legend::default();
+        shade_compactions(&mut chart, &mut legend, &d.compactions, y_max)?;
+        let label = format!("MiB/s ({:.0} ms windows)", window_s * 1e3);
+        series(&mut chart, &mut legend, r.iter().map(|p| (p.0, p.1)), label, series_style(0))?;
+        legend.draw(&key)
     }
 }
 

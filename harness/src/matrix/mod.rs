@@ -168,10 +168,18 @@ pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<PathBuf> {
         order.len()
     );
     let mut done: Vec<RunEntry> = Vec::new();
+    let began = std::time::Instant::now();
     for (i, &(ci, rep)) in order.iter().enumerate() {
         let cell = &cells[ci];
         let dir = suite.join("runs").join(format!("{}-r{}", cell.name, rep + 1));
-        eprintln!("syncbench: matrix: run {}/{}: {} r{}", i + 1, order.len(), cell.name, rep + 1);
+        eprintln!(
+            "syncbench: matrix: run {}/{}: {} r{}{}",
+            i + 1,
+            order.len(),
+            cell.name,
+            rep + 1,
+            eta(began, i, order.len())
+        );
         let opts = IngestOptions { out: Some(dir.clone()), ..cell.apply(&plan.base) };
         let entry = run_one(&opts, cell, rep, suite, &dir)?;
         let failed = entry.outcome != Outcome::Ok;
@@ -198,6 +206,18 @@ pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<PathBuf> {
         return Err(RunFailed(format!("failed runs: {}", failed.join(", "))).into());
     }
     Ok(suite.clone())
+}
+
+/// ` — 2m10s elapsed, about 4m30s left` after `done` of `total` runs (nothing before
+/// the first run ended: no estimate from nothing).
+fn eta(began: std::time::Instant, done: usize, total: usize) -> String {
+    if done == 0 {
+        return String::new();
+    }
+    let elapsed = began.elapsed().as_secs_f64();
+    let left = elapsed / done as f64 * (total - done) as f64;
+    let clock = |s: f64| format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0) as u64);
+    format!(" — {} elapsed, about {} left", clock(elapsed), clock(left))
 }
 
 /// One run; a node failure or harness error is recorded, an input error stops the suite.

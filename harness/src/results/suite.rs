@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use syncbench_node::CompactionMode;
 
 use super::load::{read_json, RunFiles};
-use crate::charts::suite::SuiteChartData;
+use crate::charts::suite::{Interval, SuiteChartData};
 use crate::charts::CellRuns;
 use crate::error::input;
 use crate::matrix::comparison::{self, Comparison, MetricKey, RunRecord};
@@ -256,10 +256,13 @@ pub fn write_comparison(
     Ok(cmp)
 }
 
-fn intervals(c: &Comparison, key: MetricKey) -> Vec<crate::charts::suite::Interval> {
-    c.metrics
-        .iter()
-        .find(|m| m.key == key)
-        .map(|m| m.cells.iter().map(|s| (s.cell.clone(), s.median, s.ci[0], s.ci[1])).collect())
-        .unwrap_or_default()
+fn intervals(c: &Comparison, key: MetricKey) -> Vec<Interval> {
+    let to_interval = |s: &comparison::CellStat| Interval {
+        cell: s.cell.clone(),
+        median: s.median,
+        lo: s.ci[0],
+        hi: s.ci[1],
+        n: s.n,
+    };
+    c.metrics.iter().find(|m| m.key == key).map(|m| m.cells.iter().map(to_interval).collect()).unwrap_or_default()
 }

@@ -44,6 +44,7 @@ use self::driver::{DriverEnd, Progress};
 use self::events::{EventLog, ExitRecord, HarnessEvent, NodeObservations};
 use self::memlimit::MemLimit;
 use self::node::NodeProcess;
+use self::progress::Phase;
 use self::record::{Collected, Plan};
 use self::sampler::{Sampler, SamplerConfig};
 use self::session::Session;
@@ -202,12 +203,17 @@ fn ceilings_before(plan: &Plan, env: &[(String, String)]) -> ceiling::Ceilings {
         ceiling::CPU_PROBE_ATTEMPTS
     );
     let mut c = ceiling::Ceilings::default();
+    let phase = Phase::start("ceilings: disk probe before the run");
     c.disk_before = c.record_disk("before", disk_probe(plan));
-    for _ in 0..ceiling::CPU_PROBE_ATTEMPTS {
+    phase.done(&c.disk_before.as_ref().map_or("failed (see summary)".into(), |p| format!("{:.0} MiB/s", p.mib_per_s)));
+    for i in 0..ceiling::CPU_PROBE_ATTEMPTS {
         if signals::received().is_some() {
             break;
         }
-        c.record_cpu(cpu_probe(plan, env));
+        let phase = Phase::start(format!("ceilings: CPU probe {} of {}", i + 1, ceiling::CPU_PROBE_ATTEMPTS));
+        let probe = cpu_probe(plan, env);
+        phase.done(&probe.as_ref().map_or_else(|e| format!("failed: {e:#}"), |p| format!("{:.0} MiB/s", p.mib_per_s)));
+        c.record_cpu(probe);
     }
     c
 }
@@ -248,14 +254,19 @@ fn execute(plan: &Plan) -> Result<RunReport> {
     let obs = Arc::new(NodeObservations::default());
     let mut c = run_node(plan, &env, &log_path, &obs, ceilings)?;
     if o.ceilings && c.interrupted.is_none() {
+        let phase = Phase::start("ceilings: disk probe after the run");
         c.ceilings.disk_after = c.ceilings.record_disk("after", disk_probe(plan));
+        let after = c.ceilings.disk_after.as_ref();
+        phase.done(&after.map_or("failed (see summary)".into(), |p| format!("{:.0} MiB/s", p.mib_per_s)));
     }
     if c.interrupted.is_none() {
         c.verification = verify_after(plan, &c, &obs);
     }
     // A signal during the probe or the read-back: the run was not finished.
     c.interrupted = c.interrupted.or_else(signals::received);
+    let phase = Phase::start("writing the results and charts");
     let summary = write::outputs(plan, &env, &c, &obs)?;
+    phase.done("done");
     let shown = plan.run_dir.display().to_string();
     println!("{}", if o.full_summary { summary.human(&shown) } else { summary.one_line(&shown) });
     Ok(RunReport { run_dir: plan.run_dir.clone(), summary })
@@ -379,5 +390,8 @@ fn verify_after(plan: &Plan, c: &Collected, obs: &NodeObservations) -> Option<cr
         return None;
     }
     let numbers = d.acks.sample_acked(k, plan.opts.workload.seed);
-    Some(crate::verify::check_sample(&plan.data_dir, &plan.opts.workload, &numbers))
+    let phase = Phase::start(format!("reading {} acknowledged blocks back from the store", numbers.len()));
+    let check = crate::verify::check_sample(&plan.data_dir, &plan.opts.workload, &numbers);
+    phase.done(&format!("{} bad", check.problem_count()));
+    Some(check)
 }

@@ -74,3 +74,43 @@ fn show(total: u64, progress: &Progress, samples: &Mutex<Vec<Sample>>, stop: &At
         b.finish_and_clear();
     }
 }
+
+/// One step of a run other than ingesting (the build, the ceiling probes, the
+/// read-back, writing files and charts): a spinner with the elapsed time on a terminal,
+/// one line when it starts and one when it ends otherwise, so no phase looks frozen.
+pub struct Phase {
+    what: String,
+    started: Instant,
+    spinner: Option<ProgressBar>,
+}
+
+impl Phase {
+    pub fn start(what: impl Into<String>) -> Phase {
+        let what = what.into();
+        let spinner = std::io::stderr().is_terminal().then(|| {
+            let s = ProgressBar::new_spinner();
+            let style = ProgressStyle::with_template("syncbench: {spinner} {msg} [{elapsed}]")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            s.set_style(style);
+            s.set_message(what.clone());
+            s.enable_steady_tick(Duration::from_millis(120));
+            s
+        });
+        if spinner.is_none() {
+            eprintln!("syncbench: {what} …");
+        }
+        Phase { what, started: Instant::now(), spinner }
+    }
+
+    /// Ends the phase with a one-line result (`what: result (took N s)`).
+    pub fn done(self, result: &str) {
+        let line = format!("syncbench: {}: {result} ({:.1} s)", self.what, self.started.elapsed().as_secs_f64());
+        match self.spinner {
+            Some(s) => {
+                s.finish_and_clear();
+                eprintln!("{line}");
+            }
+            None => eprintln!("{line}"),
+        }
+    }
+}
