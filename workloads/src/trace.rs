@@ -1,7 +1,8 @@
 //! Recorded traces of per-block sizes, replayed instead of a statistical model.
 //!
 //! ## Format
-//! CSV (`.csv`) with this header line, or JSON Lines (`.jsonl`) with these keys:
+//! CSV (`.csv`) with these columns (in any order; fields may be quoted), or JSON Lines
+//! (`.jsonl`) with these keys:
 //! ```text
 //! block,header_bytes,tx_count,body_bytes,receipts_bytes,log_count
 //! 23283452,612,171,84213,190334,640
@@ -73,53 +74,89 @@ fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
+/// Reads CSV with the `csv` crate: columns in any order, fields may be quoted or padded
+/// with spaces, blank lines skipped. Errors name line:column and the column's field.
 fn parse_csv(loc: &Located) -> Result<Vec<TraceRow>, SpecError> {
-    let mut it = lines(loc.text).filter(|(_, l)| !l.trim().is_empty());
-    match it.next() {
-        Some((_, h)) if h.trim() == CSV_HEADER => {}
-        Some((at, h)) => {
-            return Err(loc.error(at..at, "(header)", format!("expected `{CSV_HEADER}`, got `{h}`")));
-        }
-        None => return Err(loc.error(0..0, "(header)", "expected a CSV header, got an empty file".into())),
-    }
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(loc.text.as_bytes());
+    let headers = match reader.headers() {
+        Ok(h) if !h.is_empty() => h.clone(),
+        Ok(_) => return Err(loc.error(0..0, "(header)", "expected a CSV header, got an empty file".into())),
+        Err(e) => return Err(loc.error(0..0, "(header)", e.to_string())),
+    };
+    check_header(loc, &headers)?;
     let mut rows = Vec::new();
-    for (at, line) in it {
-        let mut cells = [0u64; 6];
-        let mut count = 0;
-        let mut col_at = at;
-        for (i, cell) in line.split(',').enumerate() {
-            let name = CSV_HEADER.split(',').nth(i).unwrap_or("(extra column)");
-            if i >= 6 {
-                return Err(loc.error(
-                    col_at..col_at,
-                    name,
-                    format!("expected 6 columns, got {}", line.split(',').count()),
-                ));
-            }
-            cells[i] = cell.trim().parse().map_err(|_| {
-                loc.error(col_at..col_at, name, format!("expected a non-negative integer, got `{cell}`"))
-            })?;
-            col_at += cell.len() + 1;
-            count += 1;
+    let mut record = csv::StringRecord::new();
+    loop {
+        let more = reader.read_record(&mut record).map_err(|e| {
+            let at = e.position().map_or(0, |p| p.byte() as usize);
+            let msg = match e.kind() {
+                csv::ErrorKind::UnequalLengths { len, .. } => format!("expected {} columns, got {len}", headers.len()),
+                _ => e.to_string(),
+            };
+            loc.error(at..at, "(row)", msg)
+        })?;
+        if !more {
+            return Ok(rows);
         }
-        if count != 6 {
-            return Err(loc.error(at..at, "(row)", format!("expected 6 columns, got {count}")));
-        }
-        let row = TraceRow {
-            block: cells[0],
-            header_bytes: narrow(cells[1], loc, at, "header_bytes")?,
-            tx_count: narrow(cells[2], loc, at, "tx_count")?,
-            body_bytes: cells[3],
-            receipts_bytes: cells[4],
-            log_count: narrow(cells[5], loc, at, "log_count")?,
-        };
+        let at = record.position().map_or(0, |p| p.byte() as usize);
+        let row: TraceRow =
+            record.deserialize(Some(&headers)).map_err(|e| field_error(loc, &record, &headers, at, &e))?;
         push_row(&mut rows, row, loc, at)?;
     }
-    Ok(rows)
 }
 
-fn narrow(v: u64, loc: &Located, at: usize, field: &str) -> Result<u32, SpecError> {
-    u32::try_from(v).map_err(|_| loc.error(at..at, field, format!("expected a value < 2^32, got {v}")))
+/// Every column of [`CSV_HEADER`] once, nothing else, in any order.
+fn check_header(loc: &Located, headers: &csv::StringRecord) -> Result<(), SpecError> {
+    let expected: Vec<&str> = CSV_HEADER.split(',').collect();
+    let got: Vec<&str> = headers.iter().collect();
+    let unknown = got.iter().find(|h| !expected.contains(h));
+    let missing = expected.iter().find(|e| !got.contains(e));
+    let repeated = got.iter().enumerate().find(|(i, h)| got[..*i].contains(h)).map(|(_, h)| h);
+    let problem = match (unknown, missing, repeated) {
+        (Some(u), _, _) => format!("unknown column `{u}`"),
+        (_, Some(m), _) => format!("missing column `{m}`"),
+        (_, _, Some(r)) => format!("column `{r}` twice"),
+        _ => return Ok(()),
+    };
+    let msg = format!("expected the columns {CSV_HEADER} (any order), got `{}`: {problem}", got.join(","));
+    Err(loc.error(0..0, "(header)", msg))
+}
+
+/// A row whose field did not parse: located at that field's column.
+fn field_error(
+    loc: &Located,
+    record: &csv::StringRecord,
+    headers: &csv::StringRecord,
+    at: usize,
+    e: &csv::Error,
+) -> SpecError {
+    let index = match e.kind() {
+        csv::ErrorKind::Deserialize { err, .. } => err.field().map(|f| f as usize),
+        _ => None,
+    };
+    let Some(i) = index else { return loc.error(at..at, "(row)", e.to_string()) };
+    let field = headers.get(i).unwrap_or("(column)");
+    let value = record.get(i).unwrap_or_default();
+    let bound = if ["header_bytes", "tx_count", "log_count"].contains(&field) { " below 2^32" } else { "" };
+    let col = at + field_offset(&loc.text[at..], i);
+    loc.error(col..col, field, format!("expected a non-negative integer{bound}, got `{value}`"))
+}
+
+/// Byte offset of the `index`-th field in `line` (commas inside quotes do not count).
+fn field_offset(line: &str, index: usize) -> usize {
+    let (mut field, mut quoted) = (0, false);
+    for (i, c) in line.char_indices() {
+        if field == index {
+            return i;
+        }
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => field += 1,
+            '\n' => break,
+            _ => {}
+        }
+    }
+    0
 }
 
 fn parse_jsonl(loc: &Located) -> Result<Vec<TraceRow>, SpecError> {
@@ -165,4 +202,37 @@ fn push_row(rows: &mut Vec<TraceRow>, row: TraceRow, loc: &Located, at: usize) -
     }
     rows.push(row);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csv(text: &str) -> Result<Vec<TraceRow>, SpecError> {
+        parse_csv(&Located { file: "t.csv", text })
+    }
+
+    #[test]
+    fn columns_in_any_order_and_quoted_fields_read_alike() {
+        let ordered =
+            "block,header_bytes,tx_count,body_bytes,receipts_bytes,log_count\n7,600,3,900,800,4\n8,601,0,0,0,0\n";
+        let shuffled = "log_count, block ,\"tx_count\",body_bytes,receipts_bytes,header_bytes\n\n4,\"7\",3,900,800,600\n0,8,0,0,0,601\n";
+        assert_eq!(csv(shuffled).unwrap(), csv(ordered).unwrap());
+        assert_eq!(csv(ordered).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn bad_headers_and_fields_are_named() {
+        let unknown =
+            csv("block,header_bytes,tx_count,body_bytes,receipts_bytes,log_count,gas\n").unwrap_err().to_string();
+        assert!(unknown.contains("unknown column `gas`"), "{unknown}");
+        let missing = csv("block,header_bytes,tx_count,body_bytes,receipts_bytes\n").unwrap_err().to_string();
+        assert!(missing.contains("missing column `log_count`"), "{missing}");
+        let short =
+            csv("block,header_bytes,tx_count,body_bytes,receipts_bytes,log_count\n7,600,3\n").unwrap_err().to_string();
+        assert!(short.contains(":2:1: field `(row)`: expected 6 columns, got 3"), "{short}");
+        let quoted = "log_count,block,tx_count,body_bytes,receipts_bytes,header_bytes\n4,\"7,5\",3,900,800,-1\n";
+        let bad = csv(quoted).unwrap_err().to_string();
+        assert!(bad.contains(":2:3: field `block`"), "{bad}");
+    }
 }

@@ -87,7 +87,7 @@ fn bad_traces_are_located() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bad_traces");
     let cases = [
         ("gap.csv", ":3:1: field `block`: expected block 2"),
-        ("not_a_number.csv", ":2:7: field `tx_count`: expected a non-negative integer, got `x`"),
+        ("not_a_number.csv", ":2:7: field `tx_count`: expected a non-negative integer below 2^32, got `x`"),
         ("missing_key.jsonl", ":1:"),
     ];
     for (name, want) in cases {

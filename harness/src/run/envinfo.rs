@@ -27,10 +27,15 @@ pub const ENV_ALLOWLIST: &[&str] = &[
 pub struct Environment {
     pub host: String,
     pub cpu_model: String,
+    /// CPUs this process may run on (affinity and cgroup limits applied).
     pub cores: usize,
+    pub logical_cpus: usize,
+    pub physical_cores: Option<usize>,
     pub memory_bytes: u64,
     pub kernel: String,
     pub os: String,
+    pub distribution: String,
+    pub virtualization: String,
     pub glibc_version: String,
     pub rustc: &'static str,
     pub syncbench_version: &'static str,
@@ -48,24 +53,29 @@ fn first_line(path: &str) -> String {
     fs::read_to_string(path).map(|s| s.lines().next().unwrap_or("").trim().to_owned()).unwrap_or_default()
 }
 
+/// The machine and software inventory. Host, CPU, memory, kernel and distribution come
+/// from `sysinfo`; the sampler's hot path keeps its own cheap `/proc` readers.
 pub fn snapshot() -> Environment {
-    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu_model =
-        cpuinfo.lines().find_map(|l| l.strip_prefix("model name")?.split_once(':').map(|x| x.1.trim().to_owned()));
-    let os = fs::read_to_string("/etc/os-release")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_owned()))
-        .unwrap_or_default();
+    use sysinfo::{CpuRefreshKind, System};
+    let sys = System::new().ok().map(|mut s| {
+        s.refresh_memory();
+        s.refresh_cpu_list(CpuRefreshKind::nothing());
+        s
+    });
+    let cpus = sys.as_ref().map_or(&[][..], |s| s.cpus());
     // SAFETY: returns a pointer to a static NUL-terminated string.
     let glibc = unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) }.to_string_lossy().into_owned();
     Environment {
-        host: first_line("/proc/sys/kernel/hostname"),
-        cpu_model: cpu_model.unwrap_or_default(),
+        host: System::host_name().unwrap_or_default(),
+        cpu_model: cpus.first().map(|c| c.brand().trim().to_owned()).unwrap_or_default(),
         cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
-        memory_bytes: crate::procfs::read_meminfo().map_or(0, |m| m.1),
-        kernel: first_line("/proc/sys/kernel/osrelease"),
-        os,
+        logical_cpus: cpus.len(),
+        physical_cores: System::physical_core_count().ok(),
+        memory_bytes: sys.as_ref().map_or(0, System::total_memory),
+        kernel: System::kernel_version().unwrap_or_default(),
+        os: System::long_os_version().unwrap_or_default(),
+        distribution: System::distribution_id(),
+        virtualization: virtualization(),
         glibc_version: glibc,
         rustc: env!("SYNCBENCH_RUSTC"),
         syncbench_version: env!("CARGO_PKG_VERSION"),
@@ -74,6 +84,25 @@ pub fn snapshot() -> Environment {
         crate_versions: env!("SYNCBENCH_CRATE_VERSIONS").split(',').filter_map(|kv| kv.split_once('=')).collect(),
         cgroup_version: if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "v2" } else { "v1" },
         env: allowed_env(std::env::vars()),
+    }
+}
+
+/// `container`, `virtual machine (<vendor> <product>)` or `none detected`: whether the
+/// figures came from bare metal (`sysinfo` does not say; the CPU's `hypervisor` flag
+/// and the DMI strings do).
+fn virtualization() -> String {
+    let container = ["/.dockerenv", "/run/.containerenv"].iter().any(|p| Path::new(p).exists());
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let hypervisor =
+        cpuinfo.lines().filter(|l| l.starts_with("flags")).any(|l| l.split_whitespace().any(|f| f == "hypervisor"));
+    let dmi = ["sys_vendor", "product_name"].map(|f| first_line(&format!("/sys/class/dmi/id/{f}")));
+    let dmi = dmi.iter().filter(|s| !s.is_empty()).cloned().collect::<Vec<_>>().join(" ");
+    let vm = if dmi.is_empty() { "virtual machine".to_owned() } else { format!("virtual machine ({dmi})") };
+    match (container, hypervisor) {
+        (true, true) => format!("container in a {vm}"),
+        (true, false) => "container".into(),
+        (false, true) => vm,
+        (false, false) => "none detected".into(),
     }
 }
 
