@@ -93,9 +93,9 @@ sb=./target/release/syncbench
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 started=$(date -u '+%Y-%m-%d %H:%M:%S')
 if [ $smoke = 1 ]; then
+  [ "$alloc" = "glibc,jemalloc,mimalloc" ] && alloc=glibc,jemalloc # smoke: two allocators unless told
   suite="$out/${stamp}_smoke_nightly_${alloc//,/-}"
   args=(--alloc "$alloc" --workload smoke --blocks 1000 --repeat 1 --no-ceilings)
-  [ "$alloc" = "glibc,jemalloc,mimalloc" ] && args=(--alloc glibc,jemalloc --workload smoke --blocks 1000 --repeat 1 --no-ceilings)
 else
   suite="$out/${stamp}_mainnet_nightly_${alloc//,/-}"
   args=(--alloc "$alloc" --arena-max default,2 --compaction streaming,buffered --compaction-concurrency 1,2
@@ -138,8 +138,9 @@ git_auth() {
   fi
 }
 publish() {
-  local remote wt base
+  local remote base
   remote=${SYNCBENCH_PUSH_REMOTE:-$(git remote get-url origin)}
+  # Globals: the EXIT trap runs after this function has returned.
   askpass=$(mktemp)
   wt=$(mktemp -d)
   trap 'rm -f "$askpass"; git worktree remove --force "$wt" 2>/dev/null || true; rm -rf "$wt"' EXIT
@@ -160,7 +161,7 @@ publish() {
   git branch -f "$branch" "$(git -C "$wt" rev-parse HEAD)"
   log "committed to the local branch $branch (this checkout's branch is untouched)"
   if [ -n "${SYNCBENCH_PUSH_TOKEN:-}" ]; then
-    git_auth -C "$wt" push -q "$remote" "HEAD:$branch"
+    git_auth -C "$wt" push -q "$remote" "HEAD:refs/heads/$branch"
     log "pushed to $branch"
   else
     log "SYNCBENCH_PUSH_TOKEN is not set: not pushing"
