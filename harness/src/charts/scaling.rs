@@ -8,8 +8,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::style::{line, series as draw_series, Mark};
-use super::style::{tick, WIDTH};
-use super::{de, headroom, series_style, titled, with_legend, CellRuns, Chart, Legend, FONT, LABEL_SIZE, MIB};
+use super::style::{linear_chart, WIDTH};
+use super::{de, headroom, series_style, titled, with_legend, CellRuns, Chart, Legend, MIB};
 use crate::stats::median;
 
 /// One configuration's medians per shard size: (shard size, RSS MiB, heap MiB).
@@ -103,23 +103,7 @@ fn draw_panel<DB: DrawingBackend>(
     let (plot, key) = with_legend(area);
     let values = list.iter().flat_map(|(_, s)| s.points.iter()).map(|p| p.1.max(p.2.unwrap_or(0.0)));
     let y_max = headroom(values.filter(|v| v.is_finite()).fold(0.0, f64::max));
-    let mut chart = ChartBuilder::on(&plot)
-        .margin(10)
-        .margin_right(20)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0f64..x_max, 0f64..y_max)
-        .map_err(de)?;
-    chart
-        .configure_mesh()
-        .x_desc("shard size (blocks)")
-        .y_desc(format!("{mode}: MiB"))
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| tick(*y, y_max))
-        .label_style((FONT, LABEL_SIZE))
-        .axis_desc_style((FONT, LABEL_SIZE))
-        .draw()
-        .map_err(de)?;
+    let mut chart = linear_chart(&plot, "shard size (blocks)", &format!("{mode}: MiB"), x_max, y_max)?;
     let mut legend = Legend::default();
     let grey = series_style(7);
     legend.add("thick, dots: peak RSS", Mark::Line(grey));

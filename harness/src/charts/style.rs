@@ -207,7 +207,17 @@ pub fn time_chart<'a, DB: DrawingBackend>(
     x_max: f64,
     y_max: f64,
 ) -> Result<TimeChart<'a, DB>> {
-    let x_max = x_max.max(1.0);
+    linear_chart(plot, "time since node start (s)", y_desc, x_max.max(1.0), y_max)
+}
+
+/// A chart with linear axes from 0 in the shared style, axes and mesh drawn.
+pub fn linear_chart<'a, DB: DrawingBackend>(
+    plot: &'a DrawingArea<DB, Shift>,
+    x_desc: &str,
+    y_desc: &str,
+    x_max: f64,
+    y_max: f64,
+) -> Result<TimeChart<'a, DB>> {
     let mut chart = ChartBuilder::on(plot)
         .margin(10)
         .margin_right(20)
@@ -217,7 +227,7 @@ pub fn time_chart<'a, DB: DrawingBackend>(
         .map_err(de)?;
     chart
         .configure_mesh()
-        .x_desc("time since node start (s)")
+        .x_desc(x_desc)
         .y_desc(y_desc)
         .x_label_formatter(&|x| tick(*x, x_max))
         .y_label_formatter(&|y| tick(*y, y_max))
