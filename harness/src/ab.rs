@@ -75,6 +75,7 @@ pub fn run(a: &AbArgs) -> Result<()> {
         repeat: a.repeat,
         order_seed: a.order_seed,
         fail_fast: true,
+        keep_controls: false,
     };
     let dir = matrix::execute(&plan, start)?;
     // Time figures of a node that stores nothing (or was never checked) are not a

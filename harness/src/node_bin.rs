@@ -95,7 +95,7 @@ fn build(cargo: &Path, root: &Path, name: &str) -> Result<PathBuf> {
     let exe = reader.join().ok().flatten();
     anyhow::ensure!(status.success(), "building {name} failed ({status})");
     let exe = exe.with_context(|| format!("cargo built no executable named {name}"))?;
-    phase.done("up to date");
+    phase.done("ready");
     Ok(exe)
 }
 

@@ -106,8 +106,19 @@ impl IngestOptions {
     /// cell of `matrix` and both sides of `ab` (before anything runs). The node's own
     /// flags bound the same values; these errors name the harness's flags instead.
     pub fn validate(&self) -> Result<()> {
+        self.check(false)
+    }
+
+    /// [`Self::validate`] for a matrix cell kept on purpose as a control (`--no-skip`):
+    /// `MALLOC_ARENA_MAX` is set for an allocator that ignores it, to show it changes
+    /// nothing.
+    pub fn validate_control(&self) -> Result<()> {
+        self.check(true)
+    }
+
+    fn check(&self, control: bool) -> Result<()> {
         let flag = |name: &str, e: String| Err(input(format!("--{name}: {e}")));
-        if self.arena_max != ArenaMax::Default && self.alloc != Allocator::Glibc {
+        if self.arena_max != ArenaMax::Default && self.alloc != Allocator::Glibc && !control {
             let alloc = self.alloc;
             return flag("arena-max", format!("only glibc reads MALLOC_ARENA_MAX; it cannot change a {alloc} run"));
         }
@@ -190,7 +201,7 @@ impl IngestOptions {
         syncbench_node::Config::try_parse_from(argv).map_err(|e| {
             let e = e.to_string();
             let first = e.lines().next().unwrap_or_default().trim_start_matches("error: ");
-            input(format!("--node-arg: {first} (the node's flags: `node-glibc --help`)"))
+            input(format!("--node-arg: {first} (the node's flags: `{} --help`)", self.alloc.node_bin_name()))
         })
     }
 }

@@ -58,7 +58,11 @@ fn render_dir(dir: &Path, png: bool) -> Result<()> {
     } else if dir.join("summary.json").is_file() {
         render_run(dir, png)
     } else {
-        Err(input(format!("{}: expected a run directory (summary.json) or a suite (suite.json)", dir.display())))
+        let found = if dir.exists() { "it has neither" } else { "it does not exist" };
+        Err(input(format!(
+            "{}: expected a run directory (summary.json) or a suite (suite.json); {found}",
+            dir.display()
+        )))
     }
 }
 
@@ -76,6 +80,14 @@ fn merge(dirs: &[PathBuf], out: &Path, floor: f64, png: bool) -> Result<()> {
     }
     if runs.is_empty() {
         return Err(input("report --out: no successful runs in the given directories"));
+    }
+    // A previous merge is replaced; anything else in the way is not ours to overwrite.
+    let occupied = fs::read_dir(out).is_ok_and(|mut d| d.next().is_some());
+    if occupied && !out.join("comparison.json").is_file() {
+        return Err(input(format!(
+            "--out {}: expected a new or empty directory, or an earlier merge (comparison.json) to replace",
+            out.display()
+        )));
     }
     let warnings = mixed_settings(&runs);
     for w in &warnings {

@@ -143,3 +143,24 @@ fn report_reproduces_a_suite_byte_for_byte_and_indexes_it() {
     assert!(md.contains("| glibc_streaming_cc1 | 2 |") && md.contains("| jemalloc_streaming_cc1 | 2 |"), "{md}");
     assert!(dir.path().join("merged/charts/rss_overlay.svg").is_file());
 }
+
+/// Regression: moving the run rules into one `IngestOptions::validate` made `--no-skip`
+/// refuse the very cells it exists to keep (`--arena-max 2` for jemalloc, a control
+/// that must change nothing). The control runs, with `MALLOC_ARENA_MAX` set.
+#[test]
+fn no_skip_keeps_an_arena_control_for_an_allocator_that_ignores_it() {
+    common::node_bin("jemalloc");
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(SYNCBENCH)
+        .args(["matrix", "--alloc", "jemalloc", "--arena-max", "default,2", "--no-skip", "--repeat", "1"])
+        .args(["--workload", "smoke", "--blocks", "300", "--out", "suite", "--no-ceilings"])
+        .current_dir(dir.path())
+        .env_remove("CARGO")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let control = dir.path().join("suite/runs/jemalloc_arena2_streaming_cc1-r1");
+    let config = json(&control.join("config.json"));
+    assert_eq!(config["node"]["env"]["MALLOC_ARENA_MAX"], "2", "{config}");
+    assert_eq!(json(&control.join("summary.json"))["outcome"], "ok");
+}

@@ -207,7 +207,8 @@ pub fn time_chart<'a, DB: DrawingBackend>(
     x_max: f64,
     y_max: f64,
 ) -> Result<TimeChart<'a, DB>> {
-    linear_chart(plot, "time since node start (s)", y_desc, x_max.max(1.0), y_max)
+    // Short runs (a smoke run lasts 0.2 s) get an axis of their own length.
+    linear_chart(plot, "time since node start (s)", y_desc, x_max.max(0.1), y_max)
 }
 
 /// A chart with linear axes from 0 in the shared style, axes and mesh drawn.

@@ -128,8 +128,9 @@ pub fn check_output(path: Option<&Path>, flag: &str) -> Result<()> {
 /// The successful runs of a run directory or a suite directory.
 pub fn load_runs(dir: &Path, flag: &str) -> Result<Vec<RunFiles>> {
     if !dir.join("suite.json").is_file() && !dir.join("summary.json").is_file() {
+        let found = if dir.exists() { "it has neither" } else { "it does not exist" };
         return Err(input(format!(
-            "{flag} {}: expected a run directory (summary.json) or a suite (suite.json)",
+            "{flag} {}: expected a run directory (summary.json) or a suite (suite.json); {found}",
             dir.display()
         )));
     }

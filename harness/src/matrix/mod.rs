@@ -88,6 +88,8 @@ pub struct SuitePlan {
     pub repeat: u32,
     pub order_seed: u64,
     pub fail_fast: bool,
+    /// Cells that cannot differ were kept as controls (`--no-skip`).
+    pub keep_controls: bool,
     /// `suite.json`'s `definition` (the cells are added).
     pub definition: SuiteDefinition,
 }
@@ -127,6 +129,7 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
         repeat: a.repeat,
         order_seed: a.order_seed,
         fail_fast: a.fail_fast,
+        keep_controls: a.no_skip,
         definition,
     };
     execute(&plan, start).map(drop)
@@ -143,17 +146,7 @@ pub fn default_suite_dir(start: SystemTime, workload: &str, kind: &str) -> PathB
 /// have been suffixed); `Err(RunFailed)` naming failed runs.
 pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<PathBuf> {
     let (cells, suite) = (&plan.cells, &plan.dir);
-    if cells.is_empty() || plan.repeat == 0 || cells.len() * plan.repeat as usize > MAX_RUNS {
-        return Err(input(format!(
-            "expected 1..={MAX_RUNS} runs (cells × --repeat), got {} × {}",
-            cells.len(),
-            plan.repeat
-        )));
-    }
-    // Every cell's options are checked before the first run (or the suite directory).
-    for cell in cells {
-        cell.apply(&plan.base).validate().map_err(|e| e.context(format!("cell {}", cell.name)))?;
-    }
+    check_plan(plan)?;
     let claimed = create_suite_dir(suite, plan.default_dir)?;
     let plan = &SuitePlan { dir: claimed.shown.clone(), ..plan.clone() };
     let suite = &plan.dir;
@@ -194,14 +187,48 @@ pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<PathBuf> {
             break;
         }
     }
+    finish(plan, &done)
+}
+
+/// The suite's size is bounded and every cell's options are checked before the first
+/// run (or the suite directory).
+fn check_plan(plan: &SuitePlan) -> Result<()> {
+    let cells = &plan.cells;
+    if cells.is_empty() || plan.repeat == 0 || cells.len() * plan.repeat as usize > MAX_RUNS {
+        return Err(input(format!(
+            "expected 1..={MAX_RUNS} runs (cells × --repeat), got {} × {}",
+            cells.len(),
+            plan.repeat
+        )));
+    }
+    for cell in cells {
+        let opts = cell.apply(&plan.base);
+        let checked = if plan.keep_controls { opts.validate_control() } else { opts.validate() };
+        checked.map_err(|e| e.context(format!("cell {}", cell.name)))?;
+    }
+    Ok(())
+}
+
+/// Renders the comparison, prints its table (for a matrix) and fails naming failed runs.
+fn finish(plan: &SuitePlan, done: &[RunEntry]) -> Result<PathBuf> {
+    let suite = &plan.dir;
     let failed: Vec<String> = done
         .iter()
         .filter(|r| r.outcome != Outcome::Ok)
         .map(|r| format!("{}-r{} ({})", r.cell, r.rep, r.outcome))
         .collect();
     let cmp = suite::render(suite, plan.base.png)?;
-    println!("{}", comparison::terminal_table(&cmp));
-    println!("matrix: {} runs, {} failed; comparison in {}/comparison.md", done.len(), failed.len(), suite.display());
+    if plan.definition.kind.is_none() {
+        // `ab` prints its own paired verdicts instead: two tables with different
+        // ratios (of medians here, median of paired ratios there) would confuse.
+        println!("{}", comparison::terminal_table(&cmp));
+        println!(
+            "matrix: {} runs, {} failed; comparison in {}/comparison.md",
+            done.len(),
+            failed.len(),
+            suite.display()
+        );
+    }
     if !failed.is_empty() {
         return Err(RunFailed(format!("failed runs: {}", failed.join(", "))).into());
     }

@@ -172,8 +172,12 @@ impl Summary {
             (Allocator::Glibc, None) => " · MALLOC_ARENA_MAX unset".to_owned(),
             _ => String::new(),
         };
+        let mode = match self.node_mode {
+            Some(m) if m != NodeMode::Store => format!(" · node mode {} (stores nothing)", m.as_str()),
+            _ => String::new(),
+        };
         lines.push(format!(
-            "config       {}{arena} · {} compaction, concurrency {} · workload {} ({} blocks)",
+            "config       {}{arena} · {} compaction, concurrency {} · workload {} ({} blocks){mode}",
             self.alloc, self.compaction, self.compaction_concurrency, self.workload, self.blocks_expected
         ));
         lines.push(format!(
@@ -204,7 +208,7 @@ impl Summary {
                 self.rss_mib_s_per_gib.unwrap_or(0.0)
             ));
         }
-        if let Some(l) = self.latency_us.get("ingest") {
+        if let Some(l) = self.latency_us.get("ingest").filter(|l| l.count > 0) {
             lines.push(format!(
                 "ingest       p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
                 l.p50 as f64 / 1e3,
