@@ -188,7 +188,7 @@ impl Baseline {
     pub fn read(path: &Path) -> Result<Baseline> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| input(format!("{}: cannot read baseline: {e}", path.display())))?;
-        let b: Baseline = crate::results::load::parse_json(&text, &path.display().to_string())?;
+        let b: Baseline = crate::results::load::parse_json(&text, path, 1)?;
         if b.format != FORMAT {
             return Err(input(format!(
                 "{}: field `format`: expected \"{FORMAT}\", got \"{}\"",

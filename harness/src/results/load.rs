@@ -48,11 +48,12 @@ pub struct RunFiles {
 /// Reads a JSON file into `T`; errors name file, line:column and field (exit 2).
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     let text = fs::read_to_string(path).map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?;
-    parse_json(&text, &path.display().to_string())
+    parse_json(&text, path, 1)
 }
 
-/// Parses `text` (from `file`) into `T`; errors as [`read_json`]'s.
-pub fn parse_json<T: DeserializeOwned>(text: &str, file: &str) -> Result<T> {
+/// Parses `text` into `T`; `text` starts on line `first_line` of `file` (a JSON Lines
+/// file is parsed line by line), so errors name the file's own line:column and field.
+pub fn parse_json<T: DeserializeOwned>(text: &str, file: &Path, first_line: usize) -> Result<T> {
     let mut de = serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = match e.path().to_string() {
@@ -62,7 +63,8 @@ pub fn parse_json<T: DeserializeOwned>(text: &str, file: &str) -> Result<T> {
         let inner = e.into_inner();
         let message = inner.to_string();
         let message = message.split(" at line ").next().unwrap_or_default();
-        input(format!("{file}:{}:{}: field `{field}`: {message}", inner.line(), inner.column()))
+        let line = first_line + inner.line().saturating_sub(1);
+        input(format!("{}:{line}:{}: field `{field}`: {message}", file.display(), inner.column()))
     })
 }
 
@@ -225,7 +227,7 @@ fn read_events(path: &Path) -> Result<Events> {
     let text = fs::read_to_string(path).map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?;
     let mut ev = Events::default();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let e: LoggedEvent = parse_json(line, &format!("{}:{}", path.display(), i + 1))?;
+        let e: LoggedEvent = parse_json(line, path, i + 1)?;
         let t = e.t_ms / 1e3;
         match e.event {
             Logged::Node(NodeEvent::CompactionStart { shard, .. }) => ev.compactions.push((t, true, shard)),
@@ -308,6 +310,16 @@ mod tests {
         let header = "t_ms,rss_bytes,rss_anon_bytes,rss_file_bytes,hwm_bytes,heap_live_bytes,allocator_resident_bytes,blocks_acked,bytes_acked";
         let rows = ["100,1,1,0,1,,,0,0", "600,1,1,0,1,,,0,0", "1600,1,1,0,1,,,0,0"];
         fs::write(dir.join("samples.csv"), format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+    }
+
+    #[test]
+    fn a_bad_event_line_is_located_at_its_own_line() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("events.jsonl");
+        fs::write(&path, "{\"t_ms\": 1, \"event\": \"ready\"}\n\n{\"t_ms\": \"x\"}\n").unwrap();
+        let err = read_events(&path).unwrap_err().to_string();
+        assert!(err.contains("events.jsonl:3:"), "{err}");
+        assert!(!err.contains("events.jsonl:3:1:"), "one line number, not two: {err}");
     }
 
     #[test]
