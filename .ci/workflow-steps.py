@@ -127,7 +127,7 @@ def copy_into(src, dst):
         shutil.copy2(src, dst)
 
 
-def run_action(step, uses, inputs, args, work, artifacts):
+def run_action(uses, inputs, args, work, artifacts):
     name = uses.split("@")[0]
     if name == "actions/checkout":
         checkout(args, work)
@@ -246,7 +246,7 @@ def main():
             print(f"workflow-steps: {label}: run: {name}", flush=True)
             if "uses" in step:
                 inputs = {k: interpolate(v, ctx, ok) for k, v in (step.get("with") or {}).items()}
-                passed, what = run_action(step, step["uses"], inputs, args, args.work, artifacts)
+                passed, what = run_action(step["uses"], inputs, args, args.work, artifacts)
                 print(f"workflow-steps: {label}:   {what}")
             else:
                 script = interpolate(step["run"], ctx, ok)

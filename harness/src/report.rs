@@ -49,12 +49,13 @@ pub fn run(a: &ReportArgs) -> Result<()> {
 
 fn render_dir(dir: &Path, png: bool) -> Result<()> {
     if is_suite(dir) {
-        for run in suite::runs(dir)? {
+        let file = suite::read(dir)?;
+        for run in file.runs(dir)? {
             if run.dir.join("summary.json").is_file() {
                 render_run(&run.dir, png)?;
             }
         }
-        suite::render(dir, png).map(drop)
+        suite::render_file(dir, &file, png).map(drop)
     } else if dir.join("summary.json").is_file() {
         render_run(dir, png)
     } else {
@@ -148,9 +149,9 @@ fn write_index(dir: &Path) -> Result<PathBuf> {
     if !suites.is_empty() {
         out.push_str("\n## Suites\n\n| suite | workload | cells | runs ok | comparison | headline chart |\n|---|---|---|---|---|---|\n");
         for s in suites {
-            let def = suite::read(s)?.definition;
+            let file = suite::read(s)?;
+            let (def, runs) = (&file.definition, file.runs(s)?);
             let name = s.file_name().unwrap_or_default().to_string_lossy();
-            let runs = suite::runs(s)?;
             let ok = runs.iter().filter(|r| r.outcome == Outcome::Ok).count();
             let _ = writeln!(
                 out,

@@ -143,12 +143,17 @@ pub struct SuiteRun {
 
 /// Every run recorded in a suite, in the order run.
 pub fn runs(suite: &Path) -> Result<Vec<SuiteRun>> {
-    read(suite)?
-        .order
-        .into_iter()
-        .enumerate()
-        .map(|(i, e)| Ok(SuiteRun { dir: inside(suite, &e.run_dir, i)?, cell: e.cell, outcome: e.outcome }))
-        .collect()
+    read(suite)?.runs(suite)
+}
+
+impl SuiteFile {
+    /// The runs this file (read from `suite`) records, in the order run.
+    pub fn runs(&self, suite: &Path) -> Result<Vec<SuiteRun>> {
+        let run = |(i, e): (usize, &RunEntry)| {
+            Ok(SuiteRun { dir: inside(suite, &e.run_dir, i)?, cell: e.cell.clone(), outcome: e.outcome })
+        };
+        self.order.iter().enumerate().map(run).collect()
+    }
 }
 
 /// `suite/<rel>` if `rel` is a relative path that stays inside the suite; `report`
@@ -202,11 +207,16 @@ pub fn ok_runs(dir: &Path) -> Result<Vec<RunFiles>> {
 
 /// Re-derives a suite's comparison and charts from suite.json and its runs.
 pub fn render(suite: &Path, png: bool) -> Result<Comparison> {
-    let d = read(suite)?.definition;
+    render_file(suite, &read(suite)?, png)
+}
+
+/// [`render`] with suite.json already read.
+pub fn render_file(suite: &Path, file: &SuiteFile, png: bool) -> Result<Comparison> {
+    let d = &file.definition;
     let mut failed = Vec::new();
     let mut grouped: Vec<CellRuns> =
         d.cells.iter().map(|c| CellRuns { cell: c.name.clone(), runs: Vec::new() }).collect();
-    for r in runs(suite)? {
+    for r in file.runs(suite)? {
         if r.outcome != Outcome::Ok {
             let name = r.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or(r.cell);
             failed.push(format!("{name} ({})", r.outcome));

@@ -164,7 +164,7 @@ impl Summary {
     pub fn human(&self, run_dir: &str) -> String {
         let mut lines = vec![format!(
             "outcome      {}{}",
-            self.outcome_name(),
+            self.outcome,
             self.crash_class.map(|c| format!(" ({})", c.as_str())).unwrap_or_default()
         )];
         let arena = match (self.alloc, self.arena_max) {
@@ -238,16 +238,11 @@ impl Summary {
     pub fn one_line(&self, run_dir: &str) -> String {
         format!(
             "{run_dir}: {}, {:.1} MiB/s, peak RSS {}, {:.1} s",
-            self.outcome_name(),
+            self.outcome,
             self.throughput_mib_per_s,
             fmt_bytes(self.rss_peak_bytes as f64),
             self.wall_s
         )
-    }
-
-    /// `outcome` as it is written in summary.json (`ok`, `crashed`, …).
-    fn outcome_name(&self) -> &'static str {
-        self.outcome.as_str()
     }
 
     /// What the driver checked of the node's acknowledgements and store.

@@ -246,6 +246,27 @@ fn protocol_violation(
 mod tests {
     use super::*;
 
+    /// `as_str` spells what serde writes (summary.json, suite.json): one can't drift.
+    #[test]
+    fn names_are_the_serialized_names() {
+        use Outcome::*;
+        for o in [Ok, Crashed, OomKilled, WatchdogKilled, Timeout, ProtocolViolation, Interrupted, HarnessError] {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
+        for c in [
+            CrashClass::Panic,
+            CrashClass::StackOverflow,
+            CrashClass::Segfault,
+            CrashClass::Abort,
+            CrashClass::Killed,
+            CrashClass::Signal,
+            CrashClass::Error,
+            CrashClass::Incomplete,
+        ] {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+        }
+    }
+
     /// Regression: an OOM kill of an earlier process with a reused pid classified a
     /// node killed by something else as `oom_killed` (a flaky matrix test in CI).
     #[test]
