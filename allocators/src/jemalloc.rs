@@ -39,3 +39,31 @@ impl AllocatorStats for Jemalloc {
         })
     }
 }
+
+/// jemalloc with its heap profiler (`node-jemalloc-prof`): the same statistics, plus
+/// the profiler when jemalloc started with it on.
+#[cfg(feature = "profiling")]
+pub struct JemallocProf;
+
+#[cfg(feature = "profiling")]
+impl AllocatorStats for JemallocProf {
+    fn name(&self) -> &'static str {
+        Jemalloc.name()
+    }
+
+    fn version(&self) -> String {
+        Jemalloc.version()
+    }
+
+    fn heap(&self) -> HeapCounters {
+        Jemalloc.heap()
+    }
+
+    fn internal(&self) -> AllocatorInternal {
+        Jemalloc.internal()
+    }
+
+    fn heap_profiler(&self) -> Option<&'static dyn syncbench_node::heap_profile::HeapProfiler> {
+        crate::jemalloc_prof::JemallocProfiler::enabled()
+    }
+}

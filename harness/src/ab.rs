@@ -19,6 +19,7 @@ use crate::matrix::comparison::{MetricKey, METRICS};
 use crate::matrix::{self, SuitePlan};
 use crate::options::{resolve_workload, ArenaMax, IngestOptions, RunSettings};
 use crate::results::load::RunFiles;
+use crate::results::summary::Summary;
 use crate::results::suite::{self, Cell, SuiteDefinition, SuiteKind};
 use crate::run::crash::Outcome;
 use crate::stats::{self, Verdict};
@@ -87,14 +88,43 @@ pub fn run(a: &AbArgs) -> Result<()> {
     let rows = paired_rows(&dir, floor_pct / 100.0)?;
     let (text, regressions) = judge(&rows, floor_pct);
     println!("{text}");
+    let heap = heap_diff(&dir)?;
+    if let Some(h) = &heap {
+        println!("\nheap at the peak, base vs head (jemalloc heap profiles):\n{h}");
+    }
     if let Some(md) = &a.markdown {
-        std::fs::write(md, markdown(&rows, floor_pct, a.repeat))
-            .with_context(|| format!("writing {}", md.display()))?;
+        let mut text = markdown(&rows, floor_pct, a.repeat);
+        if let Some(h) = &heap {
+            let _ = write!(text, "\n### Heap at the peak: top allocation sites\n\nMean bytes per site in the profile taken nearest each run's largest live heap.\n\n{h}");
+        }
+        std::fs::write(md, text).with_context(|| format!("writing {}", md.display()))?;
     }
     if !regressions.is_empty() {
         return Err(RunFailed(format!("ab: head regresses {}", regressions.join(", "))).into());
     }
     Ok(())
+}
+
+/// The summaries of the `ok` runs of each side, in run order.
+fn sides(dir: &std::path::Path) -> Result<(Vec<Summary>, Vec<Summary>)> {
+    let (mut base, mut head) = (Vec::new(), Vec::new());
+    for run in suite::runs(dir)?.into_iter().filter(|r| r.outcome == Outcome::Ok) {
+        let summary = RunFiles::load(&run.dir)?.summary;
+        match run.cell.as_str() {
+            "base" => base.push(summary),
+            "head" => head.push(summary),
+            _ => {}
+        }
+    }
+    Ok((base, head))
+}
+
+/// Base and head's top sites at the peak side by side, when both sides were profiled.
+fn heap_diff(dir: &std::path::Path) -> Result<Option<String>> {
+    use crate::heap::diff::{ab_markdown, GroupSites};
+    let (base, head) = sides(dir)?;
+    let side = |label, runs: &[Summary]| GroupSites::of(label, &runs.iter().collect::<Vec<_>>());
+    Ok(side("base", &base).zip(side("head", &head)).map(|(b, h)| ab_markdown(&b, &h)))
 }
 
 /// One time metric, head vs base.
@@ -115,18 +145,7 @@ pub struct PairedRow {
 /// difference being looked for (measured: user CPU time of identical runs drifting
 /// 25 % over a suite while every adjacent pair kept its order).
 pub fn paired_rows(dir: &std::path::Path, floor: f64) -> Result<Vec<PairedRow>> {
-    let (mut base, mut head) = (Vec::new(), Vec::new());
-    for run in suite::runs(dir)? {
-        if run.outcome != Outcome::Ok {
-            continue;
-        }
-        let summary = RunFiles::load(&run.dir)?.summary;
-        match run.cell.as_str() {
-            "base" => base.push(summary),
-            "head" => head.push(summary),
-            _ => {}
-        }
-    }
+    let (base, head) = sides(dir)?;
     let rows = METRICS
         .iter()
         .filter(|m| TIME_METRICS.contains(&m.key))

@@ -124,6 +124,15 @@ pub struct RunSettingsArgs {
     /// (default 64; skipped for a `--node-arg=--sink` node, which stores nothing).
     #[arg(long, default_value_t = 64)]
     pub verify_sample: u32,
+    /// Take jemalloc heap profiles (at the node's peak and at the end) into heap/ of
+    /// each run, with the profiling build of the node (`node-jemalloc-prof`). jemalloc
+    /// only: `matrix` profiles its jemalloc cells; glibc and mimalloc cannot be
+    /// profiled this way (their own statistics are charted in allocator.svg).
+    #[arg(long)]
+    pub heap_profile: bool,
+    /// With --heap-profile: also take a profile this often (e.g. 10s; at least 100ms).
+    #[arg(long, requires = "heap_profile")]
+    pub heap_profile_every: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ mod cli;
 mod describe;
 mod error;
 mod gate;
+mod heap;
 mod latency;
 mod matrix;
 mod node_bin;

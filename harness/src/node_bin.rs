@@ -3,7 +3,9 @@
 //! Order: `--node-bin PATH`; under `cargo run` (the `CARGO` variable is set and this
 //! binary was built from a workspace that still exists), `cargo build --release` of
 //! `node-<alloc>`, which is instant when up to date; otherwise `node-<alloc>` next to
-//! this executable.
+//! this executable. A `--heap-profile` run uses `node-jemalloc-prof`, built with the
+//! allocators crate's `profiling` feature (never the plain binary: features would
+//! otherwise leak into it).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -15,25 +17,33 @@ use crate::allocator::Allocator;
 use crate::error::input;
 
 /// The workspace this binary was built from (compile-time path).
-fn workspace_root() -> Option<PathBuf> {
+pub fn workspace_root() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.to_path_buf();
     root.join("allocators").join("Cargo.toml").is_file().then_some(root)
 }
 
-pub fn resolve(alloc: Allocator, explicit: Option<&Path>) -> Result<PathBuf> {
+/// The profiling build of the jemalloc node.
+pub const PROFILING_BIN: &str = "node-jemalloc-prof";
+
+pub fn resolve(alloc: Allocator, explicit: Option<&Path>, profiled: bool) -> Result<PathBuf> {
     if let Some(p) = explicit {
         return check_executable(p).map_err(|e| input(format!("--node-bin {}: {e}", p.display())));
     }
-    let name = alloc.node_bin_name();
+    let name = if profiled { PROFILING_BIN.to_owned() } else { alloc.node_bin_name() };
     if let (Some(cargo), Some(root)) = (std::env::var_os("CARGO"), workspace_root()) {
-        return build(Path::new(&cargo), &root, &name);
+        return build(Path::new(&cargo), &root, &name, profiled);
     }
     let beside = std::env::current_exe().ok().and_then(|e| Some(e.parent()?.join(&name)));
     match beside {
         Some(p) if p.is_file() => Ok(p),
         _ => Err(input(format!(
             "node binary `{name}` not found next to syncbench; build it with \
-             `cargo build --release -p syncbench-allocators` or pass --node-bin PATH"
+             `cargo build {}` or pass --node-bin PATH",
+            if profiled {
+                "--profile=profiling -p syncbench-allocators --features profiling --bin node-jemalloc-prof"
+            } else {
+                "--release -p syncbench-allocators"
+            }
         ))),
     }
 }
@@ -47,22 +57,26 @@ fn check_executable(p: &Path) -> std::result::Result<PathBuf, String> {
     Ok(p.to_path_buf())
 }
 
-/// `cargo build --release -p syncbench-allocators --bin <name>`; returns the executable.
-fn build(cargo: &Path, root: &Path, name: &str) -> Result<PathBuf> {
-    let phase = crate::run::progress::Phase::start(format!("building {name} (cargo build --release)"));
+/// `cargo build --release -p syncbench-allocators --bin <name>` (the profiling node:
+/// `--profile=profiling --features profiling`); returns the executable.
+fn build(cargo: &Path, root: &Path, name: &str, profiling: bool) -> Result<PathBuf> {
+    // The profiling node has its own cargo profile (more debug info, same code).
+    let profile = if profiling { "--profile=profiling" } else { "--release" };
+    let phase = crate::run::progress::Phase::start(format!("building {name} (cargo build {profile})"));
     let mut child = Command::new(cargo)
         .current_dir(root)
         .args([
             "build",
             // Quiet: syncbench prints its one line; compiler errors still show.
             "--quiet",
-            "--release",
+            profile,
             "-p",
             "syncbench-allocators",
             "--bin",
             name,
             "--message-format=json-render-diagnostics",
         ])
+        .args(profiling.then_some(["--features", "profiling"]).into_iter().flatten())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -48,6 +48,14 @@ pub struct IngestOptions {
     /// Print the full summary at the end (`ingest`), or one line (runs of a suite,
     /// which end with the comparison table instead).
     pub full_summary: bool,
+    /// Heap profiles with the profiling node build (jemalloc only).
+    pub heap_profile: Option<HeapProfile>,
+}
+
+/// `--heap-profile`: what to capture besides the peak and the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeapProfile {
+    pub every: Option<Duration>,
 }
 
 impl IngestOptions {
@@ -99,6 +107,7 @@ impl IngestOptions {
             ceilings: settings.ceilings,
             verify_sample: settings.verify_sample,
             full_summary: false,
+            heap_profile: settings.heap_profile,
         }
     }
 
@@ -121,6 +130,13 @@ impl IngestOptions {
         if self.arena_max != ArenaMax::Default && self.alloc != Allocator::Glibc && !control {
             let alloc = self.alloc;
             return flag("arena-max", format!("only glibc reads MALLOC_ARENA_MAX; it cannot change a {alloc} run"));
+        }
+        if self.heap_profile.is_some() && self.alloc != Allocator::Jemalloc {
+            let alloc = self.alloc;
+            return flag(
+                "heap-profile",
+                format!("only jemalloc has a sampling heap profiler built in; a {alloc} run cannot be profiled (its allocator statistics are charted in allocator.svg)"),
+            );
         }
         if self.alloc_conf.is_some() && self.alloc == Allocator::Glibc {
             return flag("alloc-conf", "glibc has no allocator configuration string; use --arena-max".into());
@@ -169,6 +185,10 @@ impl IngestOptions {
         }
         if self.verify_sample != DEFAULT_VERIFY_SAMPLE {
             a.push(format!("--verify-sample={}", self.verify_sample));
+        }
+        if let Some(h) = self.heap_profile {
+            a.push("--heap-profile".into());
+            a.extend(h.every.map(|e| format!("--heap-profile-every={}ms", e.as_millis())));
         }
         a
     }
@@ -225,6 +245,7 @@ pub struct RunSettings {
     pub png: bool,
     pub ceilings: bool,
     pub verify_sample: u32,
+    pub heap_profile: Option<HeapProfile>,
 }
 
 /// Acknowledged blocks read back after a run unless told otherwise.
@@ -246,7 +267,13 @@ impl RunSettings {
         if a.verify_sample > MAX_VERIFY_SAMPLE {
             return Err(flag("verify-sample", format!("expected 0..={MAX_VERIFY_SAMPLE}, got {}", a.verify_sample)));
         }
+        let every = a.heap_profile_every.as_deref().map(parse_duration).transpose();
+        let every = every.map_err(|e| flag("heap-profile-every", e))?;
+        if every.is_some_and(|e| e < Duration::from_millis(100) || e > Duration::from_secs(3600)) {
+            return Err(flag("heap-profile-every", "expected 100ms..=1h".into()));
+        }
         Ok(RunSettings {
+            heap_profile: a.heap_profile.then_some(HeapProfile { every }),
             sample_interval,
             mem_limit_bytes: a.mem_limit.as_deref().map(parse_bytes).transpose().map_err(|e| flag("mem-limit", e))?,
             timeout: parse_duration(&a.timeout).map_err(|e| flag("timeout", e))?,

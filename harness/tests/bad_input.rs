@@ -32,6 +32,13 @@ fn bad_flags_exit_2() {
     );
     expect_input_error(&["ingest", "--workload", "smoke", "--blocks", "0"], "--blocks: expected 1..=4000");
     expect_input_error(&["ingest", "--no-such-flag"], "unexpected argument '--no-such-flag'");
+    expect_input_error(&["ingest", "--alloc", "glibc", "--heap-profile"], "--heap-profile: only jemalloc");
+    expect_input_error(&["ingest", "--alloc", "mimalloc", "--heap-profile"], "a mimalloc run cannot be profiled");
+    expect_input_error(
+        &["ingest", "--alloc", "jemalloc", "--heap-profile", "--heap-profile-every", "1ms"],
+        "--heap-profile-every: expected 100ms..=1h",
+    );
+    expect_input_error(&["ingest", "--heap-profile-every", "1s"], "--heap-profile");
 }
 
 #[test]

@@ -32,6 +32,24 @@ pub fn node_bin(alloc: &str) -> PathBuf {
     path
 }
 
+/// `node-jemalloc-prof` (the heap-profiling build), built once per test process in
+/// the tests' own profile with the allocators crate's `profiling` feature.
+pub fn node_bin_prof() -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    let dir = Path::new(SYNCBENCH).parent().unwrap();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "syncbench-allocators", "--features", "profiling", "--bin", "node-jemalloc-prof"])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+        if dir.ends_with("release") {
+            cmd.arg("--release");
+        }
+        assert!(cmd.status().unwrap().success(), "building node-jemalloc-prof failed");
+    });
+    dir.join("node-jemalloc-prof")
+}
+
 pub fn syncbench(args: &[&str], cwd: &Path) -> Output {
     Command::new(SYNCBENCH).args(args).current_dir(cwd).env_remove("CARGO").output().expect("running syncbench")
 }

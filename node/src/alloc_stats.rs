@@ -27,6 +27,10 @@ pub trait AllocatorStats: Sync {
     fn heap(&self) -> HeapCounters;
     /// The allocator's own statistics.
     fn internal(&self) -> AllocatorInternal;
+    /// The binary's heap profiler: only profiling builds have one.
+    fn heap_profiler(&self) -> Option<&'static dyn crate::heap_profile::HeapProfiler> {
+        None
+    }
 }
 
 /// An allocator's own statistics, as sent in `stats` events under `allocator`.

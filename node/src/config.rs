@@ -72,6 +72,17 @@ pub struct Config {
     pub fault: Option<Fault>,
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub fault_at_block: u64,
+    /// Take heap profiles into this directory (only a binary with a heap profiler, such
+    /// as `node-jemalloc-prof`, accepts it): at the peak, at the end, and optionally
+    /// every `--heap-profile-every-ms`.
+    #[arg(long)]
+    pub heap_profile_dir: Option<PathBuf>,
+    /// A new peak profile is taken when the live heap exceeds the last one's by this much.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    pub heap_profile_margin_pct: u64,
+    /// Also take a profile this often (at most 1,000 per run).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub heap_profile_every_ms: Option<u64>,
 }
 
 impl Config {
@@ -115,6 +126,7 @@ impl Config {
             ("inject-leak-bytes-per-block", self.inject_leak_bytes_per_block, d.inject_leak_bytes_per_block),
             ("burn-cpu-us-per-block", self.burn_cpu_us_per_block, d.burn_cpu_us_per_block),
             ("fault-at-block", self.fault_at_block, d.fault_at_block),
+            ("heap-profile-margin-pct", self.heap_profile_margin_pct, d.heap_profile_margin_pct),
         ];
         for (name, value, default) in numbers {
             if value != default {
@@ -130,9 +142,24 @@ impl Config {
         if let Some(f) = self.fault {
             flag("fault", value_name(f));
         }
+        if let Some(ms) = self.heap_profile_every_ms {
+            flag("heap-profile-every-ms", ms.to_string());
+        }
+        if let Some(dir) = &self.heap_profile_dir {
+            a.extend(["--heap-profile-dir".into(), dir.clone().into()]);
+        }
         a.extend(self.sink.then(|| "--sink".into()));
         a.extend(self.null_writer.then(|| "--null-writer".into()));
         a
+    }
+
+    /// What `--heap-profile-*` asks for, if anything.
+    pub fn heap_capture(&self) -> Option<crate::heap_profile::CaptureConfig> {
+        Some(crate::heap_profile::CaptureConfig {
+            dir: self.heap_profile_dir.clone()?,
+            margin_pct: self.heap_profile_margin_pct,
+            every: self.heap_profile_every_ms.map(std::time::Duration::from_millis),
+        })
     }
 
     pub fn hash_threads(&self) -> usize {
@@ -161,6 +188,9 @@ mod tests {
         c.fault = Some(crate::fault::Fault::Abort);
         c.lie = None;
         c.compaction = CompactionMode::Buffered;
+        c.heap_profile_dir = Some("heap".into());
+        c.heap_profile_every_ms = Some(500);
+        c.heap_profile_margin_pct = 25;
         let back = Config::parse_from(std::iter::once("node".into()).chain(c.to_args()));
         assert_eq!(format!("{back:?}"), format!("{c:?}"));
     }

@@ -81,6 +81,8 @@ pub enum NodeEvent {
     Stats(Stats),
     /// The node's own account of the session, just before `Done`.
     NodeSummary(NodeSummary),
+    /// A heap profile file the node kept (`--heap-profile-dir`; see `heap_profile`).
+    HeapProfile(crate::heap_profile::HeapProfileTaken),
     Error {
         stage: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -24,6 +24,8 @@
 //! - [`alloc_stats`]: the interface each allocator binary implements, and each
 //!   allocator's typed statistics.
 //! - [`fault`]: fault injection (deaths on demand, whitebox kill points).
+//! - [`heap_profile`]: when heap profiles are taken, and the interface a profiling
+//!   allocator binary implements.
 //!
 //! # Invariants
 //! - A block is acknowledged only after its WAL record and a later commit marker are
@@ -41,6 +43,7 @@ pub mod config;
 pub mod direct_io;
 pub mod events;
 pub mod fault;
+pub mod heap_profile;
 pub mod histograms;
 pub mod liar;
 pub mod mode;
@@ -92,6 +95,14 @@ impl NodeError {
 /// The `main` of every allocator binary.
 pub fn main(alloc: &'static dyn AllocatorStats) -> ExitCode {
     let cfg = Config::parse();
+    if cfg.heap_profile_dir.is_some() && alloc.heap_profiler().is_none() {
+        eprintln!(
+            "node: error: --heap-profile-dir: this binary ({}) has no heap profiler; \
+             use a profiling build (node-jemalloc-prof)",
+            alloc.name()
+        );
+        return ExitCode::from(2);
+    }
     match server::run(&cfg, alloc) {
         Ok(()) => ExitCode::SUCCESS,
         Err(NodeError::Store(e)) if e.is_corruption() => {

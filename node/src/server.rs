@@ -11,7 +11,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use syncbench_proto::frame::{write_frame, Frame, FrameReader, PROTOCOL_VERSION};
 use syncbench_proto::Block;
@@ -21,6 +21,7 @@ use crate::compaction::Compactor;
 use crate::config::Config;
 use crate::events::{Build, Events, NodeEvent, NodeStart, NodeSummary, QueueDepths, Stats};
 use crate::fault;
+use crate::heap_profile::Capture;
 use crate::histograms::Histograms;
 use crate::pipeline::{hash_worker, queue, Counters, Ingested, QueueReceiver, QueueSender};
 use crate::store::{RecoveryNote, Store};
@@ -369,6 +370,7 @@ impl Session<'_> {
     ) -> Result<JoinHandle<()>, NodeError> {
         let (events, alloc, interval) =
             (Arc::clone(&self.events), self.alloc, Duration::from_millis(self.cfg.stats_interval_ms));
+        let mut capture = self.heap_capture()?;
         thread::Builder::new()
             .name("stats".into())
             .spawn(move || {
@@ -378,6 +380,9 @@ impl Session<'_> {
                     thread::sleep(tick);
                     let heap = alloc.heap();
                     peak.fetch_max(heap.live_bytes, Ordering::Relaxed);
+                    if let Some(c) = capture.as_mut() {
+                        c.tick(heap.live_bytes, Instant::now(), &events);
+                    }
                     waited += tick;
                     if waited < interval {
                         continue;
@@ -394,8 +399,21 @@ impl Session<'_> {
                         allocator: Some(alloc.internal()),
                     }));
                 }
+                if let Some(c) = capture {
+                    c.finish(alloc.heap().live_bytes, &events);
+                }
             })
             .map_err(NodeError::Spawn)
+    }
+
+    /// The heap-profile capture `--heap-profile-dir` asks for (`main` has checked that
+    /// this binary has a profiler).
+    fn heap_capture(&self) -> Result<Option<Capture>, NodeError> {
+        let (Some(cfg), Some(profiler)) = (self.cfg.heap_capture(), self.alloc.heap_profiler()) else {
+            return Ok(None);
+        };
+        let dir = cfg.dir.clone();
+        Capture::new(cfg, profiler, Instant::now()).map(Some).map_err(|e| NodeError::io(&dir, e))
     }
 
     /// The `--null-writer` stage in place of the batch writer (see [`writer::run_null`]).

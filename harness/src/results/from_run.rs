@@ -82,6 +82,7 @@ impl Summary {
             compactions: n.compactions,
             compaction_s_total: n.compaction_s_total,
             incomplete: None,
+            heap_profile: c.heap_profile.clone(),
             ceilings: None,
         }
         .with_ceilings(&c.ceilings)

@@ -56,6 +56,8 @@ impl Cell {
                 ..base.workload.clone()
             },
             node_bin: self.node_bin.clone().or_else(|| base.node_bin.clone()),
+            // Only jemalloc cells can be profiled; the others run as usual.
+            heap_profile: base.heap_profile.filter(|_| self.alloc == crate::allocator::Allocator::Jemalloc),
             ..base.clone()
         }
     }
@@ -247,7 +249,9 @@ pub fn write_comparison(
     let names: Vec<String> = grouped.iter().map(|g| g.cell.clone()).collect();
     let cmp = comparison::compare(&names, &records, baseline, floor);
     super::write_json(&dir.join("comparison.json"), &cmp)?;
-    fs::write(dir.join("comparison.md"), comparison::markdown(&cmp, title, failed)).context("writing comparison.md")?;
+    let mut md = comparison::markdown(&cmp, title, failed);
+    md.push_str(&heap_sites_section(grouped));
+    fs::write(dir.join("comparison.md"), md).context("writing comparison.md")?;
     let hosts: BTreeSet<&str> = grouped.iter().flat_map(|g| g.runs.iter().map(|r| r.config.host())).collect();
     let workloads: BTreeSet<&str> =
         grouped.iter().flat_map(|g| g.runs.iter().map(|r| r.config.workload.name.as_str())).collect();
@@ -264,6 +268,26 @@ pub fn write_comparison(
     };
     crate::charts::suite::render_suite(&data, &dir.join("charts"), png)?;
     Ok(cmp)
+}
+
+/// For cells with heap profiles: their top sites at the peak side by side (empty when
+/// no run was profiled, so suites without profiles render as before).
+fn heap_sites_section(grouped: &[CellRuns]) -> String {
+    use crate::heap::diff::{markdown, GroupSites};
+    let groups: Vec<GroupSites> = grouped
+        .iter()
+        .filter_map(|g| GroupSites::of(&g.cell, &g.runs.iter().map(|r| &r.summary).collect::<Vec<_>>()))
+        .collect();
+    if groups.is_empty() {
+        return String::new();
+    }
+    format!(
+        "## Heap at the peak: top allocation sites (jemalloc heap profiles)\n\n\
+         Mean bytes each site held in the profile taken nearest each run's largest live heap \
+         (share of the profile's live bytes); each run's flame graph is its `heap/peak.svg`. \
+         Cells without profiles (glibc, mimalloc) are not listed.\n\n{}\n",
+        markdown(&groups)
+    )
 }
 
 fn intervals(c: &Comparison, key: MetricKey) -> Vec<Interval> {

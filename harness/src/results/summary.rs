@@ -98,6 +98,9 @@ pub struct Summary {
     /// failed (e.g. a full disk, with the file's path). Absent in a complete run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
+    /// `--heap-profile`: the profiles kept under heap/ and the top sites at the peak.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_profile: Option<crate::heap::HeapProfileSummary>,
     /// How close the node came to this machine's ceilings (absent with `--no-ceilings`).
     #[serde(flatten, deserialize_with = "ceilings_if_measured")]
     pub ceilings: Option<CeilingSummary>,
@@ -228,9 +231,42 @@ impl Summary {
         if let Some(c) = &self.ceilings {
             lines.push(c.human(self.throughput_mib_per_s));
         }
+        if let Some(h) = &self.heap_profile {
+            lines.extend(heap_lines(h, run_dir));
+        }
         lines.push(format!("results      {run_dir}/ (charts in {run_dir}/charts/)"));
         lines.join("\n")
     }
+}
+
+/// The human summary's heap-profile lines: where the peak profile was taken and its
+/// top three sites.
+fn heap_lines(h: &crate::heap::HeapProfileSummary, run_dir: &str) -> Vec<String> {
+    let Some(p) = &h.peak else {
+        return vec![format!(
+            "heap profile no peak profile ({} converted, errors: {})",
+            h.files.len(),
+            h.errors.join("; ")
+        )];
+    };
+    let near = p.share_of_run_peak.map_or_else(String::new, |s| format!(", {:.0} % of the run's largest", s * 100.0));
+    let mut lines = vec![format!(
+        "heap at peak live heap {}{near}; profiled {} (sampled every {}): {run_dir}/heap/peak.svg",
+        fmt_bytes(p.heap_live_bytes as f64),
+        fmt_bytes(p.profiled_live_bytes as f64),
+        fmt_bytes(h.sample_interval_bytes as f64)
+    )];
+    for (i, site) in p.top_sites.iter().take(3).enumerate() {
+        let via = site.via.as_deref().map_or_else(String::new, |v| format!(" via {v}"));
+        lines.push(format!(
+            "  {}. {:>4.1} %  {}  {}{via}",
+            i + 1,
+            site.share * 100.0,
+            fmt_bytes(site.bytes as f64),
+            site.function
+        ));
+    }
+    lines
 }
 
 impl Summary {

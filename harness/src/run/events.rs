@@ -61,6 +61,8 @@ pub struct Observed {
     pub node_summary: Option<NodeSummary>,
     pub errors: Vec<String>,
     pub tail: VecDeque<String>,
+    /// Heap profile files the node announced (at most the node's own bound).
+    pub heap_profiles: Vec<syncbench_node::heap_profile::HeapProfileTaken>,
 }
 
 /// Shared, lock-protected view of what the node reported.
@@ -235,6 +237,9 @@ impl FloorCharBoundary for str {
     }
 }
 
+/// Heap profiles kept from one run: the node's periodic bound plus the peak and the end.
+const HEAP_PROFILES_MAX: usize = syncbench_node::heap_profile::PERIODIC_MAX as usize + 2;
+
 fn observe(obs: &NodeObservations, t: u64, e: NodeEvent) {
     let Ok(mut s) = obs.state.lock() else { return };
     match e {
@@ -255,6 +260,7 @@ fn observe(obs: &NodeObservations, t: u64, e: NodeEvent) {
         NodeEvent::NodeStart(start) => s.node_start = Some(start),
         NodeEvent::NodeSummary(summary) => s.node_summary = Some(summary),
         NodeEvent::Error { message, .. } => s.errors.push(message),
+        NodeEvent::HeapProfile(taken) if s.heap_profiles.len() < HEAP_PROFILES_MAX => s.heap_profiles.push(taken),
         _ => {}
     }
 }

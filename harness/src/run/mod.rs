@@ -82,7 +82,7 @@ impl RunReport {
 /// only input and harness errors (and interruptions) are `Err`.
 pub fn ingest(opts: &IngestOptions) -> Result<RunReport> {
     let start = SystemTime::now();
-    let node_bin = crate::node_bin::resolve(opts.alloc, opts.node_bin.as_deref())?;
+    let node_bin = crate::node_bin::resolve(opts.alloc, opts.node_bin.as_deref(), opts.heap_profile.is_some())?;
     node::check_allocator_conf(&node_bin, &node::allocator_env(opts), opts)?;
     signals::check()?;
     let run_dir = match &opts.out {
@@ -118,7 +118,11 @@ fn with_data_dir(opts: &IngestOptions, run_dir: &Claimed, node_bin: PathBuf, sta
             opts,
             run_dir: run_dir.shown.clone(),
             data_dir: data.real.clone(),
-            node: opts.node_config(socket_dir.join("node.sock"), data.real.clone())?,
+            node: syncbench_node::Config {
+                heap_profile_dir: opts.heap_profile.map(|_| run_dir.real.join(HEAP_DIR)),
+                heap_profile_every_ms: opts.heap_profile.and_then(|h| h.every).map(|e| e.as_millis() as u64),
+                ..opts.node_config(socket_dir.join("node.sock"), data.real.clone())?
+            },
             socket_dir,
             node_bin,
             description,
@@ -137,6 +141,9 @@ fn with_data_dir(opts: &IngestOptions, run_dir: &Claimed, node_bin: PathBuf, sta
     }
     outcome
 }
+
+/// Heap profiles' directory inside a run directory.
+pub const HEAP_DIR: &str = "heap";
 
 /// Where default data directories go, relative to the working directory.
 const DEFAULT_DATA_PARENT: &str = ".syncbench-data";
@@ -224,7 +231,13 @@ fn cpu_probe(plan: &Plan, env: &[(String, String)]) -> Result<ceiling::CpuProbe>
     let scratch = plan.data_dir.join("cpu-probe");
     let socket = plan.socket_dir.join("cpu-probe.sock");
     let probe = fs::create_dir(&scratch).map_err(anyhow::Error::from).and_then(|()| {
-        let node = syncbench_node::Config { socket: socket.clone(), data: scratch.join("node"), ..plan.node.clone() };
+        // Same binary (a profiled run's probe samples allocations too), but no profiles.
+        let node = syncbench_node::Config {
+            socket: socket.clone(),
+            data: scratch.join("node"),
+            heap_profile_dir: None,
+            ..plan.node.clone()
+        };
         ceiling::cpu(ceiling::CpuProbeSetup {
             node_bin: &plan.node_bin,
             node,
@@ -262,6 +275,9 @@ fn execute(plan: &Plan) -> Result<RunReport> {
     if c.interrupted.is_none() {
         c.verification = verify_after(plan, &c, &obs);
     }
+    if o.heap_profile.is_some() {
+        c.heap_profile = convert_heap_profiles(plan, &c, &obs);
+    }
     // A signal during the probe or the read-back: the run was not finished.
     c.interrupted = c.interrupted.or_else(signals::received);
     let phase = Phase::start("writing the results and charts");
@@ -270,6 +286,34 @@ fn execute(plan: &Plan) -> Result<RunReport> {
     let shown = plan.run_dir.display().to_string();
     println!("{}", if o.full_summary { summary.human(&shown) } else { summary.one_line(&shown) });
     Ok(RunReport { run_dir: plan.run_dir.clone(), summary })
+}
+
+/// Converts the profiles the node announced (it has exited, so symbolizing them costs
+/// the measured process nothing).
+fn convert_heap_profiles(
+    plan: &Plan,
+    c: &Collected,
+    obs: &NodeObservations,
+) -> Option<crate::heap::HeapProfileSummary> {
+    let s = obs.state.lock().ok()?;
+    if s.heap_profiles.is_empty() {
+        return None;
+    }
+    let phase = Phase::start(format!("converting {} heap profile(s) (symbolizing)", s.heap_profiles.len()));
+    let converted = crate::heap::convert_all(&crate::heap::RunProfiles {
+        node_bin: &plan.node_bin,
+        run_dir: &plan.run_dir,
+        taken: &s.heap_profiles,
+        heap_live_peak_bytes: s
+            .stats
+            .iter()
+            .map(|p| p.heap_live_bytes)
+            .max()
+            .max(s.node_summary.as_ref().and_then(|n| n.heap_live_peak_bytes)),
+        zero_unix_ms: crate::time::unix_ms(c.clock.zero_wall),
+    });
+    phase.done(&format!("{} converted, {} failed", converted.files.len(), converted.errors.len()));
+    Some(converted)
 }
 
 /// Spawns the node at the run's time zero, drives the workload, reaps the node.
@@ -338,6 +382,7 @@ fn run_node(
         ceilings,
         clock,
         verification: None,
+        heap_profile: None,
         interrupted,
     })
 }

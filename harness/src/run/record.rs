@@ -51,4 +51,6 @@ pub struct Collected {
     pub verification: Option<crate::verify::SampleCheck>,
     /// The signal that stopped the run while the node ran, if any.
     pub interrupted: Option<i32>,
+    /// `--heap-profile`: the converted profiles.
+    pub heap_profile: Option<crate::heap::HeapProfileSummary>,
 }

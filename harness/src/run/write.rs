@@ -25,6 +25,7 @@ use hdrhistogram::Histogram;
 fn portable_args(plan: &Plan) -> Vec<String> {
     let mut node = plan.node.clone();
     (node.socket, node.data) = ("<socket>".into(), "<data-dir>".into());
+    node.heap_profile_dir = node.heap_profile_dir.map(|_| format!("<run-dir>/{}", super::HEAP_DIR).into());
     node.to_args().iter().map(|a| a.to_string_lossy().into_owned()).collect()
 }
 

@@ -1,0 +1,177 @@
+//! Heap attribution: the profiles a `--heap-profile` run took, turned into files
+//! anyone can open and into the run's top allocation sites.
+//!
+//! # Layout
+//! - this module: after the node exits, convert each raw profile it announced
+//!   (`heap_profile` events) with the node binary's own converter, make its paths
+//!   portable, keep `heap/<kind>.pb.gz` (+ `heap/peak.svg`), and summarize.
+//! - [`pprof`]: the pprof format, read and written by the harness's own code.
+//! - [`sites`]: which code holds the live bytes of a profile.
+//! - [`diff`]: the sites of two sets of runs side by side (suites, `ab`).
+//!
+//! Only `node-jemalloc-prof` takes profiles. glibc and mimalloc have no sampling
+//! profiler to build in; their own statistics are charted instead (`allocator.svg`).
+
+pub mod diff;
+pub mod pprof;
+pub mod sites;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use syncbench_node::heap_profile::{HeapProfileTaken, ProfileKind};
+
+pub use sites::Site;
+
+/// Longest one conversion (symbolizing a profile) may take before it is abandoned.
+const CONVERT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `summary.json` `heap_profile`: the run's profiles and what the peak one shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeapProfileSummary {
+    /// Mean bytes allocated between two samples of the profiler.
+    pub sample_interval_bytes: u64,
+    /// The profile nearest the run's largest live heap, if one was taken and converted.
+    pub peak: Option<PeakProfile>,
+    /// Every profile file kept, in the order taken.
+    pub files: Vec<ProfileFile>,
+    /// Profiles the node announced but that could not be converted, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+/// The peak profile and its top allocation sites.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeakProfile {
+    /// The counting allocator's live heap when the profile was taken.
+    pub heap_live_bytes: i64,
+    /// That live heap as a share of the run's largest (how near the peak it is).
+    pub share_of_run_peak: Option<f64>,
+    /// Live bytes in the profile (the profiler's estimate from its samples).
+    pub profiled_live_bytes: u64,
+    /// Largest sites first, at most [`sites::TOP_SITES`].
+    pub top_sites: Vec<Site>,
+}
+
+/// One kept profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileFile {
+    pub kind: ProfileKind,
+    /// Relative to the run directory.
+    pub pprof: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flamegraph: Option<String>,
+    pub heap_live_bytes: i64,
+    /// Seconds since the run's time zero.
+    pub t_s: f64,
+}
+
+/// What [`convert_all`] needs to know about the run.
+pub struct RunProfiles<'a> {
+    pub node_bin: &'a Path,
+    pub run_dir: &'a Path,
+    pub taken: &'a [HeapProfileTaken],
+    pub heap_live_peak_bytes: Option<i64>,
+    pub zero_unix_ms: u64,
+}
+
+/// Converts every announced profile (the node has exited) and summarizes them.
+pub fn convert_all(r: &RunProfiles) -> HeapProfileSummary {
+    let dir = r.run_dir.join(crate::run::HEAP_DIR);
+    let mut s = HeapProfileSummary {
+        sample_interval_bytes: r.taken.first().map_or(0, |t| t.sample_interval_bytes),
+        peak: None,
+        files: Vec::new(),
+        errors: Vec::new(),
+    };
+    for t in r.taken {
+        match convert_one(r, &dir, t) {
+            Ok((file, profile)) => {
+                if t.kind == ProfileKind::Peak {
+                    s.peak = Some(peak_of(t, &profile, r.heap_live_peak_bytes));
+                }
+                s.files.push(file);
+            }
+            Err(e) => s.errors.push(format!("{}: {e}", t.file)),
+        }
+    }
+    s
+}
+
+fn peak_of(t: &HeapProfileTaken, profile: &pprof::Profile, run_peak: Option<i64>) -> PeakProfile {
+    let (mut top, total) = sites::sites(profile);
+    top.truncate(sites::TOP_SITES);
+    let share = run_peak.filter(|&p| p > 0).map(|p| (t.heap_live_bytes as f64 / p as f64 * 1e4).round() / 1e4);
+    PeakProfile {
+        heap_live_bytes: t.heap_live_bytes,
+        share_of_run_peak: share,
+        profiled_live_bytes: total,
+        top_sites: top,
+    }
+}
+
+/// `<kind>.heap` → `<kind>.pb.gz` (+ `peak.svg`); the raw file is removed once converted.
+fn convert_one(r: &RunProfiles, dir: &Path, t: &HeapProfileTaken) -> Result<(ProfileFile, pprof::Profile), String> {
+    // The name comes from the node's output: only a plain file name inside heap/ is used.
+    let raw_name = Path::new(&t.file);
+    if raw_name.components().count() != 1 || raw_name.extension().is_none_or(|e| e != "heap") {
+        return Err("not a profile file name".into());
+    }
+    let stem = raw_name.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let raw = dir.join(raw_name);
+    let pb = dir.join(format!("{stem}.pb.gz"));
+    let svg = (t.kind == ProfileKind::Peak).then(|| dir.join(format!("{stem}.svg")));
+    let title = format!(
+        "Live heap at the run's peak: {} (jemalloc heap profile)",
+        crate::units::fmt_bytes(t.heap_live_bytes as f64)
+    );
+    run_converter(r.node_bin, &raw, &pb, svg.as_deref().map(|p| (p, title.as_str())))?;
+    let mut profile = pprof::read(&pb).map_err(|e| e.to_string())?;
+    profile.make_paths_portable(crate::node_bin::workspace_root().as_deref());
+    pprof::write(&pb, &profile).map_err(|e| format!("{}: {e}", pb.display()))?;
+    let _ = std::fs::remove_file(&raw);
+    let rel = |p: &Path| format!("{}/{}", crate::run::HEAP_DIR, p.file_name().unwrap_or_default().to_string_lossy());
+    let file = ProfileFile {
+        kind: t.kind,
+        pprof: rel(&pb),
+        flamegraph: svg.as_deref().map(rel),
+        heap_live_bytes: t.heap_live_bytes,
+        t_s: t.taken_unix_ms.saturating_sub(r.zero_unix_ms) as f64 / 1e3,
+    };
+    Ok((file, profile))
+}
+
+/// `<node_bin> convert-heap RAW PPROF [SVG TITLE]`, bounded by [`CONVERT_TIMEOUT`].
+fn run_converter(node_bin: &Path, raw: &Path, pb: &Path, svg: Option<(&Path, &str)>) -> Result<(), String> {
+    let mut cmd = Command::new(node_bin);
+    cmd.arg("convert-heap").arg(raw).arg(pb);
+    if let Some((svg, title)) = svg {
+        cmd.arg(svg).arg(title);
+    }
+    // The converter is the profiling binary: no profiling of the conversion itself.
+    cmd.env("_RJEM_MALLOC_CONF", "prof:false").stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| format!("running {} convert-heap: {e}", node_bin.display()))?;
+    let deadline = Instant::now() + CONVERT_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("conversion took longer than {} s", CONVERT_TIMEOUT.as_secs()));
+            }
+            Err(e) => return Err(format!("waiting for the converter: {e}")),
+        }
+    };
+    if status.success() {
+        return Ok(());
+    }
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut std::io::Read::take(&mut e, 4096), &mut err);
+    }
+    Err(format!("converter failed ({status}): {}", err.trim()))
+}
