@@ -1,10 +1,10 @@
-//! glibc malloc statistics: `mallinfo2` and the arena count from `malloc_info`.
+//! glibc malloc statistics: `mallinfo2`, and every arena's size from `malloc_info`.
 //!
 //! Configured with glibc's defaults: up to 8 arenas per core, which is exactly the
 //! fragmentation behaviour under study. `syncbench ingest --arena-max N` sets
 //! `MALLOC_ARENA_MAX`, which glibc reads once at process start.
 
-use syncbench_node::alloc_stats::{AllocatorInternal, GlibcStats};
+use syncbench_node::alloc_stats::{AllocatorInternal, GlibcArena, GlibcStats, GLIBC_ARENAS_LISTED};
 use syncbench_node::{AllocatorStats, HeapCounters};
 
 pub struct Glibc;
@@ -27,19 +27,22 @@ impl AllocatorStats for Glibc {
     fn internal(&self) -> AllocatorInternal {
         // SAFETY: mallinfo2 has no preconditions.
         let m = unsafe { libc::mallinfo2() };
+        let xml = malloc_info_xml();
+        let (count, arena_list) = xml.as_deref().map(parse_arenas).unwrap_or_default();
         AllocatorInternal::Glibc(GlibcStats {
             arena_bytes: m.arena as u64,
             mmap_bytes: m.hblkhd as u64,
             in_use_bytes: m.uordblks as u64,
             free_bytes: m.fordblks as u64,
             top_releasable_bytes: m.keepcost as u64,
-            arenas: arena_count().map(|n| n as u64),
+            arenas: xml.as_ref().map(|_| count as u64),
+            arena_list,
         })
     }
 }
 
-/// Number of arenas (`<heap nr=…>` elements in `malloc_info`'s XML).
-pub fn arena_count() -> Option<usize> {
+/// `malloc_info`'s XML (glibc writes it into a memory stream).
+pub fn malloc_info_xml() -> Option<String> {
     let mut buf: *mut libc::c_char = std::ptr::null_mut();
     let mut len: libc::size_t = 0;
     // SAFETY: open_memstream stores a malloc'd buffer in `buf` that we free below;
@@ -54,9 +57,72 @@ pub fn arena_count() -> Option<usize> {
         if buf.is_null() {
             return None;
         }
-        let text = std::slice::from_raw_parts(buf.cast::<u8>(), len);
-        let count = (rc == 0).then(|| text.windows(9).filter(|w| w == b"<heap nr=").count());
+        let text = (rc == 0).then(|| String::from_utf8_lossy(std::slice::from_raw_parts(buf.cast::<u8>(), len)).into_owned());
         libc::free(buf.cast());
-        count
+        text
+    }
+}
+
+/// Each `<heap nr="N">…</heap>` of `malloc_info`'s XML, and how many there are.
+pub fn parse_arenas(xml: &str) -> (usize, Vec<GlibcArena>) {
+    let mut arenas = Vec::new();
+    let mut count = 0;
+    for part in xml.split("<heap nr=\"").skip(1) {
+        count += 1;
+        if arenas.len() >= GLIBC_ARENAS_LISTED {
+            continue;
+        }
+        let body = part.split("</heap>").next().unwrap_or_default();
+        let nr = body.split('"').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let free = attr_size(body, "<total type=\"fast\"") + attr_size(body, "<total type=\"rest\"");
+        arenas.push(GlibcArena { nr, system_bytes: attr_size(body, "<system type=\"current\""), free_bytes: free });
+    }
+    (count, arenas)
+}
+
+/// The `size="…"` attribute of the element that starts with `tag` (0 if absent).
+fn attr_size(body: &str, tag: &str) -> u64 {
+    let Some(rest) = body.split(tag).nth(1) else { return 0 };
+    let element = rest.split('>').next().unwrap_or_default();
+    element.split("size=\"").nth(1).and_then(|s| s.split('"').next()).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arenas_are_read_from_malloc_info() {
+        let xml = r#"<malloc version="1">
+<heap nr="0">
+<sizes>
+<size from="17" to="32" total="64" count="2"/>
+</sizes>
+<total type="fast" count="2" size="64"/>
+<total type="rest" count="3" size="1000"/>
+<system type="current" size="135168"/>
+<system type="max" size="200000"/>
+<aspace type="total" size="135168"/>
+</heap>
+<heap nr="1">
+<sizes>
+</sizes>
+<total type="fast" count="0" size="0"/>
+<total type="rest" count="1" size="5"/>
+<system type="current" size="4096"/>
+</heap>
+<total type="fast" count="2" size="64"/>
+<system type="current" size="139264"/>
+</malloc>"#;
+        let (n, a) = parse_arenas(xml);
+        assert_eq!(n, 2);
+        assert_eq!(a[0], GlibcArena { nr: 0, system_bytes: 135_168, free_bytes: 1_064 });
+        assert_eq!(a[1], GlibcArena { nr: 1, system_bytes: 4_096, free_bytes: 5 });
+    }
+
+    #[test]
+    fn this_process_has_at_least_the_main_arena() {
+        let (n, a) = parse_arenas(&malloc_info_xml().unwrap());
+        assert!(n >= 1 && a[0].nr == 0 && a[0].system_bytes > 0, "{a:?}");
     }
 }

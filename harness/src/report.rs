@@ -213,6 +213,7 @@ mod tests {
             samples: Vec::new(),
             compactions: Vec::new(),
             flushes: Vec::new(),
+            allocator: Vec::new(),
             latency: Vec::new(),
         }
     }

@@ -66,7 +66,7 @@ impl AllocatorInternal {
     }
 }
 
-/// glibc `mallinfo2` and the arena count from `malloc_info`.
+/// glibc `mallinfo2`, and each arena from `malloc_info`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GlibcStats {
     pub arena_bytes: u64,
@@ -75,6 +75,25 @@ pub struct GlibcStats {
     pub free_bytes: u64,
     pub top_releasable_bytes: u64,
     pub arenas: Option<u64>,
+    /// Each arena (`<heap nr=…>` of `malloc_info`), at most [`GLIBC_ARENAS_LISTED`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arena_list: Vec<GlibcArena>,
+}
+
+/// Arenas listed per `stats` event: glibc makes at most 8 per core (64-bit), so this
+/// covers 32 cores; `arenas` still counts them all.
+pub const GLIBC_ARENAS_LISTED: usize = 256;
+
+/// One glibc arena as `malloc_info` describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlibcArena {
+    /// The arena's number (0 is the main arena, on the program break).
+    pub nr: u32,
+    /// Bytes the arena holds from the system (`<system type="current">`).
+    pub system_bytes: u64,
+    /// Free bytes inside it (`<total type="fast">` + `<total type="rest">`): memory the
+    /// arena holds that nothing uses, the fragmentation a chart of arenas shows.
+    pub free_bytes: u64,
 }
 
 /// jemalloc `stats.*` (each absent if its read failed).

@@ -48,7 +48,24 @@ fn run(alloc: &str, mode: &str, cc: u64, shard: u64, scale: f64) -> RunFiles {
         compactions: vec![(3.0, 6.5), (12.0, 15.0)],
         flushes: (0..30).map(f64::from).collect(),
         latency: ["ingest", "flush", "wal_append", "compaction"].map(|n| (n.to_owned(), spectrum.clone())).to_vec(),
+        allocator: (0..300).map(|i| (f64::from(i) * 0.1, glibc_arenas(16, scale))).collect(),
     }
+}
+
+/// glibc statistics with `n` arenas (16: what 8 × 2 cores allows, more lines than colours).
+fn glibc_arenas(n: u32, scale: f64) -> syncbench_node::alloc_stats::AllocatorInternal {
+    use syncbench_node::alloc_stats::{AllocatorInternal, GlibcArena, GlibcStats};
+    let arena = |nr: u32| GlibcArena {
+        nr,
+        system_bytes: (scale * f64::from(nr + 1) * 4.0 * super::MIB) as u64,
+        free_bytes: (scale * super::MIB) as u64,
+    };
+    AllocatorInternal::Glibc(GlibcStats {
+        mmap_bytes: (scale * 30.0 * super::MIB) as u64,
+        arenas: Some(u64::from(n)),
+        arena_list: (0..n).map(arena).collect(),
+        ..Default::default()
+    })
 }
 
 /// 24 cells (small multiples), names as long as a real matrix makes them, 2 shard sizes.
@@ -167,7 +184,7 @@ fn every_chart_keeps_text_on_the_canvas_and_legends_off_the_plot() {
     super::suite::render_suite(&suite(), t.path(), false).unwrap();
     let kinds: Vec<String> =
         std::fs::read_dir(t.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
-    for kind in ["rss", "heap_vs_rss", "throughput", "latency", "rss_overlay", "rss_peak", "scaling"] {
+    for kind in ["rss", "heap_vs_rss", "allocator", "throughput", "latency", "rss_overlay", "rss_peak", "scaling"] {
         assert!(kinds.contains(&format!("{kind}.svg")), "{kind}.svg not rendered: {kinds:?}");
     }
     let problems = check_dir(t.path());

@@ -5,9 +5,10 @@
 //! - this module: the [`Chart`] trait, font registration, rendering, and
 //!   [`RunChartData`] (everything a run's charts need, loadable from its files).
 //! - [`style`]: what every chart shares (palette, legend column, title, axes).
-//! - one file per chart: [`rss`], [`heap`], [`throughput`], [`latency`]; suite charts in
+//! - one file per chart: [`rss`], [`heap`], [`allocator`], [`throughput`], [`latency`]; suite charts in
 //!   [`suite`] and [`scaling`].
 
+mod allocator;
 mod heap;
 mod latency;
 mod rss;
@@ -92,6 +93,8 @@ pub struct RunChartData {
     pub flushes: Vec<f64>,
     /// (histogram name, [(quantile, value_us)])
     pub latency: Vec<(String, Vec<(f64, f64)>)>,
+    /// (t_s, the allocator's own statistics)
+    pub allocator: Vec<(f64, syncbench_node::alloc_stats::AllocatorInternal)>,
 }
 
 impl RunChartData {
@@ -105,6 +108,7 @@ impl RunChartData {
             compactions: r.compactions.clone(),
             flushes: r.flushes.clone(),
             latency: r.latency.clone(),
+            allocator: r.allocator.clone(),
         }
     }
 }
@@ -134,6 +138,9 @@ pub fn render_run(data: &RunChartData, dir: &Path, png: bool) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     render(&rss::RssChart(data), dir, png)?;
     render(&heap::HeapChart(data), dir, png)?;
+    if !data.allocator.is_empty() {
+        render(&allocator::AllocatorChart(data), dir, png)?;
+    }
     render(&throughput::ThroughputChart(data), dir, png)?;
     render(&latency::LatencyChart(data), dir, png)?;
     Ok(())

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use syncbench_node::alloc_stats::AllocatorInternal;
 use syncbench_node::events::NodeEvent;
 
 use super::config_file::ConfigFile;
@@ -43,6 +44,8 @@ pub struct RunFiles {
     pub flushes: Vec<f64>,
     /// (histogram name, [(quantile, value_us)]), ingest first.
     pub latency: Vec<(String, Vec<(f64, f64)>)>,
+    /// (t_s, the allocator's own statistics) from the node's `stats` events.
+    pub allocator: Vec<(f64, AllocatorInternal)>,
 }
 
 /// Reads a JSON file into `T`; errors name file, line:column and field (exit 2).
@@ -80,7 +83,8 @@ impl RunFiles {
         }
         let (compactions, flushes) = events.spans(end);
         let latency = load_hgrms(&dir.join("latency"));
-        Ok(RunFiles { dir: dir.to_owned(), summary, config, samples, compactions, flushes, latency })
+        let allocator = std::mem::take(&mut events.allocator);
+        Ok(RunFiles { dir: dir.to_owned(), summary, config, samples, compactions, flushes, latency, allocator })
     }
 
     pub fn host(&self) -> String {
@@ -198,6 +202,8 @@ struct Events {
     flushes: Vec<f64>,
     /// (t, live heap, allocator-resident) of each node `stats` event.
     stats: Vec<(f64, Option<f64>, Option<f64>)>,
+    /// (t, the allocator's own statistics) of each node `stats` event that has them.
+    allocator: Vec<(f64, AllocatorInternal)>,
     /// `t_ms` of the harness's `run_start` event, in seconds.
     run_start: Option<f64>,
 }
@@ -233,11 +239,11 @@ fn read_events(path: &Path) -> Result<Events> {
             Logged::Node(NodeEvent::CompactionStart { shard, .. }) => ev.compactions.push((t, true, shard)),
             Logged::Node(NodeEvent::CompactionEnd(c)) => ev.compactions.push((t, false, c.shard)),
             Logged::Node(NodeEvent::FlushEnd(_)) => ev.flushes.push(t),
-            Logged::Node(NodeEvent::Stats(s)) => ev.stats.push((
-                t,
-                s.heap_live_bytes.map(|b| b as f64),
-                s.allocator.and_then(|a| a.resident_bytes()).map(|b| b as f64),
-            )),
+            Logged::Node(NodeEvent::Stats(s)) => {
+                let resident = s.allocator.as_ref().and_then(|a| a.resident_bytes()).map(|b| b as f64);
+                ev.stats.push((t, s.heap_live_bytes.map(|b| b as f64), resident));
+                ev.allocator.extend(s.allocator.map(|a| (t, a)));
+            }
             Logged::Harness(HarnessEvent::RunStart { .. }) => ev.run_start = Some(t),
             _ => {}
         }
@@ -256,6 +262,7 @@ impl Events {
         self.compactions.iter_mut().for_each(|c| shift(&mut c.0));
         self.flushes.iter_mut().for_each(shift);
         self.stats.iter_mut().for_each(|s| shift(&mut s.0));
+        self.allocator.iter_mut().for_each(|s| shift(&mut s.0));
         let times: Vec<f64> = samples.iter().map(|r| r.t_s).collect();
         let merged = super::latest_at_or_before(times, &self.stats, |s| s.0);
         for (row, latest) in samples.iter_mut().zip(merged) {
