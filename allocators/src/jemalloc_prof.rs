@@ -25,6 +25,8 @@ use std::process::ExitCode;
 
 use syncbench_node::heap_profile::HeapProfiler;
 
+use crate::maps;
+
 /// Sampling on, every 512 KiB allocated on average: the setting production Rust nodes
 /// ship for always-on profiling (reported at ~1–2 % cost). `_RJEM_MALLOC_CONF` (the
 /// harness's `--alloc-conf`) is read after this and overrides it.
@@ -64,41 +66,6 @@ impl HeapProfiler for JemallocProfiler {
     }
 }
 
-/// One executable mapping of a `/proc/<pid>/maps` listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct MapLine {
-    start: u64,
-    end: u64,
-    offset: u64,
-    path: String,
-}
-
-/// The executable, file-backed mappings of a maps listing (other lines are skipped).
-fn parse_maps(text: &str) -> Vec<MapLine> {
-    let parse = |line: &str| -> Option<MapLine> {
-        let mut f = line.split_ascii_whitespace();
-        let (range, perms, offset) = (f.next()?, f.next()?, f.next()?);
-        let path = f.nth(2)?;
-        if !perms.contains('x') || !path.starts_with('/') {
-            return None;
-        }
-        let (start, end) = range.split_once('-')?;
-        let hex = |s: &str| u64::from_str_radix(s, 16).ok();
-        Some(MapLine { start: hex(start)?, end: hex(end)?, offset: hex(offset)?, path: path.to_owned() })
-    };
-    text.lines().filter_map(parse).collect()
-}
-
-/// `addr` in the layout `from`, moved to the same file offset in the layout `to`.
-fn relocate(addr: u64, from: &[MapLine], to: &[MapLine]) -> Option<u64> {
-    let m = from.iter().find(|m| m.start <= addr && addr < m.end)?;
-    let file_offset = addr - m.start + m.offset;
-    let t = to
-        .iter()
-        .find(|t| t.path == m.path && t.offset <= file_offset && file_offset < t.offset + (t.end - t.start))?;
-    Some(t.start + (file_offset - t.offset))
-}
-
 /// What a conversion found.
 #[derive(Debug)]
 pub struct Converted {
@@ -117,15 +84,15 @@ pub fn convert(raw: &Path, pprof: &Path, flamegraph: Option<(&Path, &str)>) -> R
         ));
     }
     let text = std::fs::read_to_string(raw).map_err(|e| format!("{}: {e}", raw.display()))?;
-    let theirs = text.split_once("MAPPED_LIBRARIES:").map(|(_, m)| parse_maps(m)).unwrap_or_default();
-    let ours = parse_maps(&std::fs::read_to_string("/proc/self/maps").map_err(|e| format!("/proc/self/maps: {e}"))?);
+    let theirs = text.split_once("MAPPED_LIBRARIES:").map(|(_, m)| maps::parse(m)).unwrap_or_default();
+    let ours = maps::parse(&std::fs::read_to_string("/proc/self/maps").map_err(|e| format!("/proc/self/maps: {e}"))?);
     let mut profile = pprof_util::parse_jeheap(BufReader::new(text.as_bytes()), None)
         .map_err(|e| format!("{}: not a jemalloc heap profile: {e}", raw.display()))?;
     let mut unrelocated = 0;
     for (stack, _) in &mut profile.stacks {
         for a in &mut stack.addrs {
             // 1, not 0: the converter subtracts one (return address → call) before lookup.
-            *a = relocate(*a as u64, &theirs, &ours).map_or_else(
+            *a = maps::relocate(*a as u64, &theirs, &ours).map_or_else(
                 || {
                     unrelocated += 1;
                     1
@@ -171,28 +138,5 @@ pub fn convert_main(args: impl Iterator<Item = OsString>) -> ExitCode {
             eprintln!("convert-heap: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_move_to_the_same_file_offset_in_the_other_layout() {
-        let theirs = parse_maps(
-            "55d0a000-55d0b000 r--p 00000000 fd:00 12 /bin/node\n\
-             55d0b000-55d0f000 r-xp 00001000 fd:00 12 /bin/node\n\
-             7f0000000000-7f0000001000 rw-p 00000000 00:00 0 \n\
-             7f1000000000-7f1000100000 r-xp 00028000 fd:00 99 /lib/libc.so.6\n",
-        );
-        let ours = parse_maps(
-            "5600b000-5600f000 r-xp 00001000 fd:00 12 /bin/node\n\
-             7f2000000000-7f2000100000 r-xp 00028000 fd:00 99 /lib/libc.so.6\n",
-        );
-        assert_eq!(theirs.len(), 2, "only executable, file-backed mappings");
-        assert_eq!(relocate(0x55d0b010, &theirs, &ours), Some(0x5600b010));
-        assert_eq!(relocate(0x7f1000000042, &theirs, &ours), Some(0x7f2000000042));
-        assert_eq!(relocate(0x1234, &theirs, &ours), None);
     }
 }

@@ -4,6 +4,7 @@
 //! - [`counting`]: [`counting::Counting`], a `GlobalAlloc` wrapper counting live bytes,
 //!   allocations and bytes allocated, with per-thread sharded counters.
 //! - [`glibc`], [`jemalloc`], [`mimalloc`]: each allocator's own statistics.
+//! - [`maps`]: process memory maps, for moving profile addresses between processes.
 //! - `jemalloc_prof` (feature `profiling` only): jemalloc's heap profiler, and the
 //!   conversion of its raw profiles into pprof and flame graphs.
 //! - `src/bin/node-*.rs`: one binary per allocator, each a few lines that install
@@ -19,4 +20,5 @@ pub mod glibc;
 pub mod jemalloc;
 #[cfg(feature = "profiling")]
 pub mod jemalloc_prof;
+pub mod maps;
 pub mod mimalloc;

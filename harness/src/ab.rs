@@ -12,15 +12,15 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 
-use crate::cli::AbArgs;
+use crate::cli::{AbArgs, ProfiledSides};
 use crate::error::{input, RunFailed};
 use crate::gate::thresholds::Thresholds;
 use crate::matrix::comparison::{MetricKey, METRICS};
 use crate::matrix::{self, SuitePlan};
 use crate::options::{resolve_workload, ArenaMax, IngestOptions, RunSettings};
 use crate::results::load::RunFiles;
-use crate::results::summary::Summary;
 use crate::results::suite::{self, Cell, SuiteDefinition, SuiteKind};
+use crate::results::summary::Summary;
 use crate::run::crash::Outcome;
 use crate::stats::{self, Verdict};
 
@@ -54,6 +54,10 @@ pub fn run(a: &AbArgs) -> Result<()> {
         compaction_concurrency: 1,
         shard_size: None,
         node_bin: Some(bin.to_owned()),
+        unprofiled: !matches!(
+            (a.heap_profile_sides, name),
+            (ProfiledSides::Both, _) | (ProfiledSides::Base, "base") | (ProfiledSides::Head, "head")
+        ),
     };
     let plan = SuitePlan {
         cells: vec![cell("base", &a.base_node), cell("head", &a.head_node)],

@@ -180,6 +180,14 @@ pub struct MatrixArgs {
     pub settings: RunSettingsArgs,
 }
 
+/// `ab --heap-profile-sides`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProfiledSides {
+    Both,
+    Base,
+    Head,
+}
+
 #[derive(Debug, Args)]
 pub struct GateArgs {
     /// Baseline: a file written by --write-baseline, or a run or suite directory.
@@ -233,6 +241,10 @@ pub struct AbArgs {
     /// Seed of the run-order shuffle.
     #[arg(long, default_value_t = 1)]
     pub order_seed: u64,
+    /// With --heap-profile: which sides take profiles (their --*-node must be a
+    /// profiling build). `head` alone measures what profiling costs.
+    #[arg(long, value_enum, default_value_t = ProfiledSides::Both, requires = "heap_profile")]
+    pub heap_profile_sides: ProfiledSides,
     #[command(flatten)]
     pub settings: RunSettingsArgs,
 }

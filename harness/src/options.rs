@@ -198,9 +198,16 @@ impl IngestOptions {
         sanitize(&format!("{}_{}", self.workload.name, self.cell_label()))
     }
 
-    /// `<alloc>[_arenaN]_<mode>_cc<N>`: this run's configuration name (its cell).
+    /// `<alloc>[_arenaN]_<mode>_cc<N>[_heapprof]`: this run's configuration name (its
+    /// cell). A profiled run is another configuration (another binary): its figures are
+    /// never pooled with unprofiled ones.
     pub fn cell_label(&self) -> String {
-        cell_label(self.alloc, self.arena_max, self.compaction, self.compaction_concurrency)
+        let label = cell_label(self.alloc, self.arena_max, self.compaction, self.compaction_concurrency);
+        if self.heap_profile.is_some() {
+            format!("{label}{PROFILED_SUFFIX}")
+        } else {
+            label
+        }
     }
 
     /// The node's configuration for this run: the run's settings, then every
@@ -225,6 +232,9 @@ impl IngestOptions {
         })
     }
 }
+
+/// Appended to the cell name of a run with heap profiles.
+pub const PROFILED_SUFFIX: &str = "_heapprof";
 
 /// `<alloc>[_arenaN]_<mode>_cc<N>`: a configuration's name in run and matrix directories.
 pub fn cell_label(alloc: Allocator, arena_max: ArenaMax, compaction: CompactionMode, cc: u64) -> String {

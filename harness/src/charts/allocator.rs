@@ -9,7 +9,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use syncbench_node::alloc_stats::AllocatorInternal;
 
-use super::{headroom, series, series_style, shade_compactions, time_chart, titled, with_legend, Chart, Legend, RunChartData, MIB};
+use super::{
+    headroom, series, series_style, shade_compactions, time_chart, titled, with_legend, Chart, Legend, RunChartData,
+    MIB,
+};
 
 pub struct AllocatorChart<'a>(pub &'a RunChartData);
 
@@ -35,18 +38,22 @@ fn mib(v: u64) -> f64 {
 
 /// Per arena: bytes from the system; all arenas together: free bytes inside them.
 fn glibc_lines(points: &[(f64, AllocatorInternal)]) -> Vec<Line> {
-    let glibc = || points.iter().filter_map(|(t, a)| if let AllocatorInternal::Glibc(g) = a { Some((*t, g)) } else { None });
+    let glibc =
+        || points.iter().filter_map(|(t, a)| if let AllocatorInternal::Glibc(g) = a { Some((*t, g)) } else { None });
     let mut nrs: Vec<u32> = glibc().flat_map(|(_, g)| g.arena_list.iter().map(|a| a.nr)).collect();
     nrs.sort_unstable();
     nrs.dedup();
     let mut lines: Vec<Line> = nrs
         .iter()
         .map(|&nr| {
-            let pts = glibc().filter_map(|(t, g)| Some((t, mib(g.arena_list.iter().find(|a| a.nr == nr)?.system_bytes))));
+            let pts =
+                glibc().filter_map(|(t, g)| Some((t, mib(g.arena_list.iter().find(|a| a.nr == nr)?.system_bytes))));
             (format!("arena {nr}{}: from the system", if nr == 0 { " (main)" } else { "" }), pts.collect())
         })
         .collect();
-    let free = glibc().filter(|(_, g)| !g.arena_list.is_empty()).map(|(t, g)| (t, mib(g.arena_list.iter().map(|a| a.free_bytes).sum())));
+    let free = glibc()
+        .filter(|(_, g)| !g.arena_list.is_empty())
+        .map(|(t, g)| (t, mib(g.arena_list.iter().map(|a| a.free_bytes).sum())));
     lines.push(("free inside all arenas".into(), free.collect()));
     lines.push(("mmapped chunks (outside arenas)".into(), glibc().map(|(t, g)| (t, mib(g.mmap_bytes))).collect()));
     lines.retain(|l| !l.1.is_empty());
@@ -63,7 +70,13 @@ fn jemalloc_lines(points: &[(f64, AllocatorInternal)]) -> Vec<Line> {
         ("retained (unmapped, kept)", |j| j.retained_bytes),
     ];
     let lines = fields.iter().map(|(label, f)| {
-        let pts = points.iter().filter_map(|(t, a)| if let AllocatorInternal::Jemalloc(j) = a { Some((*t, mib(f(j)?))) } else { None });
+        let pts = points.iter().filter_map(|(t, a)| {
+            if let AllocatorInternal::Jemalloc(j) = a {
+                Some((*t, mib(f(j)?)))
+            } else {
+                None
+            }
+        });
         ((*label).to_owned(), pts.collect::<Vec<_>>())
     });
     lines.filter(|l| !l.1.is_empty()).collect()
@@ -73,7 +86,10 @@ fn mimalloc_lines(points: &[(f64, AllocatorInternal)]) -> Vec<Line> {
     type Field = fn(&syncbench_node::alloc_stats::MimallocStats) -> u64;
     let fields: [(&str, Field); 2] = [("RSS (mimalloc's view)", |m| m.rss_bytes), ("committed", |m| m.commit_bytes)];
     let lines = fields.iter().map(|(label, f)| {
-        let pts = points.iter().filter_map(|(t, a)| if let AllocatorInternal::Mimalloc(m) = a { Some((*t, mib(f(m)))) } else { None });
+        let pts =
+            points
+                .iter()
+                .filter_map(|(t, a)| if let AllocatorInternal::Mimalloc(m) = a { Some((*t, mib(f(m)))) } else { None });
         ((*label).to_owned(), pts.collect::<Vec<_>>())
     });
     lines.filter(|l| !l.1.is_empty()).collect()

@@ -59,6 +59,9 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
                         skipped.push(Skipped { cell: name, reason });
                         continue;
                     }
+                    if a.settings.heap_profile && alloc == Allocator::Jemalloc {
+                        name = format!("{name}{}", crate::options::PROFILED_SUFFIX);
+                    }
                     kept.push(Cell {
                         name,
                         alloc,
@@ -67,6 +70,7 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
                         compaction_concurrency: cc,
                         shard_size,
                         node_bin: None,
+                        unprofiled: false,
                     });
                 }
             }

@@ -41,6 +41,10 @@ pub struct Cell {
     /// recorded: it is a path on this machine.
     #[serde(skip)]
     pub node_bin: Option<PathBuf>,
+    /// Runs without heap profiles even when the suite takes them (`ab
+    /// --heap-profile-sides`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unprofiled: bool,
 }
 
 impl Cell {
@@ -57,7 +61,7 @@ impl Cell {
             },
             node_bin: self.node_bin.clone().or_else(|| base.node_bin.clone()),
             // Only jemalloc cells can be profiled; the others run as usual.
-            heap_profile: base.heap_profile.filter(|_| self.alloc == crate::allocator::Allocator::Jemalloc),
+            heap_profile: base.heap_profile.filter(|_| self.alloc == Allocator::Jemalloc && !self.unprofiled),
             ..base.clone()
         }
     }
