@@ -5,7 +5,8 @@
 //! `node-<alloc>`, which is instant when up to date; otherwise `node-<alloc>` next to
 //! this executable. A `--heap-profile` run uses `node-jemalloc-prof`, built with the
 //! allocators crate's `profiling` feature (never the plain binary: features would
-//! otherwise leak into it).
+//! otherwise leak into it) in cargo profile `profiling` (found in `target/profiling/`
+//! when this executable is `target/release/syncbench`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -33,10 +34,17 @@ pub fn resolve(alloc: Allocator, explicit: Option<&Path>, profiled: bool) -> Res
     if let (Some(cargo), Some(root)) = (std::env::var_os("CARGO"), workspace_root()) {
         return build(Path::new(&cargo), &root, &name, profiled);
     }
-    let beside = std::env::current_exe().ok().and_then(|e| Some(e.parent()?.join(&name)));
-    match beside {
-        Some(p) if p.is_file() => Ok(p),
-        _ => Err(input(format!(
+    let dir = std::env::current_exe().ok().and_then(|e| Some(e.parent()?.to_owned()));
+    // In a cargo target directory the profiling node is built into `profiling/`, beside
+    // `release/` (a `node-jemalloc-prof` in `release/` would lack the function-level
+    // debug info that names inlined frames).
+    let candidates = dir.map(|d| {
+        let sibling = (profiled && d.ends_with("release")).then(|| d.with_file_name("profiling").join(&name));
+        sibling.into_iter().chain([d.join(&name)])
+    });
+    match candidates.into_iter().flatten().find(|p| p.is_file()) {
+        Some(p) => Ok(p),
+        None => Err(input(format!(
             "node binary `{name}` not found next to syncbench; build it with \
              `cargo build {}` or pass --node-bin PATH",
             if profiled {

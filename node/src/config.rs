@@ -72,6 +72,15 @@ pub struct Config {
     pub fault: Option<Fault>,
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub fault_at_block: u64,
+    /// Positive control for allocator fragmentation: this many threads each cycle a
+    /// buffer (`--churn-buffer-bytes`, `--churn-rounds` times) when the session starts,
+    /// then exit (see `churn`).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_024))]
+    pub churn_threads: u64,
+    #[arg(long, default_value_t = 11 << 20, value_parser = clap::value_parser!(u64).range(4_096..=(64 << 20)))]
+    pub churn_buffer_bytes: u64,
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    pub churn_rounds: u64,
     /// Take heap profiles into this directory (only a binary with a heap profiler, such
     /// as `node-jemalloc-prof`, accepts it): at the peak, at the end, and optionally
     /// every `--heap-profile-every-ms`.
@@ -127,6 +136,9 @@ impl Config {
             ("burn-cpu-us-per-block", self.burn_cpu_us_per_block, d.burn_cpu_us_per_block),
             ("fault-at-block", self.fault_at_block, d.fault_at_block),
             ("heap-profile-margin-pct", self.heap_profile_margin_pct, d.heap_profile_margin_pct),
+            ("churn-threads", self.churn_threads, d.churn_threads),
+            ("churn-buffer-bytes", self.churn_buffer_bytes, d.churn_buffer_bytes),
+            ("churn-rounds", self.churn_rounds, d.churn_rounds),
         ];
         for (name, value, default) in numbers {
             if value != default {
@@ -151,6 +163,15 @@ impl Config {
         a.extend(self.sink.then(|| "--sink".into()));
         a.extend(self.null_writer.then(|| "--null-writer".into()));
         a
+    }
+
+    /// What `--churn-*` asks for, if anything.
+    pub fn churn(&self) -> Option<crate::churn::Churn> {
+        (self.churn_threads > 0).then_some(crate::churn::Churn {
+            threads: self.churn_threads,
+            buffer_bytes: self.churn_buffer_bytes,
+            rounds: self.churn_rounds,
+        })
     }
 
     /// What `--heap-profile-*` asks for, if anything.
@@ -191,6 +212,8 @@ mod tests {
         c.heap_profile_dir = Some("heap".into());
         c.heap_profile_every_ms = Some(500);
         c.heap_profile_margin_pct = 25;
+        c.churn_threads = 64;
+        c.churn_rounds = 3;
         let back = Config::parse_from(std::iter::once("node".into()).chain(c.to_args()));
         assert_eq!(format!("{back:?}"), format!("{c:?}"));
     }

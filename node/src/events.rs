@@ -81,6 +81,12 @@ pub enum NodeEvent {
     Stats(Stats),
     /// The node's own account of the session, just before `Done`.
     NodeSummary(NodeSummary),
+    /// `--churn-threads`: every churn thread has finished.
+    ChurnDone {
+        threads: u64,
+        buffers: u64,
+        buffer_bytes: u64,
+    },
     /// A heap profile file the node kept (`--heap-profile-dir`; see `heap_profile`).
     HeapProfile(crate::heap_profile::HeapProfileTaken),
     Error {

@@ -23,6 +23,7 @@
 //! - [`self_report`]: the node's own VmHWM and I/O for `node_summary`.
 //! - [`alloc_stats`]: the interface each allocator binary implements, and each
 //!   allocator's typed statistics.
+//! - [`churn`]: `--churn-threads`, a positive control for allocator fragmentation.
 //! - [`fault`]: fault injection (deaths on demand, whitebox kill points).
 //! - [`heap_profile`]: when heap profiles are taken, and the interface a profiling
 //!   allocator binary implements.
@@ -38,6 +39,7 @@
 //! damaged acknowledged data (file and offset on stderr), refusing to start.
 
 pub mod alloc_stats;
+pub mod churn;
 pub mod compaction;
 pub mod config;
 pub mod direct_io;

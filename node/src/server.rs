@@ -145,6 +145,8 @@ struct Pipeline {
     hashers: Vec<JoinHandle<()>>,
     writer: JoinHandle<Result<Option<BatchWriter>, NodeError>>,
     stats: JoinHandle<()>,
+    /// `--churn-threads`: joined before the stats thread stops, so its end is sampled.
+    churn: Option<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
     peak: Arc<AtomicI64>,
 }
@@ -164,6 +166,9 @@ impl Pipeline {
             (Ok(()), Ok(Some(w))) => w.shutdown(),
             (Ok(()), Ok(None)) => Ok(()),
         };
+        if let Some(c) = self.churn {
+            let _ = c.join();
+        }
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.stats.join();
         finished.map(|()| self.peak.load(Ordering::Relaxed))
@@ -211,8 +216,9 @@ impl Session<'_> {
                 compactions_running: running as u64,
             }
         })?;
+        let churn = cfg.churn().map(|c| crate::churn::start(c, Arc::clone(&self.events))).transpose()?;
         let received = self.receive(&mut frames, hash_tx, &counters);
-        let peak = Pipeline { hashers, writer, stats, stop, peak }.finish(received)?;
+        let peak = Pipeline { hashers, writer, stats, churn, stop, peak }.finish(received)?;
         self.events.emit(NodeEvent::NodeSummary(self.summary(&counters, peak)));
         send_frame(&out, &Frame::Done { histograms: histograms.serialize() })
     }

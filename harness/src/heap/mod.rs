@@ -97,6 +97,14 @@ pub fn convert_all(r: &RunProfiles) -> HeapProfileSummary {
             Err(e) => s.errors.push(format!("{}: {e}", t.file)),
         }
     }
+    let node_named = |p: &PeakProfile| p.top_sites.iter().any(|x| x.function.starts_with("syncbench_"));
+    if s.peak.as_ref().is_some_and(|p| !node_named(p)) {
+        s.errors.push(format!(
+            "no site of the peak profile is named in the node's crates: {} lacks function-level debug info \
+             (build it with `--profile=profiling`)",
+            r.node_bin.file_name().unwrap_or_default().to_string_lossy()
+        ));
+    }
     s
 }
 

@@ -137,8 +137,12 @@ fn is_machinery(function: &str) -> bool {
 fn is_alloc_entry(function: &str) -> bool {
     // Recent compilers name them `__rustc::__rust_alloc`, older ones `__rust_alloc`.
     let f = function.strip_prefix("__rustc::").unwrap_or(function);
-    ["__rust_alloc", "__rust_alloc_zeroed", "__rust_realloc", "__rg_alloc", "__rg_realloc", "__rg_alloc_zeroed"]
-        .contains(&f)
+    let rust = ["__rust_", "__rg_", "__rdl_"].iter().any(|p| f.starts_with(p));
+    let global_alloc = f.contains(" as core::alloc::global::GlobalAlloc>::");
+    // C's entry points, and `alloc::alloc::realloc` as a binary without function-level
+    // debug info names it when inlined.
+    let c = ["malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc"].contains(&f);
+    rust || global_alloc || c
 }
 
 fn attribute(stack: &[Frame]) -> (String, Option<String>, Option<String>) {
@@ -178,6 +182,20 @@ pub(crate) mod tests {
             p.sample.push(Sample { location_id: ids, value: vec![*bytes], label: vec![] });
         }
         p
+    }
+
+    /// Regression: a profile of a binary without function-level debug info (inlined
+    /// frames named `realloc`, `read_file`) attributed its bytes to jemalloc's own
+    /// `imalloc_body`.
+    #[test]
+    fn allocator_internals_are_never_a_site() {
+        let p = profile_of(&[
+            (&["prof_backtrace_impl", "imalloc_body", "realloc", "read_file", "compact", "start_thread"], 10),
+            (&["prof_backtrace_impl", "do_rallocx", "malloc", "parse_all", "compact"], 5),
+        ]);
+        let (s, _) = sites(&p);
+        assert_eq!(s[0].function, "read_file");
+        assert_eq!(s[1].function, "parse_all");
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub enum MetricKey {
     RssP50,
     RssMibSPerGib,
     HeapLivePeak,
+    RetainedEnd,
     Throughput,
     IngestP50,
     IngestP99,
@@ -79,6 +80,13 @@ pub const METRICS: &[Metric] = &[
         unit: "MiB",
         direction: Direction::LowerIsBetter,
         extract: |s| Some(s.heap_live_peak_bytes? as f64 / MIB),
+    },
+    Metric {
+        key: MetricKey::RetainedEnd,
+        label: "retained at the end (RssAnon − live heap)",
+        unit: "MiB",
+        direction: Direction::LowerIsBetter,
+        extract: |s| Some(s.retained_end_bytes? as f64 / MIB),
     },
     Metric {
         key: MetricKey::Throughput,

@@ -75,6 +75,7 @@ impl Summary {
             sampler_cpu_pct_of_core: cost_pct,
             heap_live_peak_bytes: n.heap_live_peak_bytes,
             heap_live_end_bytes: n.heap_live_end_bytes,
+            retained_end_bytes: retained_end(&c.samples, &obs.stats),
             alloc_count: n.alloc_count,
             alloc_bytes_total: n.alloc_bytes_total,
             store_bytes_written: n.store_bytes_written,
@@ -120,6 +121,13 @@ impl NodeFigures {
             compaction_s_total: round3(done.iter().sum::<u64>() as f64 / 1e3),
         }
     }
+}
+
+/// RssAnon of the last sample minus the live heap the node last reported at or before it.
+fn retained_end(samples: &[Sample], stats: &[crate::run::events::StatsPoint]) -> Option<i64> {
+    let last = samples.last()?;
+    let heap = stats.iter().rev().find(|p| p.t_ms <= last.t_ms)?;
+    Some(last.mem.rss_anon as i64 - heap.heap_live_bytes)
 }
 
 /// The node's own peak resident set and where it was read: the node's final report

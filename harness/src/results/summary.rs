@@ -70,6 +70,11 @@ pub struct Summary {
     /// Live heap after the session (pipeline drained, compactions done): what stays
     /// allocated — leaks show here exactly.
     pub heap_live_end_bytes: Option<i64>,
+    /// RssAnon minus the live heap at the run's last sample: memory the process holds
+    /// that the program does not (allocator retention, fragmentation, size-class
+    /// rounding, stacks). Absent without both figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retained_end_bytes: Option<i64>,
     pub alloc_count: Option<u64>,
     pub alloc_bytes_total: Option<u64>,
     pub cpu_user_s: f64,
@@ -211,6 +216,10 @@ impl Summary {
                 self.rss_mib_s_per_gib.unwrap_or(0.0)
             ));
         }
+        if let (Some(r), Some(h)) = (self.retained_end_bytes, self.heap_live_end_bytes) {
+            let r = if r < 0 { "none".to_owned() } else { fmt_bytes(r as f64) };
+            lines.push(format!("retained     {r} at the end (RssAnon minus the live heap, {})", fmt_bytes(h as f64)));
+        }
         if let Some(l) = self.latency_us.get("ingest").filter(|l| l.count > 0) {
             lines.push(format!(
                 "ingest       p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
@@ -256,6 +265,7 @@ fn heap_lines(h: &crate::heap::HeapProfileSummary, run_dir: &str) -> Vec<String>
         fmt_bytes(p.profiled_live_bytes as f64),
         fmt_bytes(h.sample_interval_bytes as f64)
     )];
+    lines.extend(h.errors.iter().map(|e| format!("  warning: {e}")));
     for (i, site) in p.top_sites.iter().take(3).enumerate() {
         let via = site.via.as_deref().map_or_else(String::new, |v| format!(" via {v}"));
         lines.push(format!(
