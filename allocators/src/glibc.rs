@@ -57,7 +57,8 @@ pub fn malloc_info_xml() -> Option<String> {
         if buf.is_null() {
             return None;
         }
-        let text = (rc == 0).then(|| String::from_utf8_lossy(std::slice::from_raw_parts(buf.cast::<u8>(), len)).into_owned());
+        let text =
+            (rc == 0).then(|| String::from_utf8_lossy(std::slice::from_raw_parts(buf.cast::<u8>(), len)).into_owned());
         libc::free(buf.cast());
         text
     }

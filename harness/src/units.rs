@@ -79,14 +79,37 @@ pub fn fmt_bytes(b: f64) -> String {
 pub const MIB: f64 = 1024.0 * 1024.0;
 
 /// This process's arguments after the program name, as text (bytes that are not UTF-8
-/// shown as U+FFFD: a path may be any bytes, and recording it must not panic).
+/// shown as U+FFFD: a path may be any bytes, and recording it must not panic), with
+/// absolute paths cut to `<abs>/<file name>`: the command is recorded in committed
+/// files, which carry no path of this machine.
 pub fn command_line() -> Vec<String> {
-    std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect()
+    std::env::args_os().skip(1).map(|a| portable_arg(&a.to_string_lossy())).collect()
+}
+
+/// `/x/y/z` → `<abs>/z`, `--flag=/x/z` → `--flag=<abs>/z`; anything else unchanged.
+fn portable_arg(arg: &str) -> String {
+    let (prefix, value) = match arg.split_once('=') {
+        Some((flag, v)) if flag.starts_with("--") => (format!("{flag}="), v),
+        _ => (String::new(), arg),
+    };
+    if !value.starts_with('/') {
+        return arg.to_owned();
+    }
+    let name = value.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+    format!("{prefix}<abs>/{name}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recorded_commands_lose_absolute_paths() {
+        assert_eq!(portable_arg("/tmp/overhead.md"), "<abs>/overhead.md");
+        assert_eq!(portable_arg("--node-bin=/work/main/target/release/node-glibc"), "--node-bin=<abs>/node-glibc");
+        assert_eq!(portable_arg("results/x"), "results/x");
+        assert_eq!(portable_arg("--node-arg=--sink"), "--node-arg=--sink");
+    }
 
     #[test]
     fn durations() {
