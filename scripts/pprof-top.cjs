@@ -28,7 +28,15 @@ const ours = (f) => {
   const g = f.replace(/^<+/, '');
   return g.startsWith('syncbench_') && !g.startsWith('syncbench_allocators');
 };
-const entry = (f) => /^(__rustc::)?__r(ust|g)_(alloc|alloc_zeroed|realloc)$/.test(f);
+// The same exact list as harness/src/heap/sites.rs (ALLOC_ENTRIES).
+const ENTRIES = new Set([
+  '__rust_alloc', '__rust_alloc_zeroed', '__rust_realloc', '__rg_alloc', '__rg_alloc_zeroed', '__rg_realloc',
+  '__rdl_alloc', '__rdl_alloc_zeroed', '__rdl_realloc', 'malloc', 'calloc', 'realloc', 'posix_memalign', 'aligned_alloc',
+]);
+const entry = (f) => {
+  const g = f.replace(/^__rustc::/, '');
+  return ENTRIES.has(g) || g.includes(' as core::alloc::global::GlobalAlloc>::');
+};
 
 const sites = new Map();
 let total = 0n;
@@ -47,6 +55,7 @@ for (const s of profile.sample) {
 }
 console.log(`total\t${total}`);
 [...sites.entries()]
-  .sort((a, b) => (b[1] > a[1] ? 1 : b[1] < a[1] ? -1 : a[0] < b[0] ? -1 : 1))
+  // Largest first; ties by function, then via (the key is "function<TAB>via").
+  .sort((a, b) => (b[1] > a[1] ? 1 : b[1] < a[1] ? -1 : a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
   .slice(0, Number(n))
   .forEach(([k, v]) => console.log(`${v}\t${k}`));

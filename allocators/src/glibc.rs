@@ -27,22 +27,23 @@ impl AllocatorStats for Glibc {
     fn internal(&self) -> AllocatorInternal {
         // SAFETY: mallinfo2 has no preconditions.
         let m = unsafe { libc::mallinfo2() };
-        let xml = malloc_info_xml();
-        let (count, arena_list) = xml.as_deref().map(parse_arenas).unwrap_or_default();
+        let info = malloc_info_arenas();
+        let count = info.as_ref().map(|i| i.0 as u64);
+        let arena_list = info.map(|i| i.1).unwrap_or_default();
         AllocatorInternal::Glibc(GlibcStats {
             arena_bytes: m.arena as u64,
             mmap_bytes: m.hblkhd as u64,
             in_use_bytes: m.uordblks as u64,
             free_bytes: m.fordblks as u64,
             top_releasable_bytes: m.keepcost as u64,
-            arenas: xml.as_ref().map(|_| count as u64),
+            arenas: count,
             arena_list,
         })
     }
 }
 
-/// `malloc_info`'s XML (glibc writes it into a memory stream).
-pub fn malloc_info_xml() -> Option<String> {
+/// The arenas in `malloc_info`'s XML (glibc writes it into a memory stream).
+pub fn malloc_info_arenas() -> Option<(usize, Vec<GlibcArena>)> {
     let mut buf: *mut libc::c_char = std::ptr::null_mut();
     let mut len: libc::size_t = 0;
     // SAFETY: open_memstream stores a malloc'd buffer in `buf` that we free below;
@@ -57,10 +58,12 @@ pub fn malloc_info_xml() -> Option<String> {
         if buf.is_null() {
             return None;
         }
-        let text =
-            (rc == 0).then(|| String::from_utf8_lossy(std::slice::from_raw_parts(buf.cast::<u8>(), len)).into_owned());
+        // Parsed in place: copying the XML into a Rust string would count as the node's
+        // own allocations (glibc's buffer comes from libc's malloc, uncounted).
+        let text = std::str::from_utf8(std::slice::from_raw_parts(buf.cast::<u8>(), len)).ok();
+        let arenas = text.filter(|_| rc == 0).map(parse_arenas);
         libc::free(buf.cast());
-        text
+        arenas
     }
 }
 
@@ -123,7 +126,7 @@ mod tests {
 
     #[test]
     fn this_process_has_at_least_the_main_arena() {
-        let (n, a) = parse_arenas(&malloc_info_xml().unwrap());
+        let (n, a) = malloc_info_arenas().unwrap();
         assert!(n >= 1 && a[0].nr == 0 && a[0].system_bytes > 0, "{a:?}");
     }
 }

@@ -8,7 +8,7 @@
 //!   `node-jemalloc-prof convert-heap RAW PPROF [SVG TITLE]` ([`convert_main`]): it reads
 //!   the raw profile, moves each address from the dead process's layout to its own (the
 //!   same executable and libraries, mapped elsewhere by ASLR), symbolizes in-process
-//!   (function names and inlined frames from the line tables of the release build) and
+//!   (function names and inlined frames from the debug info of the `profiling` build) and
 //!   writes gzipped pprof and an SVG flame graph of live bytes. Symbolizing costs tens of
 //!   MiB and a second or so, which the measured process must not spend.
 //!
@@ -29,7 +29,8 @@ use crate::maps;
 
 /// Sampling on, every 512 KiB allocated on average: the setting production Rust nodes
 /// ship for always-on profiling (reported at ~1–2 % cost). `_RJEM_MALLOC_CONF` (the
-/// harness's `--alloc-conf`) is read after this and overrides it.
+/// harness's `--alloc-conf`) is read after this and overrides it. The node turns
+/// sampling off at start when it is given no profile directory.
 pub const DEFAULT_CONF: &[u8] = b"prof:true,prof_active:true,lg_prof_sample:19\0";
 
 /// Largest raw profile the converter reads (a run's profile is tens of KiB).
@@ -57,6 +58,12 @@ impl HeapProfiler for JemallocProfiler {
         // SAFETY: "prof.dump" is a documented write-only `const char *` (a file name).
         unsafe { tikv_jemalloc_ctl::raw::write(b"prof.dump\0", c.as_ptr()) }
             .map_err(|e| io::Error::other(format!("prof.dump: {e}")))
+    }
+
+    fn set_active(&self, on: bool) -> io::Result<()> {
+        // SAFETY: "prof.active" is a documented read-write bool.
+        unsafe { tikv_jemalloc_ctl::raw::write(b"prof.active\0", on) }
+            .map_err(|e| io::Error::other(format!("prof.active: {e}")))
     }
 
     fn sample_interval_bytes(&self) -> u64 {

@@ -31,11 +31,15 @@ pub fn parse(text: &str) -> Vec<MapLine> {
 /// `addr` in the layout `from`, moved to the same file offset in the layout `to`.
 pub fn relocate(addr: u64, from: &[MapLine], to: &[MapLine]) -> Option<u64> {
     let m = from.iter().find(|m| m.start <= addr && addr < m.end)?;
-    let file_offset = addr - m.start + m.offset;
-    let t = to
-        .iter()
-        .find(|t| t.path == m.path && t.offset <= file_offset && file_offset < t.offset + (t.end - t.start))?;
-    Some(t.start + (file_offset - t.offset))
+    // Checked: a damaged listing (end before start, huge offsets) yields None, not a wrap.
+    let file_offset = (addr - m.start).checked_add(m.offset)?;
+    let covers = |t: &&MapLine| {
+        t.path == m.path
+            && t.offset <= file_offset
+            && t.end.checked_sub(t.start).and_then(|len| t.offset.checked_add(len)).is_some_and(|e| file_offset < e)
+    };
+    let t = to.iter().find(covers)?;
+    t.start.checked_add(file_offset - t.offset)
 }
 
 #[cfg(test)]

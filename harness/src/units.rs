@@ -86,15 +86,14 @@ pub fn command_line() -> Vec<String> {
     std::env::args_os().skip(1).map(|a| portable_arg(&a.to_string_lossy())).collect()
 }
 
-/// `/x/y/z` → `<abs>/z`, `--flag=/x/z` → `--flag=<abs>/z`; anything else unchanged.
+/// `/x/y/z` → `<abs>/z`, `--flag=/x/z` (also `--node-arg=--flag=/x/z`) →
+/// `--flag=<abs>/z`; anything else unchanged.
 fn portable_arg(arg: &str) -> String {
-    let (prefix, value) = match arg.split_once('=') {
-        Some((flag, v)) if flag.starts_with("--") => (format!("{flag}="), v),
-        _ => (String::new(), arg),
+    let (prefix, value) = match arg.find("=/") {
+        Some(i) if arg.starts_with("--") => (&arg[..=i], &arg[i + 1..]),
+        _ if arg.starts_with('/') => ("", arg),
+        _ => return arg.to_owned(),
     };
-    if !value.starts_with('/') {
-        return arg.to_owned();
-    }
     let name = value.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
     format!("{prefix}<abs>/{name}")
 }
@@ -109,6 +108,7 @@ mod tests {
         assert_eq!(portable_arg("--node-bin=/work/main/target/release/node-glibc"), "--node-bin=<abs>/node-glibc");
         assert_eq!(portable_arg("results/x"), "results/x");
         assert_eq!(portable_arg("--node-arg=--sink"), "--node-arg=--sink");
+        assert_eq!(portable_arg("--node-arg=--heap-profile-dir=/abs/heap"), "--node-arg=--heap-profile-dir=<abs>/heap");
     }
 
     #[test]

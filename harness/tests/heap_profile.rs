@@ -100,3 +100,43 @@ fn check_files(run: &Path, s: &Value) {
         .collect();
     assert!(leftovers.is_empty(), "raw profiles left: {leftovers:?}");
 }
+
+/// Regression: the peak profile was announced only when the session ended cleanly, so
+/// a node that died (the case profiling is for) left no converted profile and its raw
+/// dump, naming this machine's paths, in the run directory.
+#[test]
+fn a_node_that_dies_still_leaves_its_peak_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = node_bin_prof().display().to_string();
+    let args = [
+        "ingest",
+        "--alloc",
+        "jemalloc",
+        "--heap-profile",
+        "--workload",
+        "smoke",
+        "--compaction",
+        "buffered",
+        "--node-bin",
+        &node,
+        "--out",
+        "run",
+        "--data-dir",
+        "data",
+        "--no-ceilings",
+        "--node-arg=--fault=abort",
+        "--node-arg=--fault-at-block=3500",
+    ];
+    let out = syncbench(&args, dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let s = json(&dir.path().join("run/summary.json"));
+    assert_eq!(s["outcome"], "crashed", "{s}");
+    assert!(!top_sites(&s).is_empty(), "the peak before the death is converted: {}", s["heap_profile"]);
+    assert!(dir.path().join("run/heap/peak.pb.gz").is_file());
+    let raw: Vec<_> = std::fs::read_dir(dir.path().join("run/heap"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "heap" || x == "tmp"))
+        .collect();
+    assert!(raw.is_empty(), "raw dumps left: {raw:?}");
+}

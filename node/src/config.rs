@@ -75,11 +75,11 @@ pub struct Config {
     /// Positive control for allocator fragmentation: this many threads each cycle a
     /// buffer (`--churn-buffer-bytes`, `--churn-rounds` times) when the session starts,
     /// then exit (see `churn`).
-    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_024))]
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=256))]
     pub churn_threads: u64,
     #[arg(long, default_value_t = 11 << 20, value_parser = clap::value_parser!(u64).range(4_096..=(64 << 20)))]
     pub churn_buffer_bytes: u64,
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub churn_rounds: u64,
     /// Take heap profiles into this directory (only a binary with a heap profiler, such
     /// as `node-jemalloc-prof`, accepts it): at the peak, at the end, and optionally

@@ -10,7 +10,9 @@
 //! heap of the last peak profile by `--heap-profile-margin-pct` (and at least
 //! [`PEAK_GAP`] after it); each replaces the previous one, so the file kept is the one
 //! nearest the run's maximum, and its event says how near (`heap_live_bytes` against the
-//! run's `heap_live_peak_bytes`). Optionally a **periodic** profile every
+//! run's `heap_live_peak_bytes`). Each replacement is announced at once, so a node that
+//! dies (out of memory, killed) still leaves its latest peak profile announced and
+//! readable. Optionally a **periodic** profile every
 //! `--heap-profile-every-ms` (at most [`PERIODIC_MAX`]), and one at the **end**, after
 //! the writer and the compactions have finished.
 //!
@@ -37,6 +39,9 @@ pub trait HeapProfiler: Sync {
     fn dump(&self, path: &Path) -> std::io::Result<()>;
     /// Mean bytes allocated between two samples.
     fn sample_interval_bytes(&self) -> u64;
+    /// Turns sampling on or off (a profiling binary run without a profile directory
+    /// samples nothing, so its figures are not a profiled run's).
+    fn set_active(&self, on: bool) -> std::io::Result<()>;
 }
 
 /// Which moment a profile shows.
@@ -99,7 +104,11 @@ impl Capture {
             if let Some(taken) = self.take(ProfileKind::Peak, "peak.heap.tmp", live, events) {
                 let kept = self.cfg.dir.join("peak.heap");
                 match std::fs::rename(self.cfg.dir.join("peak.heap.tmp"), &kept) {
-                    Ok(()) => self.peak = Some(HeapProfileTaken { file: "peak.heap".into(), ..taken }),
+                    Ok(()) => {
+                        let kept = HeapProfileTaken { file: "peak.heap".into(), ..taken };
+                        events.emit(NodeEvent::HeapProfile(kept.clone()));
+                        self.peak = Some(kept);
+                    }
                     Err(e) => report(events, &kept, &e),
                 }
             }
@@ -121,11 +130,10 @@ impl Capture {
         above && self.last_peak_at.is_none_or(|t| now.duration_since(t) >= PEAK_GAP)
     }
 
-    /// The end profile, then the events of the kept peak and the end.
-    pub fn finish(mut self, live: i64, events: &Events) {
-        let end = self.take(ProfileKind::End, "end.heap", live, events);
-        for taken in self.peak.take().into_iter().chain(end) {
-            events.emit(NodeEvent::HeapProfile(taken));
+    /// The end profile (the peak's was announced when it was taken).
+    pub fn finish(self, live: i64, events: &Events) {
+        if let Some(end) = self.take(ProfileKind::End, "end.heap", live, events) {
+            events.emit(NodeEvent::HeapProfile(end));
         }
     }
 
@@ -166,6 +174,9 @@ mod tests {
         }
         fn sample_interval_bytes(&self) -> u64 {
             1 << 19
+        }
+        fn set_active(&self, _: bool) -> std::io::Result<()> {
+            Ok(())
         }
     }
 

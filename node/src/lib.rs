@@ -97,13 +97,22 @@ impl NodeError {
 /// The `main` of every allocator binary.
 pub fn main(alloc: &'static dyn AllocatorStats) -> ExitCode {
     let cfg = Config::parse();
-    if cfg.heap_profile_dir.is_some() && alloc.heap_profiler().is_none() {
-        eprintln!(
-            "node: error: --heap-profile-dir: this binary ({}) has no heap profiler; \
-             use a profiling build (node-jemalloc-prof)",
-            alloc.name()
-        );
-        return ExitCode::from(2);
+    match (&cfg.heap_profile_dir, alloc.heap_profiler()) {
+        (Some(_), None) => {
+            eprintln!(
+                "node: error: --heap-profile-dir: this binary ({}) has no heap profiler; \
+                 use a profiling build (node-jemalloc-prof)",
+                alloc.name()
+            );
+            return ExitCode::from(2);
+        }
+        (None, Some(profiler)) => {
+            if let Err(e) = profiler.set_active(false) {
+                eprintln!("node: error: cannot turn heap sampling off: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        _ => {}
     }
     match server::run(&cfg, alloc) {
         Ok(()) => ExitCode::SUCCESS,

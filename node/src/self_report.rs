@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SelfReport {
     pub vm_hwm_bytes: Option<u64>,
+    /// `RssAnon` at the same moment as `node_summary`'s `heap_live_bytes`: the two give
+    /// what the process holds beyond what the program does (`retained_end_bytes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_anon_bytes: Option<u64>,
     pub io_read_bytes: Option<u64>,
     pub io_write_bytes: Option<u64>,
 }
@@ -20,6 +24,7 @@ pub fn read() -> SelfReport {
     let io = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
     SelfReport {
         vm_hwm_bytes: field(&status, "VmHWM:").map(|kb| kb * 1024),
+        rss_anon_bytes: field(&status, "RssAnon:").map(|kb| kb * 1024),
         io_read_bytes: field(&io, "read_bytes:"),
         io_write_bytes: field(&io, "write_bytes:"),
     }

@@ -46,6 +46,9 @@ pub struct RunConfig {
     pub compaction: String,
     pub compaction_concurrency: u64,
     pub writer_batch: u64,
+    /// Taken with `--heap-profile` (the profiling node): never compared with a plain run.
+    #[serde(default)]
+    pub heap_profiled: bool,
 }
 
 /// The value of a gated metric (named by its `summary.json` field) in a summary;
@@ -85,6 +88,7 @@ impl RunConfig {
             compaction: n.compaction.to_string(),
             compaction_concurrency: n.compaction_concurrency,
             writer_batch: n.writer_batch,
+            heap_profiled: r.summary.heap_profile.is_some(),
         })
     }
 

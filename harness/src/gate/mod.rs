@@ -304,6 +304,7 @@ mod tests {
                 compaction: "streaming".into(),
                 compaction_concurrency: 1,
                 writer_batch: 512,
+                heap_profiled: false,
             },
             environment: EnvironmentRecord { host: Some("h".into()), ..Default::default() },
             created_at: "t".into(),
@@ -342,5 +343,13 @@ mod tests {
         b.config.blocks = 1000;
         let e = format!("{:#}", a.config.check_same(&b.config, "candidate").unwrap_err());
         assert!(e.contains("blocks: baseline 4000, candidate 1000"), "{e}");
+    }
+
+    #[test]
+    fn a_heap_profiled_run_is_never_gated_against_a_plain_baseline() {
+        let (a, mut b) = (with(&[]), with(&[]));
+        b.config.heap_profiled = true;
+        let e = format!("{:#}", a.config.check_same(&b.config, "candidate").unwrap_err());
+        assert!(e.contains("heap_profiled: baseline false, candidate true"), "{e}");
     }
 }

@@ -2,7 +2,9 @@
 //! comparison, the two sides of `ab`.
 //!
 //! A group's figure for a site is the mean, over the group's runs that have a peak
-//! profile, of the bytes the site held at the peak (a run without the site counts 0).
+//! profile, of the bytes the site held at the peak (a run where the site is not among
+//! its top ten counts 0). Sites are told apart by full function and caller; tables show
+//! the short names.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -20,8 +22,10 @@ pub struct GroupSites {
     pub label: String,
     /// Runs with a peak profile.
     pub profiled: usize,
-    /// Mean bytes by site (`short` name), and the site's mean share.
+    /// Mean bytes by site (full `function` and `via`), and the site's mean share.
     pub sites: BTreeMap<String, (f64, f64)>,
+    /// The short name of each site, for tables.
+    names: BTreeMap<String, String>,
 }
 
 impl GroupSites {
@@ -33,13 +37,15 @@ impl GroupSites {
             return None;
         }
         let n = peaks.len() as f64;
-        let mut sites: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+        let (mut sites, mut names): (BTreeMap<String, (f64, f64)>, BTreeMap<String, String>) = Default::default();
         for site in peaks.iter().flat_map(|p| p.iter()) {
-            let e = sites.entry(site.short()).or_default();
+            let key = format!("{} via {}", site.function, site.via.as_deref().unwrap_or("-"));
+            names.entry(key.clone()).or_insert_with(|| site.short());
+            let e = sites.entry(key).or_default();
             e.0 += site.bytes as f64 / n;
             e.1 += site.share / n;
         }
-        Some(GroupSites { label: label.to_owned(), profiled: peaks.len(), sites })
+        Some(GroupSites { label: label.to_owned(), profiled: peaks.len(), sites, names })
     }
 
     /// This group's largest sites, largest first.
@@ -65,6 +71,11 @@ fn rows(groups: &[GroupSites]) -> Vec<String> {
     keys
 }
 
+/// A site's short name, from whichever group has it.
+fn name(groups: &[GroupSites], key: &str) -> String {
+    groups.iter().find_map(|g| g.names.get(key)).cloned().unwrap_or_else(|| key.to_owned())
+}
+
 fn cell(g: &GroupSites, key: &str) -> String {
     match g.sites.get(key) {
         Some((bytes, share)) => format!("{:.1} MiB ({:.0} %)", bytes / MIB, share * 100.0),
@@ -81,7 +92,7 @@ pub fn markdown(groups: &[GroupSites]) -> String {
     out.push_str("\n|---|");
     out.push_str(&"---:|".repeat(groups.len()));
     for key in rows(groups) {
-        let _ = write!(out, "\n| `{key}` |");
+        let _ = write!(out, "\n| `{}` |", name(groups, &key));
         for g in groups {
             let _ = write!(out, " {} |", cell(g, &key));
         }
@@ -102,7 +113,8 @@ pub fn ab_markdown(base: &GroupSites, head: &GroupSites) -> String {
         base.profiled, head.profiled
     );
     for k in keys {
-        let _ = write!(out, "\n| `{k}` | {} | {} | {:+.1} MiB |", cell(base, &k), cell(head, &k), change(&k));
+        let shown = name(&pair, &k);
+        let _ = write!(out, "\n| `{shown}` | {} | {} | {:+.1} MiB |", cell(base, &k), cell(head, &k), change(&k));
     }
     out.push('\n');
     out

@@ -27,6 +27,9 @@ pub use sites::Site;
 
 /// Longest one conversion (symbolizing a profile) may take before it is abandoned.
 const CONVERT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Longest all of a run's conversions may take (about 0.2 s each here; up to 1,002
+/// profiles a run).
+const CONVERT_BUDGET: Duration = Duration::from_secs(600);
 
 /// `summary.json` `heap_profile`: the run's profiles and what the peak one shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,7 +38,8 @@ pub struct HeapProfileSummary {
     pub sample_interval_bytes: u64,
     /// The profile nearest the run's largest live heap, if one was taken and converted.
     pub peak: Option<PeakProfile>,
-    /// Every profile file kept, in the order taken.
+    /// Every profile file kept: in the order the node announced them (the peak's
+    /// latest replacement where it came; the end last).
     pub files: Vec<ProfileFile>,
     /// Profiles the node announced but that could not be converted, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -77,7 +81,8 @@ pub struct RunProfiles<'a> {
     pub zero_unix_ms: u64,
 }
 
-/// Converts every announced profile (the node has exited) and summarizes them.
+/// Converts every announced profile (the node has exited) and summarizes them. Raw
+/// dumps are never kept, converted or not: their memory map names this machine's paths.
 pub fn convert_all(r: &RunProfiles) -> HeapProfileSummary {
     let dir = r.run_dir.join(crate::run::HEAP_DIR);
     let mut s = HeapProfileSummary {
@@ -86,18 +91,27 @@ pub fn convert_all(r: &RunProfiles) -> HeapProfileSummary {
         files: Vec::new(),
         errors: Vec::new(),
     };
+    let budget_end = Instant::now() + CONVERT_BUDGET;
     for t in r.taken {
-        match convert_one(r, &dir, t) {
+        let outcome = if crate::signals::received().is_some() {
+            Err("not converted: interrupted".to_owned())
+        } else if Instant::now() > budget_end {
+            Err(format!("not converted: the {} s for all conversions were spent", CONVERT_BUDGET.as_secs()))
+        } else {
+            convert_one(r, &dir, t)
+        };
+        match outcome {
             Ok((file, profile)) => {
                 if t.kind == ProfileKind::Peak {
                     s.peak = Some(peak_of(t, &profile, r.heap_live_peak_bytes));
                 }
                 s.files.push(file);
             }
-            Err(e) => s.errors.push(format!("{}: {e}", t.file)),
+            Err(e) => s.errors.push(format!("{}: {}", t.file, e.replace(&format!("{}/", dir.display()), ""))),
         }
     }
-    let node_named = |p: &PeakProfile| p.top_sites.iter().any(|x| x.function.starts_with("syncbench_"));
+    remove_raw(&dir);
+    let node_named = |p: &PeakProfile| p.top_sites.iter().any(|x| sites::is_ours(&x.function));
     if s.peak.as_ref().is_some_and(|p| !node_named(p)) {
         s.errors.push(format!(
             "no site of the peak profile is named in the node's crates: {} lacks function-level debug info \
@@ -106,6 +120,16 @@ pub fn convert_all(r: &RunProfiles) -> HeapProfileSummary {
         ));
     }
     s
+}
+
+/// Removes raw dumps (`*.heap`, `*.tmp`) left in `dir`, and `dir` itself if then empty.
+fn remove_raw(dir: &Path) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.path().extension().is_some_and(|x| x == "heap" || x == "tmp") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
 }
 
 fn peak_of(t: &HeapProfileTaken, profile: &pprof::Profile, run_peak: Option<i64>) -> PeakProfile {
@@ -135,10 +159,10 @@ fn convert_one(r: &RunProfiles, dir: &Path, t: &HeapProfileTaken) -> Result<(Pro
         "Live heap at the run's peak: {} (jemalloc heap profile)",
         crate::units::fmt_bytes(t.heap_live_bytes as f64)
     );
-    run_converter(r.node_bin, &raw, &pb, svg.as_deref().map(|p| (p, title.as_str())))?;
+    run_converter(r.node_bin, dir, &raw, &pb, svg.as_deref().map(|p| (p, title.as_str())))?;
     let mut profile = pprof::read(&pb).map_err(|e| e.to_string())?;
     profile.make_paths_portable(crate::node_bin::workspace_root().as_deref());
-    pprof::write(&pb, &profile).map_err(|e| format!("{}: {e}", pb.display()))?;
+    pprof::write(&pb, &profile).map_err(|e| format!("{stem}.pb.gz: {e}"))?;
     let _ = std::fs::remove_file(&raw);
     let rel = |p: &Path| format!("{}/{}", crate::run::HEAP_DIR, p.file_name().unwrap_or_default().to_string_lossy());
     let file = ProfileFile {
@@ -151,35 +175,53 @@ fn convert_one(r: &RunProfiles, dir: &Path, t: &HeapProfileTaken) -> Result<(Pro
     Ok((file, profile))
 }
 
-/// `<node_bin> convert-heap RAW PPROF [SVG TITLE]`, bounded by [`CONVERT_TIMEOUT`].
-fn run_converter(node_bin: &Path, raw: &Path, pb: &Path, svg: Option<(&Path, &str)>) -> Result<(), String> {
+/// `<node_bin> convert-heap RAW PPROF [SVG TITLE]` run inside `dir` on file names (its
+/// messages then name no directory), bounded by [`CONVERT_TIMEOUT`] and stopped by
+/// SIGINT/SIGTERM; its stderr goes to a file read afterwards (a pipe could fill).
+fn run_converter(node_bin: &Path, dir: &Path, raw: &Path, pb: &Path, svg: Option<(&Path, &str)>) -> Result<(), String> {
+    let name = |p: &Path| p.file_name().unwrap_or_default().to_owned();
+    let err_path = dir.join("convert.err.tmp");
+    let err_file = std::fs::File::create(&err_path).map_err(|e| format!("convert.err.tmp: {e}"))?;
     let mut cmd = Command::new(node_bin);
-    cmd.arg("convert-heap").arg(raw).arg(pb);
+    cmd.current_dir(dir).arg("convert-heap").arg(name(raw)).arg(name(pb));
     if let Some((svg, title)) = svg {
-        cmd.arg(svg).arg(title);
+        cmd.arg(name(svg)).arg(title);
     }
     // The converter is the profiling binary: no profiling of the conversion itself.
-    cmd.env("_RJEM_MALLOC_CONF", "prof:false").stdout(Stdio::null()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| format!("running {} convert-heap: {e}", node_bin.display()))?;
+    cmd.env("_RJEM_MALLOC_CONF", "prof:false").stdout(Stdio::null()).stderr(err_file);
+    let bin = node_bin.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let mut child = cmd.spawn().map_err(|e| format!("running {bin} convert-heap: {e}"))?;
+    let status = wait_bounded(&mut child);
+    let mut err = String::new();
+    if let Ok(f) = std::fs::File::open(&err_path) {
+        let _ = std::io::Read::read_to_string(&mut std::io::Read::take(f, 4096), &mut err);
+    }
+    let _ = std::fs::remove_file(&err_path);
+    match status? {
+        s if s.success() => Ok(()),
+        s => Err(format!("converter failed ({s}): {}", err.trim())),
+    }
+}
+
+fn wait_bounded(child: &mut std::process::Child) -> Result<std::process::ExitStatus, String> {
     let deadline = Instant::now() + CONVERT_TIMEOUT;
-    let status = loop {
+    loop {
         match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(Some(s)) => return Ok(s),
+            Ok(None) if Instant::now() < deadline && crate::signals::received().is_none() => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("conversion took longer than {} s", CONVERT_TIMEOUT.as_secs()));
+                let why = if crate::signals::received().is_some() {
+                    "interrupted".to_owned()
+                } else {
+                    format!("took longer than {} s", CONVERT_TIMEOUT.as_secs())
+                };
+                return Err(format!("conversion {why}"));
             }
             Err(e) => return Err(format!("waiting for the converter: {e}")),
         }
-    };
-    if status.success() {
-        return Ok(());
     }
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut std::io::Read::take(&mut e, 4096), &mut err);
-    }
-    Err(format!("converter failed ({status}): {}", err.trim()))
 }

@@ -68,7 +68,7 @@ pub fn sites(profile: &Profile) -> (Vec<Site>, u64) {
         .into_iter()
         .map(|((function, via), (bytes, at))| Site { function, via, at, bytes, share: share(bytes, total) })
         .collect();
-    out.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.function.cmp(&b.function)));
+    out.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.function.cmp(&b.function)).then_with(|| a.via.cmp(&b.via)));
     (out, total)
 }
 
@@ -109,7 +109,7 @@ impl<'a> Frames<'a> {
     }
 }
 
-fn is_ours(function: &str) -> bool {
+pub fn is_ours(function: &str) -> bool {
     let f = function.trim_start_matches('<');
     f.starts_with("syncbench_") && !f.starts_with("syncbench_allocators")
 }
@@ -134,15 +134,31 @@ fn is_machinery(function: &str) -> bool {
 
 /// Rust's entry points into the global allocator: frames inside them (the allocator,
 /// its profiler's own backtrace code) are never a site.
+/// Exact names only (`scripts/pprof-top.cjs` keeps the same list): a prefix such as
+/// `__rust_` would also match `__rust_begin_short_backtrace` at a thread's root.
+pub const ALLOC_ENTRIES: [&str; 14] = [
+    "__rust_alloc",
+    "__rust_alloc_zeroed",
+    "__rust_realloc",
+    "__rg_alloc",
+    "__rg_alloc_zeroed",
+    "__rg_realloc",
+    "__rdl_alloc",
+    "__rdl_alloc_zeroed",
+    "__rdl_realloc",
+    // C's entry points, and `alloc::alloc::realloc` as a binary without function-level
+    // debug info names it when inlined.
+    "malloc",
+    "calloc",
+    "realloc",
+    "posix_memalign",
+    "aligned_alloc",
+];
+
 fn is_alloc_entry(function: &str) -> bool {
     // Recent compilers name them `__rustc::__rust_alloc`, older ones `__rust_alloc`.
     let f = function.strip_prefix("__rustc::").unwrap_or(function);
-    let rust = ["__rust_", "__rg_", "__rdl_"].iter().any(|p| f.starts_with(p));
-    let global_alloc = f.contains(" as core::alloc::global::GlobalAlloc>::");
-    // C's entry points, and `alloc::alloc::realloc` as a binary without function-level
-    // debug info names it when inlined.
-    let c = ["malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc"].contains(&f);
-    rust || global_alloc || c
+    ALLOC_ENTRIES.contains(&f) || f.contains(" as core::alloc::global::GlobalAlloc>::")
 }
 
 fn attribute(stack: &[Frame]) -> (String, Option<String>, Option<String>) {
@@ -196,6 +212,22 @@ pub(crate) mod tests {
         let (s, _) = sites(&p);
         assert_eq!(s[0].function, "read_file");
         assert_eq!(s[1].function, "parse_all");
+    }
+
+    /// A thread's root frame `__rust_begin_short_backtrace` is not an allocator entry:
+    /// treating every `__rust_` name as one discarded the node's frames below it.
+    #[test]
+    fn a_threads_root_frame_does_not_hide_the_node() {
+        let p = profile_of(&[(
+            &[
+                "je_malloc",
+                "__rustc::__rust_alloc",
+                "syncbench_node::wal::reader::scan",
+                "std::sys::backtrace::__rust_begin_short_backtrace",
+            ],
+            8,
+        )]);
+        assert_eq!(sites(&p).0[0].function, "syncbench_node::wal::reader::scan");
     }
 
     #[test]

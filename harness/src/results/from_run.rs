@@ -75,7 +75,7 @@ impl Summary {
             sampler_cpu_pct_of_core: cost_pct,
             heap_live_peak_bytes: n.heap_live_peak_bytes,
             heap_live_end_bytes: n.heap_live_end_bytes,
-            retained_end_bytes: retained_end(&c.samples, &obs.stats),
+            retained_end_bytes: retained_end(node_summary),
             alloc_count: n.alloc_count,
             alloc_bytes_total: n.alloc_bytes_total,
             store_bytes_written: n.store_bytes_written,
@@ -123,11 +123,11 @@ impl NodeFigures {
     }
 }
 
-/// RssAnon of the last sample minus the live heap the node last reported at or before it.
-fn retained_end(samples: &[Sample], stats: &[crate::run::events::StatsPoint]) -> Option<i64> {
-    let last = samples.last()?;
-    let heap = stats.iter().rev().find(|p| p.t_ms <= last.t_ms)?;
-    Some(last.mem.rss_anon as i64 - heap.heap_live_bytes)
+/// The node's RssAnon minus its live heap, both read by the node after the session
+/// (its `node_summary`): one moment, no sampling skew.
+fn retained_end(node_summary: Option<&NodeSummary>) -> Option<i64> {
+    let n = node_summary?;
+    Some(n.self_report?.rss_anon_bytes? as i64 - n.heap_live_bytes?)
 }
 
 /// The node's own peak resident set and where it was read: the node's final report

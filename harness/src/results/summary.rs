@@ -70,9 +70,10 @@ pub struct Summary {
     /// Live heap after the session (pipeline drained, compactions done): what stays
     /// allocated — leaks show here exactly.
     pub heap_live_end_bytes: Option<i64>,
-    /// RssAnon minus the live heap at the run's last sample: memory the process holds
-    /// that the program does not (allocator retention, fragmentation, size-class
-    /// rounding, stacks). Absent without both figures.
+    /// The node's RssAnon minus its live heap after the session (both read by the node
+    /// at the same moment, in `node_summary`): memory the process holds that the
+    /// program does not (allocator retention, fragmentation, size-class rounding,
+    /// stacks). Absent when the node did not report both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retained_end_bytes: Option<i64>,
     pub alloc_count: Option<u64>,

@@ -18,6 +18,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use syncbench_node::config::NodeMode;
 use syncbench_node::events::{EventLine, NodeEvent, NodeStart, NodeSummary, Stats};
+use syncbench_node::heap_profile::{HeapProfileTaken, ProfileKind};
 
 use crate::time::{unix_ms, RunClock};
 
@@ -62,7 +63,7 @@ pub struct Observed {
     pub errors: Vec<String>,
     pub tail: VecDeque<String>,
     /// Heap profile files the node announced (at most the node's own bound).
-    pub heap_profiles: Vec<syncbench_node::heap_profile::HeapProfileTaken>,
+    pub heap_profiles: Vec<HeapProfileTaken>,
 }
 
 /// Shared, lock-protected view of what the node reported.
@@ -240,6 +241,17 @@ impl FloorCharBoundary for str {
 /// Heap profiles kept from one run: the node's periodic bound plus the peak and the end.
 const HEAP_PROFILES_MAX: usize = syncbench_node::heap_profile::PERIODIC_MAX as usize + 2;
 
+/// A newer peak profile replaces the older one (the node overwrote its file); others
+/// are kept in the order announced, up to [`HEAP_PROFILES_MAX`].
+fn keep_profile(kept: &mut Vec<HeapProfileTaken>, taken: HeapProfileTaken) {
+    if taken.kind == ProfileKind::Peak {
+        kept.retain(|t| t.kind != ProfileKind::Peak);
+    }
+    if kept.len() < HEAP_PROFILES_MAX {
+        kept.push(taken);
+    }
+}
+
 fn observe(obs: &NodeObservations, t: u64, e: NodeEvent) {
     let Ok(mut s) = obs.state.lock() else { return };
     match e {
@@ -260,7 +272,7 @@ fn observe(obs: &NodeObservations, t: u64, e: NodeEvent) {
         NodeEvent::NodeStart(start) => s.node_start = Some(start),
         NodeEvent::NodeSummary(summary) => s.node_summary = Some(summary),
         NodeEvent::Error { message, .. } => s.errors.push(message),
-        NodeEvent::HeapProfile(taken) if s.heap_profiles.len() < HEAP_PROFILES_MAX => s.heap_profiles.push(taken),
+        NodeEvent::HeapProfile(taken) => keep_profile(&mut s.heap_profiles, taken),
         _ => {}
     }
 }

@@ -231,11 +231,12 @@ fn cpu_probe(plan: &Plan, env: &[(String, String)]) -> Result<ceiling::CpuProbe>
     let scratch = plan.data_dir.join("cpu-probe");
     let socket = plan.socket_dir.join("cpu-probe.sock");
     let probe = fs::create_dir(&scratch).map_err(anyhow::Error::from).and_then(|()| {
-        // Same binary (a profiled run's probe samples allocations too), but no profiles.
+        // A profiled run's probe profiles too (the node samples only with a profile
+        // directory), into the scratch directory removed afterwards.
         let node = syncbench_node::Config {
             socket: socket.clone(),
             data: scratch.join("node"),
-            heap_profile_dir: None,
+            heap_profile_dir: plan.node.heap_profile_dir.as_ref().map(|_| scratch.join("heap")),
             ..plan.node.clone()
         };
         ceiling::cpu(ceiling::CpuProbeSetup {
