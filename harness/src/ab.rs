@@ -89,10 +89,11 @@ pub fn run(a: &AbArgs) -> Result<()> {
     if !untrusted.is_empty() {
         return Err(RunFailed(format!("ab: refusing to compare unverified runs: {}", untrusted.join("; "))).into());
     }
-    let rows = paired_rows(&dir, floor_pct / 100.0)?;
+    let (base, head) = sides(&dir)?;
+    let rows = paired_rows(&base, &head, floor_pct / 100.0);
     let (text, regressions) = judge(&rows, floor_pct);
     println!("{text}");
-    let heap = heap_diff(&dir)?;
+    let heap = heap_diff(&base, &head);
     if let Some(h) = &heap {
         println!("\nheap at the peak, base vs head (jemalloc heap profiles):\n{h}");
     }
@@ -124,11 +125,10 @@ fn sides(dir: &std::path::Path) -> Result<(Vec<Summary>, Vec<Summary>)> {
 }
 
 /// Base and head's top sites at the peak side by side, when both sides were profiled.
-fn heap_diff(dir: &std::path::Path) -> Result<Option<String>> {
+fn heap_diff(base: &[Summary], head: &[Summary]) -> Option<String> {
     use crate::heap::diff::{ab_markdown, GroupSites};
-    let (base, head) = sides(dir)?;
     let side = |label, runs: &[Summary]| GroupSites::of(label, &runs.iter().collect::<Vec<_>>());
-    Ok(side("base", &base).zip(side("head", &head)).map(|(b, h)| ab_markdown(&b, &h)))
+    side("base", base).zip(side("head", head)).map(|(b, h)| ab_markdown(&b, &h))
 }
 
 /// One time metric, head vs base.
@@ -148,14 +148,13 @@ pub struct PairedRow {
 /// cancels slow drift of the machine's speed, which on a shared VM is larger than the
 /// difference being looked for (measured: user CPU time of identical runs drifting
 /// 25 % over a suite while every adjacent pair kept its order).
-pub fn paired_rows(dir: &std::path::Path, floor: f64) -> Result<Vec<PairedRow>> {
-    let (base, head) = sides(dir)?;
-    let rows = METRICS
+pub fn paired_rows(base: &[Summary], head: &[Summary], floor: f64) -> Vec<PairedRow> {
+    METRICS
         .iter()
         .filter(|m| TIME_METRICS.contains(&m.key))
         .filter_map(|m| {
             let pairs: Vec<(f64, f64)> =
-                base.iter().zip(&head).filter_map(|(b, h)| Some(((m.extract)(b)?, (m.extract)(h)?))).collect();
+                base.iter().zip(head).filter_map(|(b, h)| Some(((m.extract)(b)?, (m.extract)(h)?))).collect();
             if pairs.is_empty() {
                 return None;
             }
@@ -171,8 +170,7 @@ pub fn paired_rows(dir: &std::path::Path, floor: f64) -> Result<Vec<PairedRow>> 
                 verdict: stats::verdict_of((pairs.len(), pairs.len()), lo, hi, floor, m.direction),
             })
         })
-        .collect();
-    Ok(rows)
+        .collect()
 }
 
 fn verdict_text(v: Verdict, md: bool) -> &'static str {

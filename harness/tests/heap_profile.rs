@@ -7,34 +7,26 @@ mod common;
 
 use std::io::Read;
 use std::path::Path;
+use std::process::Output;
 
 use common::{json, node_bin_prof, syncbench, text};
 use serde_json::Value;
 
+/// `syncbench ingest --heap-profile` of the smoke workload on the profiling node, into
+/// `<dir>/run`, with `extra` arguments.
+fn profiled_ingest(dir: &Path, extra: &[&str]) -> Output {
+    let node = node_bin_prof().display().to_string();
+    let mut args = vec!["ingest", "--alloc", "jemalloc", "--heap-profile", "--workload", "smoke", "--node-bin", &node];
+    args.extend(["--out", "run", "--data-dir", "data", "--no-ceilings"]);
+    args.extend_from_slice(extra);
+    syncbench(&args, dir)
+}
+
 /// A profiled smoke run with `compaction` and two compactions at once.
 fn profiled_run(dir: &Path, compaction: &str, extra: &[&str]) -> Value {
-    let node = node_bin_prof().display().to_string();
-    let mut args = vec![
-        "ingest",
-        "--alloc",
-        "jemalloc",
-        "--heap-profile",
-        "--workload",
-        "smoke",
-        "--compaction",
-        compaction,
-        "--compaction-concurrency",
-        "2",
-        "--node-bin",
-        &node,
-        "--out",
-        "run",
-        "--data-dir",
-        "data",
-        "--no-ceilings",
-    ];
+    let mut args = vec!["--compaction", compaction, "--compaction-concurrency", "2"];
     args.extend_from_slice(extra);
-    let out = syncbench(&args, dir);
+    let out = profiled_ingest(dir, &args);
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("heap at peak"), "the human summary names the peak's sites:\n{stdout}");
@@ -115,27 +107,8 @@ fn check_files(run: &Path, s: &Value) {
 #[test]
 fn a_node_that_dies_still_leaves_its_peak_profile() {
     let dir = tempfile::tempdir().unwrap();
-    let node = node_bin_prof().display().to_string();
-    let args = [
-        "ingest",
-        "--alloc",
-        "jemalloc",
-        "--heap-profile",
-        "--workload",
-        "smoke",
-        "--compaction",
-        "buffered",
-        "--node-bin",
-        &node,
-        "--out",
-        "run",
-        "--data-dir",
-        "data",
-        "--no-ceilings",
-        "--node-arg=--fault=abort",
-        "--node-arg=--fault-at-block=3500",
-    ];
-    let out = syncbench(&args, dir.path());
+    let args = ["--compaction", "buffered", "--node-arg=--fault=abort", "--node-arg=--fault-at-block=3500"];
+    let out = profiled_ingest(dir.path(), &args);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let s = json(&dir.path().join("run/summary.json"));
     assert_eq!(s["outcome"], "crashed", "{s}");

@@ -109,9 +109,8 @@ impl NodeFigures {
         let last = obs.stats.last();
         let done: Vec<u64> = obs.compactions.iter().filter_map(|s| Some(s.end_ms? - s.start_ms)).collect();
         let segments: u64 = obs.compactions.iter().filter(|s| s.end_ms.is_some()).map(|s| s.bytes_out).sum();
-        let stats_peak = obs.stats.iter().map(|s| s.heap_live_bytes);
         NodeFigures {
-            heap_live_peak_bytes: stats_peak.chain(n.and_then(|n| n.heap_live_peak_bytes)).max(),
+            heap_live_peak_bytes: obs.heap_live_peak_bytes(),
             heap_live_end_bytes: n.and_then(|n| n.heap_live_bytes),
             alloc_count: n.and_then(|n| n.alloc_count).or(last.map(|s| s.alloc_count)),
             alloc_bytes_total: n.and_then(|n| n.alloc_bytes_total).or(last.map(|s| s.alloc_bytes_total)),

@@ -79,6 +79,12 @@ impl Observed {
     pub fn node_mode(&self) -> Option<NodeMode> {
         self.node_start.as_ref()?.mode
     }
+
+    /// The run's largest live heap: the stats events' and the node's own (2 ms) peak.
+    pub fn heap_live_peak_bytes(&self) -> Option<i64> {
+        let stats_peak = self.stats.iter().map(|s| s.heap_live_bytes);
+        stats_peak.chain(self.node_summary.as_ref().and_then(|n| n.heap_live_peak_bytes)).max()
+    }
 }
 
 impl NodeObservations {

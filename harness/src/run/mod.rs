@@ -305,12 +305,7 @@ fn convert_heap_profiles(
         node_bin: &plan.node_bin,
         run_dir: &plan.run_dir,
         taken: &s.heap_profiles,
-        heap_live_peak_bytes: s
-            .stats
-            .iter()
-            .map(|p| p.heap_live_bytes)
-            .max()
-            .max(s.node_summary.as_ref().and_then(|n| n.heap_live_peak_bytes)),
+        heap_live_peak_bytes: s.heap_live_peak_bytes(),
         zero_unix_ms: crate::time::unix_ms(c.clock.zero_wall),
     });
     phase.done(&format!("{} converted, {} failed", converted.files.len(), converted.errors.len()));
