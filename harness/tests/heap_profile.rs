@@ -121,3 +121,34 @@ fn a_node_that_dies_still_leaves_its_peak_profile() {
         .collect();
     assert!(raw.is_empty(), "raw dumps left: {raw:?}");
 }
+
+/// Regression: the converter runs inside the run's heap/ directory, so a relative
+/// `--node-bin` (as `ab --head-node target/profiling/…` passes it) was not found and
+/// no profile was converted.
+#[test]
+fn a_relative_node_bin_still_converts() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(node_bin_prof(), dir.path().join("prof-node")).unwrap();
+    let args = [
+        "ingest",
+        "--alloc",
+        "jemalloc",
+        "--heap-profile",
+        "--workload",
+        "smoke",
+        "--blocks",
+        "1000",
+        "--node-bin",
+        "./prof-node",
+        "--out",
+        "run",
+        "--data-dir",
+        "data",
+        "--no-ceilings",
+    ];
+    let out = syncbench(&args, dir.path());
+    assert!(out.status.success(), "{}", text(&out));
+    let s = json(&dir.path().join("run/summary.json"));
+    assert!(s["heap_profile"]["errors"].is_null(), "{}", s["heap_profile"]);
+    assert!(!top_sites(&s).is_empty());
+}

@@ -182,7 +182,10 @@ fn run_converter(node_bin: &Path, dir: &Path, raw: &Path, pb: &Path, svg: Option
     let name = |p: &Path| p.file_name().unwrap_or_default().to_owned();
     let err_path = dir.join("convert.err.tmp");
     let err_file = std::fs::File::create(&err_path).map_err(|e| format!("convert.err.tmp: {e}"))?;
-    let mut cmd = Command::new(node_bin);
+    // Absolute: the converter runs inside `dir`, where a relative `--node-bin` (as `ab
+    // --head-node target/…` passes it) would not be found.
+    let node_bin = std::path::absolute(node_bin).map_err(|e| format!("{}: {e}", node_bin.display()))?;
+    let mut cmd = Command::new(&node_bin);
     cmd.current_dir(dir).arg("convert-heap").arg(name(raw)).arg(name(pb));
     if let Some((svg, title)) = svg {
         cmd.arg(name(svg)).arg(title);
