@@ -116,11 +116,11 @@ pub fn benches(c: &mut Criterion, alloc: &str) {
     let tmp = dir.path().join("segment.tmp");
     g.bench_function("buffered", |b| b.iter(|| buffered::compact(&big, &tmp, 0).expect("compact").bytes_out));
     g.bench_function("streaming", |b| {
-        b.iter(|| streaming::compact(&big, &tmp, 0, index.clone()).expect("compact").bytes_out)
+        b.iter(|| streaming::compact(&big, &tmp, 0, index.clone(), streaming::CHUNK_BYTES).expect("compact").bytes_out)
     });
     // A WAL reopened after a restart has no writer index: pass 1 scans its headers.
     g.bench_function("streaming_scan", |b| {
-        b.iter(|| streaming::compact(&big, &tmp, 0, None).expect("compact").bytes_out)
+        b.iter(|| streaming::compact(&big, &tmp, 0, None, streaming::CHUNK_BYTES).expect("compact").bytes_out)
     });
     g.finish();
 }

@@ -31,7 +31,19 @@ fn cycles() -> u64 {
 
 #[test]
 fn acknowledged_blocks_survive_kill_9_across_restarts() {
+    torture(1);
+}
+
+/// The same with 16 peer connections: blocks of one window arrive over 16 runtime
+/// tasks in any order, acknowledgements on the first connection.
+#[test]
+fn acknowledged_blocks_survive_kill_9_with_16_peers() {
+    torture(16);
+}
+
+fn torture(peers: usize) {
     let cycles = cycles();
+    let peers_arg = peers.to_string();
     let spec = small_spec((cycles * 300).max(30_000), 1_000);
     let dir = tempfile::tempdir().unwrap();
     let (data, socket) = (dir.path().join("data"), dir.path().join("node.sock"));
@@ -47,7 +59,7 @@ fn acknowledged_blocks_survive_kill_9_across_restarts() {
             &data,
             &socket,
             spec.shard_size,
-            &["--writer-batch", "64", "--max-batch-delay-ms", "20"],
+            &["--writer-batch", "64", "--max-batch-delay-ms", "20", "--peers", &peers_arg],
             &[],
         );
         if cycle % 10 == 3 {
@@ -63,7 +75,7 @@ fn acknowledged_blocks_survive_kill_9_across_restarts() {
         assert_no_orphans(&data, cycle);
         // Send a bounded slice of the remaining blocks; kill after a random number of
         // acknowledgements (then a random few hundred µs), i.e. mid-batch or mid-compaction.
-        let session = Session::start(node.connect(), &spec, &acked, Some(PER_CYCLE), false);
+        let session = Session::start_peers(node.connect_peers(peers), &spec, &acked, Some(PER_CYCLE), false);
         let target = rng.below(PER_CYCLE as u64) as usize;
         let deadline = Instant::now() + Duration::from_secs(20);
         while session.acked_count() < target && Instant::now() < deadline {
@@ -76,9 +88,10 @@ fn acknowledged_blocks_survive_kill_9_across_restarts() {
         acked.extend(got);
     }
     // A final clean session completes the workload, then everything is checked.
-    let mut node = Node::start(bin, &data, &socket, spec.shard_size, &["--writer-batch", "64"], &[]);
+    let mut node =
+        Node::start(bin, &data, &socket, spec.shard_size, &["--writer-batch", "64", "--peers", &peers_arg], &[]);
     assert!(node.wait_ready(), "final start failed: {}", node.stderr());
-    let (got, done) = Session::start(node.connect(), &spec, &acked, None, true).join();
+    let (got, done) = Session::start_peers(node.connect_peers(peers), &spec, &acked, None, true).join();
     let status = node.child.wait().unwrap();
     assert!(matches!(done, Some(Frame::Done { .. })), "final session ended with {done:?}; stderr: {}", node.stderr());
     assert!(status.success());
@@ -87,7 +100,7 @@ fn acknowledged_blocks_survive_kill_9_across_restarts() {
     let checked = verify(&data, &spec, &acked);
     assert_eq!(checked as u64, spec.blocks, "every block of the workload is stored exactly once");
     eprintln!(
-        "kill -9 cycles: {cycles}, blocks acknowledged before the final session: {before_final}, torn tails repaired: {torn_tails}, orphans removed: {orphans_removed}, \
+        "kill -9 cycles: {cycles}, peers: {peers}, blocks acknowledged before the final session: {before_final}, torn tails repaired: {torn_tails}, orphans removed: {orphans_removed}, \
          blocks verified: {checked}, {:.1} s",
         started.elapsed().as_secs_f64()
     );

@@ -58,6 +58,9 @@ pub fn run(a: &AbArgs) -> Result<()> {
             (a.heap_profile_sides, name),
             (ProfiledSides::Both, _) | (ProfiledSides::Base, "base") | (ProfiledSides::Head, "head")
         ),
+        peers: None,
+        worker_threads: None,
+        duration_s: None,
     };
     let plan = SuitePlan {
         cells: vec![cell("base", &a.base_node), cell("head", &a.head_node)],

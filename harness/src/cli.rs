@@ -67,7 +67,7 @@ pub struct IngestArgs {
     /// Compactions allowed at once in the node.
     #[arg(long, default_value_t = 1)]
     pub compaction_concurrency: u64,
-    /// Built-in workload name (smoke, mainnet, mainnet-large, early-chain) or spec path.
+    /// Built-in workload name (smoke, mainnet, mainnet-large, early-chain, soak) or spec path.
     #[arg(long, default_value = syncbench_workloads::DEFAULT_WORKLOAD)]
     pub workload: String,
     #[command(flatten)]
@@ -94,6 +94,16 @@ pub struct IngestArgs {
     /// Skip the free-disk check.
     #[arg(long)]
     pub no_disk_check: bool,
+    /// Connections the driver spreads each arrival window over (the node's peers).
+    #[arg(long, default_value_t = crate::options::DEFAULT_PEERS)]
+    pub peers: u64,
+    /// Worker threads of the node's tokio runtime (default: one per core).
+    #[arg(long)]
+    pub worker_threads: Option<u64>,
+    /// Stop sending after this long (e.g. 5m) instead of at the workload's end; the run
+    /// is complete when every block sent is acknowledged. For soak runs.
+    #[arg(long)]
+    pub duration: Option<String>,
     #[command(flatten)]
     pub settings: RunSettingsArgs,
 }
@@ -147,6 +157,15 @@ pub struct MatrixArgs {
     pub compaction: Vec<CompactionMode>,
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub compaction_concurrency: Vec<u64>,
+    /// Driver connections per run (comma-separated: an axis).
+    #[arg(long, value_delimiter = ',', default_value = "16")]
+    pub peers: Vec<u64>,
+    /// Node runtime worker threads (comma-separated: an axis; `default` = one per core).
+    #[arg(long, value_delimiter = ',', default_value = "default")]
+    pub worker_threads: Vec<String>,
+    /// Run lengths (comma-separated: an axis; `full` = the whole workload), e.g. 5m.
+    #[arg(long, value_delimiter = ',', default_value = "full")]
+    pub duration: Vec<String>,
     /// Repetitions of every cell (interleaved across cells, never back to back).
     #[arg(long, default_value_t = 3)]
     pub repeat: u32,

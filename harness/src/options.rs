@@ -50,7 +50,18 @@ pub struct IngestOptions {
     pub full_summary: bool,
     /// Heap profiles with the profiling node build (jemalloc only).
     pub heap_profile: Option<HeapProfile>,
+    /// Driver connections (`--peers`).
+    pub peers: u64,
+    /// The node runtime's worker threads (`None`: one per core).
+    pub worker_threads: Option<u64>,
+    /// Stop sending after this long (`None`: the whole workload).
+    pub duration: Option<Duration>,
 }
+
+/// Driver connections unless told otherwise: a history node fetches from many peers.
+pub const DEFAULT_PEERS: u64 = 16;
+/// Bounds of `--duration`.
+const DURATION_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(24 * 3600));
 
 /// `--heap-profile`: what to capture besides the peak and the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +74,11 @@ impl IngestOptions {
         let arena_max = ArenaMax::parse(&a.arena_max).map_err(|e| input(format!("--arena-max: {e}")))?;
         let workload = resolve_workload(&a.workload, &a.overrides, a.shard_size)?;
         let settings = RunSettings::from_args(&a.settings)?;
+        let duration = a.duration.as_deref().map(parse_run_duration).transpose()?;
         let o = IngestOptions {
+            peers: a.peers,
+            worker_threads: a.worker_threads,
+            duration,
             alloc: a.alloc,
             arena_max,
             alloc_conf: a.alloc_conf,
@@ -108,6 +123,9 @@ impl IngestOptions {
             verify_sample: settings.verify_sample,
             full_summary: false,
             heap_profile: settings.heap_profile,
+            peers: DEFAULT_PEERS,
+            worker_threads: None,
+            duration: None,
         }
     }
 
@@ -141,7 +159,12 @@ impl IngestOptions {
         if self.alloc_conf.is_some() && self.alloc == Allocator::Glibc {
             return flag("alloc-conf", "glibc has no allocator configuration string; use --arena-max".into());
         }
+        if self.duration.is_some_and(|d| d >= self.timeout) {
+            return flag("duration", format!("must be shorter than --timeout ({:?})", self.timeout));
+        }
         let ranges = [
+            ("peers", self.peers, syncbench_node::config::PEERS_MAX),
+            ("worker-threads", self.worker_threads.unwrap_or(1), syncbench_node::config::WORKER_THREADS_MAX),
             ("compaction-concurrency", self.compaction_concurrency, COMPACTION_CONCURRENCY_MAX),
             ("writer-batch", self.writer_batch, WRITER_BATCH_MAX),
             ("shard-size", self.workload.shard_size, SHARD_SIZE_MAX),
@@ -150,6 +173,9 @@ impl IngestOptions {
             if !(1..=max).contains(&value) {
                 return flag(name, format!("expected 1..={max}, got {value}"));
             }
+        }
+        if self.node_args.iter().any(|a| a == "--peers" || a.starts_with("--peers=")) {
+            return flag("node-arg", "--peers is the driver's: use syncbench's --peers (both ends must agree)".into());
         }
         self.node_config("s".into(), "d".into()).map(drop)
     }
@@ -179,6 +205,15 @@ impl IngestOptions {
         if let Some(m) = self.mem_limit_bytes {
             a.extend(["--mem-limit".into(), m.to_string()]);
         }
+        if self.peers != DEFAULT_PEERS {
+            a.extend(["--peers".into(), self.peers.to_string()]);
+        }
+        if let Some(n) = self.worker_threads {
+            a.extend(["--worker-threads".into(), n.to_string()]);
+        }
+        if let Some(d) = self.duration {
+            a.extend(["--duration".into(), format!("{}s", d.as_secs_f64())]);
+        }
         a.extend(self.node_args.iter().map(|n| format!("--node-arg={n}")));
         if !self.ceilings {
             a.push("--no-ceilings".into());
@@ -202,12 +237,19 @@ impl IngestOptions {
     /// cell). A profiled run is another configuration (another binary): its figures are
     /// never pooled with unprofiled ones.
     pub fn cell_label(&self) -> String {
-        let label = cell_label(self.alloc, self.arena_max, self.compaction, self.compaction_concurrency);
+        let mut label = cell_label(self.alloc, self.arena_max, self.compaction, self.compaction_concurrency);
+        label.push_str(&self.shape_suffix());
         if self.heap_profile.is_some() {
             format!("{label}{PROFILED_SUFFIX}")
         } else {
             label
         }
+    }
+
+    /// `[_pN][_wtN][_dNs]`: peers other than the default, the runtime's worker threads
+    /// if set, the run's duration if limited (each another configuration).
+    pub fn shape_suffix(&self) -> String {
+        shape_suffix(self.peers, self.worker_threads, self.duration)
     }
 
     /// The node's configuration for this run: the run's settings, then every
@@ -221,6 +263,8 @@ impl IngestOptions {
             compaction: self.compaction,
             compaction_concurrency: self.compaction_concurrency,
             stats_interval_ms: NODE_STATS_INTERVAL_MS,
+            peers: self.peers,
+            worker_threads: self.worker_threads,
             ..syncbench_node::Config::new(socket, data)
         };
         let node_args = self.node_args.iter().map(Into::into);
@@ -231,6 +275,21 @@ impl IngestOptions {
             input(format!("--node-arg: {first} (the node's flags: `{} --help`)", self.alloc.node_bin_name()))
         })
     }
+}
+
+/// `[_pN][_wtN][_dNs]` (see [`IngestOptions::shape_suffix`]).
+pub fn shape_suffix(peers: u64, worker_threads: Option<u64>, duration: Option<Duration>) -> String {
+    let mut s = String::new();
+    if peers != DEFAULT_PEERS {
+        s.push_str(&format!("_p{peers}"));
+    }
+    if let Some(n) = worker_threads {
+        s.push_str(&format!("_wt{n}"));
+    }
+    if let Some(d) = duration {
+        s.push_str(&format!("_d{}s", d.as_secs()));
+    }
+    s
 }
 
 /// Appended to the cell name of a run with heap profiles.
@@ -293,6 +352,16 @@ impl RunSettings {
             verify_sample: a.verify_sample,
         })
     }
+}
+
+/// Parses `--duration` (1s..=24h).
+pub fn parse_run_duration(text: &str) -> Result<Duration> {
+    let d = parse_duration(text).map_err(|e| input(format!("--duration: {e}")))?;
+    let (lo, hi) = DURATION_RANGE;
+    if d < lo || d > hi {
+        return Err(input(format!("--duration: expected 1s..=24h, got {text}")));
+    }
+    Ok(d)
 }
 
 /// Loads a workload and applies command-line overrides.

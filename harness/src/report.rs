@@ -215,6 +215,7 @@ mod tests {
             flushes: Vec::new(),
             allocator: Vec::new(),
             latency: Vec::new(),
+            ratchet: Vec::new(),
         }
     }
 

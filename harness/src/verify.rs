@@ -54,9 +54,15 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
         bytes += got.len() as u64;
     }
     let stored_set: BTreeSet<u64> = stored.iter().copied().collect();
-    let mut missing = 0;
+    let (mut missing, mut expired) = (0, 0);
     if let Some(acked) = &acked {
-        for n in acked.iter().filter(|n| !stored_set.contains(n)) {
+        for &n in acked.iter().filter(|n| !stored_set.contains(n)) {
+            // A shard deleted by the node's --retain-shards left a tombstone: its
+            // blocks are gone on purpose, not lost.
+            if reader.is_expired(n) {
+                expired += 1;
+                continue;
+            }
             missing += 1;
             problems.push(format!("acknowledged block {n} is missing"));
         }
@@ -66,9 +72,10 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
         "verified {} stored blocks ({}) in {secs:.1} s{}",
         stored.len(),
         fmt_bytes(bytes as f64),
-        acked
-            .as_ref()
-            .map_or(String::new(), |a| format!("; {} acknowledged blocks checked, {missing} missing", a.len()))
+        acked.as_ref().map_or(String::new(), |a| format!(
+            "; {} acknowledged blocks checked, {missing} missing, {expired} expired by retention",
+            a.len()
+        ))
     );
     if problems.is_empty() {
         println!("all stored blocks are byte-identical to the generator");
@@ -109,6 +116,14 @@ pub struct SampleCheck {
     pub problems: Vec<String>,
     /// Problems beyond those listed.
     pub problems_unlisted: u64,
+    /// Sampled blocks whose shard the node deleted on purpose (`--retain-shards`, a
+    /// tombstone on disk): not read, not a problem.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub expired: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl SampleCheck {
@@ -149,6 +164,7 @@ pub fn check_sample(data: &Path, spec: &syncbench_workloads::WorkloadSpec, numbe
                     check.problem(format!("acknowledged block {n} differs from the generator"));
                 }
             }
+            Ok(false) if reader.is_expired(n) => check.expired += 1,
             Ok(false) => check.problem(format!("acknowledged block {n} is not in the store")),
             Err(e) => check.problem(format!("acknowledged block {n} cannot be read: {e}")),
         }

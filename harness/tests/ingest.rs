@@ -84,10 +84,12 @@ fn one_time_axis_with_ceilings_on(run: &std::path::Path) {
     assert!(!after_stats.is_empty());
     assert!(after_stats.iter().all(|r| r[heap] != u64::MAX), "a row after the first stats tick lacks heap_live_bytes");
     // Streaming compaction reads the WAL back with O_DIRECT: the first real rise of
-    // io_read_bytes is the first compaction, within one sample interval of its event.
+    // io_read_bytes is the first compaction, within two sample intervals of its event
+    // (the compaction starts a blocking-pool thread and shares two cores with the
+    // runtime's workers and this binary's other tests; a clock offset would be seconds).
     let rise = rows.windows(2).find(|w| w[1][io_read] > w[0][io_read] + (1 << 20)).map(|w| w[1][t]).unwrap();
     assert!(
-        rise >= compaction_t && rise <= compaction_t + 100 + 20,
+        rise >= compaction_t && rise <= compaction_t + 200 + 20,
         "first read rise at {rise} ms, first compaction_start at {compaction_t} ms"
     );
     let hlog = std::fs::read_to_string(run.join("latency/histograms.hlog")).unwrap();

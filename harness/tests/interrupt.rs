@@ -35,7 +35,11 @@ fn interrupting_a_run_at_any_moment_leaves_nothing_behind() {
     let mut outcomes = Vec::new();
     for i in 0..20 {
         state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        let delay = Duration::from_millis(300 + (state >> 33) % 6500);
+        // Every fourth kill waits for the node to start (the last ceiling probe done) and
+        // lands within 400 ms of it: the seeded delays alone depend on how long this
+        // machine's probes take, and could all miss the node's run.
+        let during_node = i % 4 == 1;
+        let delay = Duration::from_millis(if during_node { (state >> 33) % 400 } else { 300 + (state >> 33) % 6500 });
         let sig = if i % 2 == 0 { libc::SIGINT } else { libc::SIGTERM };
         let run = format!("run{i}");
         let mut child = Command::new(SYNCBENCH)
@@ -48,6 +52,10 @@ fn interrupting_a_run_at_any_moment_leaves_nothing_behind() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let node_started = drain_stderr(&mut child, "CPU probe 2 of 2:");
+        if during_node {
+            assert!(node_started.recv_timeout(Duration::from_secs(60)).is_ok(), "run {i}: the node never started");
+        }
         std::thread::sleep(delay);
         // SAFETY: kill(2) on our own child.
         unsafe { libc::kill(child.id() as i32, sig) };
@@ -74,6 +82,22 @@ fn interrupting_a_run_at_any_moment_leaves_nothing_behind() {
     eprintln!("outcomes of 20 interrupted runs: {outcomes:?}");
     assert!(outcomes.iter().any(|o| o == "interrupted"), "some kills must land during the node run");
     assert!(outcomes.iter().any(|o| o == "none"), "some kills must land before the node ran");
+}
+
+/// Reads the child's stderr to its end on a thread (so the pipe never fills); the
+/// receiver hears once a line containing `marker` has been read.
+fn drain_stderr(child: &mut std::process::Child, marker: &'static str) -> std::sync::mpsc::Receiver<()> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().expect("stderr piped");
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains(marker) {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx
 }
 
 /// Regression: SIGTERM while the node hung left an orphan node (parent pid 1); so did a

@@ -15,6 +15,15 @@ pub const DEFAULT_WRITER_BATCH: u64 = 512;
 pub const SHARD_SIZE_MAX: u64 = 10_000_000;
 pub const WRITER_BATCH_MAX: u64 = 65_536;
 pub const COMPACTION_CONCURRENCY_MAX: u64 = 64;
+pub const PEERS_MAX: u64 = 256;
+pub const WORKER_THREADS_MAX: u64 = 256;
+/// Bounds of `--chunk-bytes`: the mid-size range where glibc keeps freed buffers in its
+/// arenas once its dynamic mmap threshold has risen (128 KiB up to 32 MiB).
+pub const CHUNK_BYTES_MIN: u64 = 128 << 10;
+pub const CHUNK_BYTES_MAX: u64 = 32 << 20;
+/// Default `--cache-mib`: the recent-block cache of a node serving this workload
+/// (about 1,000 mainnet-sized blocks of decoded headers, transactions and receipts).
+pub const DEFAULT_CACHE_MIB: u64 = 64;
 
 /// A sharded chain-history store fed blocks over a Unix socket.
 #[derive(Debug, Clone, Parser)]
@@ -40,9 +49,29 @@ pub struct Config {
     /// Compactions allowed to run at once; further complete shards wait in a queue.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=COMPACTION_CONCURRENCY_MAX))]
     pub compaction_concurrency: u64,
-    /// Hash/verify worker threads (default: available cores, at most 8).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+    /// Verification threads, a CPU pool beside the runtime that hashes every block
+    /// (default: available cores, at most 8). `--hash-threads` is the old name.
+    #[arg(long = "verify-threads", alias = "hash-threads", value_parser = clap::value_parser!(u64).range(1..=64))]
     pub hash_threads: Option<u64>,
+    /// Worker threads of the node's tokio runtime, which runs one task per peer
+    /// connection (default: available cores).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=WORKER_THREADS_MAX))]
+    pub worker_threads: Option<u64>,
+    /// Connections the node accepts, each sending `Hello` and then its share of the
+    /// blocks; acknowledgements and `Done` go to the first.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=PEERS_MAX))]
+    pub peers: u64,
+    /// Budget of the recent-block cache (decoded blocks kept after they are durable,
+    /// oldest evicted first); 0 turns it off.
+    #[arg(long, default_value_t = DEFAULT_CACHE_MIB, value_parser = clap::value_parser!(u64).range(0..=65_536))]
+    pub cache_mib: u64,
+    /// Chunk size of streaming compaction's WAL reads and segment writes.
+    #[arg(long, default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(CHUNK_BYTES_MIN..=CHUNK_BYTES_MAX))]
+    pub chunk_bytes: u64,
+    /// Keep only the newest K sealed shards: older segments are deleted after each
+    /// compaction (history expiry), so a run of any length fits on a small disk.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub retain_shards: Option<u64>,
     /// Capacity, in blocks, of each queue between pipeline stages.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4_096))]
     pub queue_blocks: u64,
@@ -139,14 +168,24 @@ impl Config {
             ("churn-threads", self.churn_threads, d.churn_threads),
             ("churn-buffer-bytes", self.churn_buffer_bytes, d.churn_buffer_bytes),
             ("churn-rounds", self.churn_rounds, d.churn_rounds),
+            ("peers", self.peers, d.peers),
+            ("cache-mib", self.cache_mib, d.cache_mib),
+            ("chunk-bytes", self.chunk_bytes, d.chunk_bytes),
         ];
         for (name, value, default) in numbers {
             if value != default {
                 flag(name, value.to_string());
             }
         }
-        if let Some(n) = self.hash_threads {
-            flag("hash-threads", n.to_string());
+        let optional = [
+            ("verify-threads", self.hash_threads),
+            ("worker-threads", self.worker_threads),
+            ("retain-shards", self.retain_shards),
+        ];
+        for (name, value) in optional {
+            if let Some(n) = value {
+                flag(name, n.to_string());
+            }
         }
         if let Some(l) = self.lie {
             flag("lie", value_name(l));
@@ -183,6 +222,12 @@ impl Config {
         })
     }
 
+    /// The runtime's worker threads: `--worker-threads`, or one per core.
+    pub fn worker_threads(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        self.worker_threads.map_or(cores, |n| n as usize)
+    }
+
     pub fn hash_threads(&self) -> usize {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         self.hash_threads.map_or(cores.min(8), |n| n as usize)
@@ -214,6 +259,11 @@ mod tests {
         c.heap_profile_margin_pct = 25;
         c.churn_threads = 64;
         c.churn_rounds = 3;
+        c.worker_threads = Some(16);
+        c.peers = 16;
+        c.cache_mib = 0;
+        c.chunk_bytes = 256 << 10;
+        c.retain_shards = Some(4);
         let back = Config::parse_from(std::iter::once("node".into()).chain(c.to_args()));
         assert_eq!(format!("{back:?}"), format!("{c:?}"));
     }

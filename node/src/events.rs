@@ -73,6 +73,12 @@ pub enum NodeEvent {
         bytes: u64,
     },
     CompactionEnd(CompactionEnd),
+    /// `--retain-shards`: a sealed shard older than the retained ones was deleted
+    /// (its tombstone written first, see `store`).
+    ShardExpired {
+        shard: u64,
+        bytes: u64,
+    },
     /// The first WAL the filesystem would not open with O_DIRECT.
     DirectIoRefused {
         path: String,
@@ -111,6 +117,16 @@ pub struct NodeStart {
     pub compaction: CompactionMode,
     pub compaction_concurrency: u64,
     pub hash_threads: usize,
+    /// The runtime's worker threads, the peer connections served, the recent-block
+    /// cache budget and `--retain-shards` (absent in runs recorded before they existed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_threads: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peers: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_mib: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retain_shards: Option<u64>,
     /// What the node does with blocks; absent in runs recorded before it was announced.
     pub mode: Option<NodeMode>,
     pub build: Option<Build>,

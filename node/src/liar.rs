@@ -39,7 +39,7 @@ pub enum Lie {
 pub fn serve(
     lie: Lie,
     frames: &mut FrameReader<BufReader<UnixStream>>,
-    out: &Mutex<UnixStream>,
+    out: &Mutex<crate::unstored::AckStream>,
     batch: usize,
     range: (u64, u64),
     events: &Events,

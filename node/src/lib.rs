@@ -39,6 +39,7 @@
 //! damaged acknowledged data (file and offset on stderr), refusing to start.
 
 pub mod alloc_stats;
+pub mod cache;
 pub mod churn;
 pub mod compaction;
 pub mod config;
@@ -49,7 +50,9 @@ pub mod heap_profile;
 pub mod histograms;
 pub mod liar;
 pub mod mode;
+pub mod peer;
 pub mod pipeline;
+pub mod retention;
 pub mod segment;
 pub mod self_report;
 pub mod server;

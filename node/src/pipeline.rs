@@ -1,9 +1,9 @@
 //! The ingest pipeline between the socket and the writer:
 //!
 //! ```text
-//! receiver (socket thread) ──hash queue──▶ hash workers ×N ──write queue──▶ writer
-//!   decode into owned Block       keccak header, txs, receipts      WAL append, fdatasync, ack,
-//!   (allocates)                   (allocates hash vectors)          drop the Block (frees)
+//! peer tasks ×P (runtime workers) ──verify queue──▶ verify threads ×N ──write queue──▶ writer
+//!   decode into owned Block            keccak header, txs, receipts    WAL append, fdatasync, ack,
+//!   (allocates)                        (allocates hash vectors)        cache or drop (frees)
 //! ```
 //! Every queue is bounded (`--queue-blocks`) and its depth is observable, so
 //! back-pressure reaches the driver through the socket instead of through memory.
@@ -85,6 +85,53 @@ impl<T> QueueReceiver<T> {
     }
 }
 
+/// Sending half of a bounded queue whose senders are runtime tasks (they wait without
+/// holding a worker thread) and whose receivers are plain threads.
+pub struct AsyncQueueSender<T> {
+    tx: tokio::sync::mpsc::Sender<T>,
+    depth: Arc<AtomicUsize>,
+}
+
+impl<T> Clone for AsyncQueueSender<T> {
+    fn clone(&self) -> Self {
+        AsyncQueueSender { tx: self.tx.clone(), depth: Arc::clone(&self.depth) }
+    }
+}
+
+/// Receiving half of an [`async_queue`], read from plain threads.
+pub struct AsyncQueueReceiver<T> {
+    rx: tokio::sync::mpsc::Receiver<T>,
+    depth: Arc<AtomicUsize>,
+}
+
+/// A bounded queue of `capacity` items from tasks to threads; the third value reads its
+/// current depth.
+pub fn async_queue<T>(capacity: usize) -> (AsyncQueueSender<T>, AsyncQueueReceiver<T>, Arc<AtomicUsize>) {
+    let (tx, rx) = tokio::sync::mpsc::channel(capacity.max(1));
+    let depth = Arc::new(AtomicUsize::new(0));
+    (AsyncQueueSender { tx, depth: Arc::clone(&depth) }, AsyncQueueReceiver { rx, depth: Arc::clone(&depth) }, depth)
+}
+
+impl<T> AsyncQueueSender<T> {
+    /// Waits while the queue is full; `Err` if every receiver is gone.
+    pub async fn send(&self, item: T) -> Result<(), T> {
+        self.depth.fetch_add(1, Ordering::Relaxed);
+        self.tx.send(item).await.map_err(|e| {
+            self.depth.fetch_sub(1, Ordering::Relaxed);
+            e.0
+        })
+    }
+}
+
+impl<T> AsyncQueueReceiver<T> {
+    /// Blocks the calling thread (never a runtime worker) until an item or the close.
+    pub fn blocking_recv(&mut self) -> Option<T> {
+        let item = self.rx.blocking_recv()?;
+        self.depth.fetch_sub(1, Ordering::Relaxed);
+        Some(item)
+    }
+}
+
 /// Counters shared by the stages, reported in `stats` events.
 #[derive(Default)]
 pub struct Counters {
@@ -128,11 +175,11 @@ pub fn hash_block(block: &Block) -> Hashes {
     Hashes { block: keccak(&[&block.header]), transactions, receipts }
 }
 
-/// Runs one hash worker until the hash queue closes.
-pub fn hash_worker(input: Arc<Mutex<QueueReceiver<Ingested>>>, output: QueueSender<Ingested>, burn_us: u64) {
+/// Runs one verify (hash) worker until the verify queue closes.
+pub fn hash_worker(input: Arc<Mutex<AsyncQueueReceiver<Ingested>>>, output: QueueSender<Ingested>, burn_us: u64) {
     loop {
         let item = match input.lock() {
-            Ok(rx) => rx.recv(),
+            Ok(mut rx) => rx.blocking_recv(),
             Err(_) => None,
         };
         let Some(mut item) = item else { return };

@@ -1,11 +1,19 @@
 //! The node's main loop: recover the store, listen, serve one ingest session.
 //!
-//! One connection per process: the driver connects, sends `Hello`, streams blocks,
-//! sends `Finish`, and waits for `Done`. The socket is created 0600 and only a peer
-//! with the node's own uid (checked with `SO_PEERCRED`) is served.
+//! One session per process: the driver opens `--peers` connections, each sends `Hello`
+//! (the same block range) and then its share of the blocks, and `Finish`; the node
+//! acknowledges durable blocks and ends with `Done` on the first connection. The
+//! socket is created 0600 and only a peer with the node's own uid (checked with
+//! `SO_PEERCRED`) is served.
+//!
+//! A storing session runs on a tokio multi-thread runtime (`--worker-threads`): one
+//! task per peer reads and decodes ([`crate::peer`]), a pool of verify threads hashes,
+//! the batch writer thread appends and fdatasyncs, and compactions run on the
+//! runtime's blocking pool.
 
 use std::fs;
 use std::io::BufReader;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -14,25 +22,29 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use syncbench_proto::frame::{write_frame, Frame, FrameReader, PROTOCOL_VERSION};
-use syncbench_proto::Block;
 
 use crate::alloc_stats::AllocatorStats;
-use crate::compaction::Compactor;
+use crate::compaction::{Compactor, CompactorConfig};
 use crate::config::Config;
 use crate::events::{Build, Events, NodeEvent, NodeStart, NodeSummary, QueueDepths, Stats};
-use crate::fault;
 use crate::heap_profile::Capture;
 use crate::histograms::Histograms;
-use crate::pipeline::{hash_worker, queue, Counters, Ingested, QueueReceiver, QueueSender};
+use crate::peer::PeerShared;
+use crate::pipeline::{
+    async_queue, hash_worker, queue, AsyncQueueReceiver, Counters, Ingested, QueueReceiver, QueueSender,
+};
 use crate::store::{RecoveryNote, Store};
-use crate::unstored::{send_frame, sink};
+use crate::unstored::{send_frame, sink, AckStream};
 use crate::writer::{self, BatchWriter, WriterParts};
 use crate::NodeError;
 
-/// Socket read buffer. Small on purpose: reads larger than the buffer (every mainnet
-/// block payload) bypass it and land directly in the payload's own allocation, saving
-/// one copy per block; small frames (acks, tiny blocks) are still batched.
+/// Socket read buffer of the blocking readers (`--sink`, `--lie`). Small on purpose:
+/// reads larger than the buffer (every mainnet block payload) bypass it and land
+/// directly in the payload's own allocation; small frames are still batched.
 const READ_BUFFER_BYTES: usize = 64 << 10;
+
+/// How long the node waits for each further peer connection after the first.
+const PEER_ACCEPT_TIMEOUT_MS: i32 = 30_000;
 
 /// Live-heap sampling period for the peak: summing the counting allocator's slots
 /// costs about a microsecond, so 2 ms is ~0.05 % of a core.
@@ -50,6 +62,10 @@ pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeE
         compaction: cfg.compaction,
         compaction_concurrency: cfg.compaction_concurrency,
         hash_threads: cfg.hash_threads(),
+        worker_threads: Some(cfg.worker_threads()),
+        peers: Some(cfg.peers),
+        cache_mib: Some(cfg.cache_mib),
+        retain_shards: cfg.retain_shards,
         mode: Some(cfg.mode()),
         build: Some(Build::this()),
     }));
@@ -62,10 +78,9 @@ pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeE
     events.emit(NodeEvent::Ready { socket: socket_name });
     let (stream, _) = listener.accept().map_err(|e| NodeError::io(&cfg.socket, e))?;
     check_peer(&stream)?;
-    drop(listener);
-    let _ = fs::remove_file(&cfg.socket);
     let session = Session { cfg, events: Arc::clone(&events), alloc };
-    let result = session.serve(stream, store, recovered);
+    let result = session.serve(listener, stream, store, recovered);
+    let _ = fs::remove_file(&cfg.socket);
     if let Err(e) = &result {
         events.emit(NodeEvent::Error { stage: "session".into(), shard: None, message: e.to_string() });
     }
@@ -178,58 +193,113 @@ impl Pipeline {
 impl Session<'_> {
     fn serve(
         &self,
+        listener: UnixListener,
         stream: UnixStream,
         store: Store,
         recovered: std::collections::BTreeMap<u64, crate::store::ShardOnDisk>,
     ) -> Result<(), NodeError> {
         let cfg = self.cfg;
-        let read_half = stream.try_clone().map_err(NodeError::Disconnected)?;
-        let mut frames = FrameReader::new(BufReader::with_capacity(READ_BUFFER_BYTES, read_half));
-        let out = Arc::new(Mutex::new(stream));
-        let range = self.handshake(&mut frames, &out)?;
+        let out = Arc::new(Mutex::new(AckStream::new(stream.try_clone().map_err(NodeError::Disconnected)?)));
+        let range = self.handshake(&stream, &out)?;
+        let peers = self.accept_peers(&listener, stream, range, &out)?;
+        drop(listener);
+        let _ = fs::remove_file(&cfg.socket);
         if let Some(lie) = cfg.lie {
+            let merged = merge_peers(peers).map_err(NodeError::Disconnected)?;
+            let mut frames = FrameReader::new(BufReader::with_capacity(READ_BUFFER_BYTES, merged));
             return crate::liar::serve(lie, &mut frames, &out, cfg.writer_batch as usize, range, &self.events);
         }
         if cfg.sink {
-            return sink(&mut frames, &out, cfg.writer_batch as usize, &self.events);
+            let frames = peers.into_iter().map(|s| FrameReader::new(BufReader::with_capacity(READ_BUFFER_BYTES, s)));
+            return sink(frames.collect(), &out, cfg.writer_batch as usize, &self.events);
         }
+        self.store_session(peers, out, range, store, recovered)
+    }
+
+    /// Accepts the other `--peers - 1` connections; each must announce the first's range.
+    fn accept_peers(
+        &self,
+        listener: &UnixListener,
+        first: UnixStream,
+        range: (u64, u64),
+        out: &Mutex<AckStream>,
+    ) -> Result<Vec<UnixStream>, NodeError> {
+        let mut peers = vec![first];
+        while (peers.len() as u64) < self.cfg.peers {
+            if !wait_readable(listener.as_raw_fd(), PEER_ACCEPT_TIMEOUT_MS) {
+                let msg = format!("expected {} peer connections, got {} within 30 s", self.cfg.peers, peers.len());
+                return Err(self.refuse(out, msg));
+            }
+            let (stream, _) = listener.accept().map_err(|e| NodeError::io(&self.cfg.socket, e))?;
+            check_peer(&stream)?;
+            let theirs = self.handshake(&stream, out)?;
+            if theirs != range {
+                let msg = format!("peer {} announced blocks {theirs:?}, the first peer {range:?}", peers.len());
+                return Err(self.refuse(out, msg));
+            }
+            peers.push(stream);
+        }
+        Ok(peers)
+    }
+
+    /// A storing session on the node's runtime; see the module docs.
+    fn store_session(
+        &self,
+        peers: Vec<UnixStream>,
+        out: Arc<Mutex<AckStream>>,
+        range: (u64, u64),
+        store: Store,
+        recovered: std::collections::BTreeMap<u64, crate::store::ShardOnDisk>,
+    ) -> Result<(), NodeError> {
+        let cfg = self.cfg;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cfg.worker_threads())
+            .thread_name("runtime-worker")
+            .enable_io()
+            .build()
+            .map_err(NodeError::Spawn)?;
         let histograms = Arc::new(Histograms::default());
         let counters = Arc::new(Counters::default());
         let cap = cfg.queue_blocks as usize;
-        let (hash_tx, hash_rx, hash_depth) = queue::<Ingested>(cap);
+        let (verify_tx, verify_rx, verify_depth) = async_queue::<Ingested>(cap);
         let (write_tx, write_rx, write_depth) = queue::<Ingested>(cap);
         let (writer, compaction_status) = if cfg.null_writer {
             (self.spawn_null_writer(write_rx, &out, &counters)?, None)
         } else {
+            let handle = runtime.handle().clone();
             let (writer, status) =
-                self.spawn_writer(store, recovered, range, write_rx, &out, &counters, &histograms)?;
+                self.spawn_writer(store, recovered, range, write_rx, &out, &counters, &histograms, handle)?;
             (writer, Some(status))
         };
-        let hashers = self.spawn_hashers(hash_rx, write_tx)?;
+        let hashers = self.spawn_hashers(verify_rx, write_tx)?;
         let (stop, peak) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicI64::new(self.alloc.heap().live_bytes)));
         let stats = self.spawn_stats(Arc::clone(&stop), Arc::clone(&counters), Arc::clone(&peak), move || {
             let (queued, running) = compaction_status.as_ref().map_or((0, 0), |s| s.depth());
             QueueDepths {
-                queue_hash: hash_depth.load(Ordering::Relaxed) as u64,
+                queue_hash: verify_depth.load(Ordering::Relaxed) as u64,
                 queue_write: write_depth.load(Ordering::Relaxed) as u64,
                 compactions_queued: queued as u64,
                 compactions_running: running as u64,
             }
         })?;
         let churn = cfg.churn().map(|c| crate::churn::start(c, Arc::clone(&self.events))).transpose()?;
-        let received = self.receive(&mut frames, hash_tx, &counters);
+        let shared = Arc::new(PeerShared {
+            counters: Arc::clone(&counters),
+            verify: verify_tx,
+            fault: cfg.fault.map(|f| (f, cfg.fault_at_block)),
+            leak_bytes_per_block: cfg.inject_leak_bytes_per_block,
+            seen: Default::default(),
+        });
+        let received = runtime.block_on(receive_all(peers, shared));
         let peak = Pipeline { hashers, writer, stats, churn, stop, peak }.finish(received)?;
         self.events.emit(NodeEvent::NodeSummary(self.summary(&counters, peak)));
         send_frame(&out, &Frame::Done { histograms: histograms.serialize() })
     }
 
-    /// Reads `Hello` and returns the announced block range; refuses anything else.
-    fn handshake(
-        &self,
-        frames: &mut FrameReader<BufReader<UnixStream>>,
-        out: &Mutex<UnixStream>,
-    ) -> Result<(u64, u64), NodeError> {
-        match frames.read_frame()? {
+    /// Reads `Hello` (unbuffered: nothing after it may be consumed here) and returns the
+    /// announced block range; refuses anything else.
+    fn handshake(&self, stream: &UnixStream, out: &Mutex<AckStream>) -> Result<(u64, u64), NodeError> {
+        match FrameReader::new(stream).read_frame()? {
             Some(Frame::Hello { version, first_block, block_count }) if version == PROTOCOL_VERSION => {
                 let end = first_block
                     .checked_add(block_count)
@@ -251,18 +321,20 @@ impl Session<'_> {
         recovered: std::collections::BTreeMap<u64, crate::store::ShardOnDisk>,
         range: (u64, u64),
         input: QueueReceiver<Ingested>,
-        out: &Arc<Mutex<UnixStream>>,
+        out: &Arc<Mutex<AckStream>>,
         counters: &Arc<Counters>,
         histograms: &Arc<Histograms>,
+        runtime: tokio::runtime::Handle,
     ) -> Result<(WriterHandle, crate::compaction::CompactorStatus), NodeError> {
         let cfg = self.cfg;
-        let compactor = Compactor::start(
-            cfg.compaction_concurrency as usize,
-            cfg.compaction,
-            Arc::clone(&self.events),
-            Arc::clone(histograms),
-        )
-        .map_err(NodeError::Spawn)?;
+        let compactor_cfg = CompactorConfig {
+            concurrency: cfg.compaction_concurrency as usize,
+            mode: cfg.compaction,
+            chunk_bytes: cfg.chunk_bytes as usize,
+            retain_shards: cfg.retain_shards,
+            root: store.root.clone(),
+        };
+        let compactor = Compactor::start(compactor_cfg, runtime, Arc::clone(&self.events), Arc::clone(histograms));
         let status = compactor.status();
         let parts = WriterParts {
             store,
@@ -274,6 +346,7 @@ impl Session<'_> {
             histograms: Arc::clone(histograms),
             counters: Arc::clone(counters),
             acks: Arc::clone(out),
+            cache_budget_bytes: cfg.cache_mib << 20,
         };
         let writer = BatchWriter::new(parts, recovered)?;
         let handle = thread::Builder::new()
@@ -283,21 +356,21 @@ impl Session<'_> {
         Ok((handle, status))
     }
 
-    /// The hash workers. Only they may hold the hash queue's receiving end (and the
-    /// write queue's sending end): when they all stop (the writer failed, e.g. disk
-    /// full), the receiver's next send fails instead of blocking forever on a full
+    /// The verify (hash) workers. Only they may hold the verify queue's receiving end
+    /// (and the write queue's sending end): when they all stop (the writer failed, e.g.
+    /// disk full), the peer tasks' next send fails instead of waiting forever on a full
     /// queue nobody drains.
     fn spawn_hashers(
         &self,
-        hash_rx: QueueReceiver<Ingested>,
+        verify_rx: AsyncQueueReceiver<Ingested>,
         write_tx: QueueSender<Ingested>,
     ) -> Result<Vec<JoinHandle<()>>, NodeError> {
-        let hash_rx = Arc::new(Mutex::new(hash_rx));
+        let verify_rx = Arc::new(Mutex::new(verify_rx));
         (0..self.cfg.hash_threads())
             .map(|i| {
-                let (rx, tx, burn) = (Arc::clone(&hash_rx), write_tx.clone(), self.cfg.burn_cpu_us_per_block);
+                let (rx, tx, burn) = (Arc::clone(&verify_rx), write_tx.clone(), self.cfg.burn_cpu_us_per_block);
                 thread::Builder::new()
-                    .name(format!("hash-{i}"))
+                    .name(format!("verify-{i}"))
                     .spawn(move || hash_worker(rx, tx, burn))
                     .map_err(NodeError::Spawn)
             })
@@ -321,46 +394,6 @@ impl Session<'_> {
             alloc_bytes_total: Some(end.alloc_bytes_total),
             self_report: Some(crate::self_report::read()),
             lie: false,
-        }
-    }
-
-    /// Reads blocks until `Finish`, decoding each into owned structures.
-    fn receive(
-        &self,
-        frames: &mut FrameReader<BufReader<UnixStream>>,
-        hash_tx: QueueSender<Ingested>,
-        counters: &Counters,
-    ) -> Result<(), NodeError> {
-        let cfg = self.cfg;
-        let mut count = 0u64;
-        loop {
-            match frames.read_frame()? {
-                Some(Frame::Block { number, payload }) => {
-                    count += 1;
-                    if let Some(f) = cfg.fault.filter(|_| count == cfg.fault_at_block) {
-                        fault::trigger(f);
-                    }
-                    if cfg.inject_leak_bytes_per_block > 0 {
-                        Box::leak(vec![0xA5u8; cfg.inject_leak_bytes_per_block as usize].into_boxed_slice());
-                    }
-                    let block = Block::decode(&payload)
-                        .map_err(|e| NodeError::Protocol(format!("block frame {number}: {e}")))?;
-                    if block.number != number {
-                        return Err(NodeError::Protocol(format!(
-                            "frame says block {number}, payload says {}",
-                            block.number
-                        )));
-                    }
-                    counters.blocks_received.fetch_add(1, Ordering::Relaxed);
-                    counters.bytes_received.fetch_add(payload.len() as u64, Ordering::Relaxed);
-                    if hash_tx.send(Ingested { number, payload, block, hashes: None }).is_err() {
-                        return Err(NodeError::Protocol("pipeline stopped (see earlier error)".into()));
-                    }
-                }
-                Some(Frame::Finish) => return Ok(()),
-                Some(other) => return Err(NodeError::Protocol(format!("unexpected frame {other:?}"))),
-                None => return Err(NodeError::Protocol("driver disconnected before Finish".into())),
-            }
         }
     }
 
@@ -426,7 +459,7 @@ impl Session<'_> {
     fn spawn_null_writer(
         &self,
         input: QueueReceiver<Ingested>,
-        out: &Arc<Mutex<UnixStream>>,
+        out: &Arc<Mutex<AckStream>>,
         counters: &Arc<Counters>,
     ) -> Result<WriterHandle, NodeError> {
         let (acks, counters) = (Arc::clone(out), Arc::clone(counters));
@@ -437,10 +470,70 @@ impl Session<'_> {
             .map_err(NodeError::Spawn)
     }
 
-    fn refuse(&self, out: &Mutex<UnixStream>, message: String) -> NodeError {
+    fn refuse(&self, out: &Mutex<AckStream>, message: String) -> NodeError {
         if let Ok(mut o) = out.lock() {
             let _ = write_frame(&mut *o, &Frame::Error { message: message.clone() });
         }
         NodeError::Protocol(message)
     }
+}
+
+/// Runs one task per peer until every peer sent `Finish`; the first failure stops the
+/// others (their streams close, the driver sees the `Error` or the disconnect).
+async fn receive_all(peers: Vec<UnixStream>, shared: Arc<PeerShared>) -> Result<(), NodeError> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, stream) in peers.into_iter().enumerate() {
+        stream.set_nonblocking(true).map_err(NodeError::Disconnected)?;
+        let stream = tokio::net::UnixStream::from_std(stream).map_err(NodeError::Disconnected)?;
+        tasks.spawn(crate::peer::serve(stream, i, Arc::clone(&shared)));
+    }
+    // Only the tasks hold the verify queue's sender now: when they end, it closes.
+    drop(shared);
+    while let Some(done) = tasks.join_next().await {
+        let failed = match done {
+            Ok(Ok(())) => continue,
+            Ok(Err(e)) => e,
+            Err(e) => NodeError::Protocol(format!("a peer task failed: {e}")),
+        };
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        return Err(failed);
+    }
+    Ok(())
+}
+
+/// Waits up to `timeout_ms` for `fd` to become readable (a pending connection).
+fn wait_readable(fd: std::os::fd::RawFd, timeout_ms: i32) -> bool {
+    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd, count 1.
+    unsafe { libc::poll(&mut p, 1, timeout_ms) > 0 }
+}
+
+/// One stream carrying every peer's frames, whole, ending with a single `Finish` once
+/// all peers finished (or disconnected): for the lying nodes, which read one stream.
+fn merge_peers(peers: Vec<UnixStream>) -> std::io::Result<UnixStream> {
+    let (merged, writer) = UnixStream::pair()?;
+    let writer = Arc::new(Mutex::new(writer));
+    let remaining = Arc::new(std::sync::atomic::AtomicUsize::new(peers.len()));
+    for (i, peer) in peers.into_iter().enumerate() {
+        let (writer, remaining) = (Arc::clone(&writer), Arc::clone(&remaining));
+        thread::Builder::new().name(format!("merge-{i}")).spawn(move || {
+            let mut frames = FrameReader::new(BufReader::with_capacity(READ_BUFFER_BYTES, peer));
+            while let Ok(Some(frame)) = frames.read_frame() {
+                if frame == Frame::Finish {
+                    break;
+                }
+                let Ok(mut w) = writer.lock() else { return };
+                if write_frame(&mut *w, &frame).is_err() {
+                    return;
+                }
+            }
+            if remaining.fetch_sub(1, Ordering::SeqCst) == 1 {
+                if let Ok(mut w) = writer.lock() {
+                    let _ = write_frame(&mut *w, &Frame::Finish);
+                }
+            }
+        })?;
+    }
+    Ok(merged)
 }

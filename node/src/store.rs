@@ -5,6 +5,7 @@
 //! <data>/meta.json                        {"format": 1, "shard_size": N}
 //! <data>/shard-<id, 10 digits>/staging.wal          open shard (see `wal`)
 //! <data>/shard-<id, 10 digits>/sorted/segment.sbs   sealed shard (see `segment`)
+//! <data>/expired-<id, 10 digits>                   shard deleted by retention (see `retention`)
 //! ```
 //! Shard `id` holds blocks `id * shard_size .. (id + 1) * shard_size`.
 
@@ -98,6 +99,12 @@ impl Store {
         let store = Store { root: root.to_owned(), shard_size };
         let (mut shards, mut notes) = (BTreeMap::new(), Vec::new());
         for (shard, dir) in shard_dirs(root)? {
+            if crate::retention::is_expired(root, shard) {
+                // A crash interrupted the deletion after its tombstone: finish it.
+                fs::remove_dir_all(&dir).map_err(io(&dir))?;
+                notes.push(RecoveryNote::OrphanRemoved { shard, file: dir });
+                continue;
+            }
             shards.insert(shard, recover_shard(shard, &dir, &mut notes)?);
         }
         Ok((store, shards, notes))
@@ -221,6 +228,11 @@ impl Reader {
         }
         all.sort_unstable();
         Ok(all)
+    }
+
+    /// True if block `number`'s shard was deleted by retention (`--retain-shards`).
+    pub fn is_expired(&self, number: u64) -> bool {
+        crate::retention::is_expired(&self.root, number / self.shard_size)
     }
 
     /// Reads block `number` into `buf`; `Ok(false)` if it is not stored.

@@ -2,7 +2,8 @@
 //! helpers it shares with the lying nodes (`liar`): one socket writer and one
 //! skim-and-acknowledge receive loop.
 
-use std::io::{BufReader, Write};
+use std::io::{self, BufReader, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
 
@@ -11,10 +12,57 @@ use syncbench_proto::frame::{write_frame, Frame, FrameReader, Skimmed};
 use crate::events::{Events, NodeEvent, NodeSummary};
 use crate::NodeError;
 
-/// `--sink`: acknowledges blocks in batches as they arrive, stores nothing.
+/// The node's writing end of the first connection (acknowledgements, `Done`, `Error`).
+///
+/// The same socket is read by a runtime task, which makes it non-blocking, and the
+/// flag is shared by every descriptor of the socket; so a write that would block waits
+/// here (poll for POLLOUT) instead of failing with `WouldBlock`.
+pub struct AckStream(UnixStream);
+
+/// Longest one poll for POLLOUT waits before it is repeated (a driver that stops reading
+/// for good is seen as a broken pipe once it exits).
+const POLL_MS: i32 = 1_000;
+
+impl AckStream {
+    pub fn new(stream: UnixStream) -> AckStream {
+        AckStream(stream)
+    }
+
+    fn wait_writable(&self) -> io::Result<()> {
+        let mut fd = libc::pollfd { fd: self.0.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+        // SAFETY: one valid pollfd, count 1.
+        let rc = unsafe { libc::poll(&mut fd, 1, POLL_MS) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Write for AckStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            match self.0.write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait_writable()?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// `--sink`: acknowledges blocks in batches as they arrive, stores nothing. Each peer
+/// connection is read on its own scoped thread; all acknowledge on `out`.
 pub fn sink(
-    frames: &mut FrameReader<BufReader<UnixStream>>,
-    out: &Mutex<UnixStream>,
+    peers: Vec<FrameReader<BufReader<UnixStream>>>,
+    out: &Mutex<AckStream>,
     batch: usize,
     events: &Events,
 ) -> Result<(), NodeError> {
@@ -22,7 +70,20 @@ pub fn sink(
         let n = blocks.len() as u64;
         send_frame(out, &Frame::Ack { blocks }).map(|()| n)
     };
-    let (received, _) = receive_unstored(frames, batch, false, ack)?;
+    let results: Vec<Result<(u64, u64), NodeError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = peers
+            .into_iter()
+            .map(|mut frames| scope.spawn(move || receive_unstored(&mut frames, batch, false, ack)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(NodeError::Protocol("sink thread panicked".into()))))
+            .collect()
+    });
+    let mut received = 0;
+    for r in results {
+        received += r?.0;
+    }
     events.emit(NodeEvent::NodeSummary(NodeSummary {
         blocks_received: received,
         self_report: Some(crate::self_report::read()),
@@ -32,7 +93,7 @@ pub fn sink(
 }
 
 /// Sends one frame to the driver under the socket lock.
-pub fn send_frame(out: &Mutex<UnixStream>, frame: &Frame) -> Result<(), NodeError> {
+pub fn send_frame(out: &Mutex<AckStream>, frame: &Frame) -> Result<(), NodeError> {
     let mut o = out.lock().map_err(|_| NodeError::Protocol("socket lock poisoned".into()))?;
     write_frame(&mut *o, frame).and_then(|_| o.flush()).map_err(NodeError::Disconnected)
 }

@@ -6,21 +6,25 @@
 //! per touched WAL, then one `Ack` frame listing the batch's blocks. A shard whose
 //! expected blocks are all durable is sealed and handed to the compactor.
 //! Duplicate blocks (resent after a restart) are acknowledged without a second write.
+//! It also owns the node's long-lived state ([`crate::cache`]): each durable block's
+//! location goes into the index and its header and receipts into the recent-block
+//! cache.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use syncbench_proto::frame::{write_frame, Frame};
 
+use crate::cache::{BlockCache, Index, Location};
 use crate::compaction::{Compactor, Job};
 use crate::events::{Events, FlushEnd, NodeEvent};
 use crate::histograms::{record, Histograms};
 use crate::pipeline::{Counters, Ingested, QueueReceiver};
 use crate::store::{ShardOnDisk, Store};
+use crate::unstored::AckStream;
 use crate::wal::writer::WalWriter;
 use crate::{wal, NodeError};
 
@@ -71,7 +75,9 @@ pub struct BatchWriter {
     events: Arc<Events>,
     histograms: Arc<Histograms>,
     counters: Arc<Counters>,
-    acks: Arc<Mutex<UnixStream>>,
+    acks: Arc<Mutex<AckStream>>,
+    index: Index,
+    cache: BlockCache,
 }
 
 /// Everything the writer needs besides the recovered shards.
@@ -84,7 +90,9 @@ pub struct WriterParts {
     pub events: Arc<Events>,
     pub histograms: Arc<Histograms>,
     pub counters: Arc<Counters>,
-    pub acks: Arc<Mutex<UnixStream>>,
+    pub acks: Arc<Mutex<AckStream>>,
+    /// `--cache-mib`, in bytes.
+    pub cache_budget_bytes: u64,
 }
 
 impl BatchWriter {
@@ -129,6 +137,8 @@ impl BatchWriter {
             histograms: p.histograms,
             counters: p.counters,
             acks: p.acks,
+            index: Index::default(),
+            cache: BlockCache::new(p.cache_budget_bytes),
         };
         let complete: Vec<u64> = w.shards.keys().copied().filter(|&id| w.is_complete(id)).collect();
         complete.into_iter().for_each(|id| w.seal(id));
@@ -198,6 +208,7 @@ impl BatchWriter {
                 }
             };
             let started = Instant::now();
+            self.index.insert(number, Location { shard: id, wal_offset: wal.len() });
             wal.append(number, &payload).map_err(|e| NodeError::io(wal.path(), e))?;
             self.append_time += started.elapsed();
             shard.insert(number - id * size);
@@ -205,8 +216,11 @@ impl BatchWriter {
             self.touched.insert(id);
         }
         self.pending.push(number);
-        // The decoded block and its hashes are freed here, on the writer thread.
-        drop((block, hashes, payload));
+        // The payload, the hashes and the block's transactions are freed here, on the
+        // writer thread; its header and receipts move into the cache, to be freed here
+        // too when evicted.
+        drop((hashes, payload));
+        self.cache.insert(block);
         Ok(())
     }
 
@@ -248,6 +262,9 @@ impl BatchWriter {
             fsync_us: fsync.as_micros() as u64,
             duration_ms: started.elapsed().as_secs_f64() * 1e3,
         }));
+        for shard in self.compactor.status().take_expired() {
+            self.index.expire_shard(shard, self.store.shard_size);
+        }
         let touched = std::mem::take(&mut self.touched);
         for id in touched {
             if self.is_complete(id) {
@@ -292,7 +309,7 @@ fn batch_wait(batch_empty: bool, max_delay: Duration, batch_started: Instant) ->
 }
 
 /// Sends one `Ack` frame listing `blocks` on the shared ack stream.
-fn write_ack(acks: &Mutex<UnixStream>, blocks: Vec<u64>) -> Result<(), NodeError> {
+fn write_ack(acks: &Mutex<AckStream>, blocks: Vec<u64>) -> Result<(), NodeError> {
     let mut out = acks.lock().map_err(|_| NodeError::Protocol("ack stream lock poisoned".into()))?;
     write_frame(&mut *out, &Frame::Ack { blocks }).and_then(|_| out.flush()).map_err(NodeError::Disconnected)
 }
@@ -314,7 +331,7 @@ fn note_io_mode(counters: &Counters, events: &Events, wal: &WalWriter) {
 /// ceiling without the disk.
 pub fn run_null(
     input: QueueReceiver<Ingested>,
-    acks: &Mutex<UnixStream>,
+    acks: &Mutex<AckStream>,
     writer_batch: usize,
     max_delay: Duration,
     counters: &Counters,

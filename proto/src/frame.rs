@@ -29,7 +29,8 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const MAX_FRAME_BYTES: u32 = (MAX_BLOCK_BYTES + 64) as u32;
 
 const KIND_HELLO: u8 = 1;
-const KIND_BLOCK: u8 = 2;
+/// Kind byte of a `Block` frame (readers outside this module parse its body themselves).
+pub const KIND_BLOCK: u8 = 2;
 const KIND_FINISH: u8 = 3;
 const KIND_ACK: u8 = 4;
 const KIND_DONE: u8 = 5;
@@ -176,6 +177,16 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(got)
+}
+
+/// Parses the body of a frame other than `Block`, for readers that read the header and
+/// body themselves (the node's asynchronous peer reader); the length was checked
+/// against [`MAX_FRAME_BYTES`] before the body was read.
+pub fn parse_small_body(kind: u8, body: &[u8]) -> Result<Frame, FrameError> {
+    if !is_small(kind) {
+        return Err(FrameError::UnknownKind(kind));
+    }
+    parse_small(kind, body)
 }
 
 fn is_small(kind: u8) -> bool {

@@ -10,7 +10,7 @@
 //! - [`arrival`]: the out-of-order arrival of blocks under parallel fetch.
 //! - [`describe`]: sizes, shard count and disk needs of a workload before running it.
 //!
-//! Built-in workloads (`smoke`, `mainnet`, `mainnet-large`, `early-chain`) are the files
+//! Built-in workloads (`smoke`, `mainnet`, `mainnet-large`, `early-chain`, `soak`) are the files
 //! in `workloads/specs/`, embedded at compile time so the binary works from anywhere.
 
 pub mod arrival;
@@ -34,6 +34,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("mainnet", include_str!("../specs/mainnet.toml")),
     ("mainnet-large", include_str!("../specs/mainnet-large.toml")),
     ("early-chain", include_str!("../specs/early-chain.toml")),
+    ("soak", include_str!("../specs/soak.toml")),
 ];
 
 /// The default workload of `syncbench ingest`.

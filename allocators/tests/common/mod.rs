@@ -101,6 +101,11 @@ impl Node {
         UnixStream::connect(&self.socket).expect("connecting to node")
     }
 
+    /// `n` connections, for a node started with `--peers n`.
+    pub fn connect_peers(&self, n: usize) -> Vec<UnixStream> {
+        (0..n).map(|_| self.connect()).collect()
+    }
+
     pub fn stderr(&mut self) -> String {
         let mut s = String::new();
         if let Some(mut e) = self.child.stderr.take() {
@@ -117,6 +122,9 @@ pub struct Session {
     pub done: Arc<Mutex<Option<Frame>>>,
     sender: JoinHandle<()>,
     receiver: JoinHandle<()>,
+    /// Every connection, kept open until the session is dropped: a sender that stops
+    /// early (a limit) must not close its peers (the node would see a disconnect).
+    _open: Vec<UnixStream>,
 }
 
 impl Session {
@@ -128,9 +136,22 @@ impl Session {
         limit: Option<usize>,
         finish: bool,
     ) -> Session {
+        Session::start_peers(vec![stream], spec, skip, limit, finish)
+    }
+
+    /// [`Session::start`] over several connections (a node with `--peers`): each sends
+    /// `Hello`, blocks are dealt round-robin, acknowledgements come on the first.
+    pub fn start_peers(
+        streams: Vec<UnixStream>,
+        spec: &WorkloadSpec,
+        skip: &BTreeSet<u64>,
+        limit: Option<usize>,
+        finish: bool,
+    ) -> Session {
         let acked = Arc::new(Mutex::new(BTreeSet::new()));
         let done = Arc::new(Mutex::new(None));
-        let read = stream.try_clone().unwrap();
+        let read = streams[0].try_clone().unwrap();
+        let open = streams.iter().map(|s| s.try_clone().unwrap()).collect();
         let receiver = {
             let (acked, done) = (Arc::clone(&acked), Arc::clone(&done));
             thread::spawn(move || {
@@ -148,12 +169,15 @@ impl Session {
         };
         let (spec, skip) = (spec.clone(), skip.clone());
         let sender = thread::spawn(move || {
-            let mut out = BufWriter::new(stream);
+            let mut outs: Vec<_> = streams.into_iter().map(BufWriter::new).collect();
             let hello =
                 Frame::Hello { version: PROTOCOL_VERSION, first_block: spec.start_height, block_count: spec.blocks };
-            if write_frame(&mut out, &hello).is_err() {
-                return;
+            for out in &mut outs {
+                if write_frame(out, &hello).and_then(|_| out.flush()).is_err() {
+                    return;
+                }
             }
+            let mut next = 0;
             let mut gen = Generator::new(&spec);
             let mut order = ArrivalOrder::new(spec.start_height, spec.blocks, spec.arrival.window, spec.seed);
             let (mut w, mut buf) = (Vec::new(), Vec::new());
@@ -161,24 +185,28 @@ impl Session {
             while order.next_window(&mut w) {
                 for &n in w.iter().filter(|n| !skip.contains(n)) {
                     if budget == 0 {
-                        let _ = out.flush();
+                        outs.iter_mut().for_each(|o| drop(o.flush()));
                         return;
                     }
                     budget -= 1;
                     gen.block(n, &mut buf);
-                    if write_block(&mut out, n, &buf).is_err() {
+                    let peer = next;
+                    next = (next + 1) % outs.len();
+                    if write_block(&mut outs[peer], n, &buf).is_err() {
                         return;
                     }
                 }
-                if out.flush().is_err() {
+                if outs.iter_mut().any(|o| o.flush().is_err()) {
                     return;
                 }
             }
             if finish {
-                let _ = write_frame(&mut out, &Frame::Finish).and_then(|_| out.flush());
+                for out in &mut outs {
+                    let _ = write_frame(out, &Frame::Finish).and_then(|_| out.flush());
+                }
             }
         });
-        Session { acked, done, sender, receiver }
+        Session { acked, done, sender, receiver, _open: open }
     }
 
     pub fn acked_count(&self) -> usize {

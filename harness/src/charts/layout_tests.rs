@@ -12,6 +12,7 @@ use super::style::{LEGEND_WIDTH, WIDTH};
 use super::suite::{Interval, SuiteChartData};
 use super::{render, render_run, CellRuns, Chart, RunChartData};
 use crate::results::load::{RunFiles, SampleRow};
+use crate::results::ratchet::Floor;
 use crate::results::summary::Summary;
 
 const HOST: &str = "a-bare-metal-host-with-a-long-name.example.org";
@@ -49,6 +50,17 @@ fn run(alloc: &str, mode: &str, cc: u64, shard: u64, scale: f64) -> RunFiles {
         flushes: (0..30).map(f64::from).collect(),
         latency: ["ingest", "flush", "wal_append", "compaction"].map(|n| (n.to_owned(), spectrum.clone())).to_vec(),
         allocator: (0..300).map(|i| (f64::from(i) * 0.1, glibc_arenas(16, scale))).collect(),
+        ratchet: [(7.0, 205.0), (16.0, 212.0), (24.0, 220.0)]
+            .iter()
+            .enumerate()
+            .map(|(i, &(t, mib))| Floor {
+                compaction: i as u64 + 1,
+                shard: i as u64,
+                t_ms: (t * 1e3) as u64,
+                rss_floor_bytes: (scale * mib * super::MIB) as u64,
+                bytes_acked: (t * 250.0 * super::MIB) as u64,
+            })
+            .collect(),
     }
 }
 
@@ -184,7 +196,8 @@ fn every_chart_keeps_text_on_the_canvas_and_legends_off_the_plot() {
     super::suite::render_suite(&suite(), t.path(), false).unwrap();
     let kinds: Vec<String> =
         std::fs::read_dir(t.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
-    for kind in ["rss", "heap_vs_rss", "allocator", "throughput", "latency", "rss_overlay", "rss_peak", "scaling"] {
+    let run_kinds = ["rss", "heap_vs_rss", "allocator", "ratchet", "throughput", "latency"];
+    for kind in run_kinds.into_iter().chain(["rss_overlay", "rss_peak", "scaling"]) {
         assert!(kinds.contains(&format!("{kind}.svg")), "{kind}.svg not rendered: {kinds:?}");
     }
     let problems = check_dir(t.path());

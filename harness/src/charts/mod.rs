@@ -5,12 +5,13 @@
 //! - this module: the [`Chart`] trait, font registration, rendering, and
 //!   [`RunChartData`] (everything a run's charts need, loadable from its files).
 //! - [`style`]: what every chart shares (palette, legend column, title, axes).
-//! - one file per chart: [`rss`], [`heap`], [`allocator`], [`throughput`], [`latency`]; suite charts in
-//!   [`suite`] and [`scaling`].
+//! - one file per chart: [`rss`], [`heap`], [`allocator`], [`ratchet`], [`throughput`], [`latency`];
+//!   suite charts in [`suite`] and [`scaling`].
 
 mod allocator;
 mod heap;
 mod latency;
+mod ratchet;
 mod rss;
 pub mod scaling;
 pub mod style;
@@ -95,6 +96,10 @@ pub struct RunChartData {
     pub latency: Vec<(String, Vec<(f64, f64)>)>,
     /// (t_s, the allocator's own statistics)
     pub allocator: Vec<(f64, syncbench_node::alloc_stats::AllocatorInternal)>,
+    /// (t_s, RSS floor bytes) after each compaction (`ratchet.csv`)
+    pub ratchet: Vec<(f64, f64)>,
+    /// (t_s, VmRSS − live heap) of each sample the node's live heap was known at
+    pub retained: Vec<(f64, f64)>,
 }
 
 impl RunChartData {
@@ -109,6 +114,12 @@ impl RunChartData {
             flushes: r.flushes.clone(),
             latency: r.latency.clone(),
             allocator: r.allocator.clone(),
+            ratchet: r.ratchet.iter().map(|f| (f.t_ms as f64 / 1e3, f.rss_floor_bytes as f64)).collect(),
+            retained: r
+                .samples
+                .iter()
+                .filter_map(|s| Some((s.t_s, s.rss - s.heap_live.filter(|&h| h > 0.0)?)))
+                .collect(),
         }
     }
 }
@@ -140,6 +151,9 @@ pub fn render_run(data: &RunChartData, dir: &Path, png: bool) -> Result<()> {
     render(&heap::HeapChart(data), dir, png)?;
     if !data.allocator.is_empty() {
         render(&allocator::AllocatorChart(data), dir, png)?;
+    }
+    if data.ratchet.len() >= ratchet::MIN_FLOORS {
+        render(&ratchet::RatchetChart(data), dir, png)?;
     }
     render(&throughput::ThroughputChart(data), dir, png)?;
     render(&latency::LatencyChart(data), dir, png)?;

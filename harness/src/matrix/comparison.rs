@@ -26,6 +26,9 @@ pub enum MetricKey {
     RssMibSPerGib,
     HeapLivePeak,
     RetainedEnd,
+    RetainedP50,
+    RatchetPerCompaction,
+    RatchetPerGib,
     Throughput,
     IngestP50,
     IngestP99,
@@ -87,6 +90,27 @@ pub const METRICS: &[Metric] = &[
         unit: "MiB",
         direction: Direction::LowerIsBetter,
         extract: |s| Some(s.retained_end_bytes? as f64 / MIB),
+    },
+    Metric {
+        key: MetricKey::RetainedP50,
+        label: "retained (RSS − live heap) p50 over time",
+        unit: "MiB",
+        direction: Direction::LowerIsBetter,
+        extract: |s| Some(s.retained_p50_bytes? as f64 / MIB),
+    },
+    Metric {
+        key: MetricKey::RatchetPerCompaction,
+        label: "RSS floor slope per compaction",
+        unit: "KiB",
+        direction: Direction::LowerIsBetter,
+        extract: |s| Some(s.rss_ratchet.as_ref()?.slope_bytes_per_compaction? / 1024.0),
+    },
+    Metric {
+        key: MetricKey::RatchetPerGib,
+        label: "RSS floor slope per GiB ingested",
+        unit: "MiB/GiB",
+        direction: Direction::LowerIsBetter,
+        extract: |s| Some(s.rss_ratchet.as_ref()?.slope_bytes_per_gib? / MIB),
     },
     Metric {
         key: MetricKey::Throughput,
@@ -199,7 +223,9 @@ pub fn compare(cells: &[String], runs: &[RunRecord], baseline: &str, floor_pct: 
 
 fn cell_stat(cell: &str, values: Vec<f64>, base: &[f64], is_base: bool, floor: f64, direction: Direction) -> CellStat {
     let (lo, hi) = stats::median_ci(&values);
-    let comparable = !values.is_empty() && !base.is_empty();
+    // A ratio compares positive amounts only: a slope can be 0 or negative (a floor that
+    // does not climb), and a ratio across 0 would call the better cell worse.
+    let comparable = !values.is_empty() && !base.is_empty() && values.iter().chain(base).all(|&v| v > 0.0);
     let (ratio, ratio_ci, verdict) = match (is_base, comparable) {
         (true, _) => (Some(1.0), None, Some(Verdict::Baseline)),
         (false, true) => {
@@ -302,7 +328,12 @@ pub fn markdown(c: &Comparison, title: &str, failed: &[String]) -> String {
             out,
             "| cell | n | median | 95 % CI | ratio | ratio 95 % CI | verdict |\n|---|---|---|---|---|---|---|"
         );
+        let base_n = m.cells.iter().find(|s| s.verdict == Some(Verdict::Baseline)).map_or(0, |s| s.n);
         for s in &m.cells {
+            let verdict = match s.verdict {
+                None if s.n > 0 && base_n > 0 => "no ratio (a value ≤ 0)",
+                v => verdict_text(v),
+            };
             let ratio = s.ratio.map_or("–".into(), |r| format!("{r:.3}"));
             let rci = s.ratio_ci.map_or("–".into(), |[a, b]| format!("{a:.3} – {b:.3}"));
             let _ = writeln!(
@@ -313,7 +344,7 @@ pub fn markdown(c: &Comparison, title: &str, failed: &[String]) -> String {
                 num(s.median),
                 num(s.ci[0]),
                 num(s.ci[1]),
-                verdict_text(s.verdict)
+                verdict
             );
         }
         out.push('\n');
@@ -352,6 +383,31 @@ mod tests {
         let md = markdown(&c, "t", &[]);
         assert!(md.contains("| buffered | 3 | 1300 | "), "{md}");
         assert!(md.contains("**worse**"));
+    }
+
+    fn slope(cell: &str, bytes_per_compaction: f64) -> RunRecord {
+        let ratchet = serde_json::json!({"floors": 5, "rss_floor_first_bytes": 1, "rss_floor_last_bytes": 2,
+            "slope_bytes_per_compaction": bytes_per_compaction, "slope_bytes_per_gib": null});
+        RunRecord { cell: cell.into(), summary: Summary::for_test(serde_json::json!({"rss_ratchet": ratchet})) }
+    }
+
+    #[test]
+    fn slopes_are_compared_and_no_ratio_is_taken_across_zero() {
+        let runs: Vec<RunRecord> = [10.0, 11.0, 12.0]
+            .iter()
+            .map(|&k| slope("a", k * 1024.0))
+            .chain([40.0, 41.0, 42.0].iter().map(|&k| slope("b", k * 1024.0)))
+            .chain([-3.0, 5.0, 6.0].iter().map(|&k| slope("c", k * 1024.0)))
+            .collect();
+        let c = compare(&["a".into(), "b".into(), "c".into()], &runs, "a", 5.0);
+        let t = c.metrics.iter().find(|m| m.key == MetricKey::RatchetPerCompaction).unwrap();
+        assert_eq!((t.label, t.unit), ("RSS floor slope per compaction", "KiB"));
+        assert_eq!(t.cells[0].median, 11.0);
+        assert_eq!(t.cells[1].verdict, Some(Verdict::Worse));
+        assert_eq!((t.cells[2].median, t.cells[2].ratio, t.cells[2].verdict), (5.0, None, None));
+        assert!(c.metrics.iter().all(|m| m.key != MetricKey::RatchetPerGib), "no slope per GiB: no table");
+        assert!(markdown(&c, "t", &[]).contains("| c | 3 | 5.00 | "), "{}", markdown(&c, "t", &[]));
+        assert!(markdown(&c, "t", &[]).contains("no ratio (a value ≤ 0)"));
     }
 
     #[test]

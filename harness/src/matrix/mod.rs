@@ -20,7 +20,7 @@ use anyhow::Result;
 
 use crate::cli::MatrixArgs;
 use crate::error::{input, InputError, RunFailed};
-use crate::options::{cell_label, resolve_workload, Allocator, ArenaMax, IngestOptions, RunSettings};
+use crate::options::{cell_label, resolve_workload, shape_suffix, Allocator, ArenaMax, IngestOptions, RunSettings};
 use crate::results::suite::{self, Cell, RunEntry, Skipped, SuiteDefinition, SuiteFile};
 use crate::run::crash::Outcome;
 use crate::run::dirs::Claimed;
@@ -39,15 +39,20 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
     // One size overrides the workload's; several are an axis.
     let shard_axis: Vec<Option<u64>> =
         if a.shard_size.len() > 1 { a.shard_size.iter().map(|&s| Some(s)).collect() } else { vec![None] };
+    let shapes = shapes(a)?;
     let (mut kept, mut skipped) = (Vec::new(), Vec::new());
     for &alloc in &a.alloc {
         for &arena_max in &arenas {
             for &mode in &a.compaction {
-                for (&cc, &shard_size) in
-                    a.compaction_concurrency.iter().flat_map(|c| shard_axis.iter().map(move |s| (c, s)))
+                for (&cc, &shard_size, &(peers, worker_threads, duration)) in a
+                    .compaction_concurrency
+                    .iter()
+                    .flat_map(|c| shard_axis.iter().map(move |s| (c, s)))
+                    .flat_map(|(c, s)| shapes.iter().map(move |shape| (c, s, shape)))
                 {
                     let compaction = mode;
                     let mut name = cell_label(alloc, arena_max, compaction, cc);
+                    name.push_str(&shape_suffix(peers, worker_threads, duration));
                     if let Some(s) = shard_size {
                         name = format!("{name}_shard{s}");
                     }
@@ -71,12 +76,44 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
                         shard_size,
                         node_bin: None,
                         unprofiled: false,
+                        peers: Some(peers),
+                        worker_threads,
+                        duration_s: duration.map(|d| d.as_secs()),
                     });
                 }
             }
         }
     }
     Ok((kept, skipped))
+}
+
+/// The `--peers` × `--worker-threads` × `--duration` axes' combinations.
+type Shape = (u64, Option<u64>, Option<std::time::Duration>);
+
+fn shapes(a: &MatrixArgs) -> Result<Vec<Shape>> {
+    let threads = a
+        .worker_threads
+        .iter()
+        .map(|t| match t.as_str() {
+            "default" => Ok(None),
+            n => n
+                .parse()
+                .map(Some)
+                .map_err(|_| input(format!("--worker-threads: expected a number or `default`, got `{n}`"))),
+        })
+        .collect::<Result<Vec<Option<u64>>>>()?;
+    let durations = a
+        .duration
+        .iter()
+        .map(|d| if d == "full" { Ok(None) } else { crate::options::parse_run_duration(d).map(Some) })
+        .collect::<Result<Vec<_>>>()?;
+    let mut out = Vec::new();
+    for &p in &a.peers {
+        for &t in &threads {
+            out.extend(durations.iter().map(|&d| (p, t, d)));
+        }
+    }
+    Ok(out)
 }
 
 /// Everything a suite needs besides its runs.

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use syncbench_node::events::NodeSummary;
 
-use super::memory;
 use super::summary::{mib_per_s, Summary};
+use super::{memory, ratchet};
 use crate::allocator::ArenaMax;
 use crate::latency::LatencySummary;
 use crate::run::crash;
@@ -33,6 +33,7 @@ impl Summary {
         let memory = TimeWeighted::of(&c.samples, o.sample_interval, c.acked_bytes);
         let (cost_mean, cost_pct) = sampler_cost(&c.samples, o.sample_interval);
         let n = NodeFigures::of(obs);
+        let kept = ratchet::retention(&c.samples, &obs.stats);
         Summary {
             outcome,
             crash_class,
@@ -52,7 +53,7 @@ impl Summary {
             wall_s: round3(c.wall.as_secs_f64()),
             ingest_s: round3(ingest_s),
             blocks: c.acked,
-            blocks_expected: o.workload.blocks,
+            blocks_expected: c.driver.as_ref().map_or(o.workload.blocks, |d| d.acks.workload_blocks()),
             acks: c.driver.as_ref().map(|d| d.acks.counts()).unwrap_or_default(),
             verify_sample: c.verification.clone(),
             bytes_ingested: c.acked_bytes,
@@ -76,6 +77,13 @@ impl Summary {
             heap_live_peak_bytes: n.heap_live_peak_bytes,
             heap_live_end_bytes: n.heap_live_end_bytes,
             retained_end_bytes: retained_end(node_summary),
+            rss_ratchet: ratchet::summarize(&ratchet::floors(&c.samples, &obs.compactions)),
+            retained_p50_bytes: kept.p50_bytes,
+            retained_max_bytes: kept.max_bytes,
+            retained_last_bytes: kept.last_bytes,
+            arenas_first: kept.arenas_first,
+            arenas_max: kept.arenas_max,
+            arenas_last: kept.arenas_last,
             alloc_count: n.alloc_count,
             alloc_bytes_total: n.alloc_bytes_total,
             store_bytes_written: n.store_bytes_written,

@@ -15,6 +15,7 @@ use syncbench_node::alloc_stats::AllocatorInternal;
 use syncbench_node::events::NodeEvent;
 
 use super::config_file::ConfigFile;
+use super::ratchet::Floor;
 use super::summary::Summary;
 use crate::error::input;
 
@@ -46,6 +47,8 @@ pub struct RunFiles {
     pub latency: Vec<(String, Vec<(f64, f64)>)>,
     /// (t_s, the allocator's own statistics) from the node's `stats` events.
     pub allocator: Vec<(f64, AllocatorInternal)>,
+    /// The RSS floor after each compaction (`ratchet.csv`; none without the file).
+    pub ratchet: Vec<Floor>,
 }
 
 /// Reads a JSON file into `T`; errors name file, line:column and field (exit 2).
@@ -84,7 +87,18 @@ impl RunFiles {
         let (compactions, flushes) = events.spans(end);
         let latency = load_hgrms(&dir.join("latency"));
         let allocator = std::mem::take(&mut events.allocator);
-        Ok(RunFiles { dir: dir.to_owned(), summary, config, samples, compactions, flushes, latency, allocator })
+        let ratchet = super::ratchet::read_csv(&dir.join(super::ratchet::RATCHET_CSV))?;
+        Ok(RunFiles {
+            dir: dir.to_owned(),
+            summary,
+            config,
+            samples,
+            compactions,
+            flushes,
+            latency,
+            allocator,
+            ratchet,
+        })
     }
 
     pub fn host(&self) -> String {

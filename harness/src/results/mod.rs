@@ -6,6 +6,8 @@
 //!   human summary printed at the end.
 //! - [`config_file`]: `config.json`, typed.
 //! - [`memory`]: time-weighted RSS figures.
+//! - [`ratchet`]: the RSS floor after each compaction (`ratchet.csv`), its slopes, and
+//!   retention (RSS − live heap) and arena counts over the run.
 //! - [`load`]: a run directory read back (the only input of charts and comparisons).
 //! - [`suite`]: `suite.json`, a suite's runs, its comparison and charts.
 
@@ -13,6 +15,7 @@ pub mod config_file;
 pub mod from_run;
 pub mod load;
 pub mod memory;
+pub mod ratchet;
 pub mod suite;
 pub mod summary;
 

@@ -45,6 +45,14 @@ pub struct Cell {
     /// --heap-profile-sides`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unprofiled: bool,
+    /// Driver connections, runtime worker threads and run length, when the suite sets
+    /// them per cell (`matrix --peers/--worker-threads/--duration`); absent: the base's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peers: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_threads: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<u64>,
 }
 
 impl Cell {
@@ -62,6 +70,9 @@ impl Cell {
             node_bin: self.node_bin.clone().or_else(|| base.node_bin.clone()),
             // Only jemalloc cells can be profiled; the others run as usual.
             heap_profile: base.heap_profile.filter(|_| self.alloc == Allocator::Jemalloc && !self.unprofiled),
+            peers: self.peers.unwrap_or(base.peers),
+            worker_threads: self.worker_threads.or(base.worker_threads),
+            duration: self.duration_s.map(std::time::Duration::from_secs).or(base.duration),
             ..base.clone()
         }
     }

@@ -8,6 +8,7 @@ use syncbench_node::CompactionMode;
 
 use crate::allocator::Allocator;
 use crate::latency::LatencySummary;
+use crate::results::ratchet::RatchetSummary;
 use crate::run::acks::AckCounts;
 use crate::run::ceiling::{efficiency, Bound, Ceilings};
 use crate::run::crash::{CrashClass, Outcome};
@@ -76,6 +77,29 @@ pub struct Summary {
     /// stacks). Absent when the node did not report both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retained_end_bytes: Option<i64>,
+    /// The lowest sampled RSS after each completed compaction (until the next one
+    /// completed) in brief: how many, the first and last, and their least-squares
+    /// slopes per compaction and per GiB ingested. The floors are `ratchet.csv`.
+    /// Absent when no sample followed a completed compaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_ratchet: Option<RatchetSummary>,
+    /// VmRSS minus the live heap at each of the node's stats events (RSS of the latest
+    /// sample at or before it): median, maximum and last over the run. Absent when the
+    /// node did not count its heap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retained_p50_bytes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retained_max_bytes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retained_last_bytes: Option<i64>,
+    /// glibc's arena count over the run (the node's stats events): first, highest, last.
+    /// Absent for other allocators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arenas_first: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arenas_max: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arenas_last: Option<u64>,
     pub alloc_count: Option<u64>,
     pub alloc_bytes_total: Option<u64>,
     pub cpu_user_s: f64,
@@ -220,6 +244,9 @@ impl Summary {
         if let (Some(r), Some(h)) = (self.retained_end_bytes, self.heap_live_end_bytes) {
             let r = if r < 0 { "none".to_owned() } else { fmt_bytes(r as f64) };
             lines.push(format!("retained     {r} at the end (RssAnon minus the live heap, {})", fmt_bytes(h as f64)));
+        }
+        if let Some(r) = &self.rss_ratchet {
+            lines.push(r.human());
         }
         if let Some(l) = self.latency_us.get("ingest").filter(|l| l.count > 0) {
             lines.push(format!(

@@ -47,6 +47,9 @@ impl AckCounts {
 pub struct AckBook {
     first: u64,
     len: u64,
+    /// Blocks the session must deliver: the workload's, or those sent when the driver
+    /// stopped early on purpose (`--duration`, [`AckBook::end_early`]).
+    expected: u64,
     sent: Vec<u64>,
     acked: Vec<u64>,
     counts: AckCounts,
@@ -66,7 +69,7 @@ impl AckBook {
     /// spec validation, so the bitsets are bounded (2 bits per block).
     pub fn new(first: u64, len: u64) -> AckBook {
         let words = len.div_ceil(64) as usize;
-        AckBook { first, len, sent: vec![0; words], acked: vec![0; words], counts: AckCounts::default() }
+        AckBook { first, len, expected: len, sent: vec![0; words], acked: vec![0; words], counts: AckCounts::default() }
     }
 
     fn bit(&self, number: u64) -> Option<(usize, u64)> {
@@ -103,9 +106,15 @@ impl AckBook {
         kind
     }
 
-    /// Blocks in the book's range: the whole workload.
+    /// Blocks the session must deliver: the whole workload, or what was sent before a
+    /// planned early end.
     pub fn workload_blocks(&self) -> u64 {
-        self.len
+        self.expected
+    }
+
+    /// The driver stopped sending on purpose (`--duration`): only what was sent is due.
+    pub fn end_early(&mut self) {
+        self.expected = self.counts.sent;
     }
 
     pub fn counts(&self) -> AckCounts {

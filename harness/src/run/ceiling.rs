@@ -168,6 +168,8 @@ pub fn cpu(s: CpuProbeSetup) -> Result<CpuProbe> {
         zero: started,
         deadline: started + CPU_PROBE_TIMEOUT,
         exit_grace: Duration::from_secs(30),
+        peers: node_cfg.peers,
+        duration: None,
     };
     let ended = session.run(&node, &obs, &progress);
     node.join_readers();

@@ -2,10 +2,14 @@
 //! ingest latency, from the moment its frame is handed to the socket to the moment the
 //! node acknowledges it as durable.
 //!
-//! A sender thread generates blocks in the workload's arrival order and writes frames;
-//! a receiver thread reads `Ack`/`Done`/`Error` frames; the calling thread supervises
-//! both against the deadline and the node's liveness. The number of unacknowledged
-//! blocks is bounded (`max_in_flight`), so the driver can never queue unbounded work.
+//! A sender thread generates blocks in the workload's arrival order and writes frames
+//! over `--peers` connections (each sends `Hello`; the blocks of each arrival window
+//! are dealt round-robin over them, as a node fetching from many peers receives them);
+//! a receiver thread reads `Ack`/`Done`/`Error` frames from the first connection; the
+//! calling thread supervises both against the deadline and the node's liveness. The
+//! number of unacknowledged blocks is bounded (`max_in_flight`), so the driver can
+//! never queue unbounded work. With `--duration` the sender stops after that long and
+//! sends `Finish`: the run then expects exactly the blocks sent.
 
 use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Write};
@@ -77,6 +81,10 @@ pub struct Driver<'a> {
     pub progress: Arc<Progress>,
     /// Set by the supervisor when the run must stop (node died, watchdog).
     pub stop: Arc<AtomicBool>,
+    /// Connections to open (the node's `--peers`).
+    pub peers: u64,
+    /// Stop sending after this long.
+    pub duration: Option<Duration>,
 }
 
 struct Shared {
@@ -96,10 +104,15 @@ enum Incoming {
 
 impl Driver<'_> {
     pub fn run(&self) -> Result<DriverResult> {
-        let stream = UnixStream::connect(self.socket)
-            .with_context(|| format!("connecting to node at {}", self.socket.display()))?;
-        let read_half = stream.try_clone().context("cloning the node socket")?;
-        let control = stream.try_clone().context("cloning the node socket")?;
+        let streams = (0..self.peers.max(1))
+            .map(|i| {
+                UnixStream::connect(self.socket)
+                    .with_context(|| format!("connecting to node at {} (peer {i})", self.socket.display()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let read_half = streams[0].try_clone().context("cloning the node socket")?;
+        let controls = streams.iter().map(|s| s.try_clone()).collect::<std::io::Result<Vec<_>>>();
+        let controls = controls.context("cloning the node socket")?;
         let shared = Arc::new(Shared {
             first_sent: std::sync::OnceLock::new(),
             sent_at: Mutex::new(HashMap::new()),
@@ -111,15 +124,17 @@ impl Driver<'_> {
         thread::Builder::new().name("driver-recv".into()).spawn(move || receive(read_half, tx))?;
         let sender = {
             let (shared, spec, stop) = (Arc::clone(&shared), self.spec.clone(), Arc::clone(&self.stop));
-            let max = self.max_in_flight;
-            thread::Builder::new().name("driver-send".into()).spawn(move || send(stream, &spec, &shared, max, &stop))?
+            let (max, duration) = (self.max_in_flight, self.duration);
+            thread::Builder::new()
+                .name("driver-send".into())
+                .spawn(move || send(streams, &spec, &shared, max, duration, &stop))?
         };
         let result = self.supervise(&rx, &shared);
         self.stop.store(true, Ordering::Relaxed);
         shared.room.notify_all();
         // A node that stopped reading (hung, or dead with the socket still open) leaves
         // the sender blocked in write(); shutting the socket down wakes it with EPIPE.
-        let _ = control.shutdown(std::net::Shutdown::Both);
+        controls.iter().for_each(|c| drop(c.shutdown(std::net::Shutdown::Both)));
         sender.thread().unpark();
         let _ = sender.join();
         result
@@ -251,19 +266,37 @@ fn receive(read_half: UnixStream, tx: mpsc::Sender<Incoming>) {
     }
 }
 
-fn send(stream: UnixStream, spec: &WorkloadSpec, shared: &Shared, max_in_flight: u64, stop: &AtomicBool) {
+fn send(
+    streams: Vec<UnixStream>,
+    spec: &WorkloadSpec,
+    shared: &Shared,
+    max_in_flight: u64,
+    duration: Option<Duration>,
+    stop: &AtomicBool,
+) {
     // Small enough that typical block payloads bypass it (one write(2) each, no extra
     // copy); large enough to coalesce runs of tiny early-chain blocks.
-    let mut out = BufWriter::with_capacity(64 << 10, stream);
+    let mut outs: Vec<BufWriter<UnixStream>> =
+        streams.into_iter().map(|s| BufWriter::with_capacity(64 << 10, s)).collect();
     let hello = Frame::Hello { version: PROTOCOL_VERSION, first_block: spec.start_height, block_count: spec.blocks };
-    if write_frame(&mut out, &hello).and_then(|_| out.flush()).is_err() {
-        return;
+    for out in &mut outs {
+        if write_frame(out, &hello).and_then(|_| out.flush()).is_err() {
+            return;
+        }
     }
     let threads = thread::available_parallelism().map_or(2, |n| n.get()).min(MAX_FEED_THREADS);
     let pacer = Pacer::new(spec);
     let mut latency_rng = spec.seed;
     let mut sent_bytes = 0u64;
+    let mut next_peer = 0;
+    let ends_at = duration.and_then(|d| Instant::now().checked_add(d));
     for block in Feed::start(spec, threads) {
+        if ends_at.is_some_and(|t| Instant::now() >= t) {
+            if let Ok(mut book) = shared.book.lock() {
+                book.end_early();
+            }
+            break;
+        }
         if block.window_start {
             pacer.window_delay(&mut latency_rng, stop);
         }
@@ -276,17 +309,21 @@ fn send(stream: UnixStream, spec: &WorkloadSpec, shared: &Shared, max_in_flight:
             s.insert(block.number, (now, block.bytes.len() as u64));
             book.sent(block.number);
         }
-        if write_block(&mut out, block.number, &block.bytes).is_err() {
+        let peer = next_peer;
+        next_peer = (next_peer + 1) % outs.len();
+        if write_block(&mut outs[peer], block.number, &block.bytes).is_err() {
             return;
         }
         sent_bytes += block.bytes.len() as u64;
         pacer.throttle(sent_bytes, stop);
-        // Hand each arrival window to the node now rather than when the buffer fills.
-        if block.window_end && out.flush().is_err() {
+        // Hand each arrival window to the node now rather than when the buffers fill.
+        if block.window_end && outs.iter_mut().any(|o| o.flush().is_err()) {
             return;
         }
     }
-    let _ = write_frame(&mut out, &Frame::Finish).and_then(|_| out.flush());
+    for out in &mut outs {
+        let _ = write_frame(out, &Frame::Finish).and_then(|_| out.flush());
+    }
 }
 
 /// Waits until fewer than `max` blocks are unacknowledged; false if the run stopped.

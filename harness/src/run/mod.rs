@@ -99,6 +99,21 @@ pub fn ingest(opts: &IngestOptions) -> Result<RunReport> {
     outcome
 }
 
+/// The node's peak disk use for this run: bounded by `--duration` at a rate-limited
+/// workload's rate, and by the node's `--retain-shards`.
+fn peak_disk_bytes(opts: &IngestOptions, d: &Description) -> Result<u64> {
+    let retain = opts.node_config("s".into(), "d".into())?.retain_shards;
+    let rate = opts.workload.arrival.rate_limit_mib_per_s;
+    let blocks = match (opts.duration, rate) {
+        (Some(t), Some(r)) => {
+            let per_block = (d.total_bytes_estimate / d.blocks.max(1)).max(1) as f64;
+            Some((t.as_secs_f64() * r * 1024.0 * 1024.0 / per_block * 1.2) as u64)
+        }
+        _ => None,
+    };
+    Ok(d.peak_disk_bytes_bounded(opts.compaction_concurrency, blocks, retain))
+}
+
 /// Claims the node's data directory, runs, and removes the data afterwards.
 fn with_data_dir(opts: &IngestOptions, run_dir: &Claimed, node_bin: PathBuf, start: SystemTime) -> Result<RunReport> {
     let data = match &opts.data_dir {
@@ -111,7 +126,7 @@ fn with_data_dir(opts: &IngestOptions, run_dir: &Claimed, node_bin: PathBuf, sta
     let description = Description::of(&opts.workload);
     let outcome = (|| {
         if opts.disk_check {
-            check_free_disk(&data.real, description.peak_disk_bytes(opts.compaction_concurrency))?;
+            check_free_disk(&data.real, peak_disk_bytes(opts, &description)?)?;
         }
         let socket_dir = private_socket_dir()?;
         let plan = Plan {
@@ -344,6 +359,8 @@ fn run_node(
         zero: clock.zero,
         deadline: clock.zero + o.timeout,
         exit_grace: EXIT_GRACE,
+        peers: o.peers,
+        duration: o.duration,
     };
     let ended = session.run(&node, obs, &progress);
     let timed_out = ended.timed_out;

@@ -27,6 +27,10 @@ pub struct Session<'a> {
     pub deadline: Instant,
     /// How long the node may take to exit after the session before it is killed.
     pub exit_grace: Duration,
+    /// Connections the driver opens (the node's `--peers`).
+    pub peers: u64,
+    /// Stop sending after this long (`--duration`).
+    pub duration: Option<Duration>,
 }
 
 /// How a session ended.
@@ -52,6 +56,8 @@ impl Session<'_> {
                 run_start: self.zero,
                 progress: Arc::clone(progress),
                 stop: Arc::new(AtomicBool::new(false)),
+                peers: self.peers,
+                duration: self.duration,
             }
             .run()
         });

@@ -1,6 +1,6 @@
-//! Writes a run's files: config.json, samples.csv, latency/, summary.json, charts/,
-//! and crash/ when the node did not end `ok`. What goes into them is computed
-//! elsewhere (`results::summary`, `run::crash`).
+//! Writes a run's files: config.json, samples.csv, ratchet.csv, latency/, summary.json,
+//! charts/, and crash/ when the node did not end `ok`. What goes into them is computed
+//! elsewhere (`results::summary`, `results::ratchet`, `run::crash`).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -17,6 +17,7 @@ use crate::charts::{self, RunChartData};
 use crate::latency::{self, summarize, Interval};
 use crate::results::config_file::{ConfigFile, EnvironmentRecord, Limits, NodeRecord, Sampling, WorkloadRecord};
 use crate::results::load::RunFiles;
+use crate::results::ratchet;
 use crate::results::summary::Summary;
 use crate::results::{samples_csv, write_atomic, write_json};
 use hdrhistogram::Histogram;
@@ -101,6 +102,9 @@ pub fn outputs(plan: &Plan, env: &[(String, String)], c: &Collected, obs: &NodeO
     write_json(&dir.join("summary.json"), &summary)?;
     let rest = (|| -> Result<()> {
         write_atomic(&dir.join("samples.csv"), samples_csv(&c.samples, &observed.stats).as_bytes())?;
+        if let Some(csv) = ratchet::csv(&ratchet::floors(&c.samples, &observed.compactions)) {
+            write_atomic(&dir.join(ratchet::RATCHET_CSV), csv.as_bytes())?;
+        }
         write_latency(plan, c, &histograms)?;
         let reported = Reported { node_start: observed.node_start.clone(), mem_limit: c.mem_limit.clone() };
         config_json(plan, env, Some(reported), &c.ceilings, Some(&c.clock))?;

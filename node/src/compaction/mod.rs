@@ -5,7 +5,10 @@
 //!   (everything in memory).
 //! - [`streaming`]: the fix (offset index, on-demand reads, bounded chunks).
 //! - this module: the shared commit protocol ([`compact_shard`]) and the bounded
-//!   [`Compactor`] queue that limits concurrent compactions.
+//!   [`Compactor`] queue that limits concurrent compactions. Compactions run on the
+//!   runtime's blocking pool (`spawn_blocking`): threads that start when work arrives
+//!   and retire after idling, as a real node's blocking pool does. After each one,
+//!   `--retain-shards` expires the oldest sealed shards ([`crate::retention`]).
 //!
 //! Commit protocol, crash-safe at every step: write `sorted/segment.tmp` and fsync it;
 //! rename to `sorted/segment.sbs` and fsync the directory; remove `staging.wal` and
@@ -15,11 +18,10 @@
 pub mod buffered;
 pub mod streaming;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crate::events::{CompactionEnd, Events, NodeEvent};
@@ -56,6 +58,7 @@ pub fn compact_shard(
     shard: u64,
     mode: CompactionMode,
     index: Option<Vec<wal::reader::Entry>>,
+    chunk_bytes: usize,
 ) -> Result<Outcome, CompactionError> {
     let wal_path = dir.join(wal::FILE_NAME);
     let sorted = dir.join(segment::DIR_NAME);
@@ -63,7 +66,7 @@ pub fn compact_shard(
     let tmp = sorted.join(segment::TMP_NAME);
     let outcome = match mode {
         CompactionMode::Buffered => buffered::compact(&wal_path, &tmp, shard)?,
-        CompactionMode::Streaming => streaming::compact(&wal_path, &tmp, shard, index)?,
+        CompactionMode::Streaming => streaming::compact(&wal_path, &tmp, shard, index, chunk_bytes)?,
     };
     fs::rename(&tmp, sorted.join(segment::FILE_NAME)).map_err(io_err(&tmp))?;
     sync_dir(&sorted)?;
@@ -87,26 +90,44 @@ pub struct Job {
     pub index: Option<Vec<wal::reader::Entry>>,
 }
 
+/// How compactions run.
+#[derive(Debug, Clone)]
+pub struct CompactorConfig {
+    /// Most compactions running at once (each on its own blocking-pool thread).
+    pub concurrency: usize,
+    pub mode: CompactionMode,
+    /// `--chunk-bytes` of streaming compaction.
+    pub chunk_bytes: usize,
+    /// `--retain-shards`, and the data directory it deletes from.
+    pub retain_shards: Option<u64>,
+    pub root: PathBuf,
+}
+
 #[derive(Default)]
 struct State {
     queue: VecDeque<Job>,
     running: usize,
-    closed: bool,
     error: Option<String>,
+    /// Shards compacted and not yet expired (for `--retain-shards`).
+    sealed: BTreeSet<u64>,
+    /// Shards expired since the writer last asked ([`CompactorStatus::take_expired`]);
+    /// at most one entry per shard.
+    expired: Vec<u64>,
 }
 
 struct Shared {
     state: Mutex<State>,
-    wake: Condvar,
-    mode: CompactionMode,
+    idle: Condvar,
+    cfg: CompactorConfig,
     events: Arc<Events>,
     histograms: Arc<Histograms>,
 }
 
-/// Runs at most `concurrency` compactions at once; the rest wait in FIFO order.
+/// Runs at most `concurrency` compactions at once on the runtime's blocking pool; the
+/// rest wait in FIFO order.
 pub struct Compactor {
     shared: Arc<Shared>,
-    workers: Vec<JoinHandle<()>>,
+    runtime: tokio::runtime::Handle,
 }
 
 /// A cheap handle for observing the compactor (queue depth, running count, failure).
@@ -122,98 +143,135 @@ impl CompactorStatus {
     pub fn error(&self) -> Option<String> {
         self.0.state.lock().ok().and_then(|s| s.error.clone())
     }
+
+    /// Shards expired by retention since the last call (the writer drops their index).
+    pub fn take_expired(&self) -> Vec<u64> {
+        self.0.state.lock().map_or_else(|_| Vec::new(), |mut s| std::mem::take(&mut s.expired))
+    }
 }
 
 impl Compactor {
     pub fn start(
-        concurrency: usize,
-        mode: CompactionMode,
+        cfg: CompactorConfig,
+        runtime: tokio::runtime::Handle,
         events: Arc<Events>,
         histograms: Arc<Histograms>,
-    ) -> std::io::Result<Compactor> {
-        let shared = Arc::new(Shared { state: Mutex::default(), wake: Condvar::new(), mode, events, histograms });
-        let workers = (0..concurrency.max(1))
-            .map(|i| {
-                let shared = Arc::clone(&shared);
-                std::thread::Builder::new().name(format!("compaction-{i}")).spawn(move || worker(&shared))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Compactor { shared, workers })
+    ) -> Compactor {
+        let shared = Arc::new(Shared { state: Mutex::default(), idle: Condvar::new(), cfg, events, histograms });
+        Compactor { shared, runtime }
     }
 
     pub fn status(&self) -> CompactorStatus {
         CompactorStatus(Arc::clone(&self.shared))
     }
 
+    /// Queues `job`; starts a blocking-pool runner if fewer than `concurrency` run.
     pub fn submit(&self, job: Job) {
-        if let Ok(mut s) = self.shared.state.lock() {
-            s.queue.push_back(job);
+        let Ok(mut s) = self.shared.state.lock() else { return };
+        s.queue.push_back(job);
+        if s.running < self.shared.cfg.concurrency.max(1) {
+            s.running += 1;
+            let shared = Arc::clone(&self.shared);
+            drop(s);
+            // Detached: `finish` waits for the running count, not for the handle.
+            drop(self.runtime.spawn_blocking(move || runner(&shared)));
         }
-        self.shared.wake.notify_one();
     }
 
-    /// Lets queued jobs finish, stops the workers, and reports the first failure.
+    /// Lets queued jobs finish, waits for every runner, and reports the first failure.
     pub fn finish(self) -> Result<(), String> {
-        if let Ok(mut s) = self.shared.state.lock() {
-            s.closed = true;
+        let Ok(mut s) = self.shared.state.lock() else {
+            return Err("compactor state poisoned".into());
+        };
+        while s.running > 0 {
+            s = match self.shared.idle.wait(s) {
+                Ok(s) => s,
+                Err(_) => return Err("compactor state poisoned".into()),
+            };
         }
-        self.shared.wake.notify_all();
-        let status = self.status();
-        for w in self.workers {
-            if w.join().is_err() {
-                return Err("a compaction thread panicked".into());
-            }
-        }
-        status.error().map_or(Ok(()), Err)
+        s.error.clone().map_or(Ok(()), Err)
     }
 }
 
-fn worker(shared: &Shared) {
-    loop {
-        let job = {
-            let Ok(mut s) = shared.state.lock() else {
-                return;
-            };
-            loop {
-                if s.error.is_some() {
-                    return;
-                }
-                if let Some(job) = s.queue.pop_front() {
-                    s.running += 1;
-                    break job;
-                }
-                if s.closed {
-                    return;
-                }
-                s = match shared.wake.wait(s) {
-                    Ok(s) => s,
-                    Err(_) => return,
-                };
-            }
-        };
-        let result = run_job(shared, job);
-        if let Ok(mut s) = shared.state.lock() {
+/// Decrements the running count when a runner ends, even by panic, so that `finish`
+/// never waits for a runner that is gone.
+struct RunnerGuard<'a>(&'a Shared);
+
+impl Drop for RunnerGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.0.state.lock() {
             s.running -= 1;
-            if let Err(e) = result {
-                s.error.get_or_insert(e.to_string());
+            if std::thread::panicking() {
+                s.error.get_or_insert_with(|| "a compaction panicked".into());
             }
         }
-        shared.wake.notify_all();
+        self.0.idle.notify_all();
     }
+}
+
+/// One blocking-pool task: runs queued jobs until the queue is empty or one failed.
+fn runner(shared: &Shared) {
+    let _guard = RunnerGuard(shared);
+    loop {
+        let job = match shared.state.lock() {
+            Ok(mut s) if s.error.is_none() => s.queue.pop_front(),
+            _ => None,
+        };
+        let Some(job) = job else { return };
+        let shard = job.shard;
+        if let Err(e) = run_job(shared, job) {
+            if let Ok(mut s) = shared.state.lock() {
+                s.error.get_or_insert(e.to_string());
+            }
+            return;
+        }
+        if let Err(e) = retain(shared, shard) {
+            if let Ok(mut s) = shared.state.lock() {
+                s.error.get_or_insert(e);
+            }
+            return;
+        }
+    }
+}
+
+/// Records `shard` as sealed and expires what `--retain-shards` no longer keeps.
+fn retain(shared: &Shared, shard: u64) -> Result<(), String> {
+    let Some(keep) = shared.cfg.retain_shards else { return Ok(()) };
+    let expired = match shared.state.lock() {
+        Ok(mut s) => {
+            s.sealed.insert(shard);
+            let expired = crate::retention::to_expire(&s.sealed, keep);
+            expired.iter().for_each(|id| {
+                s.sealed.remove(id);
+            });
+            expired
+        }
+        Err(_) => return Err("compactor state poisoned".into()),
+    };
+    for id in expired {
+        let bytes = crate::retention::expire(&shared.cfg.root, id)
+            .map_err(|e| format!("expiring shard {id} (--retain-shards): {e}"))?;
+        shared.events.emit(NodeEvent::ShardExpired { shard: id, bytes });
+        if let Ok(mut s) = shared.state.lock() {
+            s.expired.push(id);
+        }
+    }
+    Ok(())
 }
 
 fn run_job(shared: &Shared, job: Job) -> Result<(), CompactionError> {
+    let mode = shared.cfg.mode;
     let wal_bytes = fs::metadata(job.dir.join(wal::FILE_NAME)).map_or(0, |m| m.len());
-    shared.events.emit(NodeEvent::CompactionStart { shard: job.shard, mode: Some(shared.mode), bytes: wal_bytes });
+    shared.events.emit(NodeEvent::CompactionStart { shard: job.shard, mode: Some(mode), bytes: wal_bytes });
     let started = Instant::now();
-    let result = compact_shard(&job.dir, job.shard, shared.mode, job.index);
+    let result = compact_shard(&job.dir, job.shard, mode, job.index, shared.cfg.chunk_bytes);
     let elapsed = started.elapsed();
     match &result {
         Ok(o) => {
             record(&shared.histograms.compaction, elapsed);
             shared.events.emit(NodeEvent::CompactionEnd(CompactionEnd {
                 shard: job.shard,
-                mode: Some(shared.mode),
+                mode: Some(mode),
                 bytes: o.bytes_in,
                 bytes_out: o.bytes_out,
                 records: o.records,

@@ -4,8 +4,9 @@
 //! Pass 1 builds an offset index of 24 bytes per block: the batch writer hands over the
 //! index it kept while appending, and a WAL reopened after a restart is scanned for
 //! record headers instead (payloads skipped with a seek). Pass 2 reads each record on
-//! demand in block order, checks its CRC, and appends it to the segment through a 1 MiB
-//! buffer. Memory is the index plus the largest record plus the buffer, independent of
+//! demand in block order, checks its CRC, and appends it to the segment through a
+//! `--chunk-bytes` buffer (1 MiB by default; WAL reads go through a buffer of the same
+//! size). Memory is the index plus the largest record plus the buffer, independent of
 //! the shard's size. Both the WAL reads and the segment writes use direct I/O
 //! ([`crate::direct_io`]).
 
@@ -17,19 +18,26 @@ use crate::fault::{kill_point, KillPoint};
 use crate::segment::writer::SegmentWriter;
 use crate::wal::reader::{scan, Entry, ScanEnd};
 
-/// Size of the chunks the segment is written in.
+/// Default size of the chunks the WAL is read and the segment written in.
 pub const CHUNK_BYTES: usize = 1 << 20;
 
-/// Compacts the WAL at `wal` into `tmp`; `index` is the writer's record index, if any.
-pub fn compact(wal: &Path, tmp: &Path, shard: u64, index: Option<Vec<Entry>>) -> Result<Outcome, CompactionError> {
-    let mut source = DirectReader::open(wal, CHUNK_BYTES).map_err(io_err(wal))?;
+/// Compacts the WAL at `wal` into `tmp`, in chunks of `chunk_bytes`; `index` is the
+/// writer's record index, if any.
+pub fn compact(
+    wal: &Path,
+    tmp: &Path,
+    shard: u64,
+    index: Option<Vec<Entry>>,
+    chunk_bytes: usize,
+) -> Result<Outcome, CompactionError> {
+    let mut source = DirectReader::open(wal, chunk_bytes).map_err(io_err(wal))?;
     let mut entries = match index {
         Some(entries) => entries,
         None => scan_index(wal)?,
     };
     entries.sort_by_key(|e| e.number);
     entries.dedup_by_key(|e| e.number);
-    let out = DirectWriter::create(tmp, CHUNK_BYTES).map_err(io_err(tmp))?;
+    let out = DirectWriter::create(tmp, chunk_bytes).map_err(io_err(tmp))?;
     let mut w = SegmentWriter::new(out, shard).map_err(io_err(tmp))?;
     for (i, e) in entries.iter().enumerate() {
         if e.end() > source.len() {

@@ -1,0 +1,334 @@
+//! The RSS ratchet of a long run: whether the node's resident set falls back to the
+//! same floor after each compaction or creeps upward from one compaction to the next
+//! (allocator retention, fragmentation), and how much the process holds beyond its
+//! live heap over the run.
+//!
+//! Owns `ratchet.csv` (the floors, one row per completed compaction that a sample
+//! followed) and the figures of `summary.json` computed from them and from the node's
+//! stats: `rss_ratchet`, `retained_p50_bytes`, `retained_max_bytes`,
+//! `retained_last_bytes`, `arenas_first`, `arenas_max`, `arenas_last`.
+//!
+//! One time axis: a sample's `t_ms` (the sampler's monotonic clock since the node's
+//! spawn) and a node event's `t_ms` (the node's wall-clock stamp minus time zero's, see
+//! `RunClock`) count from the same zero, so they are compared as they are.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use super::latest_at_or_before;
+use crate::error::input;
+use crate::run::events::{CompactionSpan, StatsPoint};
+use crate::run::sampler::Sample;
+use crate::units::{fmt_bytes, MIB};
+
+/// The floors' file in a run directory (written only when there is a floor).
+pub const RATCHET_CSV: &str = "ratchet.csv";
+/// Its header line.
+pub const CSV_HEADER: &str = "compaction,shard,t_ms,rss_floor_bytes,bytes_acked";
+/// Fewest floors a slope is fitted to.
+const MIN_FLOORS_FOR_SLOPE: usize = 3;
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// The lowest sampled RSS after one completed compaction, until the next one completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Floor {
+    /// The compaction's position (from 1) among the run's completed compactions, by end time.
+    pub compaction: u64,
+    pub shard: u64,
+    /// When the lowest sample was taken.
+    pub t_ms: u64,
+    pub rss_floor_bytes: u64,
+    /// Bytes acknowledged by then (the sample's).
+    pub bytes_acked: u64,
+}
+
+/// `summary.json` `rss_ratchet`: the floors in brief (the list is `ratchet.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RatchetSummary {
+    pub floors: u64,
+    pub rss_floor_first_bytes: u64,
+    pub rss_floor_last_bytes: u64,
+    /// Least-squares slope of the floor over the compaction's position; absent with
+    /// fewer than 3 floors.
+    pub slope_bytes_per_compaction: Option<f64>,
+    /// Least-squares slope of the floor over GiB acknowledged; absent with fewer than 3
+    /// floors or when they all fell at the same acknowledged count.
+    pub slope_bytes_per_gib: Option<f64>,
+}
+
+/// Live heap against RSS over the run, and glibc's arena count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    pub p50_bytes: Option<i64>,
+    pub max_bytes: Option<i64>,
+    pub last_bytes: Option<i64>,
+    pub arenas_first: Option<u64>,
+    pub arenas_max: Option<u64>,
+    pub arenas_last: Option<u64>,
+}
+
+/// The floor after each completed compaction (ordered by end): the lowest RSS sampled
+/// from its end up to the next compaction's end (the last one: up to the last sample).
+/// A window without a sample has no floor. `samples` are in time order.
+pub fn floors(samples: &[Sample], compactions: &[CompactionSpan]) -> Vec<Floor> {
+    let mut ends: Vec<(u64, u64, u64)> =
+        compactions.iter().filter_map(|c| Some((c.end_ms?, c.start_ms, c.shard))).collect();
+    ends.sort_unstable();
+    let at = |t: u64| samples.partition_point(|s| s.t_ms < t);
+    (0..ends.len())
+        .filter_map(|i| {
+            let (end, _, shard) = ends[i];
+            let until = ends.get(i + 1).map_or(samples.len(), |next| at(next.0));
+            let lowest = samples.get(at(end)..until)?.iter().min_by_key(|s| s.mem.rss)?;
+            Some(Floor {
+                compaction: i as u64 + 1,
+                shard,
+                t_ms: lowest.t_ms,
+                rss_floor_bytes: lowest.mem.rss,
+                bytes_acked: lowest.bytes_acked,
+            })
+        })
+        .collect()
+}
+
+/// The floors in brief; `None` without a floor.
+pub fn summarize(floors: &[Floor]) -> Option<RatchetSummary> {
+    let (first, last) = (floors.first()?, floors.last()?);
+    let y = |f: &Floor| f.rss_floor_bytes as f64;
+    let slope = |x: fn(&Floor) -> f64| {
+        let points: Vec<(f64, f64)> = floors.iter().map(|f| (x(f), y(f))).collect();
+        let fitted = (points.len() >= MIN_FLOORS_FOR_SLOPE).then(|| ols_slope(&points));
+        fitted.flatten().map(f64::round)
+    };
+    Some(RatchetSummary {
+        floors: floors.len() as u64,
+        rss_floor_first_bytes: first.rss_floor_bytes,
+        rss_floor_last_bytes: last.rss_floor_bytes,
+        slope_bytes_per_compaction: slope(|f| f.compaction as f64),
+        slope_bytes_per_gib: slope(|f| f.bytes_acked as f64 / GIB),
+    })
+}
+
+/// Ordinary least-squares slope of y over x; `None` when x does not vary.
+fn ols_slope(points: &[(f64, f64)]) -> Option<f64> {
+    let first_x = points.first()?.0;
+    if points.iter().all(|p| p.0 == first_x) {
+        return None;
+    }
+    let n = points.len() as f64;
+    let (mx, my) = (points.iter().map(|p| p.0).sum::<f64>() / n, points.iter().map(|p| p.1).sum::<f64>() / n);
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx) * (p.0 - mx)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
+}
+
+/// For each stats event that counted a live heap, the RSS of the latest sample at or
+/// before it minus that heap (a node that does not count its heap reports 0).
+pub fn retained_series(samples: &[Sample], stats: &[StatsPoint]) -> Vec<(u64, i64)> {
+    let counted: Vec<&StatsPoint> = stats.iter().filter(|p| p.heap_live_bytes > 0).collect();
+    let rss = latest_at_or_before(counted.iter().map(|p| p.t_ms), samples, |s| s.t_ms);
+    rss.zip(&counted).filter_map(|(s, p)| Some((p.t_ms, s?.mem.rss as i64 - p.heap_live_bytes))).collect()
+}
+
+/// Retention over the run ([`retained_series`]: its median, maximum and last value) and
+/// the arena count (first, maximum, last) from the node's stats.
+pub fn retention(samples: &[Sample], stats: &[StatsPoint]) -> Retention {
+    let series: Vec<i64> = retained_series(samples, stats).into_iter().map(|p| p.1).collect();
+    let mut sorted = series.clone();
+    sorted.sort_unstable();
+    let arenas = || stats.iter().filter_map(|p| p.arenas);
+    Retention {
+        p50_bytes: sorted.get(sorted.len().saturating_sub(1) / 2).copied(),
+        max_bytes: sorted.last().copied(),
+        last_bytes: series.last().copied(),
+        arenas_first: arenas().next(),
+        arenas_max: arenas().max(),
+        arenas_last: arenas().next_back(),
+    }
+}
+
+/// `ratchet.csv`; `None` without a floor (no file is written then).
+pub fn csv(floors: &[Floor]) -> Option<String> {
+    if floors.is_empty() {
+        return None;
+    }
+    let mut out = format!("{CSV_HEADER}\n");
+    for f in floors {
+        let _ = writeln!(out, "{},{},{},{},{}", f.compaction, f.shard, f.t_ms, f.rss_floor_bytes, f.bytes_acked);
+    }
+    Some(out)
+}
+
+/// Reads `ratchet.csv` back (no file: no floors); errors name file and line (exit 2).
+pub fn read_csv(path: &Path) -> Result<Vec<Floor>> {
+    let text = match fs::read_to_string(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        read => read.map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?,
+    };
+    let mut lines = text.lines();
+    if lines.next() != Some(CSV_HEADER) {
+        return Err(input(format!("{}:1: expected the header `{CSV_HEADER}`", path.display())));
+    }
+    lines.enumerate().map(|(i, line)| parse_row(line).ok_or_else(|| bad_row(path, i + 2, line))).collect()
+}
+
+fn parse_row(line: &str) -> Option<Floor> {
+    let v: Vec<u64> = line.split(',').map(|c| c.parse().ok()).collect::<Option<_>>()?;
+    let [compaction, shard, t_ms, rss_floor_bytes, bytes_acked] = v[..] else { return None };
+    Some(Floor { compaction, shard, t_ms, rss_floor_bytes, bytes_acked })
+}
+
+fn bad_row(path: &Path, line_no: usize, line: &str) -> anyhow::Error {
+    input(format!("{}:{line_no}: expected 5 whole numbers ({CSV_HEADER}), got `{line}`", path.display()))
+}
+
+impl RatchetSummary {
+    /// The human summary's line.
+    pub fn human(&self) -> String {
+        let slopes = match (self.slope_bytes_per_compaction, self.slope_bytes_per_gib) {
+            (Some(c), Some(g)) => format!(" ({:+.2} MiB/compaction, {:+.2} MiB/GiB ingested)", c / MIB, g / MIB),
+            (Some(c), None) => format!(" ({:+.2} MiB/compaction)", c / MIB),
+            _ => format!(" (no slope from fewer than {MIN_FLOORS_FOR_SLOPE})"),
+        };
+        format!(
+            "RSS floor    {} → {} after {} compactions{slopes}",
+            fmt_bytes(self.rss_floor_first_bytes as f64),
+            fmt_bytes(self.rss_floor_last_bytes as f64),
+            self.floors
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::procfs::ProcMemory;
+
+    fn sample(t_ms: u64, rss: u64, bytes_acked: u64) -> Sample {
+        Sample { t_ms, mem: ProcMemory { rss, ..Default::default() }, bytes_acked, ..Default::default() }
+    }
+
+    fn done(shard: u64, start_ms: u64, end_ms: u64) -> CompactionSpan {
+        CompactionSpan { shard, start_ms, end_ms: Some(end_ms), bytes: 0, bytes_out: 0 }
+    }
+
+    fn floor(compaction: u64, rss_floor_bytes: u64, bytes_acked: u64) -> Floor {
+        Floor { compaction, shard: compaction, t_ms: compaction * 1000, rss_floor_bytes, bytes_acked }
+    }
+
+    #[test]
+    fn the_floor_is_the_lowest_sample_from_each_end_to_the_next() {
+        let samples: Vec<Sample> = [(900, 10), (1000, 50), (1100, 40), (1200, 45), (2000, 70), (2100, 60), (2500, 65)]
+            .iter()
+            .map(|&(t, rss)| sample(t, rss, t * 10))
+            .collect();
+        // Listed out of end order, one still running (no floor), one whose window
+        // (2050..2050, the next ends at the same moment) holds no sample.
+        let spans = [
+            done(7, 1800, 2000),
+            done(3, 500, 1000),
+            CompactionSpan { shard: 9, start_ms: 2200, end_ms: None, bytes: 0, bytes_out: 0 },
+            done(8, 1900, 2050),
+            done(5, 1950, 2050),
+        ];
+        let f = floors(&samples, &spans);
+        assert_eq!(
+            f,
+            [
+                // 900 ms (RSS 10) is before the first end: not in its window.
+                Floor { compaction: 1, shard: 3, t_ms: 1100, rss_floor_bytes: 40, bytes_acked: 11_000 },
+                // Window 2000..2050: only the 2000 ms sample (the end itself counts).
+                Floor { compaction: 2, shard: 7, t_ms: 2000, rss_floor_bytes: 70, bytes_acked: 20_000 },
+                // Compaction 3 (shard 8, 2050..2050: ends tied, the earlier start first)
+                // has no sample; 4 (shard 5) runs to the last sample.
+                Floor { compaction: 4, shard: 5, t_ms: 2100, rss_floor_bytes: 60, bytes_acked: 21_000 },
+            ]
+        );
+    }
+
+    #[test]
+    fn windows_and_retention_read_samples_and_events_on_one_axis() {
+        // Samples and events both count from the node's spawn: a compaction ending at
+        // 1000 ms owns the 1000 ms sample, not the one a millisecond before.
+        let samples = [sample(999, 1, 0), sample(1000, 80, 0), sample(1500, 90, 0)];
+        assert_eq!(floors(&samples, &[done(1, 0, 1000)])[0].t_ms, 1000);
+        // A stats event is paired with the latest sample at or before it, never a later one.
+        let stats = [
+            StatsPoint { t_ms: 998, heap_live_bytes: 5, ..Default::default() },
+            StatsPoint { t_ms: 1499, heap_live_bytes: 30, ..Default::default() },
+            StatsPoint { t_ms: 1500, heap_live_bytes: 0, ..Default::default() },
+        ];
+        assert_eq!(retained_series(&samples, &stats), [(1499, 50)], "998: no sample yet; 1500: heap not counted");
+    }
+
+    #[test]
+    fn slopes_of_a_linear_ratchet_are_exact() {
+        // +2 MiB per compaction, 0.5 GiB acknowledged per compaction: +4 MiB per GiB.
+        let mib = 1u64 << 20;
+        let f: Vec<Floor> = (1..=6).map(|i| floor(i, 100 * mib + 2 * mib * i, i * (1 << 29))).collect();
+        let s = summarize(&f).unwrap();
+        assert_eq!(s.floors, 6);
+        assert_eq!((s.rss_floor_first_bytes, s.rss_floor_last_bytes), (102 * mib, 112 * mib));
+        assert_eq!(s.slope_bytes_per_compaction, Some(2.0 * mib as f64));
+        assert_eq!(s.slope_bytes_per_gib, Some(4.0 * mib as f64));
+        assert_eq!(
+            s.human(),
+            "RSS floor    102.00 MiB → 112.00 MiB after 6 compactions (+2.00 MiB/compaction, +4.00 MiB/GiB ingested)"
+        );
+        // A floor that falls has a negative slope.
+        let falling: Vec<Floor> = (1..=4).map(|i| floor(i, 1000 - 100 * i, i)).collect();
+        assert_eq!(summarize(&falling).unwrap().slope_bytes_per_compaction, Some(-100.0));
+    }
+
+    #[test]
+    fn fewer_than_three_floors_or_one_acked_count_have_no_slope() {
+        let two = [floor(1, 10, 1), floor(2, 20, 2)];
+        let s = summarize(&two).unwrap();
+        assert_eq!((s.slope_bytes_per_compaction, s.slope_bytes_per_gib), (None, None));
+        assert!(s.human().ends_with("(no slope from fewer than 3)"), "{}", s.human());
+        assert_eq!(summarize(&[]), None);
+        // Every floor after ingest ended: one acknowledged count, no slope per GiB.
+        let after = [floor(1, 10, 7), floor(2, 20, 7), floor(3, 30, 7)];
+        let s = summarize(&after).unwrap();
+        assert_eq!((s.slope_bytes_per_compaction, s.slope_bytes_per_gib), (Some(10.0), None));
+    }
+
+    #[test]
+    fn retention_and_arenas_over_time() {
+        let samples: Vec<Sample> = (0..5).map(|i| sample(i * 100, 1000 + i * 100, 0)).collect();
+        let heap = [900, 800, 1000, 700, 1200];
+        let stats: Vec<StatsPoint> = (0..5)
+            .map(|i| StatsPoint {
+                t_ms: i * 100 + 50,
+                heap_live_bytes: heap[i as usize],
+                arenas: [None, Some(2), Some(8), Some(4), Some(4)][i as usize],
+                ..Default::default()
+            })
+            .collect();
+        // RSS − heap: 100, 300, 200, 600, 200.
+        let r = retention(&samples, &stats);
+        assert_eq!((r.p50_bytes, r.max_bytes, r.last_bytes), (Some(200), Some(600), Some(200)));
+        assert_eq!((r.arenas_first, r.arenas_max, r.arenas_last), (Some(2), Some(8), Some(4)));
+        assert_eq!(retention(&samples, &[]), Retention::default());
+    }
+
+    #[test]
+    fn the_csv_reads_back_and_bad_rows_are_located() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join(RATCHET_CSV);
+        assert!(read_csv(&path).unwrap().is_empty(), "no file, no floors");
+        assert_eq!(csv(&[]), None);
+        let f = [floor(1, 10, 3), floor(3, 12, 9)];
+        let text = csv(&f).unwrap();
+        assert_eq!(text, "compaction,shard,t_ms,rss_floor_bytes,bytes_acked\n1,1,1000,10,3\n3,3,3000,12,9\n");
+        fs::write(&path, &text).unwrap();
+        assert_eq!(read_csv(&path).unwrap(), f);
+        fs::write(&path, format!("{text}4,4,4000,x,1\n")).unwrap();
+        let err = read_csv(&path).unwrap_err().to_string();
+        assert!(err.contains("ratchet.csv:4:"), "{err}");
+    }
+}
