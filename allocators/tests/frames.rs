@@ -88,3 +88,22 @@ fn garbage_block_payload_is_an_error_not_a_panic() {
     assert!(err.contains("bad magic"), "{err}");
     assert!(!err.contains("panicked"));
 }
+
+/// A driver of the single-connection protocol (version 1) cannot feed a node that
+/// waits for several peers: refused at once with an `Error` frame, not left waiting.
+#[test]
+fn a_single_connection_driver_is_refused_by_a_node_expecting_peers() {
+    use syncbench_proto::frame::{FrameReader, PROTOCOL_VERSION_SINGLE};
+    let dir = tempfile::tempdir().unwrap();
+    let (data, socket) = (dir.path().join("data"), dir.path().join("s.sock"));
+    let mut node = Node::start(common::bin("glibc"), &data, &socket, 100, &["--peers", "4"], &[]);
+    assert!(node.wait_ready());
+    let mut s = node.connect();
+    let hello = Frame::Hello { version: PROTOCOL_VERSION_SINGLE, first_block: 0, block_count: 100 };
+    write_frame(&mut s, &hello).unwrap();
+    let reply = FrameReader::new(&s).read_frame().unwrap();
+    let Some(Frame::Error { message }) = reply else { panic!("expected an Error frame, got {reply:?}") };
+    assert!(message.contains("expects 4 peers"), "{message}");
+    let (code, _, _) = wait4(&node.child);
+    assert_eq!(code, Some(1), "{}", node.stderr());
+}

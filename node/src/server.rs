@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use syncbench_proto::frame::{write_frame, Frame, FrameReader, PROTOCOL_VERSION};
+use syncbench_proto::frame::{write_frame, Frame, FrameReader, PROTOCOL_VERSION, PROTOCOL_VERSION_SINGLE};
 
 use crate::alloc_stats::AllocatorStats;
 use crate::compaction::{Compactor, CompactorConfig};
@@ -300,15 +300,28 @@ impl Session<'_> {
     /// announced block range; refuses anything else.
     fn handshake(&self, stream: &UnixStream, out: &Mutex<AckStream>) -> Result<(u64, u64), NodeError> {
         match FrameReader::new(stream).read_frame()? {
-            Some(Frame::Hello { version, first_block, block_count }) if version == PROTOCOL_VERSION => {
+            Some(Frame::Hello { version, .. }) if version == PROTOCOL_VERSION_SINGLE && self.cfg.peers > 1 => Err(self
+                .refuse(
+                    out,
+                    format!(
+                        "protocol version 1 has one connection; this node expects {} peers (version 2)",
+                        self.cfg.peers
+                    ),
+                )),
+            Some(Frame::Hello { version, first_block, block_count })
+                if version == PROTOCOL_VERSION || version == PROTOCOL_VERSION_SINGLE =>
+            {
                 let end = first_block
                     .checked_add(block_count)
                     .ok_or_else(|| NodeError::Protocol("block range overflows".into()))?;
                 Ok((first_block, end))
             }
-            Some(Frame::Hello { version, .. }) => {
-                Err(self.refuse(out, format!("protocol version {version} not supported (want {PROTOCOL_VERSION})")))
-            }
+            Some(Frame::Hello { version, .. }) => Err(self.refuse(
+                out,
+                format!(
+                    "protocol version {version} not supported (want {PROTOCOL_VERSION} or {PROTOCOL_VERSION_SINGLE})"
+                ),
+            )),
             other => Err(self.refuse(out, format!("expected Hello, got {other:?}"))),
         }
     }

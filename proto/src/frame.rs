@@ -23,8 +23,14 @@ use std::io::{self, Read, Write};
 use crate::block::MAX_BLOCK_BYTES;
 use crate::bytes::Cursor;
 
-/// Version the driver announces in `Hello`; the node refuses any other.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version the driver announces in `Hello`. Version 2: a session may span several
+/// connections (the node's `--peers`), each opened with the same `Hello`, blocks spread
+/// over them, `Ack`/`Done`/`Error` on the first. A version-1 node (one connection)
+/// refuses version 2 at once, instead of reading one connection while the driver
+/// waits on the others; the node still serves version 1 on a single connection.
+pub const PROTOCOL_VERSION: u32 = 2;
+/// The single-connection protocol, still accepted by a node with one peer.
+pub const PROTOCOL_VERSION_SINGLE: u32 = 1;
 /// Largest `body_len` accepted: one maximal block plus its number and kind byte.
 pub const MAX_FRAME_BYTES: u32 = (MAX_BLOCK_BYTES + 64) as u32;
 

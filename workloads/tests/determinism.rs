@@ -124,7 +124,7 @@ const PINNED_FINGERPRINTS: &[(&str, &str)] = &[
     ("mainnet", "d494d40d12ab8105"),
     ("mainnet-large", "4934386e0025de1f"),
     ("early-chain", "61236103ad4c9118"),
-    ("soak", "3952ee9371d96378"),
+    ("soak", "093ef67431e400d8"),
 ];
 
 /// Regression: the fingerprint of a trace workload hashed the trace file's displayed
