@@ -72,7 +72,7 @@ pub struct Retention {
 }
 
 /// The floor after each completed compaction (ordered by end): the lowest RSS sampled
-/// from its end up to the next compaction's end (the last one: up to the last sample).
+/// from its end up to the next compaction's end (the last one has none: no floor).
 /// A window without a sample has no floor. `samples` are in time order.
 pub fn floors(samples: &[Sample], compactions: &[CompactionSpan]) -> Vec<Floor> {
     let mut ends: Vec<(u64, u64, u64)> =
@@ -82,7 +82,10 @@ pub fn floors(samples: &[Sample], compactions: &[CompactionSpan]) -> Vec<Floor> 
     (0..ends.len())
         .filter_map(|i| {
             let (end, _, shard) = ends[i];
-            let until = ends.get(i + 1).map_or(samples.len(), |next| at(next.0));
+            // The last compaction has no next one: its window would run into the node's
+            // shutdown, when the session's memory (queues, cache) is freed, and drag
+            // the slope down; it gets no floor.
+            let until = at(ends.get(i + 1)?.0);
             let lowest = samples.get(at(end)..until)?.iter().min_by_key(|s| s.mem.rss)?;
             Some(Floor {
                 compaction: i as u64 + 1,
@@ -244,8 +247,7 @@ mod tests {
                 // Window 2000..2050: only the 2000 ms sample (the end itself counts).
                 Floor { compaction: 2, shard: 7, t_ms: 2000, rss_floor_bytes: 70, bytes_acked: 20_000 },
                 // Compaction 3 (shard 8, 2050..2050: ends tied, the earlier start first)
-                // has no sample; 4 (shard 5) runs to the last sample.
-                Floor { compaction: 4, shard: 5, t_ms: 2100, rss_floor_bytes: 60, bytes_acked: 21_000 },
+                // has no sample; 4 (shard 5), the last, has no next one: no floor.
             ]
         );
     }
