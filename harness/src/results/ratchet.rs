@@ -257,7 +257,7 @@ mod tests {
         // Samples and events both count from the node's spawn: a compaction ending at
         // 1000 ms owns the 1000 ms sample, not the one a millisecond before.
         let samples = [sample(999, 1, 0), sample(1000, 80, 0), sample(1500, 90, 0)];
-        assert_eq!(floors(&samples, &[done(1, 0, 1000)])[0].t_ms, 1000);
+        assert_eq!(floors(&samples, &[done(1, 0, 1000), done(2, 900, 1600)])[0].t_ms, 1000);
         // A stats event is paired with the latest sample at or before it, never a later one.
         let stats = [
             StatsPoint { t_ms: 998, heap_live_bytes: 5, ..Default::default() },
