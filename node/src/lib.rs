@@ -1,18 +1,25 @@
 //! The system under test: a sharded chain-history store fed blocks over a Unix socket.
 //!
-//! Modelled on real history nodes (README, "The incident"): blocks arrive out of order, are decoded
-//! into many small owned objects, hashed on worker threads, appended to per-shard
-//! write-ahead logs in fdatasync'd batches, acknowledged, and compacted into sorted
-//! segments once a shard is complete — with the buffered (pre-fix) or streaming (fixed)
-//! compaction of the incident report.
+//! Modelled on real history nodes (README, "The incident"): blocks arrive out of order
+//! over many peer connections, each served by a task on a tokio multi-thread runtime
+//! that decodes them into many small owned objects; they are hashed on a verify pool,
+//! appended to per-shard write-ahead logs in fdatasync'd batches, acknowledged, kept in
+//! an index and a recent-block cache, and compacted into sorted segments (on the
+//! runtime's blocking pool) once a shard is complete — with the buffered (pre-fix) or
+//! streaming (fixed) compaction of the incident report — and, with `--retain-shards`,
+//! expired again.
 //!
 //! # Layout
 //! - [`config`]: command-line flags, and `to_args`, their inverse.
 //! - [`mode`]: [`CompactionMode`] and [`mode::NodeMode`] (store, sink, null writer).
-//! - [`server`]: socket, handshake, the receive loop, thread orchestration.
+//! - [`server`]: socket, handshakes of the peer connections, the runtime and the
+//!   pipeline's threads.
+//! - [`peer`]: one runtime task per peer connection (async frame reader, decode).
 //! - [`unstored`]: `--sink` and the frame helpers it shares with [`liar`] (`--lie`).
-//! - [`pipeline`]: bounded queues and the hash stage.
+//! - [`pipeline`]: bounded queues (task → thread, thread → thread) and the verify stage.
 //! - [`writer`]: the batch writer, single owner of all WALs; acks durable batches.
+//! - [`cache`]: the long-lived block index and the bounded recent-block cache.
+//! - [`retention`]: `--retain-shards`: tombstones, then deletion of old shards.
 //! - [`wal`]: write-ahead log format, writer, reader, recovery.
 //! - [`segment`]: sealed segment format, writer, reader.
 //! - [`compaction`]: buffered and streaming compaction, bounded by a queue.

@@ -49,6 +49,12 @@ pub struct RunConfig {
     /// Taken with `--heap-profile` (the profiling node): never compared with a plain run.
     #[serde(default)]
     pub heap_profiled: bool,
+    /// Peer connections and runtime worker threads the node announced (`node_start`);
+    /// `null` for a node that did not announce them (recorded before they existed).
+    #[serde(default)]
+    pub peers: Option<u64>,
+    #[serde(default)]
+    pub worker_threads: Option<u64>,
 }
 
 /// The value of a gated metric (named by its `summary.json` field) in a summary;
@@ -89,6 +95,8 @@ impl RunConfig {
             compaction_concurrency: n.compaction_concurrency,
             writer_batch: n.writer_batch,
             heap_profiled: r.summary.heap_profile.is_some(),
+            peers: n.reported.as_ref().and_then(|s| s.peers),
+            worker_threads: n.reported.as_ref().and_then(|s| s.worker_threads).map(|w| w as u64),
         })
     }
 

@@ -305,6 +305,8 @@ mod tests {
                 compaction_concurrency: 1,
                 writer_batch: 512,
                 heap_profiled: false,
+                peers: Some(16),
+                worker_threads: Some(2),
             },
             environment: EnvironmentRecord { host: Some("h".into()), ..Default::default() },
             created_at: "t".into(),
