@@ -4,14 +4,15 @@
 //!
 //! A chain-sync node fetches from many peers at once; the driver spreads each arrival
 //! window over `--peers` connections. The reader here is the asynchronous twin of
-//! [`syncbench_proto::FrameReader`]: the same checks, in the same order (length bounded
-//! before any buffer is allocated, a block's payload read straight into its own
-//! allocation).
+//! [`syncbench_proto::FrameReader`] and shares its header checks
+//! ([`syncbench_proto::frame::body_len`], [`syncbench_proto::frame::check_kind`]: the
+//! length bounded and the kind known before any buffer is allocated); a block's payload
+//! is read straight into its own allocation.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use syncbench_proto::frame::{parse_small_body, Frame, FrameError, KIND_BLOCK, MAX_FRAME_BYTES};
+use syncbench_proto::frame::{body_len, check_kind, parse_small_body, Frame, FrameError, KIND_BLOCK};
 use syncbench_proto::Block;
 use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
 use tokio::net::UnixStream;
@@ -80,20 +81,14 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Frame>
     if got < 4 {
         return Err(FrameError::Truncated { expected: 4, got });
     }
-    let len = u32::from_le_bytes(len_buf);
-    if len == 0 || len > MAX_FRAME_BYTES {
-        return Err(FrameError::BadLength { len, max: MAX_FRAME_BYTES });
-    }
+    let body_len = body_len(len_buf)?;
     let mut kind = [0u8; 1];
     exact(r, &mut kind).await?;
-    let body_len = len as usize - 1;
+    check_kind(kind[0], body_len)?;
     if kind[0] != KIND_BLOCK {
         let mut body = vec![0u8; body_len];
         exact(r, &mut body).await?;
         return parse_small_body(kind[0], &body).map(Some);
-    }
-    if body_len < 8 {
-        return Err(FrameError::Malformed { kind: "Block", what: "shorter than a block number" });
     }
     let mut number = [0u8; 8];
     exact(r, &mut number).await?;
@@ -164,10 +159,18 @@ mod tests {
 
     #[test]
     fn an_oversized_length_is_refused_before_allocating() {
-        let mut bytes = (MAX_FRAME_BYTES + 1).to_le_bytes().to_vec();
+        let mut bytes = (syncbench_proto::frame::MAX_FRAME_BYTES + 1).to_le_bytes().to_vec();
         bytes.push(KIND_BLOCK);
         let frames = read_all(bytes);
         assert!(frames[0].as_ref().unwrap_err().contains("out of range"), "{frames:?}");
+    }
+
+    #[test]
+    fn an_unknown_kind_is_refused_before_its_body_is_read() {
+        let mut bytes = 1_000u32.to_le_bytes().to_vec();
+        bytes.push(99);
+        let frames = read_all(bytes);
+        assert_eq!(frames[0], Err("unknown frame kind 99".to_owned()));
     }
 
     #[test]

@@ -77,12 +77,6 @@ impl<T> QueueReceiver<T> {
         self.depth.fetch_sub(1, Ordering::Relaxed);
         Ok(item)
     }
-
-    pub fn recv(&self) -> Option<T> {
-        let item = self.rx.recv().ok()?;
-        self.depth.fetch_sub(1, Ordering::Relaxed);
-        Some(item)
-    }
 }
 
 /// Sending half of a bounded queue whose senders are runtime tasks (they wait without

@@ -93,8 +93,7 @@ impl<R: Read> FrameReader<R> {
         };
         match kind {
             KIND_BLOCK => self.read_block(body_len).map(Some),
-            k if is_small(k) => self.read_small(k, body_len).map(Some),
-            other => Err(FrameError::UnknownKind(other)),
+            k => self.read_small(k, body_len).map(Some),
         }
     }
 
@@ -106,20 +105,19 @@ impl<R: Read> FrameReader<R> {
             return Ok(None);
         };
         match kind {
-            KIND_BLOCK if body_len >= 8 => {
+            KIND_BLOCK => {
                 scratch.resize(body_len, 0);
                 self.exact(scratch)?;
                 let number = u64::from_le_bytes(scratch[..8].try_into().unwrap_or_default());
                 Ok(Some(Skimmed::Block(number)))
             }
-            KIND_BLOCK => Err(FrameError::Malformed { kind: "Block", what: "shorter than a block number" }),
-            k if is_small(k) => self.read_small(k, body_len).map(|f| Some(Skimmed::Other(f))),
-            other => Err(FrameError::UnknownKind(other)),
+            k => self.read_small(k, body_len).map(|f| Some(Skimmed::Other(f))),
         }
     }
 
     /// Reads and checks a frame header: `Ok(None)` at a clean end of stream, else the
-    /// kind and the body length. The length is checked before the kind is even read.
+    /// kind and the body length ([`body_len`], then [`check_kind`]). The length is
+    /// checked before the kind is even read.
     fn read_header(&mut self) -> Result<Option<(u8, usize)>, FrameError> {
         let mut len_buf = [0u8; 4];
         let got = read_full(&mut self.inner, &mut len_buf)?;
@@ -129,13 +127,11 @@ impl<R: Read> FrameReader<R> {
         if got < 4 {
             return Err(FrameError::Truncated { expected: 4, got });
         }
-        let len = u32::from_le_bytes(len_buf);
-        if len == 0 || len > MAX_FRAME_BYTES {
-            return Err(FrameError::BadLength { len, max: MAX_FRAME_BYTES });
-        }
+        let body_len = body_len(len_buf)?;
         let mut kind = [0u8; 1];
         self.exact(&mut kind)?;
-        Ok(Some((kind[0], len as usize - 1)))
+        check_kind(kind[0], body_len)?;
+        Ok(Some((kind[0], body_len)))
     }
 
     /// Reads and parses a non-block frame body (all small).
@@ -145,11 +141,9 @@ impl<R: Read> FrameReader<R> {
         parse_small(kind, &body)
     }
 
-    /// Reads a block body straight into its own payload buffer (no intermediate copy).
+    /// Reads a block body straight into its own payload buffer (no intermediate copy);
+    /// [`check_kind`] has made sure it holds a block number.
     fn read_block(&mut self, body_len: usize) -> Result<Frame, FrameError> {
-        if body_len < 8 {
-            return Err(FrameError::Malformed { kind: "Block", what: "shorter than a block number" });
-        }
         let mut number = [0u8; 8];
         self.exact(&mut number)?;
         // Read into spare capacity: no zero-fill of a buffer that is overwritten at once.
@@ -185,9 +179,30 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(got)
 }
 
-/// Parses the body of a frame other than `Block`, for readers that read the header and
-/// body themselves (the node's asynchronous peer reader); the length was checked
-/// against [`MAX_FRAME_BYTES`] before the body was read.
+/// The body length (kind byte excluded) a frame's 4-byte length prefix announces,
+/// checked against [`MAX_FRAME_BYTES`] before anything is allocated. Every reader of
+/// the protocol calls it: [`FrameReader`] here, the node's asynchronous peer reader.
+pub fn body_len(len_prefix: [u8; 4]) -> Result<usize, FrameError> {
+    let len = u32::from_le_bytes(len_prefix);
+    if len == 0 || len > MAX_FRAME_BYTES {
+        return Err(FrameError::BadLength { len, max: MAX_FRAME_BYTES });
+    }
+    Ok(len as usize - 1)
+}
+
+/// Checks a frame's kind against its body length before any of the body is read: a
+/// kind the protocol knows, and a block long enough to hold its number.
+pub fn check_kind(kind: u8, body_len: usize) -> Result<(), FrameError> {
+    match kind {
+        KIND_BLOCK if body_len < 8 => Err(FrameError::Malformed { kind: "Block", what: "shorter than a block number" }),
+        KIND_BLOCK => Ok(()),
+        k if is_small(k) => Ok(()),
+        other => Err(FrameError::UnknownKind(other)),
+    }
+}
+
+/// Parses the body of a frame other than `Block` whose header passed [`body_len`] and
+/// [`check_kind`], for readers that read the body themselves (the node's peer reader).
 pub fn parse_small_body(kind: u8, body: &[u8]) -> Result<Frame, FrameError> {
     if !is_small(kind) {
         return Err(FrameError::UnknownKind(kind));
