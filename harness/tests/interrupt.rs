@@ -136,6 +136,10 @@ fn an_interrupted_matrix_says_so() {
     let mut child = Command::new(SYNCBENCH)
         .args(args)
         .args(["--no-ceilings", "--out", "suite"])
+        // Not under cargo: the harness then takes the node built above, beside it, rather
+        // than `cargo build --release` of its own — a cold release build on a fresh
+        // clone outlasted the wait below (CI, 2026-12-04).
+        .env_remove("CARGO")
         .current_dir(dir.path())
         .stdout(Stdio::null())
         .stderr(log)

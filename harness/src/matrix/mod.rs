@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //! - this module: the plan (cells, skipped cells, order) and the runner.
-//! - [`order`]: interleaved run order (seeded rounds, never the same cell twice in a row).
+//! - [`order`]: interleaved run order (seeded rounds; two cells take turns running first).
 //! - [`comparison`]: `comparison.json` / `comparison.md` from the runs' summaries.
 //!
 //! The suite directory and `suite.json` are `results::suite`'s; medians, intervals and
