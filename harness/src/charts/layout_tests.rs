@@ -12,7 +12,7 @@ use super::style::{LEGEND_WIDTH, WIDTH};
 use super::suite::{Interval, SuiteChartData};
 use super::{render, render_run, CellRuns, Chart, RunChartData};
 use crate::results::load::{RunFiles, SampleRow};
-use crate::results::ratchet::Floor;
+use crate::results::ratchet::{Floor, WindowPeak};
 use crate::results::summary::Summary;
 
 const HOST: &str = "a-bare-metal-host-with-a-long-name.example.org";
@@ -59,6 +59,10 @@ fn run(alloc: &str, mode: &str, cc: u64, shard: u64, scale: f64) -> RunFiles {
                 t_ms: (t * 1e3) as u64,
                 rss_floor_bytes: (scale * mib * super::MIB) as u64,
                 bytes_acked: (t * 250.0 * super::MIB) as u64,
+                peak: Some(WindowPeak {
+                    t_ms: (t * 1e3) as u64 + 2000,
+                    rss_bytes: (scale * 280.0 * super::MIB) as u64,
+                }),
             })
             .collect(),
     }

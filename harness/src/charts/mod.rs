@@ -98,6 +98,8 @@ pub struct RunChartData {
     pub allocator: Vec<(f64, syncbench_node::alloc_stats::AllocatorInternal)>,
     /// (t_s, RSS floor bytes) after each compaction (`ratchet.csv`)
     pub ratchet: Vec<(f64, f64)>,
+    /// (t_s, highest RSS) of each compaction window (`ratchet.csv`; absent in older files)
+    pub window_peaks: Vec<(f64, f64)>,
     /// (t_s, VmRSS − live heap) of each sample the node's live heap was known at
     pub retained: Vec<(f64, f64)>,
 }
@@ -115,6 +117,11 @@ impl RunChartData {
             latency: r.latency.clone(),
             allocator: r.allocator.clone(),
             ratchet: r.ratchet.iter().map(|f| (f.t_ms as f64 / 1e3, f.rss_floor_bytes as f64)).collect(),
+            window_peaks: r
+                .ratchet
+                .iter()
+                .filter_map(|f| Some((f.peak?.t_ms as f64 / 1e3, f.peak?.rss_bytes as f64)))
+                .collect(),
             retained: r
                 .samples
                 .iter()

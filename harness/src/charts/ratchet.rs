@@ -1,5 +1,5 @@
 //! The RSS ratchet (`ratchet.svg`): VmRSS over time (thin), the floor it fell back to
-//! after each compaction (dots, from `ratchet.csv`), and what the process held beyond
+//! after each compaction (dots, from `ratchet.csv`) and the window's peak (triangles), and what the process held beyond
 //! its live heap (VmRSS − live heap; drawn from 0, a negative gap at 0). Floors that
 //! climb from one compaction to the next are memory the allocator does not give back.
 
@@ -42,6 +42,12 @@ impl Chart for RatchetChart<'_> {
         line(&mut chart, floors(), floor.thin())?;
         chart.draw_series(floors().map(|p| Circle::new(p, 4, floor.color.filled()))).map_err(de)?;
         legend.add("RSS floor after a compaction (lowest sample until the next one)", Mark::Dot(floor.color));
+        if !d.window_peaks.is_empty() {
+            let peak = series_style(3);
+            let peaks = || d.window_peaks.iter().map(|p| (p.0, p.1 / MIB));
+            chart.draw_series(peaks().map(|p| TriangleMarker::new(p, 4, peak.color.filled()))).map_err(de)?;
+            legend.add("RSS peak of the same window", Mark::Dot(peak.color));
+        }
         legend.draw(&key)
     }
 }

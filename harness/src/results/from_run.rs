@@ -34,6 +34,7 @@ impl Summary {
         let (cost_mean, cost_pct) = sampler_cost(&c.samples, o.sample_interval);
         let n = NodeFigures::of(obs);
         let kept = ratchet::retention(&c.samples, &obs.stats);
+        let floors = ratchet::floors(&c.samples, &obs.compactions);
         Summary {
             outcome,
             crash_class,
@@ -77,7 +78,8 @@ impl Summary {
             heap_live_peak_bytes: n.heap_live_peak_bytes,
             heap_live_end_bytes: n.heap_live_end_bytes,
             retained_end_bytes: retained_end(node_summary),
-            rss_ratchet: ratchet::summarize(&ratchet::floors(&c.samples, &obs.compactions)),
+            rss_ratchet: ratchet::summarize(&floors),
+            rss_window_peaks: ratchet::window_peaks(&floors, c.acked_bytes),
             retained_p50_bytes: kept.p50_bytes,
             retained_max_bytes: kept.max_bytes,
             retained_last_bytes: kept.last_bytes,

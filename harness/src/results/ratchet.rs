@@ -4,8 +4,9 @@
 //! live heap over the run.
 //!
 //! Owns `ratchet.csv` (the floors, one row per completed compaction that a sample
-//! followed) and the figures of `summary.json` computed from them and from the node's
-//! stats: `rss_ratchet`, `retained_p50_bytes`, `retained_max_bytes`,
+//! followed, with the highest RSS of the same window) and the figures of
+//! `summary.json` computed from them and from the node's stats: `rss_ratchet`,
+//! `rss_window_peaks`, `retained_p50_bytes`, `retained_max_bytes`,
 //! `retained_last_bytes`, `arenas_first`, `arenas_max`, `arenas_last`.
 //!
 //! One time axis: a sample's `t_ms` (the sampler's monotonic clock since the node's
@@ -28,9 +29,16 @@ use crate::units::{fmt_bytes, MIB};
 /// The floors' file in a run directory (written only when there is a floor).
 pub const RATCHET_CSV: &str = "ratchet.csv";
 /// Its header line.
-pub const CSV_HEADER: &str = "compaction,shard,t_ms,rss_floor_bytes,bytes_acked";
+pub const CSV_HEADER: &str = "compaction,shard,t_ms,rss_floor_bytes,bytes_acked,peak_t_ms,rss_peak_bytes";
+/// The header before the window's peak was recorded (read back without peaks).
+const CSV_HEADER_FLOORS_ONLY: &str = "compaction,shard,t_ms,rss_floor_bytes,bytes_acked";
 /// Fewest floors a slope is fitted to.
 const MIN_FLOORS_FOR_SLOPE: usize = 3;
+/// Window peaks are compared once this share of the run's bytes is in (the cache and
+/// index fill, the first shards seal): the steady state, not the ramp.
+const PEAKS_AFTER_SHARE: f64 = 0.10;
+/// Fewest windows after the ramp whose peaks are summarized.
+const MIN_WINDOWS_FOR_PEAKS: usize = 3;
 const GIB: f64 = (1u64 << 30) as f64;
 
 /// The lowest sampled RSS after one completed compaction, until the next one completed.
@@ -44,6 +52,30 @@ pub struct Floor {
     pub rss_floor_bytes: u64,
     /// Bytes acknowledged by then (the sample's).
     pub bytes_acked: u64,
+    /// The highest sampled RSS of the same window, and when; `None` in files written
+    /// before peaks were recorded.
+    pub peak: Option<WindowPeak>,
+}
+
+/// The highest RSS sampled in one compaction window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowPeak {
+    pub t_ms: u64,
+    pub rss_bytes: u64,
+}
+
+/// `summary.json` `rss_window_peaks`: whether the peak RSS stays flat in a long run —
+/// the highest RSS of each compaction window (from one compaction's end to the next's)
+/// whose floor came once the first tenth of the run's bytes was acknowledged. Absent
+/// with fewer than 3 such windows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowPeaks {
+    pub windows: u64,
+    /// Windows whose floor came before this many bytes were acknowledged were left out.
+    pub after_bytes_acked: u64,
+    pub min_bytes: u64,
+    pub median_bytes: u64,
+    pub max_bytes: u64,
 }
 
 /// `summary.json` `rss_ratchet`: the floors in brief (the list is `ratchet.csv`).
@@ -86,13 +118,17 @@ pub fn floors(samples: &[Sample], compactions: &[CompactionSpan]) -> Vec<Floor> 
             // shutdown, when the session's memory (queues, cache) is freed, and drag
             // the slope down; it gets no floor.
             let until = at(ends.get(i + 1)?.0);
-            let lowest = samples.get(at(end)..until)?.iter().min_by_key(|s| s.mem.rss)?;
+            let window = samples.get(at(end)..until)?;
+            let lowest = window.iter().min_by_key(|s| s.mem.rss)?;
+            // The first of equal highs: max_by_key would take the last.
+            let highest = window.iter().rev().max_by_key(|s| s.mem.rss)?;
             Some(Floor {
                 compaction: i as u64 + 1,
                 shard,
                 t_ms: lowest.t_ms,
                 rss_floor_bytes: lowest.mem.rss,
                 bytes_acked: lowest.bytes_acked,
+                peak: Some(WindowPeak { t_ms: highest.t_ms, rss_bytes: highest.mem.rss }),
             })
         })
         .collect()
@@ -114,6 +150,46 @@ pub fn summarize(floors: &[Floor]) -> Option<RatchetSummary> {
         slope_bytes_per_compaction: slope(|f| f.compaction as f64),
         slope_bytes_per_gib: slope(|f| f.bytes_acked as f64 / GIB),
     })
+}
+
+/// The window peaks after the ramp in brief: windows whose floor came once the first
+/// tenth of `bytes_acked_total` was acknowledged; `None` with fewer than 3 of them.
+pub fn window_peaks(floors: &[Floor], bytes_acked_total: u64) -> Option<WindowPeaks> {
+    let after = (bytes_acked_total as f64 * PEAKS_AFTER_SHARE) as u64;
+    let mut peaks: Vec<u64> =
+        floors.iter().filter(|f| f.bytes_acked >= after).filter_map(|f| Some(f.peak?.rss_bytes)).collect();
+    if peaks.len() < MIN_WINDOWS_FOR_PEAKS {
+        return None;
+    }
+    peaks.sort_unstable();
+    Some(WindowPeaks {
+        windows: peaks.len() as u64,
+        after_bytes_acked: after,
+        min_bytes: peaks[0],
+        median_bytes: peaks[(peaks.len() - 1) / 2],
+        max_bytes: peaks[peaks.len() - 1],
+    })
+}
+
+impl WindowPeaks {
+    /// The largest distance of the lowest or highest peak from the median, percent.
+    pub fn spread_pct(&self) -> f64 {
+        let m = self.median_bytes as f64;
+        (self.max_bytes as f64 - m).max(m - self.min_bytes as f64) / m * 100.0
+    }
+
+    /// The human summary's line.
+    pub fn human(&self) -> String {
+        let pct = |b: u64| (b as f64 / self.median_bytes as f64 - 1.0) * 100.0;
+        format!(
+            "RSS peaks    median {} over {} compaction windows after the first 10 % ingested, {:+.1} % … {:+.1} % (within ±{:.1} %)",
+            fmt_bytes(self.median_bytes as f64),
+            self.windows,
+            pct(self.min_bytes),
+            pct(self.max_bytes),
+            self.spread_pct()
+        )
+    }
 }
 
 /// Ordinary least-squares slope of y over x; `None` when x does not vary.
@@ -161,7 +237,11 @@ pub fn csv(floors: &[Floor]) -> Option<String> {
     }
     let mut out = format!("{CSV_HEADER}\n");
     for f in floors {
-        let _ = writeln!(out, "{},{},{},{},{}", f.compaction, f.shard, f.t_ms, f.rss_floor_bytes, f.bytes_acked);
+        let _ = write!(out, "{},{},{},{},{}", f.compaction, f.shard, f.t_ms, f.rss_floor_bytes, f.bytes_acked);
+        let _ = match f.peak {
+            Some(p) => writeln!(out, ",{},{}", p.t_ms, p.rss_bytes),
+            None => writeln!(out, ",,"),
+        };
     }
     Some(out)
 }
@@ -173,20 +253,39 @@ pub fn read_csv(path: &Path) -> Result<Vec<Floor>> {
         read => read.map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?,
     };
     let mut lines = text.lines();
-    if lines.next() != Some(CSV_HEADER) {
-        return Err(input(format!("{}:1: expected the header `{CSV_HEADER}`", path.display())));
-    }
-    lines.enumerate().map(|(i, line)| parse_row(line).ok_or_else(|| bad_row(path, i + 2, line))).collect()
+    let columns = match lines.next() {
+        Some(CSV_HEADER) => 7,
+        Some(CSV_HEADER_FLOORS_ONLY) => 5,
+        got => {
+            return Err(input(format!(
+                "{}:1: expected the header `{CSV_HEADER}`, got `{}`",
+                path.display(),
+                got.unwrap_or("")
+            )))
+        }
+    };
+    lines.enumerate().map(|(i, line)| parse_row(line, columns).ok_or_else(|| bad_row(path, i + 2, line))).collect()
 }
 
-fn parse_row(line: &str) -> Option<Floor> {
-    let v: Vec<u64> = line.split(',').map(|c| c.parse().ok()).collect::<Option<_>>()?;
+/// A row of 5 whole numbers, or of 7 whose last two (the peak) may both be empty.
+fn parse_row(line: &str, columns: usize) -> Option<Floor> {
+    let cells: Vec<&str> = line.split(',').collect();
+    if cells.len() != columns {
+        return None;
+    }
+    let whole = |c: &str| c.parse::<u64>().ok();
+    let v: Vec<u64> = cells[..5].iter().map(|c| whole(c)).collect::<Option<_>>()?;
+    let peak = match cells.get(5..) {
+        Some([t, rss]) if t.is_empty() && rss.is_empty() => None,
+        Some([t, rss]) => Some(WindowPeak { t_ms: whole(t)?, rss_bytes: whole(rss)? }),
+        _ => None,
+    };
     let [compaction, shard, t_ms, rss_floor_bytes, bytes_acked] = v[..] else { return None };
-    Some(Floor { compaction, shard, t_ms, rss_floor_bytes, bytes_acked })
+    Some(Floor { compaction, shard, t_ms, rss_floor_bytes, bytes_acked, peak })
 }
 
 fn bad_row(path: &Path, line_no: usize, line: &str) -> anyhow::Error {
-    input(format!("{}:{line_no}: expected 5 whole numbers ({CSV_HEADER}), got `{line}`", path.display()))
+    input(format!("{}:{line_no}: expected whole numbers ({CSV_HEADER}), got `{line}`", path.display()))
 }
 
 impl RatchetSummary {
@@ -220,7 +319,7 @@ mod tests {
     }
 
     fn floor(compaction: u64, rss_floor_bytes: u64, bytes_acked: u64) -> Floor {
-        Floor { compaction, shard: compaction, t_ms: compaction * 1000, rss_floor_bytes, bytes_acked }
+        Floor { compaction, shard: compaction, t_ms: compaction * 1000, rss_floor_bytes, bytes_acked, peak: None }
     }
 
     #[test]
@@ -243,9 +342,24 @@ mod tests {
             f,
             [
                 // 900 ms (RSS 10) is before the first end: not in its window.
-                Floor { compaction: 1, shard: 3, t_ms: 1100, rss_floor_bytes: 40, bytes_acked: 11_000 },
+                // Its peak: 1000 ms (RSS 50), the highest from its end to the next.
+                Floor {
+                    compaction: 1,
+                    shard: 3,
+                    t_ms: 1100,
+                    rss_floor_bytes: 40,
+                    bytes_acked: 11_000,
+                    peak: Some(WindowPeak { t_ms: 1000, rss_bytes: 50 }),
+                },
                 // Window 2000..2050: only the 2000 ms sample (the end itself counts).
-                Floor { compaction: 2, shard: 7, t_ms: 2000, rss_floor_bytes: 70, bytes_acked: 20_000 },
+                Floor {
+                    compaction: 2,
+                    shard: 7,
+                    t_ms: 2000,
+                    rss_floor_bytes: 70,
+                    bytes_acked: 20_000,
+                    peak: Some(WindowPeak { t_ms: 2000, rss_bytes: 70 }),
+                },
                 // Compaction 3 (shard 8, 2050..2050: ends tied, the earlier start first)
                 // has no sample; 4 (shard 5), the last, has no next one: no floor.
             ]
@@ -324,13 +438,53 @@ mod tests {
         let path = t.path().join(RATCHET_CSV);
         assert!(read_csv(&path).unwrap().is_empty(), "no file, no floors");
         assert_eq!(csv(&[]), None);
-        let f = [floor(1, 10, 3), floor(3, 12, 9)];
+        let mut f = [floor(1, 10, 3), floor(3, 12, 9)];
+        f[1].peak = Some(WindowPeak { t_ms: 3500, rss_bytes: 20 });
         let text = csv(&f).unwrap();
-        assert_eq!(text, "compaction,shard,t_ms,rss_floor_bytes,bytes_acked\n1,1,1000,10,3\n3,3,3000,12,9\n");
+        assert_eq!(
+            text,
+            "compaction,shard,t_ms,rss_floor_bytes,bytes_acked,peak_t_ms,rss_peak_bytes\n1,1,1000,10,3,,\n3,3,3000,12,9,3500,20\n"
+        );
         fs::write(&path, &text).unwrap();
         assert_eq!(read_csv(&path).unwrap(), f);
-        fs::write(&path, format!("{text}4,4,4000,x,1\n")).unwrap();
-        let err = read_csv(&path).unwrap_err().to_string();
-        assert!(err.contains("ratchet.csv:4:"), "{err}");
+        for bad in ["4,4,4000,x,1,,", "4,4,4000,1,1,5000,", "4,4,4000,1,1"] {
+            fs::write(&path, format!("{text}{bad}\n")).unwrap();
+            let err = read_csv(&path).unwrap_err().to_string();
+            assert!(err.contains("ratchet.csv:4:") && err.contains(bad), "{err}");
+        }
+        // Files written before peaks were recorded read back without them.
+        fs::write(&path, "compaction,shard,t_ms,rss_floor_bytes,bytes_acked\n1,1,1000,10,3\n").unwrap();
+        assert_eq!(read_csv(&path).unwrap(), [floor(1, 10, 3)]);
+        fs::write(&path, "compaction,shard\n").unwrap();
+        assert!(read_csv(&path).unwrap_err().to_string().contains("ratchet.csv:1: expected the header"));
+    }
+
+    #[test]
+    fn window_peaks_leave_out_the_first_tenth_and_need_three_windows() {
+        let with_peak = |c: u64, acked: u64, rss: u64| Floor {
+            peak: Some(WindowPeak { t_ms: c * 1000 + 500, rss_bytes: rss }),
+            ..floor(c, rss / 2, acked)
+        };
+        // 1,000 bytes in all: windows before 100 acknowledged are the ramp.
+        let f = [
+            with_peak(1, 50, 400),
+            with_peak(2, 100, 190),
+            with_peak(3, 400, 200),
+            with_peak(4, 700, 210),
+            floor(5, 100, 800),
+            with_peak(6, 900, 220),
+        ];
+        let p = window_peaks(&f, 1000).unwrap();
+        assert_eq!(
+            p,
+            WindowPeaks { windows: 4, after_bytes_acked: 100, min_bytes: 190, median_bytes: 200, max_bytes: 220 }
+        );
+        assert_eq!(p.spread_pct(), 10.0);
+        assert!(
+            p.human().contains("over 4 compaction windows") && p.human().ends_with("-5.0 % … +10.0 % (within ±10.0 %)"),
+            "{}",
+            p.human()
+        );
+        assert_eq!(window_peaks(&f[..3], 1000), None, "two windows after the ramp");
     }
 }

@@ -8,7 +8,7 @@ use syncbench_node::CompactionMode;
 
 use crate::allocator::Allocator;
 use crate::latency::LatencySummary;
-use crate::results::ratchet::RatchetSummary;
+use crate::results::ratchet::{RatchetSummary, WindowPeaks};
 use crate::run::acks::AckCounts;
 use crate::run::ceiling::{efficiency, Bound, Ceilings};
 use crate::run::crash::{CrashClass, Outcome};
@@ -83,6 +83,11 @@ pub struct Summary {
     /// Absent when no sample followed a completed compaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rss_ratchet: Option<RatchetSummary>,
+    /// The highest sampled RSS of each compaction window after the first tenth of the
+    /// run's bytes (lowest, median, highest): a long run's peak should stay flat.
+    /// Absent with fewer than 3 such windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss_window_peaks: Option<WindowPeaks>,
     /// VmRSS minus the live heap at each of the node's stats events (RSS of the latest
     /// sample at or before it): median, maximum and last over the run. Absent when the
     /// node did not count its heap.
@@ -247,6 +252,9 @@ impl Summary {
         }
         if let Some(r) = &self.rss_ratchet {
             lines.push(r.human());
+        }
+        if let Some(p) = &self.rss_window_peaks {
+            lines.push(p.human());
         }
         if let Some(l) = self.latency_us.get("ingest").filter(|l| l.count > 0) {
             lines.push(format!(
