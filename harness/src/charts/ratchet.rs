@@ -1,7 +1,8 @@
 //! The RSS ratchet (`ratchet.svg`): VmRSS over time (thin), the floor it fell back to
-//! after each compaction (dots, from `ratchet.csv`) and the window's peak (triangles), and what the process held beyond
-//! its live heap (VmRSS − live heap; drawn from 0, a negative gap at 0). Floors that
-//! climb from one compaction to the next are memory the allocator does not give back.
+//! after each compaction (dots, from `ratchet.csv`) and the window's peak (triangles),
+//! and what the process held beyond its live heap (VmRSS − live heap; drawn from 0, a
+//! negative gap at 0). Floors that climb from one compaction to the next are memory
+//! the allocator does not give back.
 
 use anyhow::Result;
 use plotters::coord::Shift;

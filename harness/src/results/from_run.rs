@@ -17,12 +17,14 @@ use crate::units::round3;
 
 impl Summary {
     /// The summary of a run: `obs` is what the node reported, `latency_us` the
-    /// whole-run histograms' summaries. The outcome is [`crash::outcome_of`]'s.
+    /// whole-run histograms' summaries, `floors` the run's [`ratchet::floors`] (the
+    /// same rows `ratchet.csv` gets). The outcome is [`crash::outcome_of`]'s.
     pub fn from_run(
         plan: &Plan,
         c: &Collected,
         obs: &Observed,
         latency_us: BTreeMap<String, LatencySummary>,
+        floors: &[ratchet::Floor],
     ) -> Summary {
         let o = plan.opts;
         let node_summary = obs.node_summary.as_ref();
@@ -34,7 +36,6 @@ impl Summary {
         let (cost_mean, cost_pct) = sampler_cost(&c.samples, o.sample_interval);
         let n = NodeFigures::of(obs);
         let kept = ratchet::retention(&c.samples, &obs.stats);
-        let floors = ratchet::floors(&c.samples, &obs.compactions);
         Summary {
             outcome,
             crash_class,
@@ -78,8 +79,8 @@ impl Summary {
             heap_live_peak_bytes: n.heap_live_peak_bytes,
             heap_live_end_bytes: n.heap_live_end_bytes,
             retained_end_bytes: retained_end(node_summary),
-            rss_ratchet: ratchet::summarize(&floors),
-            rss_window_peaks: ratchet::window_peaks(&floors, c.acked_bytes),
+            rss_ratchet: ratchet::summarize(floors),
+            rss_window_peaks: ratchet::window_peaks(floors, c.acked_bytes),
             retained_p50_bytes: kept.p50_bytes,
             retained_max_bytes: kept.max_bytes,
             retained_last_bytes: kept.last_bytes,

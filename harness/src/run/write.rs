@@ -94,7 +94,9 @@ pub fn outputs(plan: &Plan, env: &[(String, String)], c: &Collected, obs: &NodeO
     let observed = obs.snapshot(Observed::clone).unwrap_or_default();
     let histograms = decode_histograms(c)?;
     let latency_us = histograms.iter().map(|(name, h)| (name.clone(), summarize(h))).collect();
-    let mut summary = Summary::from_run(plan, c, &observed, latency_us);
+    // One computation of the floors for both the summary's figures and ratchet.csv.
+    let floors = ratchet::floors(&c.samples, &observed.compactions);
+    let mut summary = Summary::from_run(plan, c, &observed, latency_us, &floors);
     // The summary first, atomically and marked incomplete until every other file is
     // written: a full disk or a crash mid-way never leaves a summary that vouches for
     // files that are missing or cut short.
@@ -102,7 +104,7 @@ pub fn outputs(plan: &Plan, env: &[(String, String)], c: &Collected, obs: &NodeO
     write_json(&dir.join("summary.json"), &summary)?;
     let rest = (|| -> Result<()> {
         write_atomic(&dir.join("samples.csv"), samples_csv(&c.samples, &observed.stats).as_bytes())?;
-        if let Some(csv) = ratchet::csv(&ratchet::floors(&c.samples, &observed.compactions)) {
+        if let Some(csv) = ratchet::csv(&floors) {
             write_atomic(&dir.join(ratchet::RATCHET_CSV), csv.as_bytes())?;
         }
         write_latency(plan, c, &histograms)?;
