@@ -24,6 +24,12 @@ pub const CHUNK_BYTES_MAX: u64 = 32 << 20;
 /// Default `--cache-mib`: the recent-block cache of a node serving this workload
 /// (about 1,000 mainnet-sized blocks of decoded headers, transactions and receipts).
 pub const DEFAULT_CACHE_MIB: u64 = 64;
+/// Default `--max-compaction-backlog`: sealed shards that may wait for compaction before
+/// the writer stops taking blocks. Four shards of the default workload's size leave room
+/// for a burst (a batch can seal a shard while another compacts) and bound the sealed
+/// WALs on disk to four shards' worth.
+pub const DEFAULT_COMPACTION_BACKLOG: u64 = 4;
+pub const COMPACTION_BACKLOG_MAX: u64 = 1_024;
 
 /// A sharded chain-history store fed blocks over a Unix socket.
 #[derive(Debug, Clone, Parser)]
@@ -68,6 +74,13 @@ pub struct Config {
     /// Chunk size of streaming compaction's WAL reads and segment writes.
     #[arg(long, default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(CHUNK_BYTES_MIN..=CHUNK_BYTES_MAX))]
     pub chunk_bytes: u64,
+    /// Most sealed shards waiting for or in compaction. Above it the writer, after
+    /// acknowledging what is durable, takes no more blocks until compaction catches up
+    /// (an `ingest_stall` event says how long): ingest slows to compaction's pace
+    /// instead of filling the disk with sealed WALs. One batch may seal a shard or two
+    /// beyond it before the writer waits.
+    #[arg(long, default_value_t = DEFAULT_COMPACTION_BACKLOG, value_parser = clap::value_parser!(u64).range(1..=COMPACTION_BACKLOG_MAX))]
+    pub max_compaction_backlog: u64,
     /// Keep only the newest K sealed shards: older segments are deleted after each
     /// compaction (history expiry), so a run of any length fits on a small disk.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
@@ -84,6 +97,10 @@ pub struct Config {
     /// Burn this much CPU per block in the hash stage (tests slowdown detection).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     pub burn_cpu_us_per_block: u64,
+    /// Sleep this long at the start of every compaction (a slow disk, for testing
+    /// `--max-compaction-backlog`).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub compaction_delay_ms: u64,
     /// Acknowledge every block on receipt, without decoding, hashing or storing it: a
     /// null node that measures the driver's own ceiling.
     #[arg(long)]
@@ -171,6 +188,8 @@ impl Config {
             ("peers", self.peers, d.peers),
             ("cache-mib", self.cache_mib, d.cache_mib),
             ("chunk-bytes", self.chunk_bytes, d.chunk_bytes),
+            ("max-compaction-backlog", self.max_compaction_backlog, d.max_compaction_backlog),
+            ("compaction-delay-ms", self.compaction_delay_ms, d.compaction_delay_ms),
         ];
         for (name, value, default) in numbers {
             if value != default {
@@ -264,6 +283,8 @@ mod tests {
         c.cache_mib = 0;
         c.chunk_bytes = 256 << 10;
         c.retain_shards = Some(4);
+        c.max_compaction_backlog = 9;
+        c.compaction_delay_ms = 150;
         let back = Config::parse_from(std::iter::once("node".into()).chain(c.to_args()));
         assert_eq!(format!("{back:?}"), format!("{c:?}"));
     }

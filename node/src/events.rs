@@ -73,6 +73,13 @@ pub enum NodeEvent {
         bytes: u64,
     },
     CompactionEnd(CompactionEnd),
+    /// The writer stopped taking blocks for `waited_ms` because `backlog` sealed shards
+    /// waited for or were in compaction, more than `--max-compaction-backlog` (`limit`).
+    IngestStall {
+        backlog: u64,
+        limit: u64,
+        waited_ms: f64,
+    },
     /// `--retain-shards`: a sealed shard older than the retained ones was deleted
     /// (its tombstone written first, see `store`).
     ShardExpired {
@@ -127,6 +134,9 @@ pub struct NodeStart {
     pub cache_mib: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retain_shards: Option<u64>,
+    /// `--max-compaction-backlog` (absent in runs recorded before it existed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_compaction_backlog: Option<u64>,
     /// What the node does with blocks; absent in runs recorded before it was announced.
     pub mode: Option<NodeMode>,
     pub build: Option<Build>,
@@ -291,7 +301,8 @@ mod tests {
             records: 11,
             duration_ms: 1.5,
         });
-        for event in [stats, end, NodeEvent::Ready { socket: Some("node.sock".into()) }] {
+        let stall = NodeEvent::IngestStall { backlog: 6, limit: 4, waited_ms: 2.5 };
+        for event in [stats, end, stall, NodeEvent::Ready { socket: Some("node.sock".into()) }] {
             let line = EventLine { unix_ms: 42, event };
             let text = serde_json::to_string(&line).unwrap();
             assert!(text.starts_with("{\"unix_ms\":42,\"event\":"), "{text}");

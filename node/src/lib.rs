@@ -22,7 +22,8 @@
 //! - [`retention`]: `--retain-shards`: tombstones, then deletion of old shards.
 //! - [`wal`]: write-ahead log format, writer, reader, recovery.
 //! - [`segment`]: sealed segment format, writer, reader.
-//! - [`compaction`]: buffered and streaming compaction, bounded by a queue.
+//! - [`compaction`]: buffered and streaming compaction, bounded by a queue; the backlog
+//!   limit (`--max-compaction-backlog`) the writer waits on.
 //! - [`direct_io`]: aligned O_DIRECT writes and reads for WALs and segments (page cache bypassed).
 //! - [`store`]: data directory layout, startup recovery, the read path for `verify`.
 //! - [`events`]: [`events::NodeEvent`], the typed JSONL events every reader deserializes.
@@ -39,6 +40,8 @@
 //! - A block is acknowledged only after its WAL record and a later commit marker are
 //!   fdatasync'd: every acknowledged block survives `kill -9`.
 //! - Every length read from the socket or from disk is checked before allocating.
+//! - Disk use is bounded however slow compaction is: above `--max-compaction-backlog`
+//!   sealed shards the writer stops taking blocks (after acknowledging what is durable).
 //! - The node never depends on the harness; it shares only `syncbench-proto`.
 //!
 //! # Exit codes

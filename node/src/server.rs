@@ -66,6 +66,7 @@ pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeE
         peers: Some(cfg.peers),
         cache_mib: Some(cfg.cache_mib),
         retain_shards: cfg.retain_shards,
+        max_compaction_backlog: Some(cfg.max_compaction_backlog),
         mode: Some(cfg.mode()),
         build: Some(Build::this()),
     }));
@@ -346,6 +347,8 @@ impl Session<'_> {
             chunk_bytes: cfg.chunk_bytes as usize,
             retain_shards: cfg.retain_shards,
             root: store.root.clone(),
+            backlog_max: cfg.max_compaction_backlog as usize,
+            delay: Duration::from_millis(cfg.compaction_delay_ms),
         };
         let compactor = Compactor::start(compactor_cfg, runtime, Arc::clone(&self.events), Arc::clone(histograms));
         let status = compactor.status();

@@ -273,7 +273,22 @@ impl BatchWriter {
         }
         self.append_time = Duration::ZERO;
         self.batch_bytes = 0;
+        self.wait_for_compaction();
         Ok(())
+    }
+
+    /// With the batch durable and acknowledged, waits while the compaction backlog is
+    /// above `--max-compaction-backlog`: the write queue fills behind this thread and
+    /// the peers' tasks stop reading, so ingest runs at compaction's pace and the
+    /// sealed WALs on disk stay bounded.
+    fn wait_for_compaction(&self) {
+        if let Some((backlog, waited)) = self.compactor.wait_backlog() {
+            self.events.emit(NodeEvent::IngestStall {
+                backlog: backlog as u64,
+                limit: self.compactor.backlog_limit() as u64,
+                waited_ms: waited.as_secs_f64() * 1e3,
+            });
+        }
     }
 
     fn send_ack(&mut self) -> Result<(), NodeError> {

@@ -96,24 +96,27 @@ impl Description {
     /// a shard compacts, its WAL and its new segment side by side (one per concurrent
     /// compaction), plus 10 % for the noise of the estimate.
     pub fn peak_disk_bytes(&self, compaction_concurrency: u64) -> u64 {
-        self.peak_disk_bytes_bounded(compaction_concurrency, None, None)
+        self.peak_disk_bytes_bounded(compaction_concurrency, None, None, 0)
     }
 
     /// [`Self::peak_disk_bytes`] for a run that stores at most `blocks` of the workload
     /// (a run limited in time) and keeps only the newest `retain_shards` sealed shards
-    /// (history expiry): then the store holds those shards, the shards still open
-    /// (arrival windows straddle at most two) and the compactions' copies.
+    /// (history expiry): then the store holds those shards, the sealed shards waiting
+    /// for compaction (the node's `compaction_backlog` limit, plus the two one batch can
+    /// seal past it), the shards still open (arrival windows straddle at most two) and
+    /// the compactions' copies.
     pub fn peak_disk_bytes_bounded(
         &self,
         compaction_concurrency: u64,
         blocks: Option<u64>,
         retain_shards: Option<u64>,
+        compaction_backlog: u64,
     ) -> u64 {
         let everything = self.total_bytes_estimate + self.blocks * STORE_OVERHEAD_PER_BLOCK;
         let per_block = self.total_bytes_estimate / self.blocks.max(1) + STORE_OVERHEAD_PER_BLOCK;
         let all = blocks.map_or(everything, |b| everything.min(b.saturating_mul(per_block)));
         let stored = match retain_shards {
-            Some(k) => all.min((k + 2).saturating_mul(self.shard_bytes_estimate)),
+            Some(k) => all.min((k + compaction_backlog + 4).saturating_mul(self.shard_bytes_estimate)),
             None => all,
         };
         let peak = stored + compaction_concurrency.max(1) * self.shard_bytes_estimate;

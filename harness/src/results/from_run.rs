@@ -93,6 +93,8 @@ impl Summary {
             direct_io: n.direct_io,
             compactions: n.compactions,
             compaction_s_total: n.compaction_s_total,
+            ingest_stalls: obs.stalls.count,
+            ingest_stall_s_total: round3(obs.stalls.waited_ms / 1e3),
             incomplete: None,
             heap_profile: c.heap_profile.clone(),
             ceilings: None,

@@ -123,6 +123,13 @@ pub struct Summary {
     pub direct_io: Option<bool>,
     pub compactions: u64,
     pub compaction_s_total: f64,
+    /// Times the node's writer stopped taking blocks because more sealed shards waited
+    /// for compaction than `--max-compaction-backlog` allows, and the seconds it waited
+    /// in all (the node's `ingest_stall` events; 0 in runs recorded before them).
+    #[serde(default)]
+    pub ingest_stalls: u64,
+    #[serde(default)]
+    pub ingest_stall_s_total: f64,
     pub latency_us: BTreeMap<String, LatencySummary>,
     pub samples: u64,
     pub sample_interval_ms: u64,
@@ -268,6 +275,12 @@ impl Summary {
             lines.push(format!("flush        p50 {:.1} ms, p99 {:.1} ms", l.p50 as f64 / 1e3, l.p99 as f64 / 1e3));
         }
         lines.push(format!("compactions  {} ({:.1} s total)", self.compactions, self.compaction_s_total));
+        if self.ingest_stalls > 0 {
+            lines.push(format!(
+                "stalls       {} ({:.1} s): ingest waited for compaction's backlog (--max-compaction-backlog)",
+                self.ingest_stalls, self.ingest_stall_s_total
+            ));
+        }
         lines.push(self.acks_line());
         if let Some(direct) = self.direct_io {
             let how = if direct { "direct (O_DIRECT: page cache bypassed)" } else { "buffered (O_DIRECT refused)" };

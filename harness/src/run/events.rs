@@ -64,6 +64,17 @@ pub struct Observed {
     pub tail: VecDeque<String>,
     /// Heap profile files the node announced (at most the node's own bound).
     pub heap_profiles: Vec<HeapProfileTaken>,
+    /// The node's `ingest_stall` events: how often and how long its writer waited for
+    /// the compaction backlog (`--max-compaction-backlog`), and the largest backlog.
+    pub stalls: StallTotals,
+}
+
+/// Sums of the node's `ingest_stall` events.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StallTotals {
+    pub count: u64,
+    pub waited_ms: f64,
+    pub backlog_max: u64,
 }
 
 /// Shared, lock-protected view of what the node reported.
@@ -279,6 +290,10 @@ fn observe(obs: &NodeObservations, t: u64, e: NodeEvent) {
         NodeEvent::NodeSummary(summary) => s.node_summary = Some(summary),
         NodeEvent::Error { message, .. } => s.errors.push(message),
         NodeEvent::HeapProfile(taken) => keep_profile(&mut s.heap_profiles, taken),
+        NodeEvent::IngestStall { backlog, waited_ms, .. } => {
+            let t = &mut s.stalls;
+            (t.count, t.waited_ms, t.backlog_max) = (t.count + 1, t.waited_ms + waited_ms, t.backlog_max.max(backlog));
+        }
         _ => {}
     }
 }

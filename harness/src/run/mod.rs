@@ -100,9 +100,10 @@ pub fn ingest(opts: &IngestOptions) -> Result<RunReport> {
 }
 
 /// The node's peak disk use for this run: bounded by `--duration` at a rate-limited
-/// workload's rate, and by the node's `--retain-shards`.
+/// workload's rate, and by the node's `--retain-shards` (with its compaction backlog).
 fn peak_disk_bytes(opts: &IngestOptions, d: &Description) -> Result<u64> {
-    let retain = opts.node_config("s".into(), "d".into())?.retain_shards;
+    let node = opts.node_config("s".into(), "d".into())?;
+    let (retain, backlog) = (node.retain_shards, node.max_compaction_backlog);
     let rate = opts.workload.arrival.rate_limit_mib_per_s;
     let blocks = match (opts.duration, rate) {
         (Some(t), Some(r)) => {
@@ -111,7 +112,7 @@ fn peak_disk_bytes(opts: &IngestOptions, d: &Description) -> Result<u64> {
         }
         _ => None,
     };
-    Ok(d.peak_disk_bytes_bounded(opts.compaction_concurrency, blocks, retain))
+    Ok(d.peak_disk_bytes_bounded(opts.compaction_concurrency, blocks, retain, backlog))
 }
 
 /// Claims the node's data directory, runs, and removes the data afterwards.

@@ -9,6 +9,10 @@
 //!   runtime's blocking pool (`spawn_blocking`): threads that start when work arrives
 //!   and retire after idling, as a real node's blocking pool does. After each one,
 //!   `--retain-shards` expires the oldest sealed shards ([`crate::retention`]).
+//!   The backlog (sealed shards waiting for or in compaction) is bounded by
+//!   `--max-compaction-backlog`: the writer waits in [`Compactor::wait_backlog`] while
+//!   it is above the limit, so ingest slows to compaction's pace instead of piling up
+//!   sealed WALs until the disk is full.
 //!
 //! Commit protocol, crash-safe at every step: write `sorted/segment.tmp` and fsync it;
 //! rename to `sorted/segment.sbs` and fsync the directory; remove `staging.wal` and
@@ -22,7 +26,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::events::{CompactionEnd, Events, NodeEvent};
 use crate::fault::{kill_point, KillPoint};
@@ -101,12 +105,20 @@ pub struct CompactorConfig {
     /// `--retain-shards`, and the data directory it deletes from.
     pub retain_shards: Option<u64>,
     pub root: PathBuf,
+    /// `--max-compaction-backlog`: most shards submitted and not yet compacted before
+    /// [`Compactor::wait_backlog`] makes the writer wait.
+    pub backlog_max: usize,
+    /// `--compaction-delay-ms`: a sleep at the start of every compaction (a slow disk,
+    /// for testing the backlog limit); zero in real runs.
+    pub delay: Duration,
 }
 
 #[derive(Default)]
 struct State {
     queue: VecDeque<Job>,
     running: usize,
+    /// Jobs submitted and not yet finished (queued or compacting): the backlog.
+    backlog: usize,
     error: Option<String>,
     /// Shards compacted and not yet expired (for `--retain-shards`).
     sealed: BTreeSet<u64>,
@@ -117,7 +129,9 @@ struct State {
 
 struct Shared {
     state: Mutex<State>,
-    idle: Condvar,
+    /// Notified when a runner ends and when a job finishes (`finish` and
+    /// `wait_backlog` wait on it).
+    changed: Condvar,
     cfg: CompactorConfig,
     events: Arc<Events>,
     histograms: Arc<Histograms>,
@@ -157,7 +171,7 @@ impl Compactor {
         events: Arc<Events>,
         histograms: Arc<Histograms>,
     ) -> Compactor {
-        let shared = Arc::new(Shared { state: Mutex::default(), idle: Condvar::new(), cfg, events, histograms });
+        let shared = Arc::new(Shared { state: Mutex::default(), changed: Condvar::new(), cfg, events, histograms });
         Compactor { shared, runtime }
     }
 
@@ -169,6 +183,7 @@ impl Compactor {
     pub fn submit(&self, job: Job) {
         let Ok(mut s) = self.shared.state.lock() else { return };
         s.queue.push_back(job);
+        s.backlog += 1;
         if s.running < self.shared.cfg.concurrency.max(1) {
             s.running += 1;
             let shared = Arc::clone(&self.shared);
@@ -184,12 +199,34 @@ impl Compactor {
             return Err("compactor state poisoned".into());
         };
         while s.running > 0 {
-            s = match self.shared.idle.wait(s) {
+            s = match self.shared.changed.wait(s) {
                 Ok(s) => s,
                 Err(_) => return Err("compactor state poisoned".into()),
             };
         }
         s.error.clone().map_or(Ok(()), Err)
+    }
+
+    /// `--max-compaction-backlog`.
+    pub fn backlog_limit(&self) -> usize {
+        self.shared.cfg.backlog_max.max(1)
+    }
+
+    /// Waits while more than `backlog_max` shards wait for or are in compaction (or
+    /// until a compaction fails, which the caller then sees in its status). Returns the
+    /// backlog found and the time waited, if it waited.
+    pub fn wait_backlog(&self) -> Option<(usize, Duration)> {
+        let limit = self.backlog_limit();
+        let mut s = self.shared.state.lock().ok()?;
+        let found = s.backlog;
+        if found <= limit || s.error.is_some() {
+            return None;
+        }
+        let started = Instant::now();
+        while s.backlog > limit && s.error.is_none() {
+            s = self.shared.changed.wait(s).ok()?;
+        }
+        Some((found, started.elapsed()))
     }
 }
 
@@ -205,7 +242,7 @@ impl Drop for RunnerGuard<'_> {
                 s.error.get_or_insert_with(|| "a compaction panicked".into());
             }
         }
-        self.0.idle.notify_all();
+        self.0.changed.notify_all();
     }
 }
 
@@ -219,16 +256,16 @@ fn runner(shared: &Shared) {
         };
         let Some(job) = job else { return };
         let shard = job.shard;
-        if let Err(e) = run_job(shared, job) {
-            if let Ok(mut s) = shared.state.lock() {
-                s.error.get_or_insert(e.to_string());
-            }
-            return;
-        }
-        if let Err(e) = retain(shared, shard) {
-            if let Ok(mut s) = shared.state.lock() {
+        let result = run_job(shared, job).map_err(|e| e.to_string()).and_then(|()| retain(shared, shard));
+        let failed = result.is_err();
+        if let Ok(mut s) = shared.state.lock() {
+            s.backlog -= 1;
+            if let Err(e) = result {
                 s.error.get_or_insert(e);
             }
+        }
+        shared.changed.notify_all();
+        if failed {
             return;
         }
     }
@@ -264,6 +301,7 @@ fn run_job(shared: &Shared, job: Job) -> Result<(), CompactionError> {
     let wal_bytes = fs::metadata(job.dir.join(wal::FILE_NAME)).map_or(0, |m| m.len());
     shared.events.emit(NodeEvent::CompactionStart { shard: job.shard, mode: Some(mode), bytes: wal_bytes });
     let started = Instant::now();
+    std::thread::sleep(shared.cfg.delay);
     let result = compact_shard(&job.dir, job.shard, mode, job.index, shared.cfg.chunk_bytes);
     let elapsed = started.elapsed();
     match &result {
