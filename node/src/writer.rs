@@ -109,6 +109,7 @@ impl BatchWriter {
                         s.insert(slot(n, id, size)?);
                     }
                     s.sealed = true;
+                    p.compactor.note_compacted(id);
                 }
                 ShardOnDisk::Open { entries, .. } => {
                     for e in &entries {

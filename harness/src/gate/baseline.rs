@@ -37,6 +37,10 @@ pub struct RunConfig {
     /// name with a different spec is a different workload.
     pub workload_spec_hash: String,
     pub blocks: u64,
+    /// `--duration` in seconds (`None`: the whole workload was sent). A timed run and
+    /// a complete one of the same workload are different runs.
+    #[serde(default)]
+    pub duration_s: Option<f64>,
     pub seed: u64,
     pub shard_size: u64,
     pub alloc: String,
@@ -84,6 +88,7 @@ impl RunConfig {
             workload: w.name.clone(),
             workload_spec_hash: spec_hash,
             blocks: w.blocks,
+            duration_s: w.duration_s,
             seed: w.seed,
             shard_size: w.shard_size,
             alloc: n.alloc.to_string(),

@@ -297,6 +297,7 @@ mod tests {
                 workload: "smoke".into(),
                 workload_spec_hash: "eca58d5af7ed1ffb".into(),
                 blocks: 4000,
+                duration_s: None,
                 seed: 1,
                 shard_size: 500,
                 alloc: "jemalloc".into(),
@@ -345,6 +346,23 @@ mod tests {
         b.config.blocks = 1000;
         let e = format!("{:#}", a.config.check_same(&b.config, "candidate").unwrap_err());
         assert!(e.contains("blocks: baseline 4000, candidate 1000"), "{e}");
+    }
+
+    /// Regression: a timed run (`--duration`) of a workload was gated against a
+    /// baseline that sent the whole workload (the duration was not in the config).
+    #[test]
+    fn a_timed_run_is_not_gated_against_a_complete_one() {
+        let (a, mut b) = (with(&[]), with(&[]));
+        b.config.duration_s = Some(300.0);
+        let e = format!("{:#}", a.config.check_same(&b.config, "candidate").unwrap_err());
+        assert!(e.contains("duration_s: baseline null, candidate 300.0"), "{e}");
+        let old: RunConfig = serde_json::from_value(serde_json::json!({
+            "workload": "smoke", "workload_spec_hash": "eca58d5af7ed1ffb", "blocks": 4000, "seed": 1,
+            "shard_size": 500, "alloc": "jemalloc", "compaction": "streaming", "compaction_concurrency": 1,
+            "writer_batch": 512, "peers": 16, "worker_threads": 2
+        }))
+        .unwrap();
+        assert!(old.check_same(&a.config, "candidate").is_ok(), "a baseline recorded before durations still reads");
     }
 
     #[test]

@@ -73,6 +73,10 @@ pub struct WorkloadRecord {
     pub arrival_window: u64,
     #[serde(default)]
     pub rate_limit_mib_per_s: Option<f64>,
+    /// `--duration`: the run sent blocks for this long, then finished (absent for a run
+    /// that sent the whole workload, and in runs recorded before it was written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
     /// `syncbench workload describe`'s figures (kept as written; nothing reads them).
     #[serde(default)]
     pub describe: Value,

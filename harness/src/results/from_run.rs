@@ -31,7 +31,7 @@ impl Summary {
         let (outcome, crash_class, violation) = crash::outcome_of(c, node_summary, obs.node_mode());
         let ingest_s = c.driver.as_ref().map_or(0.0, |d| d.ingest_duration.as_secs_f64());
         let peak = node_peak(&c.samples, node_summary);
-        let (bytes_written, bytes_written_source) = final_bytes_written(c, node_summary);
+        let io = final_io(c, node_summary);
         let memory = TimeWeighted::of(&c.samples, o.sample_interval, c.acked_bytes);
         let (cost_mean, cost_pct) = sampler_cost(&c.samples, o.sample_interval);
         let n = NodeFigures::of(obs);
@@ -69,8 +69,9 @@ impl Summary {
             rss_mib_s_per_gib: memory.mib_s_per_gib,
             cpu_user_s: c.exit.map_or(0.0, |e| e.user_ms as f64 / 1e3),
             cpu_sys_s: c.exit.map_or(0.0, |e| e.sys_ms as f64 / 1e3),
-            bytes_written,
-            bytes_written_source: bytes_written_source.to_owned(),
+            bytes_written: io.written,
+            bytes_read: io.read,
+            bytes_written_source: io.source.to_owned(),
             latency_us,
             samples: c.samples.len() as u64,
             sample_interval_ms: o.sample_interval.as_millis() as u64,
@@ -156,14 +157,25 @@ fn node_peak(samples: &[Sample], node_summary: Option<&NodeSummary>) -> (u64, &'
 
 /// Storage bytes the node wrote, read as late as possible: from the exited node
 /// (zombie), else the node's final self-report, else the last sample.
-fn final_bytes_written(c: &Collected, node_summary: Option<&NodeSummary>) -> (u64, &'static str) {
-    if let Some(b) = c.exit.and_then(|e| e.io_write_bytes) {
-        return (b, "node_exit");
+fn final_io(c: &Collected, node_summary: Option<&NodeSummary>) -> FinalIo {
+    if let Some(e) = c.exit.filter(|e| e.io_write_bytes.is_some()) {
+        let (written, read) = (e.io_write_bytes.unwrap_or(0), e.io_read_bytes.unwrap_or(0));
+        return FinalIo { written, read, source: "node_exit" };
     }
-    if let Some(b) = node_summary.and_then(|n| n.self_report?.io_write_bytes) {
-        return (b, "node_final_read");
+    if let Some(r) = node_summary.and_then(|n| n.self_report).filter(|r| r.io_write_bytes.is_some()) {
+        let (written, read) = (r.io_write_bytes.unwrap_or(0), r.io_read_bytes.unwrap_or(0));
+        return FinalIo { written, read, source: "node_final_read" };
     }
-    (c.samples.last().map_or(0, |s| s.io_write_bytes), "last_sample")
+    let last = c.samples.last();
+    let (written, read) = last.map_or((0, 0), |s| (s.io_write_bytes, s.io_read_bytes));
+    FinalIo { written, read, source: "last_sample" }
+}
+
+/// The node's storage I/O over the session and where it was read.
+struct FinalIo {
+    written: u64,
+    read: u64,
+    source: &'static str,
 }
 
 /// Fewest samples the time-weighted RSS figures are computed from (0.5 s at 100 ms).

@@ -10,7 +10,7 @@ use crate::allocator::Allocator;
 use crate::latency::LatencySummary;
 use crate::results::ratchet::{RatchetSummary, WindowPeaks};
 use crate::run::acks::AckCounts;
-use crate::run::ceiling::{efficiency, Bound, Ceilings};
+use crate::run::ceiling::{efficiency, Bound, Ceilings, DiskUse};
 use crate::run::crash::{CrashClass, Outcome};
 use crate::units::{fmt_bytes, round3, MIB};
 use crate::verify::SampleCheck;
@@ -111,8 +111,12 @@ pub struct Summary {
     pub cpu_sys_s: f64,
     /// Storage writes of the node (`/proc/<pid>/io` `write_bytes`, read after it exited).
     pub bytes_written: u64,
-    /// Where `bytes_written` came from: `node_exit` (the exited node, exact),
-    /// `node_final_read` (its own last read) or `last_sample`.
+    /// Storage reads of the node (`read_bytes`; compaction reads WALs back), from the
+    /// same place as `bytes_written`; 0 in runs recorded before it was kept.
+    #[serde(default)]
+    pub bytes_read: u64,
+    /// Where `bytes_written` and `bytes_read` came from: `node_exit` (the exited node,
+    /// exact), `node_final_read` (its own last read) or `last_sample`.
     #[serde(default)]
     pub bytes_written_source: String,
     /// Bytes the node wrote to its store by its own count (WAL payloads + segments):
@@ -165,12 +169,22 @@ pub struct CeilingSummary {
     pub disk_ceiling_after_mib_per_s: Option<f64>,
     /// Storage bytes written by the node ÷ payload bytes ingested (WAL + segments).
     pub write_amplification: Option<f64>,
+    /// Mean read bandwidth of the disk probes (1 MiB O_DIRECT reads of their files),
+    /// and storage bytes read by the node ÷ payload bytes ingested (compaction reading
+    /// the WALs back). Absent in runs recorded before the probe read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_read_ceiling_mib_per_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_amplification: Option<f64>,
     pub cpu_ceiling_blocks_per_s: Option<f64>,
     pub cpu_ceiling_mib_per_s: Option<f64>,
     /// How many CPU probes succeeded (the ceiling is the fastest).
     #[serde(default)]
     pub cpu_ceiling_probes: usize,
-    /// Achieved throughput ÷ min(disk ceiling ÷ write amplification, CPU ceiling).
+    /// Achieved throughput ÷ min(disk limit, CPU ceiling), where the disk limit is the
+    /// ingest rate at which the disk does the node's writes and reads per byte:
+    /// `1 ÷ (write_amplification ÷ disk_ceiling + read_amplification ÷ disk_read_ceiling)`
+    /// (writes alone in runs recorded before the read figures).
     pub efficiency: Option<f64>,
     /// Which ceiling was the lower one: `disk` or `cpu`.
     pub efficiency_bound: Option<Bound>,
@@ -183,16 +197,24 @@ impl Summary {
         if c.disk_before.is_none() && c.disk_after.is_none() && c.cpu.is_none() && c.errors.is_empty() {
             return self;
         }
-        let write_amplification = (self.bytes_ingested > 0 && self.bytes_written > 0)
-            .then(|| round3(self.bytes_written as f64 / self.bytes_ingested as f64));
-        let disk = c.disk_mib_per_s();
+        let per_ingested = |bytes: u64| {
+            (self.bytes_ingested > 0 && bytes > 0).then(|| round3(bytes as f64 / self.bytes_ingested as f64))
+        };
+        let disk = DiskUse {
+            write_mib_per_s: c.disk_mib_per_s(),
+            read_mib_per_s: c.disk_read_mib_per_s(),
+            write_amplification: per_ingested(self.bytes_written),
+            read_amplification: per_ingested(self.bytes_read),
+        };
         let cpu_mib = c.cpu.as_ref().map(|p| p.mib_per_s);
-        let e = efficiency(self.throughput_mib_per_s, disk, write_amplification, cpu_mib);
+        let e = efficiency(self.throughput_mib_per_s, disk, cpu_mib);
         self.ceilings = Some(CeilingSummary {
-            disk_ceiling_mib_per_s: disk,
+            disk_ceiling_mib_per_s: disk.write_mib_per_s,
             disk_ceiling_before_mib_per_s: c.disk_before.as_ref().map(|p| p.mib_per_s),
             disk_ceiling_after_mib_per_s: c.disk_after.as_ref().map(|p| p.mib_per_s),
-            write_amplification,
+            write_amplification: disk.write_amplification,
+            disk_read_ceiling_mib_per_s: disk.read_mib_per_s,
+            read_amplification: disk.read_amplification,
             cpu_ceiling_blocks_per_s: c.cpu.as_ref().map(|p| p.blocks_per_s),
             cpu_ceiling_mib_per_s: cpu_mib,
             cpu_ceiling_probes: c.cpu_attempts.len(),
@@ -365,13 +387,18 @@ impl CeilingSummary {
             Some(Bound::Cpu) => "CPU",
             None => "n/a",
         };
+        let amp = |a: Option<f64>| a.map_or("n/a".to_owned(), |a| format!("{a:.2}"));
+        let reads = match self.disk_read_ceiling_mib_per_s {
+            Some(r) => format!(", read {r:.0} MiB/s, read amp {}", amp(self.read_amplification)),
+            None => String::new(),
+        };
         format!(
-            "ceilings     disk {} MiB/s (before {}, after {}) ÷ write amp {} ; CPU {} MiB/s (--null-writer, best of {})\n\
+            "ceilings     disk write {} MiB/s (before {}, after {}), write amp {}{reads} ; CPU {} MiB/s (--null-writer, best of {})\n\
              efficiency   {} ({achieved:.0} of {} MiB/s, {bound}-bound)",
             f(self.disk_ceiling_mib_per_s),
             f(self.disk_ceiling_before_mib_per_s),
             f(self.disk_ceiling_after_mib_per_s),
-            self.write_amplification.map_or("n/a".to_owned(), |w| format!("{w:.2}")),
+            amp(self.write_amplification),
             f(self.cpu_ceiling_mib_per_s),
             self.cpu_ceiling_probes,
             self.efficiency.map_or("n/a".to_owned(), |e| format!("{:.0} %", e * 100.0)),

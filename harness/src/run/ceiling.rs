@@ -7,7 +7,15 @@
 //!   bypassed), one `fdatasync` per writer batch, one stream for the WAL plus one per
 //!   allowed compaction — for [`DISK_PROBE_SECS`] or [`DISK_PROBE_MAX_BYTES`],
 //!   whichever comes first, measured before and again after the node runs (this
-//!   machine's disk is noisy: both are recorded). The probe files are removed.
+//!   machine's disk is noisy: both are recorded). Then the probe reads its files back
+//!   the way compaction reads a WAL (1 MiB O_DIRECT reads, one reader per stream, for
+//!   at most as long again): the read bandwidth. The probe files are removed.
+//!
+//! The disk's limit for the node is the rate at which the disk can do what the node
+//! does per ingested byte — write it `write_amplification` times (WAL, segment) and
+//! read it back `read_amplification` times (compaction): reads and writes share the
+//! device, so their times add up (`1 ÷ (wa ÷ write + ra ÷ read)`). Without a read
+//! figure (a probe that failed, runs recorded before it existed) only the writes count.
 //! - **cpu**: the node's own pipeline (receive, decode, hash, cross-thread drop) started
 //!   with `--null-writer`, fed by the same driver with the run's first blocks: what the
 //!   node does per block minus the disk. Run [`CPU_PROBE_ATTEMPTS`] times and the fastest
@@ -26,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
-use syncbench_node::direct_io::DirectWriter;
+use syncbench_node::direct_io::{DirectReader, DirectWriter};
 use syncbench_workloads::rng::SplitMix64;
 use syncbench_workloads::WorkloadSpec;
 
@@ -63,6 +71,14 @@ pub struct DiskProbe {
     /// Files written at once.
     pub streams: usize,
     pub fdatasyncs: u64,
+    /// The files read back (O_DIRECT, 1 MiB reads, all streams at once): bandwidth,
+    /// bytes and seconds. Absent in runs recorded before the probe read.
+    #[serde(default)]
+    pub read_mib_per_s: Option<f64>,
+    #[serde(default)]
+    pub read_bytes: u64,
+    #[serde(default)]
+    pub read_secs: f64,
 }
 
 /// The node's pipeline throughput with the disk writer replaced by a null sink.
@@ -99,15 +115,53 @@ pub fn disk(dir: &Path, batch_bytes: u64, streams: usize, min_secs: f64) -> io::
             .collect()
     });
     let elapsed = started.elapsed().as_secs_f64().max(1e-9);
+    let written = results.into_iter().collect::<io::Result<Vec<(u64, u64)>>>();
+    let read = written.as_ref().ok().map(|_| read_back(&paths, min_secs));
     paths.iter().for_each(|p| drop(fs::remove_file(p)));
-    let (mut bytes, mut syncs) = (0, 0);
-    for r in results {
-        let (b, s) = r?;
-        bytes += b;
-        syncs += s;
+    let (bytes, syncs) = written?.into_iter().fold((0, 0), |(b, s), (b1, s1)| (b + b1, s + s1));
+    let (read_bytes, read_secs) = read.transpose()?.unwrap_or((0, 0.0));
+    Ok(DiskProbe {
+        mib_per_s: round1(bytes as f64 / MIB / elapsed),
+        bytes,
+        secs: round3(elapsed),
+        batch_bytes,
+        streams,
+        fdatasyncs: syncs,
+        read_mib_per_s: (read_bytes > 0).then(|| round1(read_bytes as f64 / MIB / read_secs.max(1e-9))),
+        read_bytes,
+        read_secs: round3(read_secs),
+    })
+}
+
+/// Reads the probe files back at once, one thread each, as compaction reads a WAL:
+/// (bytes read, seconds). Each reader stops after `min_secs` (and one read) or at its
+/// file's end, so the read phase is bounded like the write phase.
+fn read_back(paths: &[PathBuf], min_secs: f64) -> io::Result<(u64, f64)> {
+    let started = Instant::now();
+    let results: Vec<io::Result<u64>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = paths.iter().map(|p| scope.spawn(move || read_stream(p, started, min_secs))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(io::Error::other("disk probe reader panicked"))))
+            .collect()
+    });
+    let secs = started.elapsed().as_secs_f64();
+    Ok((results.into_iter().sum::<io::Result<u64>>()?, secs))
+}
+
+/// One reader: 1 MiB direct reads from the start of `path`.
+fn read_stream(path: &Path, started: Instant, min_secs: f64) -> io::Result<u64> {
+    let mut file = DirectReader::open(path, WRITE_CALL_BYTES)?;
+    let mut offset = 0u64;
+    while offset < file.len() {
+        let len = (file.len() - offset).min(WRITE_CALL_BYTES as u64) as usize;
+        file.read_at(offset, len)?;
+        offset += len as u64;
+        if started.elapsed().as_secs_f64() >= min_secs {
+            break;
+        }
     }
-    let mib_per_s = round1(bytes as f64 / MIB / elapsed);
-    Ok(DiskProbe { mib_per_s, bytes, secs: round3(elapsed), batch_bytes, streams, fdatasyncs: syncs })
+    Ok(offset)
 }
 
 /// One probe stream: (bytes written, fdatasyncs).
@@ -219,6 +273,13 @@ impl Ceilings {
         (!v.is_empty()).then(|| round1(v.iter().sum::<f64>() / v.len() as f64))
     }
 
+    /// Mean read bandwidth of the disk probes that read.
+    pub fn disk_read_mib_per_s(&self) -> Option<f64> {
+        let v: Vec<f64> =
+            [&self.disk_before, &self.disk_after].iter().filter_map(|p| p.as_ref()?.read_mib_per_s).collect();
+        (!v.is_empty()).then(|| round1(v.iter().sum::<f64>() / v.len() as f64))
+    }
+
     pub fn record_disk(&mut self, which: &str, probe: io::Result<DiskProbe>) -> Option<DiskProbe> {
         probe.map_err(|e| self.errors.push(format!("disk probe {which}: {e}"))).ok()
     }
@@ -240,7 +301,7 @@ impl Ceilings {
 /// What limits the node, and how close it came.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Efficiency {
-    /// Achieved ÷ min(disk ceiling ÷ write amplification, CPU ceiling).
+    /// Achieved ÷ min(the disk's rate for the node's I/O per byte, CPU ceiling).
     pub ratio: f64,
     pub bound: Bound,
     pub bound_mib_per_s: f64,
@@ -253,14 +314,29 @@ pub enum Bound {
     Cpu,
 }
 
-/// `achieved ÷ min(disk ÷ write_amplification, cpu)`, over the ceilings that exist.
-pub fn efficiency(
-    achieved_mib_per_s: f64,
-    disk: Option<f64>,
-    write_amplification: Option<f64>,
-    cpu: Option<f64>,
-) -> Option<Efficiency> {
-    let disk_bound = disk.zip(write_amplification.filter(|w| *w > 0.0)).map(|(d, w)| (Bound::Disk, d / w));
+/// The disk as measured and what the node did with it per ingested byte.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DiskUse {
+    pub write_mib_per_s: Option<f64>,
+    pub read_mib_per_s: Option<f64>,
+    pub write_amplification: Option<f64>,
+    pub read_amplification: Option<f64>,
+}
+
+impl DiskUse {
+    /// Ingested MiB/s the disk allows: `1 ÷ (wa ÷ write + ra ÷ read)` (see the module
+    /// docs); the writes alone where the reads are unknown.
+    pub fn limit_mib_per_s(&self) -> Option<f64> {
+        let positive = |v: Option<f64>| v.filter(|v| *v > 0.0);
+        let secs_per_mib = positive(self.write_amplification)? / positive(self.write_mib_per_s)?;
+        let read = positive(self.read_amplification).zip(positive(self.read_mib_per_s)).map_or(0.0, |(a, r)| a / r);
+        Some(1.0 / (secs_per_mib + read))
+    }
+}
+
+/// `achieved ÷ min(disk's limit, cpu)`, over the ceilings that exist.
+pub fn efficiency(achieved_mib_per_s: f64, disk: DiskUse, cpu: Option<f64>) -> Option<Efficiency> {
+    let disk_bound = disk.limit_mib_per_s().map(|l| (Bound::Disk, l));
     let cpu_bound = cpu.map(|c| (Bound::Cpu, c));
     let (bound, limit) =
         [disk_bound, cpu_bound].into_iter().flatten().filter(|(_, l)| *l > 0.0).min_by(|a, b| a.1.total_cmp(&b.1))?;
@@ -287,24 +363,48 @@ mod tests {
         assert_eq!(c.errors, ["probe node died"]);
     }
 
+    fn disk(write: f64, wa: f64, read: Option<f64>, ra: Option<f64>) -> DiskUse {
+        DiskUse {
+            write_mib_per_s: Some(write),
+            write_amplification: Some(wa),
+            read_mib_per_s: read,
+            read_amplification: ra,
+        }
+    }
+
     #[test]
     fn efficiency_takes_the_lower_ceiling() {
         // Disk 500 MiB/s with every byte written twice → 250; CPU 400 → disk bounds.
-        let e = efficiency(200.0, Some(500.0), Some(2.0), Some(400.0)).unwrap();
+        let e = efficiency(200.0, disk(500.0, 2.0, None, None), Some(400.0)).unwrap();
         assert_eq!((e.bound, e.bound_mib_per_s, e.ratio), (Bound::Disk, 250.0, 0.8));
-        let e = efficiency(200.0, Some(2000.0), Some(2.0), Some(400.0)).unwrap();
+        let e = efficiency(200.0, disk(2000.0, 2.0, None, None), Some(400.0)).unwrap();
         assert_eq!((e.bound, e.ratio), (Bound::Cpu, 0.5));
         // Unknown write amplification: only the CPU ceiling can be used.
-        assert_eq!(efficiency(200.0, Some(500.0), None, Some(400.0)).unwrap().bound, Bound::Cpu);
-        assert_eq!(efficiency(200.0, None, None, None), None);
+        let unknown = DiskUse { write_amplification: None, ..disk(500.0, 2.0, None, None) };
+        assert_eq!(efficiency(200.0, unknown, Some(400.0)).unwrap().bound, Bound::Cpu);
+        assert_eq!(efficiency(200.0, DiskUse::default(), None), None);
+    }
+
+    #[test]
+    fn reads_and_writes_share_the_disk() {
+        // Each ingested MiB: 2 MiB written at 600 MiB/s and 1 MiB read at 300 MiB/s
+        // take 1/300 + 1/300 s: 150 MiB/s.
+        let e = efficiency(120.0, disk(600.0, 2.0, Some(300.0), Some(1.0)), Some(400.0)).unwrap();
+        assert_eq!((e.bound, e.bound_mib_per_s, e.ratio), (Bound::Disk, 150.0, 0.8));
+        // Nothing read back (or no read figure): the writes alone.
+        assert_eq!(disk(600.0, 2.0, Some(300.0), Some(0.0)).limit_mib_per_s(), Some(300.0));
+        assert_eq!(disk(600.0, 2.0, None, Some(1.0)).limit_mib_per_s(), Some(300.0));
     }
 
     #[test]
     fn disk_probe_writes_and_removes_its_file() {
         let dir = std::env::temp_dir().join(format!("syncbench-disk-probe-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
-        let p = disk(&dir, 4 << 20, 2, 0.0).unwrap();
+        let p = super::disk(&dir, 4 << 20, 2, 0.0).unwrap();
         assert!(p.fdatasyncs == 4 && p.bytes == p.fdatasyncs * (4 << 20) && p.mib_per_s > 0.0, "{p:?}");
+        // min_secs 0: each reader stops after its first 1 MiB read.
+        assert_eq!(p.read_bytes, 2 << 20, "{p:?}");
+        assert!(p.read_mib_per_s.is_some_and(|r| r > 0.0), "{p:?}");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "probe file left behind");
         fs::remove_dir(&dir).unwrap();
     }

@@ -280,7 +280,16 @@ mod tests {
 
     fn exit(code: Option<i32>, signal: Option<i32>) -> Option<ExitInfo> {
         let seen_at = std::time::Instant::now();
-        Some(ExitInfo { code, signal, core_dumped: false, io_write_bytes: None, user_ms: 0, sys_ms: 0, seen_at })
+        Some(ExitInfo {
+            code,
+            signal,
+            core_dumped: false,
+            io_write_bytes: None,
+            io_read_bytes: None,
+            user_ms: 0,
+            sys_ms: 0,
+            seen_at,
+        })
     }
 
     fn ev<'a>(exit: Option<ExitInfo>, stderr: &'a str) -> Evidence<'a> {

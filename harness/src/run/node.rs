@@ -33,9 +33,10 @@ pub struct ExitInfo {
     pub code: Option<i32>,
     pub signal: Option<i32>,
     pub core_dumped: bool,
-    /// `/proc/<pid>/io` `write_bytes` of the exited node (read while it was a zombie);
-    /// `None` where the kernel did not provide it.
+    /// `/proc/<pid>/io` `write_bytes` and `read_bytes` of the exited node (read while it
+    /// was a zombie); `None` where the kernel did not provide them.
     pub io_write_bytes: Option<u64>,
+    pub io_read_bytes: Option<u64>,
     pub user_ms: u64,
     pub sys_ms: u64,
     /// When the harness saw the exit (crash bundles are timed from here).
@@ -280,8 +281,8 @@ fn spawn_reaper(pid: u32, exit: Arc<(Mutex<Option<ExitInfo>>, Condvar)>, exited:
         // The zombie keeps its pid until reaped; killing it is harmless, a reaped pid
         // is not ours any more.
         exited.store(true, std::sync::atomic::Ordering::SeqCst);
-        let io_write_bytes = waited.then(|| crate::procfs::read_io(pid)).flatten().map(|(_, written)| written);
-        let info = reap(pid, io_write_bytes);
+        let io = waited.then(|| crate::procfs::read_io(pid)).flatten();
+        let info = reap(pid, io);
         let (lock, cv) = &*exit;
         if let Ok(mut e) = lock.lock() {
             *e = Some(info);
@@ -307,9 +308,10 @@ fn wait_exited(pid: u32) -> bool {
     }
 }
 
-/// Reaps `pid` with `wait4`: exit status and CPU times (and the exited node's
-/// `io_write_bytes`, read before).
-fn reap(pid: u32, io_write_bytes: Option<u64>) -> ExitInfo {
+/// Reaps `pid` with `wait4`: exit status and CPU times (and the exited node's storage
+/// I/O, `(read_bytes, write_bytes)`, read before).
+fn reap(pid: u32, io: Option<(u64, u64)>) -> ExitInfo {
+    let (io_read_bytes, io_write_bytes) = (io.map(|(r, _)| r), io.map(|(_, w)| w));
     let mut status = 0;
     // SAFETY: zeroed rusage is a valid out-parameter.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -324,7 +326,7 @@ fn reap(pid: u32, io_write_bytes: Option<u64>) -> ExitInfo {
     let seen_at = std::time::Instant::now();
     if rc != pid as i32 {
         let (code, signal, core_dumped) = (None, None, false);
-        return ExitInfo { code, signal, core_dumped, io_write_bytes, user_ms: 0, sys_ms: 0, seen_at };
+        return ExitInfo { code, signal, core_dumped, io_write_bytes, io_read_bytes, user_ms: 0, sys_ms: 0, seen_at };
     }
     let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
     ExitInfo {
@@ -332,6 +334,7 @@ fn reap(pid: u32, io_write_bytes: Option<u64>) -> ExitInfo {
         signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
         core_dumped: libc::WIFSIGNALED(status) && libc::WCOREDUMP(status),
         io_write_bytes,
+        io_read_bytes,
         user_ms: ms(usage.ru_utime),
         sys_ms: ms(usage.ru_stime),
         seen_at,

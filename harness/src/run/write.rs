@@ -63,6 +63,7 @@ pub fn config_json(
             seed: w.seed,
             arrival_window: w.arrival.window,
             rate_limit_mib_per_s: w.arrival.rate_limit_mib_per_s,
+            duration_s: o.duration.map(|d| d.as_secs_f64()),
             describe: serde_json::to_value(&plan.description)?,
         },
         node: NodeRecord {

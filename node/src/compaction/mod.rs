@@ -207,6 +207,17 @@ impl Compactor {
         s.error.clone().map_or(Ok(()), Err)
     }
 
+    /// Counts `shard`, found compacted at startup, among the sealed shards retention
+    /// keeps: without it a restarted node would never expire the shards it sealed
+    /// before the restart.
+    pub fn note_compacted(&self, shard: u64) {
+        if self.shared.cfg.retain_shards.is_some() {
+            if let Ok(mut s) = self.shared.state.lock() {
+                s.sealed.insert(shard);
+            }
+        }
+    }
+
     /// `--max-compaction-backlog`.
     pub fn backlog_limit(&self) -> usize {
         self.shared.cfg.backlog_max.max(1)
@@ -323,4 +334,56 @@ fn run_job(shared: &Shared, job: Job) -> Result<(), CompactionError> {
         }),
     }
     result.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compactor(root: &Path, retain_shards: Option<u64>) -> (tokio::runtime::Runtime, Compactor) {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let cfg = CompactorConfig {
+            concurrency: 1,
+            mode: CompactionMode::Streaming,
+            chunk_bytes: 1 << 20,
+            retain_shards,
+            root: root.to_owned(),
+            backlog_max: 4,
+            delay: Duration::ZERO,
+        };
+        let events = Arc::new(Events::to_writer(std::io::sink()));
+        let c = Compactor::start(cfg, runtime.handle().clone(), events, Arc::default());
+        (runtime, c)
+    }
+
+    /// Regression: shards compacted before a restart were not counted by retention, so
+    /// a node restarted with `--retain-shards` kept them for ever.
+    #[test]
+    fn shards_compacted_before_a_restart_still_expire() {
+        let root = tempfile::tempdir().unwrap();
+        for id in 0..3 {
+            fs::create_dir_all(crate::store::shard_dir(root.path(), id)).unwrap();
+        }
+        let (_rt, c) = compactor(root.path(), Some(1));
+        c.note_compacted(0);
+        c.note_compacted(1);
+        retain(&c.shared, 2).unwrap();
+        for id in [0, 1] {
+            assert!(crate::retention::is_expired(root.path(), id), "shard {id}");
+            assert!(!crate::store::shard_dir(root.path(), id).exists(), "shard {id}");
+        }
+        assert!(crate::store::shard_dir(root.path(), 2).exists(), "the newest is kept");
+        assert_eq!(c.status().take_expired(), [0, 1]);
+    }
+
+    #[test]
+    fn without_retention_nothing_is_counted_or_expired() {
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir_all(crate::store::shard_dir(root.path(), 0)).unwrap();
+        let (_rt, c) = compactor(root.path(), None);
+        c.note_compacted(0);
+        retain(&c.shared, 1).unwrap();
+        assert!(crate::store::shard_dir(root.path(), 0).exists());
+        assert!(c.status().take_expired().is_empty());
+    }
 }
