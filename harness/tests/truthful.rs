@@ -163,3 +163,26 @@ fn a_local_file_never_shadows_a_builtin_workload_and_gate_compares_specs() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("workload_spec_hash"), "{}", text(&o));
 }
+
+/// Regression: a sink node with the default 16 peers acknowledged only full batches
+/// (512 blocks) per connection, and the driver, which bounds its unacknowledged
+/// blocks, stopped sending long before any connection had one: the whole smoke
+/// workload hung at 0 blocks acknowledged. Its CPU probe also failed (`--sink` with
+/// `--null-writer`), and its efficiency would have been the driver's speed.
+#[test]
+fn a_sink_with_many_peers_acknowledges_the_whole_workload() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = node_bin("jemalloc").display().to_string();
+    let args = ["ingest", "--alloc", "jemalloc", "--workload", "smoke", "--node-arg=--sink", "--timeout", "60s"];
+    let o = syncbench(
+        &[&args[..], &["--out", "sink", "--data-dir", "sink-data", "--node-bin", &node]].concat(),
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let s = json(&dir.path().join("sink/summary.json"));
+    assert_eq!((s["outcome"].as_str(), s["blocks"].as_u64()), (Some("ok"), Some(4000)), "{s}");
+    let c = json(&dir.path().join("sink/config.json"));
+    assert_eq!(c["ceilings"]["errors"], serde_json::json!([]), "the CPU probe runs the storing pipeline: {c}");
+    assert!(s["cpu_ceiling_mib_per_s"].as_f64().unwrap() > 0.0, "{s}");
+    assert!(s["efficiency"].is_null(), "a sink's throughput is the driver's, not an efficiency: {s}");
+}

@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use syncbench_proto::frame::{Frame, FrameReader};
 
 use crate::events::{Events, NodeEvent, NodeSummary};
-use crate::unstored::{receive_unstored, send_frame};
+use crate::unstored::{receive_unstored, send_frame, Until};
 use crate::NodeError;
 
 /// One way of lying to the driver.
@@ -60,7 +60,8 @@ pub fn serve(
     };
     let acked = match lie {
         Lie::DoneAtHello => 0,
-        _ => receive_unstored(frames, batch, lie == Lie::DoneWithoutAcks, ack)?.1,
+        Lie::DoneWithoutAcks => receive_unstored(frames, batch, Until::FirstBlock, ack)?.1,
+        _ => receive_unstored(frames, batch, Until::Finish, ack)?.1,
     };
     // Counts consistent with the lie: "every block I acknowledged is durable".
     events.emit(NodeEvent::NodeSummary(NodeSummary {

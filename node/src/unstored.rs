@@ -73,7 +73,7 @@ pub fn sink(
     let results: Vec<Result<(u64, u64), NodeError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = peers
             .into_iter()
-            .map(|mut frames| scope.spawn(move || receive_unstored(&mut frames, batch, false, ack)))
+            .map(|mut frames| scope.spawn(move || receive_unstored(&mut frames, batch, Until::Finish, ack)))
             .collect();
         handles
             .into_iter()
@@ -98,21 +98,35 @@ pub fn send_frame(out: &Mutex<AckStream>, frame: &Frame) -> Result<(), NodeError
     write_frame(&mut *o, frame).and_then(|_| o.flush()).map_err(NodeError::Disconnected)
 }
 
-/// Skims blocks without decoding or storing them until `Finish` (or the first block,
-/// with `stop_at_first_block`), handing every `batch` numbers — and the rest at
-/// `Finish` — to `ack`. Returns (blocks received, the sum of what `ack` returned).
+/// How far [`receive_unstored`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    Finish,
+    FirstBlock,
+}
+
+/// Skims blocks without decoding or storing them until `Finish` (or the first block),
+/// handing every `batch` numbers — the rest before it would wait for more input, and
+/// at `Finish` — to `ack`. Returns (blocks received, the sum of what `ack` returned).
 /// The loop of `--sink` and of the lying nodes (`liar`).
+///
+/// Acknowledging before waiting matters with many peers: each connection carries a
+/// share of the blocks, and a driver that bounds its unacknowledged blocks stops
+/// sending long before any one connection has a full batch.
 pub fn receive_unstored(
     frames: &mut FrameReader<BufReader<UnixStream>>,
     batch: usize,
-    stop_at_first_block: bool,
+    until: Until,
     ack: impl Fn(Vec<u64>) -> Result<u64, NodeError>,
 ) -> Result<(u64, u64), NodeError> {
     let (mut pending, mut scratch) = (Vec::with_capacity(batch), Vec::new());
     let (mut received, mut acked) = (0u64, 0u64);
     loop {
+        if !pending.is_empty() && nothing_to_read(frames) {
+            acked += ack(std::mem::take(&mut pending))?;
+        }
         match frames.skim_frame(&mut scratch)? {
-            Some(Skimmed::Block(_)) if stop_at_first_block => return Ok((received + 1, acked)),
+            Some(Skimmed::Block(_)) if until == Until::FirstBlock => return Ok((received + 1, acked)),
             Some(Skimmed::Block(number)) => {
                 received += 1;
                 pending.push(number);
@@ -130,4 +144,15 @@ pub fn receive_unstored(
             None => return Err(NodeError::Protocol("driver disconnected before Finish".into())),
         }
     }
+}
+
+/// True if the next read would wait: nothing buffered and nothing on the socket.
+fn nothing_to_read(frames: &FrameReader<BufReader<UnixStream>>) -> bool {
+    let reader = frames.get_ref();
+    if !reader.buffer().is_empty() {
+        return false;
+    }
+    let mut p = libc::pollfd { fd: reader.get_ref().as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd, count 1, no wait.
+    unsafe { libc::poll(&mut p, 1, 0) == 0 }
 }

@@ -86,6 +86,11 @@ impl<R: Read> FrameReader<R> {
         FrameReader { inner }
     }
 
+    /// The underlying reader (e.g. to see whether a buffered reader holds more bytes).
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
     /// Reads the next frame; `Ok(None)` on a clean end of stream between frames.
     pub fn read_frame(&mut self) -> Result<Option<Frame>, FrameError> {
         let Some((kind, body_len)) = self.read_header()? else {

@@ -207,7 +207,9 @@ impl Summary {
             read_amplification: per_ingested(self.bytes_read),
         };
         let cpu_mib = c.cpu.as_ref().map(|p| p.mib_per_s);
-        let e = efficiency(self.throughput_mib_per_s, disk, cpu_mib);
+        // A sink does none of the node's work: its throughput measures the driver, and
+        // set against the node's ceilings it would read as an efficiency of several 100 %.
+        let e = efficiency(self.throughput_mib_per_s, disk, cpu_mib).filter(|_| self.node_mode != Some(NodeMode::Sink));
         self.ceilings = Some(CeilingSummary {
             disk_ceiling_mib_per_s: disk.write_mib_per_s,
             disk_ceiling_before_mib_per_s: c.disk_before.as_ref().map(|p| p.mib_per_s),

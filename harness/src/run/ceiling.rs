@@ -208,7 +208,9 @@ pub fn cpu_probe_blocks(blocks: u64) -> u64 {
 pub fn cpu(s: CpuProbeSetup) -> Result<CpuProbe> {
     let mut spec = s.workload.clone();
     spec.blocks = cpu_probe_blocks(spec.blocks);
-    let node_cfg = syncbench_node::Config { null_writer: true, ..s.node };
+    // The storing pipeline minus the disk, whatever the measured run's node does
+    // (`--sink` and `--lie` exclude `--null-writer`, and would measure something else).
+    let node_cfg = syncbench_node::Config { null_writer: true, sink: false, lie: None, ..s.node };
     let log = Arc::new(EventLog::create(&s.scratch.join("cpu-probe-events.jsonl"), crate::time::RunClock::start())?);
     let obs = Arc::new(NodeObservations::default());
     let args = node_cfg.to_args();
