@@ -396,15 +396,17 @@ impl CeilingSummary {
         };
         format!(
             "ceilings     disk write {} MiB/s (before {}, after {}), write amp {}{reads} ; CPU {} MiB/s (--null-writer, best of {})\n\
-             efficiency   {} ({achieved:.0} of {} MiB/s, {bound}-bound)",
+             efficiency   {}",
             f(self.disk_ceiling_mib_per_s),
             f(self.disk_ceiling_before_mib_per_s),
             f(self.disk_ceiling_after_mib_per_s),
             amp(self.write_amplification),
             f(self.cpu_ceiling_mib_per_s),
             self.cpu_ceiling_probes,
-            self.efficiency.map_or("n/a".to_owned(), |e| format!("{:.0} %", e * 100.0)),
-            f(self.efficiency_bound_mib_per_s),
+            match (self.efficiency, self.efficiency_bound_mib_per_s) {
+                (Some(e), Some(limit)) => format!("{:.0} % ({achieved:.0} of {limit:.0} MiB/s, {bound}-bound)", e * 100.0),
+                _ => "n/a (no ceiling applies: a node that stores nothing, or no probe succeeded)".to_owned(),
+            },
         )
     }
 }
