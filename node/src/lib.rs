@@ -40,8 +40,9 @@
 //! - A block is acknowledged only after its WAL record and a later commit marker are
 //!   fdatasync'd: every acknowledged block survives `kill -9`.
 //! - Every length read from the socket or from disk is checked before allocating.
-//! - Disk use is bounded however slow compaction is: above `--max-compaction-backlog`
-//!   sealed shards the writer stops taking blocks (after acknowledging what is durable).
+//! - Sealed WALs waiting for compaction are bounded however slow compaction is: above
+//!   `--max-compaction-backlog` of them the writer stops taking blocks (after
+//!   acknowledging what is durable). With `--retain-shards` too, so is all disk use.
 //! - The node never depends on the harness; it shares only `syncbench-proto`.
 //!
 //! # Exit codes

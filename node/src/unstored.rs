@@ -153,6 +153,12 @@ fn nothing_to_read(frames: &FrameReader<BufReader<UnixStream>>) -> bool {
         return false;
     }
     let mut p = libc::pollfd { fd: reader.get_ref().as_raw_fd(), events: libc::POLLIN, revents: 0 };
-    // SAFETY: one valid pollfd, count 1, no wait.
-    unsafe { libc::poll(&mut p, 1, 0) == 0 }
+    loop {
+        // SAFETY: one valid pollfd, count 1, no wait.
+        match unsafe { libc::poll(&mut p, 1, 0) } {
+            -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => continue,
+            // An error other than EINTR: let the read that follows report it.
+            rc => return rc == 0,
+        }
+    }
 }

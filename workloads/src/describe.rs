@@ -123,3 +123,43 @@ impl Description {
         peak + peak / 10
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 1,000,000 blocks of 1,000 bytes stored, in shards of 10,000 (10 MB each).
+    fn million() -> Description {
+        let q = Quantiles::of(&mut [1_000 - STORE_OVERHEAD_PER_BLOCK]);
+        Description {
+            name: "t".into(),
+            blocks: 1_000_000,
+            first_block: 0,
+            last_block: 999_999,
+            shard_size: 10_000,
+            shards: 100,
+            sampled_blocks: 1,
+            bytes_per_block: q,
+            txs_per_block: q,
+            logs_per_block: q,
+            total_bytes_estimate: 1_000_000 * (1_000 - STORE_OVERHEAD_PER_BLOCK),
+            shard_bytes_estimate: 10_000_000,
+        }
+    }
+
+    /// Regression: with retention the preflight counted the retained and open shards
+    /// only, not the sealed WALs waiting for compaction, and passed a run whose backlog
+    /// then filled the disk.
+    #[test]
+    fn retention_bounds_the_disk_with_the_compaction_backlog() {
+        let d = million();
+        let shard = d.shard_bytes_estimate;
+        // Everything stored, plus one shard compacting; 10 % margin.
+        assert_eq!(d.peak_disk_bytes(1), (1_000_000_000 + shard) * 11 / 10);
+        // Retain 2, backlog 4: 2 + 4 + 4 shards stored, plus one compacting.
+        assert_eq!(d.peak_disk_bytes_bounded(1, None, Some(2), 4), 11 * shard * 11 / 10);
+        assert!(d.peak_disk_bytes_bounded(1, None, Some(2), 8) > d.peak_disk_bytes_bounded(1, None, Some(2), 4));
+        // Never more than the whole workload.
+        assert_eq!(d.peak_disk_bytes_bounded(1, None, Some(200), 4), d.peak_disk_bytes(1));
+    }
+}

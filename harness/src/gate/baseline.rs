@@ -39,7 +39,7 @@ pub struct RunConfig {
     pub blocks: u64,
     /// `--duration` in seconds (`None`: the whole workload was sent). A timed run and
     /// a complete one of the same workload are different runs.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_s: Option<f64>,
     pub seed: u64,
     pub shard_size: u64,
@@ -111,11 +111,16 @@ impl RunConfig {
         (!diffs.is_empty()).then_some(diffs)
     }
 
-    /// Each field whose value differs between `self` and `other`, shown by `show`.
+    /// Each field whose value differs between `self` and `other`, shown by `show` (a
+    /// field left out of one side, such as an absent `duration_s`, reads as `null`).
     fn diff_fields(&self, other: &RunConfig, show: impl Fn(&str, &Value, &Value) -> String) -> Vec<String> {
         let (a, b) = (serde_json::to_value(self).unwrap_or_default(), serde_json::to_value(other).unwrap_or_default());
-        let fields = a.as_object().into_iter().flatten();
-        fields.filter(|(k, v)| b.get(k.as_str()) != Some(v)).map(|(k, v)| show(k, v, &b[k.as_str()])).collect()
+        let keys: std::collections::BTreeSet<&String> =
+            a.as_object().into_iter().chain(b.as_object()).flat_map(|o| o.keys()).collect();
+        keys.into_iter()
+            .filter(|k| a[k.as_str()] != b[k.as_str()])
+            .map(|k| show(k, &a[k.as_str()], &b[k.as_str()]))
+            .collect()
     }
 
     /// `Err` naming every differing field.

@@ -72,13 +72,16 @@ pub struct DiskProbe {
     pub streams: usize,
     pub fdatasyncs: u64,
     /// The files read back (O_DIRECT, 1 MiB reads, all streams at once): bandwidth,
-    /// bytes and seconds. Absent in runs recorded before the probe read.
+    /// bytes and seconds. Absent in runs recorded before the probe read, and if the
+    /// read-back failed (`read_error` says why; the write figure still counts).
     #[serde(default)]
     pub read_mib_per_s: Option<f64>,
     #[serde(default)]
     pub read_bytes: u64,
     #[serde(default)]
     pub read_secs: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_error: Option<String>,
 }
 
 /// The node's pipeline throughput with the disk writer replaced by a null sink.
@@ -119,7 +122,12 @@ pub fn disk(dir: &Path, batch_bytes: u64, streams: usize, min_secs: f64) -> io::
     let read = written.as_ref().ok().map(|_| read_back(&paths, min_secs));
     paths.iter().for_each(|p| drop(fs::remove_file(p)));
     let (bytes, syncs) = written?.into_iter().fold((0, 0), |(b, s), (b1, s1)| (b + b1, s + s1));
-    let (read_bytes, read_secs) = read.transpose()?.unwrap_or((0, 0.0));
+    let (read, read_error) = match read {
+        Some(Err(e)) => (None, Some(format!("reading the probe files back: {e}"))),
+        Some(Ok(r)) => (Some(r), None),
+        None => (None, None),
+    };
+    let (read_bytes, read_secs) = read.unwrap_or((0, 0.0));
     Ok(DiskProbe {
         mib_per_s: round1(bytes as f64 / MIB / elapsed),
         bytes,
@@ -130,6 +138,7 @@ pub fn disk(dir: &Path, batch_bytes: u64, streams: usize, min_secs: f64) -> io::
         read_mib_per_s: (read_bytes > 0).then(|| round1(read_bytes as f64 / MIB / read_secs.max(1e-9))),
         read_bytes,
         read_secs: round3(read_secs),
+        read_error,
     })
 }
 

@@ -65,7 +65,7 @@ pub struct Observed {
     /// Heap profile files the node announced (at most the node's own bound).
     pub heap_profiles: Vec<HeapProfileTaken>,
     /// The node's `ingest_stall` events: how often and how long its writer waited for
-    /// the compaction backlog (`--max-compaction-backlog`), and the largest backlog.
+    /// the compaction backlog (`--max-compaction-backlog`).
     pub stalls: StallTotals,
 }
 
@@ -74,7 +74,6 @@ pub struct Observed {
 pub struct StallTotals {
     pub count: u64,
     pub waited_ms: f64,
-    pub backlog_max: u64,
 }
 
 /// Shared, lock-protected view of what the node reported.
@@ -290,9 +289,9 @@ fn observe(obs: &NodeObservations, t: u64, e: NodeEvent) {
         NodeEvent::NodeSummary(summary) => s.node_summary = Some(summary),
         NodeEvent::Error { message, .. } => s.errors.push(message),
         NodeEvent::HeapProfile(taken) => keep_profile(&mut s.heap_profiles, taken),
-        NodeEvent::IngestStall { backlog, waited_ms, .. } => {
+        NodeEvent::IngestStall { waited_ms, .. } => {
             let t = &mut s.stalls;
-            (t.count, t.waited_ms, t.backlog_max) = (t.count + 1, t.waited_ms + waited_ms, t.backlog_max.max(backlog));
+            (t.count, t.waited_ms) = (t.count + 1, t.waited_ms + waited_ms);
         }
         _ => {}
     }

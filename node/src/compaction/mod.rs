@@ -241,31 +241,34 @@ impl Compactor {
     }
 }
 
-/// Decrements the running count when a runner ends, even by panic, so that `finish`
-/// never waits for a runner that is gone.
-struct RunnerGuard<'a>(&'a Shared);
+/// Lowers the running count when a runner ends by failure or panic, so that `finish`
+/// never waits for a runner that is gone. (A runner that finds the queue empty lowers
+/// it itself, see [`next_job`].)
+struct RunnerGuard<'a> {
+    shared: &'a Shared,
+    /// Still counted in `running`.
+    counted: bool,
+}
 
 impl Drop for RunnerGuard<'_> {
     fn drop(&mut self) {
-        if let Ok(mut s) = self.0.state.lock() {
-            s.running -= 1;
+        if let Ok(mut s) = self.shared.state.lock() {
+            if self.counted {
+                s.running -= 1;
+            }
             if std::thread::panicking() {
                 s.error.get_or_insert_with(|| "a compaction panicked".into());
             }
         }
-        self.0.changed.notify_all();
+        self.shared.changed.notify_all();
     }
 }
 
 /// One blocking-pool task: runs queued jobs until the queue is empty or one failed.
 fn runner(shared: &Shared) {
-    let _guard = RunnerGuard(shared);
+    let mut guard = RunnerGuard { shared, counted: true };
     loop {
-        let job = match shared.state.lock() {
-            Ok(mut s) if s.error.is_none() => s.queue.pop_front(),
-            _ => None,
-        };
-        let Some(job) = job else { return };
+        let Some(job) = next_job(shared, &mut guard) else { return };
         let shard = job.shard;
         let result = run_job(shared, job).map_err(|e| e.to_string()).and_then(|()| retain(shared, shard));
         let failed = result.is_err();
@@ -280,6 +283,21 @@ fn runner(shared: &Shared) {
             return;
         }
     }
+}
+
+/// The next queued job. With none left (or after a failure) the runner stops counting
+/// as running in the same locked section that found the queue empty: otherwise a job
+/// submitted between the two would see every runner still counted, start none, and
+/// wait in the queue with nothing to run it (and the writer, in `wait_backlog`, for
+/// ever).
+fn next_job(shared: &Shared, guard: &mut RunnerGuard) -> Option<Job> {
+    let mut s = shared.state.lock().ok()?;
+    let job = if s.error.is_none() { s.queue.pop_front() } else { None };
+    if job.is_none() {
+        s.running -= 1;
+        guard.counted = false;
+    }
+    job
 }
 
 /// Records `shard` as sealed and expires what `--retain-shards` no longer keeps.
