@@ -34,7 +34,7 @@ use crate::pipeline::{
     async_queue, hash_worker, queue, AsyncQueueReceiver, Counters, Ingested, QueueReceiver, QueueSender,
 };
 use crate::store::{RecoveryNote, Store};
-use crate::unstored::{send_frame, sink, AckStream};
+use crate::unstored::{send_frame, sink, wait_readable, AckStream};
 use crate::writer::{self, BatchWriter, WriterParts};
 use crate::NodeError;
 
@@ -516,13 +516,6 @@ async fn receive_all(peers: Vec<UnixStream>, shared: Arc<PeerShared>) -> Result<
         return Err(failed);
     }
     Ok(())
-}
-
-/// Waits up to `timeout_ms` for `fd` to become readable (a pending connection).
-fn wait_readable(fd: std::os::fd::RawFd, timeout_ms: i32) -> bool {
-    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-    // SAFETY: one valid pollfd, count 1.
-    unsafe { libc::poll(&mut p, 1, timeout_ms) > 0 }
 }
 
 /// One stream carrying every peer's frames, whole, ending with a single `Finish` once

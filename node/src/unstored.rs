@@ -149,16 +149,19 @@ pub fn receive_unstored(
 /// True if the next read would wait: nothing buffered and nothing on the socket.
 fn nothing_to_read(frames: &FrameReader<BufReader<UnixStream>>) -> bool {
     let reader = frames.get_ref();
-    if !reader.buffer().is_empty() {
-        return false;
-    }
-    let mut p = libc::pollfd { fd: reader.get_ref().as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    reader.buffer().is_empty() && !wait_readable(reader.get_ref().as_raw_fd(), 0)
+}
+
+/// Waits up to `timeout_ms` for `fd` to become readable (0: only looks). False on
+/// timeout or on an error, which the read or accept that follows then reports; an
+/// interrupted wait is retried.
+pub fn wait_readable(fd: std::os::fd::RawFd, timeout_ms: i32) -> bool {
+    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
     loop {
-        // SAFETY: one valid pollfd, count 1, no wait.
-        match unsafe { libc::poll(&mut p, 1, 0) } {
+        // SAFETY: one valid pollfd, count 1.
+        match unsafe { libc::poll(&mut p, 1, timeout_ms) } {
             -1 if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => continue,
-            // An error other than EINTR: let the read that follows report it.
-            rc => return rc == 0,
+            rc => return rc > 0,
         }
     }
 }

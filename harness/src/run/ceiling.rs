@@ -11,10 +11,11 @@
 //!   the way compaction reads a WAL (1 MiB O_DIRECT reads, one reader per stream, for
 //!   at most as long again): the read bandwidth. The probe files are removed.
 //!
-//! The disk's limit for the node is the rate at which the disk can do what the node
-//! does per ingested byte — write it `write_amplification` times (WAL, segment) and
-//! read it back `read_amplification` times (compaction): reads and writes share the
-//! device, so their times add up (`1 ÷ (wa ÷ write + ra ÷ read)`). Without a read
+//! The disk's limit for the node is modelled as the rate at which the disk can do what
+//! the node does per ingested byte — write it `write_amplification` times (WAL,
+//! segment) and read it back `read_amplification` times (compaction) — if reads and
+//! writes take turns on the device, so that their times add up (`1 ÷ (wa ÷ write + ra
+//! ÷ read)`; a device that overlaps them lets a node beat the model). Without a read
 //! figure (a probe that failed, runs recorded before it existed) only the writes count.
 //! - **cpu**: the node's own pipeline (receive, decode, hash, cross-thread drop) started
 //!   with `--null-writer`, fed by the same driver with the run's first blocks: what the
@@ -277,17 +278,19 @@ pub struct Ceilings {
 }
 
 impl Ceilings {
-    /// Mean of the disk probes that succeeded.
+    /// Mean write bandwidth of the disk probes that succeeded.
     pub fn disk_mib_per_s(&self) -> Option<f64> {
-        let v: Vec<f64> =
-            [&self.disk_before, &self.disk_after].iter().filter_map(|p| p.as_ref()).map(|p| p.mib_per_s).collect();
-        (!v.is_empty()).then(|| round1(v.iter().sum::<f64>() / v.len() as f64))
+        self.disk_mean(|p| Some(p.mib_per_s))
     }
 
     /// Mean read bandwidth of the disk probes that read.
     pub fn disk_read_mib_per_s(&self) -> Option<f64> {
-        let v: Vec<f64> =
-            [&self.disk_before, &self.disk_after].iter().filter_map(|p| p.as_ref()?.read_mib_per_s).collect();
+        self.disk_mean(|p| p.read_mib_per_s)
+    }
+
+    /// Mean of `figure` over the disk probes (before, after) that have it.
+    fn disk_mean(&self, figure: impl Fn(&DiskProbe) -> Option<f64>) -> Option<f64> {
+        let v: Vec<f64> = [&self.disk_before, &self.disk_after].iter().filter_map(|p| figure(p.as_ref()?)).collect();
         (!v.is_empty()).then(|| round1(v.iter().sum::<f64>() / v.len() as f64))
     }
 
