@@ -30,6 +30,8 @@ pub const DEFAULT_CACHE_MIB: u64 = 64;
 /// WALs on disk to four shards' worth.
 pub const DEFAULT_COMPACTION_BACKLOG: u64 = 4;
 pub const COMPACTION_BACKLOG_MAX: u64 = 1_024;
+/// Most `--compaction-readers`.
+pub const COMPACTION_READERS_MAX: u64 = 16;
 
 /// A sharded chain-history store fed blocks over a Unix socket.
 #[derive(Debug, Clone, Parser)]
@@ -74,6 +76,11 @@ pub struct Config {
     /// Chunk size of streaming compaction's WAL reads and segment writes.
     #[arg(long, default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(CHUNK_BYTES_MIN..=CHUNK_BYTES_MAX))]
     pub chunk_bytes: u64,
+    /// WAL reads in flight per streaming compaction. 1 reads each record in the
+    /// compaction thread when it is needed; N > 1 starts N reader threads that read
+    /// ahead (two buffers each) while the compaction thread writes the segment.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=COMPACTION_READERS_MAX))]
+    pub compaction_readers: u64,
     /// Most sealed shards waiting for or in compaction. Above it the writer, after
     /// acknowledging what is durable, takes no more blocks until compaction catches up
     /// (an `ingest_stall` event says how long): ingest slows to compaction's pace
@@ -188,6 +195,7 @@ impl Config {
             ("peers", self.peers, d.peers),
             ("cache-mib", self.cache_mib, d.cache_mib),
             ("chunk-bytes", self.chunk_bytes, d.chunk_bytes),
+            ("compaction-readers", self.compaction_readers, d.compaction_readers),
             ("max-compaction-backlog", self.max_compaction_backlog, d.max_compaction_backlog),
             ("compaction-delay-ms", self.compaction_delay_ms, d.compaction_delay_ms),
         ];
@@ -282,6 +290,7 @@ mod tests {
         c.peers = 16;
         c.cache_mib = 0;
         c.chunk_bytes = 256 << 10;
+        c.compaction_readers = 4;
         c.retain_shards = Some(4);
         c.max_compaction_backlog = 9;
         c.compaction_delay_ms = 150;

@@ -20,7 +20,8 @@
 //! cannot damage them.
 //!
 //! [`DirectReader`] reads aligned ranges with O_DIRECT into an aligned buffer and hands
-//! out the requested slice.
+//! out the requested slice; a range inside what the last transfer brought in is served
+//! from the buffer, so a caller can read a span once and then take its records apart.
 //!
 //! Where O_DIRECT is refused (tmpfs before Linux 6.6, some FUSE mounts: `open` or the
 //! first transfer fails with `EINVAL`), the same code runs over ordinary descriptors;
@@ -222,6 +223,10 @@ pub struct DirectReader {
     direct: bool,
     len: u64,
     buf: AlignedBuf,
+    /// The file range the buffer holds: `held.1` bytes from offset `held.0`.
+    held: (u64, usize),
+    /// `pread` calls made (tests check that held ranges cost none).
+    transfers: u64,
 }
 
 impl DirectReader {
@@ -232,7 +237,8 @@ impl DirectReader {
             None => (File::open(path)?, false),
         };
         let len = file.metadata()?.len();
-        Ok(DirectReader { path: path.to_owned(), file, direct, len, buf: AlignedBuf::new(initial_bytes) })
+        let buf = AlignedBuf::new(initial_bytes);
+        Ok(DirectReader { path: path.to_owned(), file, direct, len, buf, held: (0, 0), transfers: 0 })
     }
 
     pub fn len(&self) -> u64 {
@@ -245,10 +251,17 @@ impl DirectReader {
 
     /// The `len` bytes at `offset`. The range must lie inside the file (callers check
     /// lengths against [`DirectReader::len`] before asking, so nothing huge is allocated).
+    /// A range inside the last transfer's is served from the buffer without I/O.
     pub fn read_at(&mut self, offset: u64, len: usize) -> io::Result<&[u8]> {
         let end = offset.checked_add(len as u64).filter(|&e| e <= self.len).ok_or_else(|| {
             io::Error::new(io::ErrorKind::UnexpectedEof, format!("read of {len} bytes at {offset} past the end"))
         })?;
+        let (held_at, held_len) = self.held;
+        if offset >= held_at && end <= held_at + held_len as u64 {
+            let skip = (offset - held_at) as usize;
+            return Ok(&self.buf.as_slice()[skip..skip + len]);
+        }
+        self.held = (0, 0);
         let start = round_down(offset);
         let span = round_up((end - start) as usize);
         if span > self.buf.len() {
@@ -265,12 +278,14 @@ impl DirectReader {
             }
             got += n;
         }
+        self.held = (start, got);
         let skip = (offset - start) as usize;
         Ok(&self.buf.as_slice()[skip..skip + len])
     }
 
     /// One `pread` into `buf[at..span]`; falls back to ordinary reads on `EINVAL`.
     fn read_blocks(&mut self, offset: u64, at: usize, span: usize) -> io::Result<usize> {
+        self.transfers += 1;
         match self.file.read_at(&mut self.buf.as_mut_slice()[at..span], offset) {
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) && self.direct => {
                 self.direct = false;
@@ -389,6 +404,25 @@ mod tests {
         assert_eq!(r.read_at(end - 1, 2).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
         assert_eq!(r.read_at(u64::MAX, 2).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
         assert_eq!(read_file(&path).unwrap(), content);
+    }
+
+    #[test]
+    fn reader_serves_a_range_inside_the_last_transfer_from_its_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let mut rng = Rng(5);
+        let content: Vec<u8> = (0..8 * ALIGN + 100).map(|_| rng.next() as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        let mut r = DirectReader::open(&path, ALIGN).unwrap();
+        r.read_at(100, 5 * ALIGN).unwrap();
+        let after_span = r.transfers;
+        for (offset, len) in [(100, 10), (ALIGN + 7, 2 * ALIGN), (0, 100), (5 * ALIGN + 99, 1)] {
+            assert_eq!(r.read_at(offset as u64, len).unwrap(), &content[offset..offset + len]);
+        }
+        assert_eq!(r.transfers, after_span, "ranges inside the span cost no transfer");
+        let tail = content.len() - 50;
+        assert_eq!(r.read_at(tail as u64, 50).unwrap(), &content[tail..]);
+        assert!(r.transfers > after_span, "a range outside the span is read from the file");
     }
 
     #[test]

@@ -345,6 +345,7 @@ impl Session<'_> {
             concurrency: cfg.compaction_concurrency as usize,
             mode: cfg.compaction,
             chunk_bytes: cfg.chunk_bytes as usize,
+            readers: cfg.compaction_readers as usize,
             retain_shards: cfg.retain_shards,
             root: store.root.clone(),
             backlog_max: cfg.max_compaction_backlog as usize,

@@ -63,6 +63,7 @@ pub fn compact_shard(
     mode: CompactionMode,
     index: Option<Vec<wal::reader::Entry>>,
     chunk_bytes: usize,
+    readers: usize,
 ) -> Result<Outcome, CompactionError> {
     let wal_path = dir.join(wal::FILE_NAME);
     let sorted = dir.join(segment::DIR_NAME);
@@ -70,7 +71,7 @@ pub fn compact_shard(
     let tmp = sorted.join(segment::TMP_NAME);
     let outcome = match mode {
         CompactionMode::Buffered => buffered::compact(&wal_path, &tmp, shard)?,
-        CompactionMode::Streaming => streaming::compact(&wal_path, &tmp, shard, index, chunk_bytes)?,
+        CompactionMode::Streaming => streaming::compact(&wal_path, &tmp, shard, index, chunk_bytes, readers)?,
     };
     fs::rename(&tmp, sorted.join(segment::FILE_NAME)).map_err(io_err(&tmp))?;
     sync_dir(&sorted)?;
@@ -102,6 +103,8 @@ pub struct CompactorConfig {
     pub mode: CompactionMode,
     /// `--chunk-bytes` of streaming compaction.
     pub chunk_bytes: usize,
+    /// `--compaction-readers` of streaming compaction.
+    pub readers: usize,
     /// `--retain-shards`, and the data directory it deletes from.
     pub retain_shards: Option<u64>,
     pub root: PathBuf,
@@ -331,7 +334,7 @@ fn run_job(shared: &Shared, job: Job) -> Result<(), CompactionError> {
     shared.events.emit(NodeEvent::CompactionStart { shard: job.shard, mode: Some(mode), bytes: wal_bytes });
     let started = Instant::now();
     std::thread::sleep(shared.cfg.delay);
-    let result = compact_shard(&job.dir, job.shard, mode, job.index, shared.cfg.chunk_bytes);
+    let result = compact_shard(&job.dir, job.shard, mode, job.index, shared.cfg.chunk_bytes, shared.cfg.readers);
     let elapsed = started.elapsed();
     match &result {
         Ok(o) => {
@@ -364,6 +367,7 @@ mod tests {
             concurrency: 1,
             mode: CompactionMode::Streaming,
             chunk_bytes: 1 << 20,
+            readers: 1,
             retain_shards,
             root: root.to_owned(),
             backlog_max: 4,
