@@ -137,6 +137,9 @@ pub struct NodeStart {
     /// `--max-compaction-backlog` (absent in runs recorded before it existed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_compaction_backlog: Option<u64>,
+    /// `--compaction-readers` (absent in runs recorded before it existed: one reader).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compaction_readers: Option<u64>,
     /// What the node does with blocks; absent in runs recorded before it was announced.
     pub mode: Option<NodeMode>,
     pub build: Option<Build>,

@@ -67,6 +67,7 @@ pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeE
         cache_mib: Some(cfg.cache_mib),
         retain_shards: cfg.retain_shards,
         max_compaction_backlog: Some(cfg.max_compaction_backlog),
+        compaction_readers: Some(cfg.compaction_readers),
         mode: Some(cfg.mode()),
         build: Some(Build::this()),
     }));
