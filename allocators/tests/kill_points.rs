@@ -13,6 +13,11 @@ use syncbench_proto::Frame;
 const HITS_PER_POINT: u32 = 20;
 
 fn hammer(point: &str) {
+    hammer_with(point, &[]);
+}
+
+/// `node_args` go to every node of the test, the killed ones and the clean one.
+fn hammer_with(point: &str, node_args: &[&str]) {
     let spec = small_spec(8_000, 200);
     let dir = tempfile::tempdir().unwrap();
     let (data, socket) = (dir.path().join("data"), dir.path().join("node.sock"));
@@ -25,7 +30,7 @@ fn hammer(point: &str) {
             &data,
             &socket,
             spec.shard_size,
-            &["--writer-batch", "50"],
+            &[&["--writer-batch", "50"], node_args].concat(),
             &[("SYNCBENCH_KILL_POINT", &armed)],
         );
         if node.wait_ready() {
@@ -44,7 +49,7 @@ fn hammer(point: &str) {
         assert!(stderr.contains(&format!("kill point {point} reached")), "{stderr}");
     }
     // A clean session finishes the workload; nothing acknowledged may be missing.
-    let mut node = Node::start(bin, &data, &socket, spec.shard_size, &[], &[]);
+    let mut node = Node::start(bin, &data, &socket, spec.shard_size, node_args, &[]);
     assert!(node.wait_ready(), "{}", node.stderr());
     let (got, done) = Session::start(node.connect(), &spec, &acked, None, true).join();
     assert!(node.child.wait().unwrap().success());
@@ -72,6 +77,14 @@ fn wal_after_fsync() {
 #[test]
 fn segment_mid_write() {
     hammer("segment_mid_write");
+}
+
+/// The same kill point with the WAL read ahead on reader threads
+/// (`--compaction-readers`): killed mid-segment with reads in flight, the restarted
+/// node compacts the shard again from its WAL.
+#[test]
+fn segment_mid_write_with_reader_threads() {
+    hammer_with("segment_mid_write", &["--compaction-readers", "4"]);
 }
 
 #[test]

@@ -74,7 +74,8 @@ fn round_up(n: usize) -> usize {
     n.div_ceil(ALIGN) * ALIGN
 }
 
-fn round_down(n: u64) -> u64 {
+/// `n` rounded down to a multiple of [`ALIGN`]: where a direct read of offset `n` starts.
+pub(crate) fn round_down(n: u64) -> u64 {
     n / ALIGN as u64 * ALIGN as u64
 }
 

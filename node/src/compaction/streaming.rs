@@ -9,7 +9,8 @@
 //!
 //! Pass 2 reads the WAL in one of two ways (`--compaction-readers`):
 //! - **1 (default)**: each record is read, in the compaction thread, when it is
-//!   needed — reads and segment writes take turns, one I/O at a time.
+//!   needed — reads and segment writes take turns, one I/O at a time (a small record
+//!   inside the last transfer's final block is served from the buffer).
 //! - **N > 1**: N reader threads scoped to the compaction (threads that start and
 //!   retire with it) read ahead. The records are grouped into spans read with one
 //!   transfer each ([`spans`]); span *i* goes to reader *i* mod N, and the compaction
@@ -32,7 +33,7 @@ use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use super::{io_err, CompactionError, Outcome};
-use crate::direct_io::{DirectReader, DirectWriter, ALIGN};
+use crate::direct_io::{round_down, DirectReader, DirectWriter, ALIGN};
 use crate::fault::{kill_point, KillPoint};
 use crate::segment::writer::SegmentWriter;
 use crate::wal::reader::{scan, Entry, ScanEnd};
@@ -103,10 +104,7 @@ fn write_segment_reading_in_turn(
     let mut w = segment_writer(tmp, shard, chunk_bytes)?;
     for (i, e) in entries.iter().enumerate() {
         let payload = source.read_at(e.payload_offset(), e.len as usize).map_err(io_err(wal))?;
-        append_checked(&mut w, wal, tmp, e, payload)?;
-        if i == entries.len() / 2 {
-            kill_point(KillPoint::SegmentMidWrite);
-        }
+        append_record(&mut w, (wal, tmp), entries, i, payload)?;
     }
     finish_segment(w, tmp)
 }
@@ -136,7 +134,10 @@ fn write_segment_reading_ahead(
     }
     std::thread::scope(|scope| {
         for (mine, free, full) in threads {
-            scope.spawn(move || read_ahead(entries, mine, free, full));
+            std::thread::Builder::new()
+                .name("compaction-read".into())
+                .spawn_scoped(scope, move || read_ahead(entries, mine, free, full))
+                .map_err(io_err(wal))?;
         }
         write_spans(wal, tmp, shard, entries, chunk_bytes, lanes)
     })
@@ -182,10 +183,7 @@ fn write_spans(
             let e = &entries[i];
             // Inside the span just read: served from the reader's buffer.
             let payload = reader.read_at(e.payload_offset(), e.len as usize).map_err(io_err(wal))?;
-            append_checked(&mut w, wal, tmp, e, payload)?;
-            if i == entries.len() / 2 {
-                kill_point(KillPoint::SegmentMidWrite);
-            }
+            append_record(&mut w, (wal, tmp), entries, i, payload)?;
         }
         // The reader may have stopped after its last span; the buffer is then dropped.
         let _ = lane.free.send(reader);
@@ -204,14 +202,16 @@ fn segment_writer(tmp: &Path, shard: u64, chunk_bytes: usize) -> Result<SegmentW
     SegmentWriter::new(out, shard).map_err(io_err(tmp))
 }
 
-/// Checks `payload` against the record's CRC, then appends it to the segment.
-fn append_checked(
+/// Checks `payload` (record `i` of `entries`) against its CRC and appends it to the
+/// segment; the [`KillPoint::SegmentMidWrite`] is half way through the records.
+fn append_record(
     w: &mut SegmentWriter<DirectWriter>,
-    wal: &Path,
-    tmp: &Path,
-    e: &Entry,
+    (wal, tmp): (&Path, &Path),
+    entries: &[Entry],
+    i: usize,
     payload: &[u8],
 ) -> Result<(), CompactionError> {
+    let e = &entries[i];
     if crc32c::crc32c(payload) != e.payload_crc {
         return Err(CompactionError::Corrupt {
             path: wal.to_owned(),
@@ -219,7 +219,11 @@ fn append_checked(
             reason: "payload checksum mismatch",
         });
     }
-    w.append(e.number, payload, e.payload_crc).map_err(io_err(tmp))
+    w.append(e.number, payload, e.payload_crc).map_err(io_err(tmp))?;
+    if i == entries.len() / 2 {
+        kill_point(KillPoint::SegmentMidWrite);
+    }
+    Ok(())
 }
 
 /// Writes the segment's index and footer and syncs it; returns its size.
@@ -234,9 +238,9 @@ fn extent(entries: &[Entry]) -> (u64, u64) {
     entries.iter().fold((u64::MAX, 0), |(lo, hi), e| (lo.min(block_start(e)), hi.max(e.end())))
 }
 
-/// The [`ALIGN`] block boundary at or before `e`'s payload: where a direct read of it starts.
+/// Where a direct read of `e`'s payload starts.
 fn block_start(e: &Entry) -> u64 {
-    e.payload_offset() / ALIGN as u64 * ALIGN as u64
+    round_down(e.payload_offset())
 }
 
 /// Groups `entries` (in block order) into spans read with one transfer each: a span
