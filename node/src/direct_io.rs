@@ -387,13 +387,19 @@ mod tests {
         check_writer(2 * ALIGN, false, 7);
     }
 
+    /// A file of `len` random bytes in `dir`; returns its path and content.
+    fn random_file(dir: &Path, len: usize, rng: &mut Rng) -> (PathBuf, Vec<u8>) {
+        let path = dir.join("f");
+        let content: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        (path, content)
+    }
+
     #[test]
     fn reader_returns_exact_ranges_and_refuses_reads_past_the_end() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f");
         let mut rng = Rng(99);
-        let content: Vec<u8> = (0..3 * ALIGN + 1234).map(|_| rng.next() as u8).collect();
-        std::fs::write(&path, &content).unwrap();
+        let (path, content) = random_file(dir.path(), 3 * ALIGN + 1234, &mut rng);
         let mut r = DirectReader::open(&path, ALIGN).unwrap();
         assert_eq!(r.len(), content.len() as u64);
         for _ in 0..500 {
@@ -410,10 +416,7 @@ mod tests {
     #[test]
     fn reader_serves_a_range_inside_the_last_transfer_from_its_buffer() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f");
-        let mut rng = Rng(5);
-        let content: Vec<u8> = (0..8 * ALIGN + 100).map(|_| rng.next() as u8).collect();
-        std::fs::write(&path, &content).unwrap();
+        let (path, content) = random_file(dir.path(), 8 * ALIGN + 100, &mut Rng(5));
         let mut r = DirectReader::open(&path, ALIGN).unwrap();
         r.read_at(100, 5 * ALIGN).unwrap();
         let after_span = r.transfers;
