@@ -1,7 +1,8 @@
-//! Streaming compaction's WAL reads: one at a time in the compaction thread
-//! (`--compaction-readers 1`, the default) against reader threads reading ahead
-//! (`--compaction-readers 4`), with the disk to themselves and beside a competing
-//! writer — the batch writer filling the next shard's WAL, as during ingest.
+//! Streaming compaction's WAL reads: one record at a time in the compaction thread
+//! (the default), front to back through a 32 MiB window
+//! (`--compaction-window-bytes 33554432`), and reader threads reading ahead (`--compaction-readers 4`), with the
+//! disk to themselves and beside a competing writer — the batch writer filling the
+//! next shard's WAL, as during ingest.
 //!
 //! The WAL holds 256 records of 256 KiB (64 MiB) in the order parallel fetch leaves
 //! them: block order shuffled within windows of 64 records (a default-workload WAL
@@ -18,7 +19,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::io::Write;
-use syncbench_node::compaction::streaming::{compact, CHUNK_BYTES};
+use syncbench_node::compaction::streaming::{compact, Reads, CHUNK_BYTES};
+use syncbench_node::config::WIDE_COMPACTION_WINDOW_BYTES;
 use syncbench_node::direct_io::DirectWriter;
 use syncbench_node::wal::reader::Entry;
 use syncbench_node::wal::writer::WalWriter;
@@ -93,10 +95,15 @@ fn compaction_reads(c: &mut Criterion) {
     for competing in [false, true] {
         let stop = Arc::new(AtomicBool::new(false));
         let writer = competing.then(|| competing_writer(dir.path().join("writer"), Arc::clone(&stop)));
-        for readers in [1, 4] {
-            let name = format!("{}/readers_{readers}", if competing { "beside_a_writer" } else { "alone" });
+        let ways = [
+            ("in_turn", Reads::InTurn),
+            ("window_32mib", Reads::Window { bytes: WIDE_COMPACTION_WINDOW_BYTES as usize }),
+            ("readers_4", Reads::Ahead { readers: 4 }),
+        ];
+        for (way, reads) in ways {
+            let name = format!("{}/{way}", if competing { "beside_a_writer" } else { "alone" });
             group.bench_function(name, |b| {
-                b.iter(|| compact(&wal, &segment, 0, Some(index.clone()), CHUNK_BYTES, readers).expect("compact"))
+                b.iter(|| compact(&wal, &segment, 0, Some(index.clone()), CHUNK_BYTES, reads).expect("compact"))
             });
         }
         stop.store(true, Ordering::Relaxed);

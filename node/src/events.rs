@@ -140,6 +140,10 @@ pub struct NodeStart {
     /// `--compaction-readers` (absent in runs recorded before it existed: one reader).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compaction_readers: Option<u64>,
+    /// `--compaction-window-bytes` (absent in runs recorded before it existed: records
+    /// read one at a time, in block order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compaction_window_bytes: Option<u64>,
     /// What the node does with blocks; absent in runs recorded before it was announced.
     pub mode: Option<NodeMode>,
     pub build: Option<Build>,

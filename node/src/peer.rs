@@ -56,7 +56,9 @@ async fn accept(shared: &PeerShared, number: u64, payload: Vec<u8>) -> Result<()
         fault::trigger(f);
     }
     if shared.leak_bytes_per_block > 0 {
-        Box::leak(vec![0xA5u8; shared.leak_bytes_per_block as usize].into_boxed_slice());
+        // black_box: a leaked allocation nothing reads may be removed by the optimizer
+        // (allocation elision), which it did in one build — the knob then leaked nothing.
+        std::hint::black_box(Box::leak(vec![0xA5u8; shared.leak_bytes_per_block as usize].into_boxed_slice()));
     }
     let block = Block::decode(&payload).map_err(|e| NodeError::Protocol(format!("block frame {number}: {e}")))?;
     if block.number != number {

@@ -12,7 +12,7 @@ use crate::results::ratchet::{RatchetSummary, WindowPeaks};
 use crate::run::acks::AckCounts;
 use crate::run::ceiling::{efficiency, Bound, Ceilings, DiskUse};
 use crate::run::crash::{CrashClass, Outcome};
-use crate::units::{fmt_bytes, round3, MIB};
+use crate::units::{fmt_bytes, round1, round3, MIB};
 use crate::verify::SampleCheck;
 
 /// ## Format
@@ -181,11 +181,30 @@ pub struct CeilingSummary {
     /// How many CPU probes succeeded (the ceiling is the fastest).
     #[serde(default)]
     pub cpu_ceiling_probes: usize,
+    /// The mix: write and read bandwidth of the disk probes writing and reading at once,
+    /// reads held to half the bytes written (mean of before and after). Absent in runs
+    /// recorded before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_mixed_write_mib_per_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_mixed_read_mib_per_s: Option<f64>,
+    /// The disk's limit for the node as measured by the mix — `min(mixed write ÷
+    /// write_amplification, mixed read ÷ read_amplification)` — present when the node's
+    /// reads-to-writes ratio is close to the mix's; and as modelled from the separate
+    /// probes — `1 ÷ (write_amplification ÷ disk_ceiling + read_amplification ÷
+    /// disk_read_ceiling)`. Both absent in runs recorded before them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_limit_mixed_mib_per_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_limit_model_mib_per_s: Option<f64>,
     /// Achieved throughput ÷ min(disk limit, CPU ceiling), where the disk limit is the
-    /// ingest rate at which the disk does the node's writes and reads per byte:
-    /// `1 ÷ (write_amplification ÷ disk_ceiling + read_amplification ÷ disk_read_ceiling)`
-    /// (writes alone in runs recorded before the read figures).
+    /// mixed one when present, else the modelled one (in runs recorded before
+    /// 2026-12-05 always the model, with writes alone before the read figures).
     pub efficiency: Option<f64>,
+    /// Achieved throughput ÷ min(modelled disk limit, CPU ceiling): the efficiency as
+    /// runs before the mix computed it, for comparison with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub efficiency_model: Option<f64>,
     /// Which ceiling was the lower one: `disk` or `cpu`.
     pub efficiency_bound: Option<Bound>,
     pub efficiency_bound_mib_per_s: Option<f64>,
@@ -203,13 +222,17 @@ impl Summary {
         let disk = DiskUse {
             write_mib_per_s: c.disk_mib_per_s(),
             read_mib_per_s: c.disk_read_mib_per_s(),
+            mixed_mib_per_s: c.disk_mixed_mib_per_s(),
             write_amplification: per_ingested(self.bytes_written),
             read_amplification: per_ingested(self.bytes_read),
         };
         let cpu_mib = c.cpu.as_ref().map(|p| p.mib_per_s);
         // A sink does none of the node's work: its throughput measures the driver, and
         // set against the node's ceilings it would read as an efficiency of several 100 %.
-        let e = efficiency(self.throughput_mib_per_s, disk, cpu_mib).filter(|_| self.node_mode != Some(NodeMode::Sink));
+        let stores = self.node_mode != Some(NodeMode::Sink);
+        let e = efficiency(self.throughput_mib_per_s, disk, cpu_mib).filter(|_| stores);
+        let modelled = DiskUse { mixed_mib_per_s: None, ..disk };
+        let e_model = efficiency(self.throughput_mib_per_s, modelled, cpu_mib).filter(|_| stores);
         self.ceilings = Some(CeilingSummary {
             disk_ceiling_mib_per_s: disk.write_mib_per_s,
             disk_ceiling_before_mib_per_s: c.disk_before.as_ref().map(|p| p.mib_per_s),
@@ -217,10 +240,15 @@ impl Summary {
             write_amplification: disk.write_amplification,
             disk_read_ceiling_mib_per_s: disk.read_mib_per_s,
             read_amplification: disk.read_amplification,
+            disk_mixed_write_mib_per_s: disk.mixed_mib_per_s.map(|(w, _)| w),
+            disk_mixed_read_mib_per_s: disk.mixed_mib_per_s.map(|(_, r)| r),
+            disk_limit_mixed_mib_per_s: disk.mixed_limit_mib_per_s().map(round1),
+            disk_limit_model_mib_per_s: disk.model_limit_mib_per_s().map(round1),
             cpu_ceiling_blocks_per_s: c.cpu.as_ref().map(|p| p.blocks_per_s),
             cpu_ceiling_mib_per_s: cpu_mib,
             cpu_ceiling_probes: c.cpu_attempts.len(),
             efficiency: e.map(|e| e.ratio),
+            efficiency_model: e_model.map(|e| e.ratio),
             efficiency_bound: e.map(|e| e.bound),
             efficiency_bound_mib_per_s: e.map(|e| e.bound_mib_per_s),
         });
@@ -394,8 +422,22 @@ impl CeilingSummary {
             Some(r) => format!(", read {r:.0} MiB/s, read amp {}", amp(self.read_amplification)),
             None => String::new(),
         };
+        let mix = match (self.disk_mixed_write_mib_per_s, self.disk_mixed_read_mib_per_s) {
+            (Some(w), Some(r)) => format!("; at once write {w:.0} + read {r:.0} MiB/s"),
+            _ => String::new(),
+        };
+        // Which disk limit the efficiency used, and the other one's verdict.
+        let disk_note = match (self.efficiency_bound, self.disk_limit_mixed_mib_per_s) {
+            (Some(Bound::Disk), Some(_)) => format!(
+                ": the measured mix; against the model ({} MiB/s) {}",
+                f(self.disk_limit_model_mib_per_s),
+                self.efficiency_model.map_or("n/a".to_owned(), |e| format!("{:.0} %", e * 100.0))
+            ),
+            (Some(Bound::Disk), None) => ": modelled from separate write and read probes".to_owned(),
+            _ => String::new(),
+        };
         format!(
-            "ceilings     disk write {} MiB/s (before {}, after {}), write amp {}{reads} ; CPU {} MiB/s (--null-writer, best of {})\n\
+            "ceilings     disk write {} MiB/s (before {}, after {}), write amp {}{reads}{mix} ; CPU {} MiB/s (--null-writer, best of {})\n\
              efficiency   {}",
             f(self.disk_ceiling_mib_per_s),
             f(self.disk_ceiling_before_mib_per_s),
@@ -404,7 +446,9 @@ impl CeilingSummary {
             f(self.cpu_ceiling_mib_per_s),
             self.cpu_ceiling_probes,
             match (self.efficiency, self.efficiency_bound_mib_per_s) {
-                (Some(e), Some(limit)) => format!("{:.0} % ({achieved:.0} of {limit:.0} MiB/s, {bound}-bound)", e * 100.0),
+                (Some(e), Some(limit)) => {
+                    format!("{:.0} % ({achieved:.0} of {limit:.0} MiB/s, {bound}-bound{disk_note})", e * 100.0)
+                }
                 _ => "n/a (no ceiling applies: a node that stores nothing, or no probe succeeded)".to_owned(),
             },
         )

@@ -9,14 +9,21 @@
 //!   whichever comes first, measured before and again after the node runs (this
 //!   machine's disk is noisy: both are recorded). Then the probe reads its files back
 //!   the way compaction reads a WAL (1 MiB O_DIRECT reads, one reader per stream, for
-//!   at most as long again): the read bandwidth. The probe files are removed.
+//!   at most as long again): the read bandwidth. Last, **the mix**: the same write
+//!   streams again, into new files, while one reader per stream reads the first files
+//!   back, held to [`MIXED_READ_PER_WRITTEN`] of the bytes written — the node's own
+//!   proportions (each ingested byte written twice, WAL and segment, and read back
+//!   once by compaction), all at once, as during ingest. The probe files are removed.
 //!
-//! The disk's limit for the node is modelled as the rate at which the disk can do what
-//! the node does per ingested byte — write it `write_amplification` times (WAL,
-//! segment) and read it back `read_amplification` times (compaction) — if reads and
-//! writes take turns on the device, so that their times add up (`1 ÷ (wa ÷ write + ra
-//! ÷ read)`; a device that overlaps them lets a node beat the model). Without a read
-//! figure (a probe that failed, runs recorded before it existed) only the writes count.
+//! The disk's limit for the node is the mix, when it was measured and the node's
+//! reads-to-writes ratio is close to the mix's (within [`MIXED_RATIO_TOLERANCE`]):
+//! `min(mixed write ÷ wa, mixed read ÷ ra)` — the rate at which the disk did the
+//! node's I/O per ingested byte, measured. Otherwise it is modelled from the separate
+//! figures, as if reads and writes took turns on the device so that their times add
+//! up: `1 ÷ (wa ÷ write + ra ÷ read)`, or the writes alone without a read figure. The
+//! model is kept beside the measured mix because they can differ a lot: on a disk that
+//! serves reads alone from a fast cache but slows them sharply beside synced writes,
+//! the model overstates the disk.
 //! - **cpu**: the node's own pipeline (receive, decode, hash, cross-thread drop) started
 //!   with `--null-writer`, fed by the same driver with the run's first blocks: what the
 //!   node does per block minus the disk. Run [`CPU_PROBE_ATTEMPTS`] times and the fastest
@@ -29,7 +36,7 @@
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,6 +57,15 @@ use crate::units::{round1, round3, MIB};
 pub const DISK_PROBE_SECS: f64 = 3.0;
 /// Upper bound on one disk probe's bytes, whatever the disk's speed.
 pub const DISK_PROBE_MAX_BYTES: u64 = 2 << 30;
+/// Bytes the mix reads per byte it writes: the node writes each ingested byte twice
+/// (WAL, segment) and reads it once (compaction's read-back).
+pub const MIXED_READ_PER_WRITTEN: f64 = 0.5;
+/// The mix stands for the node's disk limit only if the node's reads-to-writes byte
+/// ratio is within this fraction of [`MIXED_READ_PER_WRITTEN`]: a node that reads much
+/// less (or more) than the mix loads the disk differently.
+pub const MIXED_RATIO_TOLERANCE: f64 = 0.2;
+/// How often a mix reader that is ahead of its share checks again.
+const MIXED_READER_WAIT: Duration = Duration::from_millis(1);
 /// Upper bound on one probe batch (between two fdatasyncs).
 const DISK_BATCH_MAX_BYTES: u64 = 256 << 20;
 const WRITE_CALL_BYTES: usize = 1 << 20;
@@ -83,6 +99,24 @@ pub struct DiskProbe {
     pub read_secs: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_error: Option<String>,
+    /// The mix (writes and reads at once, reads held to [`MIXED_READ_PER_WRITTEN`] of
+    /// the bytes written): absent in runs recorded before it, and if it failed
+    /// (`mixed_error` says why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixed: Option<MixedProbe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixed_error: Option<String>,
+}
+
+/// Writes and reads at once, in the node's proportions.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct MixedProbe {
+    pub write_mib_per_s: f64,
+    pub read_mib_per_s: f64,
+    pub write_bytes: u64,
+    pub read_bytes: u64,
+    /// From the first write to the last writer's last fdatasync.
+    pub secs: f64,
 }
 
 /// The node's pipeline throughput with the disk writer replaced by a null sink.
@@ -121,6 +155,7 @@ pub fn disk(dir: &Path, batch_bytes: u64, streams: usize, min_secs: f64) -> io::
     let elapsed = started.elapsed().as_secs_f64().max(1e-9);
     let written = results.into_iter().collect::<io::Result<Vec<(u64, u64)>>>();
     let read = written.as_ref().ok().map(|_| read_back(&paths, min_secs));
+    let mixed = written.as_ref().ok().map(|_| mix(dir, &paths, batch_bytes, min_secs));
     paths.iter().for_each(|p| drop(fs::remove_file(p)));
     let (bytes, syncs) = written?.into_iter().fold((0, 0), |(b, s), (b1, s1)| (b + b1, s + s1));
     let (read, read_error) = match read {
@@ -129,6 +164,11 @@ pub fn disk(dir: &Path, batch_bytes: u64, streams: usize, min_secs: f64) -> io::
         None => (None, None),
     };
     let (read_bytes, read_secs) = read.unwrap_or((0, 0.0));
+    let (mixed, mixed_error) = match mixed {
+        Some(Err(e)) => (None, Some(format!("writing and reading at once: {e}"))),
+        Some(Ok(m)) => (Some(m), None),
+        None => (None, None),
+    };
     Ok(DiskProbe {
         mib_per_s: round1(bytes as f64 / MIB / elapsed),
         bytes,
@@ -140,7 +180,84 @@ pub fn disk(dir: &Path, batch_bytes: u64, streams: usize, min_secs: f64) -> io::
         read_bytes,
         read_secs: round3(read_secs),
         read_error,
+        mixed,
+        mixed_error,
     })
+}
+
+/// The mix: one writer per file of `written` writes a new file as [`write_stream`]
+/// does, while one reader per file reads it back from the start (again from the start
+/// at its end), never more in all than [`MIXED_READ_PER_WRITTEN`] of the bytes written
+/// so far. It ends when the writers do; the new files are removed.
+fn mix(dir: &Path, written: &[PathBuf], batch_bytes: u64, min_secs: f64) -> io::Result<MixedProbe> {
+    let streams = written.len();
+    let new: Vec<PathBuf> = (0..streams).map(|i| dir.join(format!("disk-probe-mixed-{i}"))).collect();
+    let progress = MixProgress::default();
+    let max_bytes = (DISK_PROBE_MAX_BYTES / streams as u64).max(2 * batch_bytes);
+    let started = Instant::now();
+    let (writes, reads) = std::thread::scope(|scope| {
+        let progress = &progress;
+        let readers: Vec<_> = written.iter().map(|p| scope.spawn(move || mix_reader(p, progress))).collect();
+        let writers: Vec<_> = new
+            .iter()
+            .map(|p| scope.spawn(move || write_stream_counted(p, batch_bytes, max_bytes, min_secs, &progress.written)))
+            .collect();
+        let writes = writers
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(panicked("writer"))).map(|(bytes, _)| bytes))
+            .sum::<io::Result<u64>>();
+        let secs = started.elapsed().as_secs_f64();
+        progress.done.store(true, Ordering::Relaxed);
+        progress.secs.store(secs.to_bits(), Ordering::Relaxed);
+        let reads =
+            readers.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(panicked("reader")))).sum::<io::Result<u64>>();
+        (writes, reads)
+    });
+    new.iter().for_each(|p| drop(fs::remove_file(p)));
+    let (write_bytes, read_bytes) = (writes?, reads?);
+    let secs = f64::from_bits(progress.secs.load(Ordering::Relaxed)).max(1e-9);
+    Ok(MixedProbe {
+        write_mib_per_s: round1(write_bytes as f64 / MIB / secs),
+        read_mib_per_s: round1(read_bytes as f64 / MIB / secs),
+        write_bytes,
+        read_bytes,
+        secs: round3(secs),
+    })
+}
+
+fn panicked(what: &str) -> io::Error {
+    io::Error::other(format!("disk probe {what} panicked"))
+}
+
+/// What the mix's writers and readers share.
+#[derive(Default)]
+struct MixProgress {
+    written: AtomicU64,
+    read: AtomicU64,
+    done: AtomicBool,
+    /// The writers' seconds (f64 bits), set when they are done.
+    secs: AtomicU64,
+}
+
+/// One mix reader: 1 MiB direct reads of `path`, each only once the bytes read in all
+/// stay within [`MIXED_READ_PER_WRITTEN`] of those written; stops when the writers do.
+/// Returns the bytes it read.
+fn mix_reader(path: &Path, progress: &MixProgress) -> io::Result<u64> {
+    let mut file = DirectReader::open(path, WRITE_CALL_BYTES)?;
+    let (mut offset, mut bytes) = (0u64, 0u64);
+    while !progress.done.load(Ordering::Relaxed) && !file.is_empty() {
+        let len = (file.len() - offset).min(WRITE_CALL_BYTES as u64);
+        let allowed = (progress.written.load(Ordering::Relaxed) as f64 * MIXED_READ_PER_WRITTEN) as u64;
+        if progress.read.fetch_add(len, Ordering::Relaxed) + len > allowed {
+            progress.read.fetch_sub(len, Ordering::Relaxed);
+            std::thread::sleep(MIXED_READER_WAIT);
+            continue;
+        }
+        file.read_at(offset, len as usize)?;
+        bytes += len;
+        offset = (offset + len) % file.len();
+    }
+    Ok(bytes)
 }
 
 /// Reads the probe files back at once, one thread each, as compaction reads a WAL:
@@ -176,6 +293,17 @@ fn read_stream(path: &Path, started: Instant, min_secs: f64) -> io::Result<u64> 
 
 /// One probe stream: (bytes written, fdatasyncs).
 fn write_stream(path: &Path, batch_bytes: u64, max_bytes: u64, min_secs: f64) -> io::Result<(u64, u64)> {
+    write_stream_counted(path, batch_bytes, max_bytes, min_secs, &AtomicU64::new(0))
+}
+
+/// [`write_stream`], adding each write's bytes to `counter` as it completes.
+fn write_stream_counted(
+    path: &Path,
+    batch_bytes: u64,
+    max_bytes: u64,
+    min_secs: f64,
+    counter: &AtomicU64,
+) -> io::Result<(u64, u64)> {
     let mut file = DirectWriter::create(path, WRITE_CALL_BYTES)?;
     // Incompressible content, the same every time.
     let mut rng = SplitMix64::new(0x5ce1_1ae5);
@@ -187,6 +315,7 @@ fn write_stream(path: &Path, batch_bytes: u64, max_bytes: u64, min_secs: f64) ->
         while in_batch < batch_bytes {
             file.write_all(&chunk)?;
             in_batch += chunk.len() as u64;
+            counter.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         }
         file.sync_data()?;
         bytes += in_batch;
@@ -288,6 +417,12 @@ impl Ceilings {
         self.disk_mean(|p| p.read_mib_per_s)
     }
 
+    /// Mean write and read bandwidth of the mixes that were measured.
+    pub fn disk_mixed_mib_per_s(&self) -> Option<(f64, f64)> {
+        self.disk_mean(|p| p.mixed.map(|m| m.write_mib_per_s))
+            .zip(self.disk_mean(|p| p.mixed.map(|m| m.read_mib_per_s)))
+    }
+
     /// Mean of `figure` over the disk probes (before, after) that have it.
     fn disk_mean(&self, figure: impl Fn(&DiskProbe) -> Option<f64>) -> Option<f64> {
         let v: Vec<f64> = [&self.disk_before, &self.disk_after].iter().filter_map(|p| figure(p.as_ref()?)).collect();
@@ -333,19 +468,39 @@ pub enum Bound {
 pub struct DiskUse {
     pub write_mib_per_s: Option<f64>,
     pub read_mib_per_s: Option<f64>,
+    /// The mix's (write, read) bandwidth.
+    pub mixed_mib_per_s: Option<(f64, f64)>,
     pub write_amplification: Option<f64>,
     pub read_amplification: Option<f64>,
 }
 
 impl DiskUse {
-    /// Ingested MiB/s the disk allows: `1 ÷ (wa ÷ write + ra ÷ read)` (see the module
-    /// docs); the writes alone where the reads are unknown.
+    /// Ingested MiB/s the disk allows: the measured mix where it stands for the node,
+    /// the model otherwise (see the module docs).
     pub fn limit_mib_per_s(&self) -> Option<f64> {
-        let positive = |v: Option<f64>| v.filter(|v| *v > 0.0);
+        self.mixed_limit_mib_per_s().or_else(|| self.model_limit_mib_per_s())
+    }
+
+    /// `min(mixed write ÷ wa, mixed read ÷ ra)`, if the mix was measured and the node's
+    /// reads-to-writes ratio is within [`MIXED_RATIO_TOLERANCE`] of the mix's.
+    pub fn mixed_limit_mib_per_s(&self) -> Option<f64> {
+        let (write, read) = self.mixed_mib_per_s.filter(|(w, r)| *w > 0.0 && *r > 0.0)?;
+        let (wa, ra) = positive(self.write_amplification).zip(positive(self.read_amplification))?;
+        let off = (ra / wa / MIXED_READ_PER_WRITTEN - 1.0).abs();
+        (off <= MIXED_RATIO_TOLERANCE).then(|| (write / wa).min(read / ra))
+    }
+
+    /// The model: `1 ÷ (wa ÷ write + ra ÷ read)`; the writes alone where the reads are
+    /// unknown.
+    pub fn model_limit_mib_per_s(&self) -> Option<f64> {
         let secs_per_mib = positive(self.write_amplification)? / positive(self.write_mib_per_s)?;
         let read = positive(self.read_amplification).zip(positive(self.read_mib_per_s)).map_or(0.0, |(a, r)| a / r);
         Some(1.0 / (secs_per_mib + read))
     }
+}
+
+fn positive(v: Option<f64>) -> Option<f64> {
+    v.filter(|v| *v > 0.0)
 }
 
 /// `achieved ÷ min(disk's limit, cpu)`, over the ceilings that exist.
@@ -383,7 +538,30 @@ mod tests {
             write_amplification: Some(wa),
             read_mib_per_s: read,
             read_amplification: ra,
+            mixed_mib_per_s: None,
         }
+    }
+
+    #[test]
+    fn the_measured_mix_is_the_limit_where_it_stands_for_the_node() {
+        // Alone: writes 500, reads 1,000 → model 1 ÷ (2/500 + 1/1000) = 200. At once
+        // they did 280 and 140: the node's 2 and 1 per ingested MiB at 140.
+        let measured = DiskUse { mixed_mib_per_s: Some((280.0, 140.0)), ..disk(500.0, 2.0, Some(1000.0), Some(1.0)) };
+        assert_eq!(measured.model_limit_mib_per_s(), Some(200.0));
+        assert_eq!(measured.mixed_limit_mib_per_s(), Some(140.0));
+        let e = efficiency(126.0, measured, Some(400.0)).unwrap();
+        assert_eq!((e.bound, e.bound_mib_per_s, e.ratio), (Bound::Disk, 140.0, 0.9));
+        // Reads slightly above the mix's share: the reads bound (140 ÷ 1.1).
+        let more = DiskUse { read_amplification: Some(1.1), ..measured };
+        assert_eq!(more.mixed_limit_mib_per_s().map(|l| l.round()), Some(127.0));
+        // A node that reads far less than the mix (none, or a quarter): the model.
+        for ra in [None, Some(0.5)] {
+            let other = DiskUse { read_amplification: ra, ..measured };
+            assert_eq!(other.mixed_limit_mib_per_s(), None, "{ra:?}");
+            assert_eq!(other.limit_mib_per_s(), other.model_limit_mib_per_s(), "{ra:?}");
+        }
+        // No mix measured (a failed probe, a run recorded before it): the model.
+        assert_eq!(disk(500.0, 2.0, Some(1000.0), Some(1.0)).limit_mib_per_s(), Some(200.0));
     }
 
     #[test]
@@ -419,6 +597,12 @@ mod tests {
         // min_secs 0: each reader stops after its first 1 MiB read.
         assert_eq!(p.read_bytes, 2 << 20, "{p:?}");
         assert!(p.read_mib_per_s.is_some_and(|r| r > 0.0), "{p:?}");
+        // The mix: two batches per writer again, and reads held to half the bytes
+        // written.
+        let m = p.mixed.unwrap_or_else(|| panic!("no mix: {p:?}"));
+        assert_eq!(m.write_bytes, 2 * 2 * (4 << 20), "{m:?}");
+        assert!(m.read_bytes <= m.write_bytes / 2, "{m:?}");
+        assert!(m.write_mib_per_s > 0.0 && m.secs > 0.0, "{m:?}");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "probe file left behind");
         fs::remove_dir(&dir).unwrap();
     }

@@ -63,7 +63,7 @@ pub fn compact_shard(
     mode: CompactionMode,
     index: Option<Vec<wal::reader::Entry>>,
     chunk_bytes: usize,
-    readers: usize,
+    reads: streaming::Reads,
 ) -> Result<Outcome, CompactionError> {
     let wal_path = dir.join(wal::FILE_NAME);
     let sorted = dir.join(segment::DIR_NAME);
@@ -71,7 +71,7 @@ pub fn compact_shard(
     let tmp = sorted.join(segment::TMP_NAME);
     let outcome = match mode {
         CompactionMode::Buffered => buffered::compact(&wal_path, &tmp, shard)?,
-        CompactionMode::Streaming => streaming::compact(&wal_path, &tmp, shard, index, chunk_bytes, readers)?,
+        CompactionMode::Streaming => streaming::compact(&wal_path, &tmp, shard, index, chunk_bytes, reads)?,
     };
     fs::rename(&tmp, sorted.join(segment::FILE_NAME)).map_err(io_err(&tmp))?;
     sync_dir(&sorted)?;
@@ -103,8 +103,9 @@ pub struct CompactorConfig {
     pub mode: CompactionMode,
     /// `--chunk-bytes` of streaming compaction.
     pub chunk_bytes: usize,
-    /// `--compaction-readers` of streaming compaction.
-    pub readers: usize,
+    /// How streaming compaction reads the WAL (`--compaction-window-bytes`,
+    /// `--compaction-readers`).
+    pub reads: streaming::Reads,
     /// `--retain-shards`, and the data directory it deletes from.
     pub retain_shards: Option<u64>,
     pub root: PathBuf,
@@ -334,7 +335,7 @@ fn run_job(shared: &Shared, job: Job) -> Result<(), CompactionError> {
     shared.events.emit(NodeEvent::CompactionStart { shard: job.shard, mode: Some(mode), bytes: wal_bytes });
     let started = Instant::now();
     std::thread::sleep(shared.cfg.delay);
-    let result = compact_shard(&job.dir, job.shard, mode, job.index, shared.cfg.chunk_bytes, shared.cfg.readers);
+    let result = compact_shard(&job.dir, job.shard, mode, job.index, shared.cfg.chunk_bytes, shared.cfg.reads);
     let elapsed = started.elapsed();
     match &result {
         Ok(o) => {
@@ -367,7 +368,7 @@ mod tests {
             concurrency: 1,
             mode: CompactionMode::Streaming,
             chunk_bytes: 1 << 20,
-            readers: 1,
+            reads: streaming::Reads::InTurn,
             retain_shards,
             root: root.to_owned(),
             backlog_max: 4,
