@@ -98,9 +98,10 @@ fn one_time_axis_with_ceilings_on(run: &std::path::Path) {
     assert!(start_ms.abs_diff(zero) <= 1, "hlog StartTime {start_ms} vs time zero {zero}");
 }
 
-/// Both disk probes (writes, then reads) and the CPU probe ran, and efficiency is
-/// achieved ÷ the lower of (the disk's rate for the node's writes and reads per
-/// ingested byte, CPU).
+/// Both disk probes (writes, then reads, then the mix) and the CPU probe ran, and
+/// efficiency is achieved ÷ the lower of (the disk's rate for the node's writes and
+/// reads per ingested byte — the mix's where it stands for the node, else the model —
+/// and CPU); `efficiency_model` is the same against the model.
 fn check_ceilings(s: &serde_json::Value, c: &serde_json::Value) {
     let ceilings = &c["ceilings"];
     assert_eq!(ceilings["errors"], serde_json::json!([]), "{ceilings}");
@@ -108,6 +109,9 @@ fn check_ceilings(s: &serde_json::Value, c: &serde_json::Value) {
         assert!(ceilings[probe]["mib_per_s"].as_f64().unwrap() > 0.0, "{ceilings}");
         assert_eq!(ceilings[probe]["streams"], 2, "WAL + one compaction stream");
         assert!(ceilings[probe]["read_mib_per_s"].as_f64().unwrap() > 0.0, "the probe reads back: {ceilings}");
+        let mix = &ceilings[probe]["mixed"];
+        let (w, r) = (mix["write_bytes"].as_u64().unwrap(), mix["read_bytes"].as_u64().unwrap());
+        assert!(w > 0 && r > 0 && r <= w / 2, "the mix writes, and reads at most half as much: {ceilings}");
     }
     assert_eq!(ceilings["cpu"]["blocks"], 2_000, "the CPU probe ingests max(blocks / 8, 2,000) blocks");
     let attempts: Vec<f64> =
@@ -124,10 +128,15 @@ fn check_ceilings(s: &serde_json::Value, c: &serde_json::Value) {
         assert!(s["bytes_read"].as_u64().unwrap() > 0 && f("read_amplification") > 0.5, "{s}");
     }
     let reads = s["read_amplification"].as_f64().map_or(0.0, |ra| ra / f("disk_read_ceiling_mib_per_s"));
-    let disk = 1.0 / (f("write_amplification") / f("disk_ceiling_mib_per_s") + reads);
-    let bound = disk.min(f("cpu_ceiling_mib_per_s"));
-    assert!((f("efficiency_bound_mib_per_s") - bound).abs() < 0.2, "{s}");
+    let model = 1.0 / (f("write_amplification") / f("disk_ceiling_mib_per_s") + reads);
+    assert!((f("disk_limit_model_mib_per_s") - model).abs() < 0.2, "{s}");
+    // The mix stands for the node when its reads-to-writes ratio is near ½ (a smoke
+    // run's compaction reads each byte once and writes it twice).
+    let disk = s["disk_limit_mixed_mib_per_s"].as_f64().unwrap_or(model);
+    let cpu = f("cpu_ceiling_mib_per_s");
+    assert!((f("efficiency_bound_mib_per_s") - disk.min(cpu)).abs() < 0.2, "{s}");
     assert!((f("efficiency") - f("throughput_mib_per_s") / f("efficiency_bound_mib_per_s")).abs() < 0.01, "{s}");
+    assert!((f("efficiency_model") - f("throughput_mib_per_s") / model.min(cpu)).abs() < 0.01, "{s}");
 }
 
 #[test]

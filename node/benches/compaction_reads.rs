@@ -1,6 +1,6 @@
 //! Streaming compaction's WAL reads: one record at a time in the compaction thread
-//! (the default), front to back through a 32 MiB window
-//! (`--compaction-window-bytes 33554432`), and reader threads reading ahead (`--compaction-readers 4`), with the
+//! (the default), front to back through a 32 MiB window (`--compaction-window-bytes
+//! 33554432`), and reader threads reading ahead (`--compaction-readers 4`), with the
 //! disk to themselves and beside a competing writer — the batch writer filling the
 //! next shard's WAL, as during ingest.
 //!

@@ -32,9 +32,9 @@ pub const DEFAULT_COMPACTION_BACKLOG: u64 = 4;
 pub const COMPACTION_BACKLOG_MAX: u64 = 1_024;
 /// Most `--compaction-readers`.
 pub const COMPACTION_READERS_MAX: u64 = 16;
-/// A `--compaction-window-bytes` that covers how far the default workload's parallel
-/// fetch displaces records in a WAL: in sealed WALs of its, at most 32–41 MiB of records
-/// were read ahead of their turn, half the time under 16 MiB.
+/// A `--compaction-window-bytes` that covers most of how far the default workload's
+/// parallel fetch displaces records in a WAL: in sealed WALs of its, at most 32–41 MiB
+/// of records were read ahead of their turn, half the time under 16 MiB.
 pub const WIDE_COMPACTION_WINDOW_BYTES: u64 = 32 << 20;
 /// Most `--compaction-window-bytes`.
 pub const COMPACTION_WINDOW_BYTES_MAX: u64 = 1 << 30;

@@ -140,8 +140,9 @@ pub struct NodeStart {
     /// `--compaction-readers` (absent in runs recorded before it existed: one reader).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compaction_readers: Option<u64>,
-    /// `--compaction-window-bytes` (absent in runs recorded before it existed: records
-    /// read one at a time, in block order).
+    /// `--compaction-window-bytes` in use: 0 when `--compaction-readers` above 1 takes
+    /// precedence (absent in runs recorded before it existed: records read one at a
+    /// time, in block order).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compaction_window_bytes: Option<u64>,
     /// What the node does with blocks; absent in runs recorded before it was announced.

@@ -68,7 +68,8 @@ pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeE
         retain_shards: cfg.retain_shards,
         max_compaction_backlog: Some(cfg.max_compaction_backlog),
         compaction_readers: Some(cfg.compaction_readers),
-        compaction_window_bytes: Some(cfg.compaction_window_bytes),
+        // The window a compaction uses: none where reader threads take precedence.
+        compaction_window_bytes: Some(if cfg.compaction_readers > 1 { 0 } else { cfg.compaction_window_bytes }),
         mode: Some(cfg.mode()),
         build: Some(Build::this()),
     }));

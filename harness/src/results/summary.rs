@@ -188,8 +188,8 @@ pub struct CeilingSummary {
     pub disk_mixed_write_mib_per_s: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disk_mixed_read_mib_per_s: Option<f64>,
-    /// The disk's limit for the node as measured by the mix — `min(mixed write ÷
-    /// write_amplification, mixed read ÷ read_amplification)` — present when the node's
+    /// The disk's limit for the node as measured by the mix — `(mixed write + mixed
+    /// read) ÷ (write_amplification + read_amplification)` — present when the node's
     /// reads-to-writes ratio is close to the mix's; and as modelled from the separate
     /// probes — `1 ÷ (write_amplification ÷ disk_ceiling + read_amplification ÷
     /// disk_read_ceiling)`. Both absent in runs recorded before them.
@@ -433,7 +433,10 @@ impl CeilingSummary {
                 f(self.disk_limit_model_mib_per_s),
                 self.efficiency_model.map_or("n/a".to_owned(), |e| format!("{:.0} %", e * 100.0))
             ),
-            (Some(Bound::Disk), None) => ": modelled from separate write and read probes".to_owned(),
+            (Some(Bound::Disk), None) if self.disk_read_ceiling_mib_per_s.is_some() => {
+                ": modelled from separate write and read probes".to_owned()
+            }
+            (Some(Bound::Disk), None) => ": modelled from the writes alone".to_owned(),
             _ => String::new(),
         };
         format!(

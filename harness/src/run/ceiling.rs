@@ -17,13 +17,16 @@
 //!
 //! The disk's limit for the node is the mix, when it was measured and the node's
 //! reads-to-writes ratio is close to the mix's (within [`MIXED_RATIO_TOLERANCE`]):
-//! `min(mixed write ÷ wa, mixed read ÷ ra)` — the rate at which the disk did the
+//! `(mixed write + mixed read) ÷ (wa + ra)` — the rate at which the disk did the
 //! node's I/O per ingested byte, measured. Otherwise it is modelled from the separate
 //! figures, as if reads and writes took turns on the device so that their times add
 //! up: `1 ÷ (wa ÷ write + ra ÷ read)`, or the writes alone without a read figure. The
-//! model is kept beside the measured mix because they can differ a lot: on a disk that
-//! serves reads alone from a fast cache but slows them sharply beside synced writes,
-//! the model overstates the disk.
+//! model is kept beside the measured mix because they can differ: where reads alone
+//! are fast (a cache) but cost the disk far more beside synced writes, the model
+//! overstates the disk. The mix re-reads files the read-back phase read seconds
+//! before — as cache-friendly as reads get, like compaction reading a WAL written
+//! seconds before; a cache that flatters it raises the limit, so it can only make the
+//! node's efficiency look lower.
 //! - **cpu**: the node's own pipeline (receive, decode, hash, cross-thread drop) started
 //!   with `--null-writer`, fed by the same driver with the run's first blocks: what the
 //!   node does per block minus the disk. Run [`CPU_PROBE_ATTEMPTS`] times and the fastest
@@ -55,7 +58,8 @@ use crate::units::{round1, round3, MIB};
 
 /// How long each disk probe writes (at least two batches are always written).
 pub const DISK_PROBE_SECS: f64 = 3.0;
-/// Upper bound on one disk probe's bytes, whatever the disk's speed.
+/// Upper bound on the bytes one phase of a disk probe writes, whatever the disk's
+/// speed; the mix writes as many again while the first phase's files still exist.
 pub const DISK_PROBE_MAX_BYTES: u64 = 2 << 30;
 /// Bytes the mix reads per byte it writes: the node writes each ingested byte twice
 /// (WAL, segment) and reads it once (compaction's read-back).
@@ -115,7 +119,7 @@ pub struct MixedProbe {
     pub read_mib_per_s: f64,
     pub write_bytes: u64,
     pub read_bytes: u64,
-    /// From the first write to the last writer's last fdatasync.
+    /// From starting the threads to the last writer's end (its last fdatasync).
     pub secs: f64,
 }
 
@@ -195,27 +199,33 @@ fn mix(dir: &Path, written: &[PathBuf], batch_bytes: u64, min_secs: f64) -> io::
     let progress = MixProgress::default();
     let max_bytes = (DISK_PROBE_MAX_BYTES / streams as u64).max(2 * batch_bytes);
     let started = Instant::now();
-    let (writes, reads) = std::thread::scope(|scope| {
+    let result = std::thread::scope(|scope| -> io::Result<(u64, u64, f64)> {
         let progress = &progress;
-        let readers: Vec<_> = written.iter().map(|p| scope.spawn(move || mix_reader(p, progress))).collect();
-        let writers: Vec<_> = new
+        // The readers loop until `done`: set on every way out of this closure, before
+        // the scope joins them.
+        let _stop = StopOnDrop(&progress.done);
+        let readers = written
             .iter()
-            .map(|p| scope.spawn(move || write_stream_counted(p, batch_bytes, max_bytes, min_secs, &progress.written)))
-            .collect();
-        let writes = writers
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(panicked("writer"))).map(|(bytes, _)| bytes))
-            .sum::<io::Result<u64>>();
+            .map(|p| spawn_named(scope, "probe-mix-read", move || mix_reader(p, progress)))
+            .collect::<io::Result<Vec<_>>>()?;
+        let writers = new
+            .iter()
+            .map(|p| {
+                let write = move || write_stream_counted(p, batch_bytes, max_bytes, min_secs, &progress.written_bytes);
+                spawn_named(scope, "probe-mix-write", write)
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        let writes: Vec<io::Result<u64>> =
+            writers.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(panicked("writer"))).map(|(b, _)| b)).collect();
         let secs = started.elapsed().as_secs_f64();
         progress.done.store(true, Ordering::Relaxed);
-        progress.secs.store(secs.to_bits(), Ordering::Relaxed);
-        let reads =
-            readers.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(panicked("reader")))).sum::<io::Result<u64>>();
-        (writes, reads)
+        let reads: Vec<io::Result<u64>> =
+            readers.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(panicked("reader")))).collect();
+        Ok((writes.into_iter().sum::<io::Result<u64>>()?, reads.into_iter().sum::<io::Result<u64>>()?, secs))
     });
     new.iter().for_each(|p| drop(fs::remove_file(p)));
-    let (write_bytes, read_bytes) = (writes?, reads?);
-    let secs = f64::from_bits(progress.secs.load(Ordering::Relaxed)).max(1e-9);
+    let (write_bytes, read_bytes, secs) = result?;
+    let secs = secs.max(1e-9);
     Ok(MixedProbe {
         write_mib_per_s: round1(write_bytes as f64 / MIB / secs),
         read_mib_per_s: round1(read_bytes as f64 / MIB / secs),
@@ -225,6 +235,15 @@ fn mix(dir: &Path, written: &[PathBuf], batch_bytes: u64, min_secs: f64) -> io::
     })
 }
 
+/// A named scoped thread; a refused spawn is an error, not a panic.
+fn spawn_named<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> io::Result<std::thread::ScopedJoinHandle<'scope, T>> {
+    std::thread::Builder::new().name(name.to_owned()).spawn_scoped(scope, f)
+}
+
 fn panicked(what: &str) -> io::Error {
     io::Error::other(format!("disk probe {what} panicked"))
 }
@@ -232,11 +251,19 @@ fn panicked(what: &str) -> io::Error {
 /// What the mix's writers and readers share.
 #[derive(Default)]
 struct MixProgress {
-    written: AtomicU64,
-    read: AtomicU64,
+    written_bytes: AtomicU64,
+    read_bytes: AtomicU64,
+    /// The writers are done: the readers stop.
     done: AtomicBool,
-    /// The writers' seconds (f64 bits), set when they are done.
-    secs: AtomicU64,
+}
+
+/// Sets the flag when dropped.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// One mix reader: 1 MiB direct reads of `path`, each only once the bytes read in all
@@ -247,9 +274,9 @@ fn mix_reader(path: &Path, progress: &MixProgress) -> io::Result<u64> {
     let (mut offset, mut bytes) = (0u64, 0u64);
     while !progress.done.load(Ordering::Relaxed) && !file.is_empty() {
         let len = (file.len() - offset).min(WRITE_CALL_BYTES as u64);
-        let allowed = (progress.written.load(Ordering::Relaxed) as f64 * MIXED_READ_PER_WRITTEN) as u64;
-        if progress.read.fetch_add(len, Ordering::Relaxed) + len > allowed {
-            progress.read.fetch_sub(len, Ordering::Relaxed);
+        let allowed = (progress.written_bytes.load(Ordering::Relaxed) as f64 * MIXED_READ_PER_WRITTEN) as u64;
+        if progress.read_bytes.fetch_add(len, Ordering::Relaxed) + len > allowed {
+            progress.read_bytes.fetch_sub(len, Ordering::Relaxed);
             std::thread::sleep(MIXED_READER_WAIT);
             continue;
         }
@@ -481,13 +508,16 @@ impl DiskUse {
         self.mixed_limit_mib_per_s().or_else(|| self.model_limit_mib_per_s())
     }
 
-    /// `min(mixed write ÷ wa, mixed read ÷ ra)`, if the mix was measured and the node's
-    /// reads-to-writes ratio is within [`MIXED_RATIO_TOLERANCE`] of the mix's.
+    /// `(mixed write + mixed read) ÷ (wa + ra)`: the bytes the mix moved per second,
+    /// shared out as the node moves them per ingested byte — if the mix was measured
+    /// and the node's reads-to-writes ratio is within [`MIXED_RATIO_TOLERANCE`] of the
+    /// mix's. (The mix's readers keep to their share, so its read figure is that share,
+    /// not a read bandwidth; summing the bytes does not let the capped term decide.)
     pub fn mixed_limit_mib_per_s(&self) -> Option<f64> {
         let (write, read) = self.mixed_mib_per_s.filter(|(w, r)| *w > 0.0 && *r > 0.0)?;
         let (wa, ra) = positive(self.write_amplification).zip(positive(self.read_amplification))?;
         let off = (ra / wa / MIXED_READ_PER_WRITTEN - 1.0).abs();
-        (off <= MIXED_RATIO_TOLERANCE).then(|| (write / wa).min(read / ra))
+        (off <= MIXED_RATIO_TOLERANCE).then(|| (write + read) / (wa + ra))
     }
 
     /// The model: `1 ÷ (wa ÷ write + ra ÷ read)`; the writes alone where the reads are
@@ -551,9 +581,10 @@ mod tests {
         assert_eq!(measured.mixed_limit_mib_per_s(), Some(140.0));
         let e = efficiency(126.0, measured, Some(400.0)).unwrap();
         assert_eq!((e.bound, e.bound_mib_per_s, e.ratio), (Bound::Disk, 140.0, 0.9));
-        // Reads slightly above the mix's share: the reads bound (140 ÷ 1.1).
+        // Reads a little above the mix's share: its bytes shared out by the node's,
+        // (280 + 140) ÷ (2 + 1.1).
         let more = DiskUse { read_amplification: Some(1.1), ..measured };
-        assert_eq!(more.mixed_limit_mib_per_s().map(|l| l.round()), Some(127.0));
+        assert_eq!(more.mixed_limit_mib_per_s().map(|l| l.round()), Some(135.0));
         // A node that reads far less than the mix (none, or a quarter): the model.
         for ra in [None, Some(0.5)] {
             let other = DiskUse { read_amplification: ra, ..measured };
@@ -586,6 +617,29 @@ mod tests {
         // Nothing read back (or no read figure): the writes alone.
         assert_eq!(disk(600.0, 2.0, Some(300.0), Some(0.0)).limit_mib_per_s(), Some(300.0));
         assert_eq!(disk(600.0, 2.0, None, Some(1.0)).limit_mib_per_s(), Some(300.0));
+    }
+
+    /// A mix reader keeps to its share of the bytes written — exactly, not one read
+    /// past it — and stops when told.
+    #[test]
+    fn a_mix_reader_reads_its_share_and_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("first");
+        fs::write(&path, vec![7u8; 3 << 20]).unwrap();
+        let progress = MixProgress::default();
+        progress.written_bytes.store(5 << 20, Ordering::Relaxed);
+        let read = std::thread::scope(|scope| {
+            let reader = scope.spawn(|| mix_reader(&path, &progress));
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while progress.read_bytes.load(Ordering::Relaxed) < 2 << 20 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            // At its share (half of 5 MiB, in whole 1 MiB reads): it waits.
+            std::thread::sleep(Duration::from_millis(50));
+            progress.done.store(true, Ordering::Relaxed);
+            reader.join().unwrap().unwrap()
+        });
+        assert_eq!(read, 2 << 20);
     }
 
     #[test]

@@ -32,9 +32,10 @@
 //! Memory is the index, the segment buffer and the read buffers, independent of the
 //! shard's size: in turn, one buffer (a chunk, or the largest record if larger);
 //! through the window, that buffer, one for records read on their own, and the
-//! window's records (at most its limit); ahead with N readers, N × [`BUFFERS_PER_READER`] buffers, each the largest span its reader has
-//! read (a record, or at most a chunk of file-adjacent records). Both the WAL reads and
-//! the segment writes use direct I/O ([`crate::direct_io`]).
+//! window's records (at most its limit); ahead with N readers, N ×
+//! [`BUFFERS_PER_READER`] buffers, each the largest span its reader has read (a
+//! record, or at most a chunk of file-adjacent records). Both the WAL reads and the
+//! segment writes use direct I/O ([`crate::direct_io`]).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
