@@ -7,6 +7,7 @@ use clap::{Parser, ValueEnum};
 
 pub use crate::mode::{CompactionMode, NodeMode};
 
+use crate::compaction::streaming::Reads;
 use crate::fault::Fault;
 
 /// Blocks per writer batch unless told otherwise (the seed node's batch size).
@@ -161,6 +162,12 @@ pub struct Config {
 }
 
 impl Config {
+    /// How streaming compaction reads the WAL: `--compaction-readers` above 1 takes
+    /// precedence over `--compaction-window-bytes`.
+    pub fn compaction_reads(&self) -> Reads {
+        Reads::from_flags(self.compaction_readers as usize, self.compaction_window_bytes as usize)
+    }
+
     /// What the node does with blocks, as announced in `node_start`: `store`, `sink` or
     /// `null_writer`. A lying node (`--lie`) announces `store`, as a buggy node would.
     pub fn mode(&self) -> NodeMode {

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use syncbench_proto::frame::{write_frame, Frame, FrameReader, PROTOCOL_VERSION, PROTOCOL_VERSION_SINGLE};
 
 use crate::alloc_stats::AllocatorStats;
-use crate::compaction::{streaming, Compactor, CompactorConfig};
+use crate::compaction::{Compactor, CompactorConfig};
 use crate::config::Config;
 use crate::events::{Build, Events, NodeEvent, NodeStart, NodeSummary, QueueDepths, Stats};
 use crate::heap_profile::Capture;
@@ -68,8 +68,7 @@ pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeE
         retain_shards: cfg.retain_shards,
         max_compaction_backlog: Some(cfg.max_compaction_backlog),
         compaction_readers: Some(cfg.compaction_readers),
-        // The window a compaction uses: none where reader threads take precedence.
-        compaction_window_bytes: Some(if cfg.compaction_readers > 1 { 0 } else { cfg.compaction_window_bytes }),
+        compaction_window_bytes: Some(cfg.compaction_reads().window_bytes() as u64),
         mode: Some(cfg.mode()),
         build: Some(Build::this()),
     }));
@@ -348,7 +347,7 @@ impl Session<'_> {
             concurrency: cfg.compaction_concurrency as usize,
             mode: cfg.compaction,
             chunk_bytes: cfg.chunk_bytes as usize,
-            reads: streaming::Reads::from_flags(cfg.compaction_readers as usize, cfg.compaction_window_bytes as usize),
+            reads: cfg.compaction_reads(),
             retain_shards: cfg.retain_shards,
             root: store.root.clone(),
             backlog_max: cfg.max_compaction_backlog as usize,

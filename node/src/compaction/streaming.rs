@@ -96,6 +96,14 @@ impl Reads {
             (_, bytes) => Reads::Window { bytes },
         }
     }
+
+    /// The window in use: 0 unless reading through one.
+    pub fn window_bytes(self) -> usize {
+        match self {
+            Reads::Window { bytes } => bytes,
+            Reads::InTurn | Reads::Ahead { .. } => 0,
+        }
+    }
 }
 
 /// Compacts the WAL at `wal` into `tmp`, in chunks of `chunk_bytes`, reading it as
@@ -174,7 +182,9 @@ fn write_segment_through_window(
 /// (`entries`), `f` positions in file order.
 struct FileOrderReader<'a> {
     entries: &'a [Entry],
-    /// Block-order index of the `f`-th record in the file, and the inverse.
+    /// The records in file order; the block-order index of the `f`-th one, and the
+    /// inverse.
+    file_order: Vec<Entry>,
     by_offset: Vec<usize>,
     file_pos: Vec<usize>,
     /// Spans over the records in file order, and the next one to read.
@@ -203,6 +213,7 @@ impl<'a> FileOrderReader<'a> {
         Ok(FileOrderReader {
             entries,
             spans: spans(&file_order, chunk_bytes),
+            file_order,
             by_offset,
             file_pos,
             next_span: 0,
@@ -258,8 +269,7 @@ impl<'a> FileOrderReader<'a> {
 
     fn read_next_span(&mut self) -> std::io::Result<()> {
         let span = self.spans[self.next_span].clone();
-        let records = span.clone().map(|f| &self.entries[self.by_offset[f]]);
-        let (start, end) = records.fold((u64::MAX, 0), |(lo, hi), e| (lo.min(block_start(e)), hi.max(e.end())));
+        let (start, end) = extent(&self.file_order[span.clone()]);
         self.sequential.read_at(start, (end - start) as usize)?;
         self.counts.spans += 1;
         self.current = span;
