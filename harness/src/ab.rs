@@ -51,7 +51,7 @@ pub fn run(a: &AbArgs) -> Result<()> {
         alloc: a.alloc,
         arena_max: ArenaMax::Default,
         compaction: base.compaction,
-        compaction_concurrency: base.compaction_concurrency,
+        compaction_concurrency: 1,
         shard_size: None,
         node_bin: Some(bin.to_owned()),
         unprofiled: !matches!(

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use syncbench_node::config::DEFAULT_COMPACTION_CONCURRENCY;
 use syncbench_node::CompactionMode;
 
 use crate::allocator::Allocator;
@@ -65,8 +64,8 @@ pub struct IngestArgs {
     pub alloc_conf: Option<String>,
     #[arg(long, value_enum, default_value = "streaming")]
     pub compaction: CompactionMode,
-    /// Compactions allowed at once in the node (default: the node's, 2).
-    #[arg(long, default_value_t = DEFAULT_COMPACTION_CONCURRENCY)]
+    /// Compactions allowed at once in the node.
+    #[arg(long, default_value_t = 1)]
     pub compaction_concurrency: u64,
     /// Built-in workload name (smoke, mainnet, mainnet-large, early-chain, soak) or spec path.
     #[arg(long, default_value = syncbench_workloads::DEFAULT_WORKLOAD)]
@@ -156,7 +155,7 @@ pub struct MatrixArgs {
     pub arena_max: Vec<String>,
     #[arg(long, value_enum, value_delimiter = ',', default_value = "streaming")]
     pub compaction: Vec<CompactionMode>,
-    #[arg(long, value_delimiter = ',', default_values_t = [DEFAULT_COMPACTION_CONCURRENCY])]
+    #[arg(long, value_delimiter = ',', default_value = "1")]
     pub compaction_concurrency: Vec<u64>,
     /// Driver connections per run (comma-separated: an axis).
     #[arg(long, value_delimiter = ',', default_value = "16")]
@@ -319,6 +318,6 @@ pub struct DescribeArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    #[arg(long, default_value_t = DEFAULT_COMPACTION_CONCURRENCY)]
+    #[arg(long, default_value_t = 1)]
     pub compaction_concurrency: u64,
 }

@@ -105,7 +105,7 @@ impl IngestOptions {
             arena_max: ArenaMax::Default,
             alloc_conf: None,
             compaction: CompactionMode::Streaming,
-            compaction_concurrency: syncbench_node::config::DEFAULT_COMPACTION_CONCURRENCY,
+            compaction_concurrency: 1,
             workload_arg,
             workload,
             writer_batch: syncbench_node::config::DEFAULT_WRITER_BATCH,

@@ -240,7 +240,7 @@ fn gate_and_report_refuse_what_they_cannot_judge() {
     }
     // report: NaN in samples.csv is refused with file:line; a suite naming a run
     // directory outside itself is refused before anything is written.
-    let run = dir.path().join("one/runs/jemalloc_streaming_cc2-r1");
+    let run = dir.path().join("one/runs/jemalloc_streaming_cc1-r1");
     let csv = std::fs::read_to_string(run.join("samples.csv")).unwrap();
     let mut lines: Vec<String> = csv.lines().map(str::to_owned).collect();
     let mut cells: Vec<&str> = lines[2].split(',').collect();

@@ -54,8 +54,8 @@ fn a_killed_cell_is_recorded_and_the_matrix_finishes_the_others() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("skipping mimalloc_arena2_streaming_cc2"), "{stderr}");
-    assert!(stderr.contains("failed runs: mimalloc_streaming_cc2-r"), "victim {victim}: {stderr}");
+    assert!(stderr.contains("skipping mimalloc_arena2_streaming_cc1"), "{stderr}");
+    assert!(stderr.contains("failed runs: mimalloc_streaming_cc1-r"), "victim {victim}: {stderr}");
     let suite = dir.path().join("suite");
     let s = json(&suite.join("suite.json"));
     let order = s["order"].as_array().unwrap();
@@ -65,10 +65,10 @@ fn a_killed_cell_is_recorded_and_the_matrix_finishes_the_others() {
     let crashed = order.iter().find(|r| r["outcome"] == "crashed").unwrap();
     assert!(suite.join(crashed["run_dir"].as_str().unwrap()).join("crash/classification.json").is_file());
     let md = std::fs::read_to_string(suite.join("comparison.md")).unwrap();
-    assert!(md.contains("| glibc_arena2_streaming_cc2 | 2 |"), "{md}");
-    assert!(md.contains("| mimalloc_streaming_cc2 | 1 |"), "the killed run is excluded: {md}");
+    assert!(md.contains("| glibc_arena2_streaming_cc1 | 2 |"), "{md}");
+    assert!(md.contains("| mimalloc_streaming_cc1 | 1 |"), "the killed run is excluded: {md}");
     let c = json(&suite.join("comparison.json"));
-    assert_eq!(c["baseline_cell"], "glibc_streaming_cc2");
+    assert_eq!(c["baseline_cell"], "glibc_streaming_cc1");
 }
 
 /// Every file of a directory tree: relative path → bytes.
@@ -140,7 +140,7 @@ fn report_reproduces_a_suite_byte_for_byte_and_indexes_it() {
     let merged = common::syncbench(&["report", "results/suite", "--out", "merged"], dir.path());
     assert!(merged.status.success(), "{}", text(&merged));
     let md = std::fs::read_to_string(dir.path().join("merged/comparison.md")).unwrap();
-    assert!(md.contains("| glibc_streaming_cc2 | 2 |") && md.contains("| jemalloc_streaming_cc2 | 2 |"), "{md}");
+    assert!(md.contains("| glibc_streaming_cc1 | 2 |") && md.contains("| jemalloc_streaming_cc1 | 2 |"), "{md}");
     assert!(dir.path().join("merged/charts/rss_overlay.svg").is_file());
 }
 
@@ -159,7 +159,7 @@ fn no_skip_keeps_an_arena_control_for_an_allocator_that_ignores_it() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let control = dir.path().join("suite/runs/jemalloc_arena2_streaming_cc2-r1");
+    let control = dir.path().join("suite/runs/jemalloc_arena2_streaming_cc1-r1");
     let config = json(&control.join("config.json"));
     assert_eq!(config["node"]["env"]["MALLOC_ARENA_MAX"], "2", "{config}");
     assert_eq!(json(&control.join("summary.json"))["outcome"], "ok");

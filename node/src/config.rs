@@ -16,13 +16,6 @@ pub const DEFAULT_WRITER_BATCH: u64 = 512;
 pub const SHARD_SIZE_MAX: u64 = 10_000_000;
 pub const WRITER_BATCH_MAX: u64 = 65_536;
 pub const COMPACTION_CONCURRENCY_MAX: u64 = 64;
-/// Compactions allowed at once unless told otherwise. Two, as the history node this
-/// models overlapped two (which is also what doubles compaction's share of peak memory),
-/// and as RocksDB's two background jobs by default: with one, the writer waits for a
-/// compactor that runs one shard at a time while the disk has room for the next (on the
-/// default workload here: 29–31 backlog stalls, 14–15 s of each ~80 s run, with one;
-/// 2–4 stalls, under 1.5 s, with two).
-pub const DEFAULT_COMPACTION_CONCURRENCY: u64 = 2;
 pub const PEERS_MAX: u64 = 256;
 pub const WORKER_THREADS_MAX: u64 = 256;
 /// Bounds of `--chunk-bytes`: the mid-size range where glibc keeps freed buffers in its
@@ -69,7 +62,7 @@ pub struct Config {
     #[arg(long, value_enum, default_value_t = CompactionMode::Streaming)]
     pub compaction: CompactionMode,
     /// Compactions allowed to run at once; further complete shards wait in a queue.
-    #[arg(long, default_value_t = DEFAULT_COMPACTION_CONCURRENCY, value_parser = clap::value_parser!(u64).range(1..=COMPACTION_CONCURRENCY_MAX))]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=COMPACTION_CONCURRENCY_MAX))]
     pub compaction_concurrency: u64,
     /// Verification threads, a CPU pool beside the runtime that hashes every block
     /// (default: available cores, at most 8). `--hash-threads` is the old name.
