@@ -35,7 +35,8 @@ pub struct EventLine {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum NodeEvent {
-    NodeStart(NodeStart),
+    /// Boxed: announced once per run, and the largest event by far.
+    NodeStart(Box<NodeStart>),
     /// One per torn WAL tail truncated at startup (unacknowledged data only).
     WalTornTail {
         shard: u64,
@@ -145,6 +146,14 @@ pub struct NodeStart {
     /// time, in block order).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compaction_window_bytes: Option<u64>,
+    /// `--chunk-bytes`, `--queue-blocks` and `--max-batch-delay-ms` (absent in runs
+    /// recorded before they were announced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_blocks: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_batch_delay_ms: Option<u64>,
     /// What the node does with blocks; absent in runs recorded before it was announced.
     pub mode: Option<NodeMode>,
     pub build: Option<Build>,

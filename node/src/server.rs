@@ -52,7 +52,7 @@ const HEAP_PEAK_TICK: Duration = Duration::from_millis(2);
 
 pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeError> {
     let events = Arc::new(Events::stdout());
-    events.emit(NodeEvent::NodeStart(NodeStart {
+    events.emit(NodeEvent::NodeStart(Box::new(NodeStart {
         pid: std::process::id(),
         allocator: alloc.name().into(),
         allocator_version: alloc.version(),
@@ -69,9 +69,12 @@ pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeE
         max_compaction_backlog: Some(cfg.max_compaction_backlog),
         compaction_readers: Some(cfg.compaction_readers),
         compaction_window_bytes: Some(cfg.compaction_reads().window_bytes() as u64),
+        chunk_bytes: Some(cfg.chunk_bytes),
+        queue_blocks: Some(cfg.queue_blocks),
+        max_batch_delay_ms: Some(cfg.max_batch_delay_ms),
         mode: Some(cfg.mode()),
         build: Some(Build::this()),
-    }));
+    })));
     let (store, recovered, notes) = Store::open(&cfg.data, cfg.shard_size)?;
     report_recovery(&events, &recovered, &notes);
     let listener = bind(cfg)?;

@@ -5,8 +5,12 @@
 //! `results/baselines/<workload>.json`, written by `syncbench gate --write-baseline`:
 //! ```text
 //! { "format": "syncbench-baseline/1",
-//!   "config": { workload, workload_spec_hash, blocks, seed, shard_size, alloc, compaction,
-//!               compaction_concurrency, writer_batch },
+//!   "config": { workload, workload_spec_hash, blocks, duration_s?, seed, shard_size, alloc,
+//!               arena_max, compaction, compaction_concurrency, writer_batch, heap_profiled,
+//!               peers, worker_threads,
+//!               node_tunables?: { verify_threads, cache_mib, retain_shards,
+//!                 max_compaction_backlog, compaction_readers, compaction_window_bytes,
+//!                 chunk_bytes, queue_blocks, max_batch_delay_ms } },
 //!   "environment": { host, cores, kernel, rustc, ... },   (from the runs' config.json)
 //!   "created_at": ISO 8601, "runs": [run directory names],
 //!   "metrics": { "<summary.json key>": { "median", "min", "max", "n" }, ... } }
@@ -59,6 +63,54 @@ pub struct RunConfig {
     pub peers: Option<u64>,
     #[serde(default)]
     pub worker_threads: Option<u64>,
+    /// The node's other tunables as it announced them; `None` in baselines recorded
+    /// before they were kept (see [`NodeTunables`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_tunables: Option<NodeTunables>,
+}
+
+/// Node settings a `--node-arg` can change besides the fields of [`RunConfig`], as the
+/// node announced them in `node_start` (resolved: `--x=1` and `--x 1` read the same).
+/// A candidate run with `--node-arg=--compaction-readers=4` is another configuration,
+/// not a faster node. Fault knobs (`--inject-leak-bytes-per-block`, …) are left out on
+/// purpose: an injected leak is the regression the gate must catch, not a different
+/// configuration. A field is `None` where the node did not announce it (older nodes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeTunables {
+    pub verify_threads: u64,
+    #[serde(default)]
+    pub cache_mib: Option<u64>,
+    #[serde(default)]
+    pub retain_shards: Option<u64>,
+    #[serde(default)]
+    pub max_compaction_backlog: Option<u64>,
+    #[serde(default)]
+    pub compaction_readers: Option<u64>,
+    #[serde(default)]
+    pub compaction_window_bytes: Option<u64>,
+    #[serde(default)]
+    pub chunk_bytes: Option<u64>,
+    #[serde(default)]
+    pub queue_blocks: Option<u64>,
+    #[serde(default)]
+    pub max_batch_delay_ms: Option<u64>,
+}
+
+impl NodeTunables {
+    fn of(n: &syncbench_node::events::NodeStart) -> NodeTunables {
+        NodeTunables {
+            verify_threads: n.hash_threads as u64,
+            cache_mib: n.cache_mib,
+            retain_shards: n.retain_shards,
+            max_compaction_backlog: n.max_compaction_backlog,
+            compaction_readers: n.compaction_readers,
+            compaction_window_bytes: n.compaction_window_bytes,
+            chunk_bytes: n.chunk_bytes,
+            queue_blocks: n.queue_blocks,
+            max_batch_delay_ms: n.max_batch_delay_ms,
+        }
+    }
 }
 
 /// The value of a gated metric (named by its `summary.json` field) in a summary;
@@ -102,6 +154,7 @@ impl RunConfig {
             heap_profiled: r.summary.heap_profile.is_some(),
             peers: n.reported.as_ref().and_then(|s| s.peers),
             worker_threads: n.reported.as_ref().and_then(|s| s.worker_threads).map(|w| w as u64),
+            node_tunables: n.reported.as_ref().map(NodeTunables::of),
         })
     }
 
@@ -112,28 +165,63 @@ impl RunConfig {
     }
 
     /// Each field whose value differs between `self` and `other`, shown by `show` (a
-    /// field left out of one side, such as an absent `duration_s`, reads as `null`).
+    /// field left out of one side, such as an absent `duration_s`, reads as `null`;
+    /// the node's tunables are compared one by one, as `node_tunables.<name>`).
     fn diff_fields(&self, other: &RunConfig, show: impl Fn(&str, &Value, &Value) -> String) -> Vec<String> {
-        let (a, b) = (serde_json::to_value(self).unwrap_or_default(), serde_json::to_value(other).unwrap_or_default());
-        let keys: std::collections::BTreeSet<&String> =
-            a.as_object().into_iter().chain(b.as_object()).flat_map(|o| o.keys()).collect();
+        let (a, b) = (flat(self), flat(other));
+        let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
         keys.into_iter()
-            .filter(|k| a[k.as_str()] != b[k.as_str()])
-            .map(|k| show(k, &a[k.as_str()], &b[k.as_str()]))
+            .filter(|&k| a.get(k).unwrap_or(&Value::Null) != b.get(k).unwrap_or(&Value::Null))
+            .map(|k| show(k, a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null)))
             .collect()
     }
 
-    /// `Err` naming every differing field.
-    pub fn check_same(&self, other: &RunConfig, what: &str) -> Result<()> {
-        let diffs = self.diff_fields(other, |k, a, b| format!("{k}: baseline {a}, {what} {b}"));
-        if diffs.is_empty() {
-            return Ok(());
+    /// `Err` naming every differing field. `Ok(Some(note))` when one side does not
+    /// record the node's tunables (recorded before they were kept): the rest is
+    /// compared and the note says what was not.
+    pub fn check_same(&self, other: &RunConfig, what: &str) -> Result<Option<String>> {
+        let unrecorded = match (&self.node_tunables, &other.node_tunables) {
+            (Some(_), Some(_)) => None,
+            (None, _) => Some("baseline"),
+            (_, None) => Some(what),
+        };
+        let (mut a, mut b) = (self.clone(), other.clone());
+        if unrecorded.is_some() {
+            (a.node_tunables, b.node_tunables) = (None, None);
         }
-        Err(input(format!(
-            "the {what} was not run like the baseline ({}); compare like with like or record a new baseline",
-            diffs.join("; ")
-        )))
+        let diffs = a.diff_fields(&b, |k, x, y| format!("{k}: baseline {x}, {what} {y}"));
+        if !diffs.is_empty() {
+            return Err(input(format!(
+                "the {what} was not run like the baseline ({}); compare like with like or record a new baseline",
+                diffs.join("; ")
+            )));
+        }
+        Ok(unrecorded.map(|side| {
+            format!(
+                "the {side} does not record the node's tunables (recorded before they were kept): \
+                 node flags such as --compaction-readers or --cache-mib were not compared; record a \
+                 new baseline to compare them"
+            )
+        }))
     }
+}
+
+/// A configuration as one level of `field → value`, the node's tunables spread out as
+/// `node_tunables.<name>` so that a difference names the one that differs.
+fn flat(c: &RunConfig) -> BTreeMap<String, Value> {
+    let Ok(Value::Object(top)) = serde_json::to_value(c) else { return BTreeMap::new() };
+    let mut out = BTreeMap::new();
+    for (k, v) in top {
+        match v {
+            Value::Object(inner) if k == "node_tunables" => {
+                out.extend(inner.into_iter().map(|(ik, iv)| (format!("{k}.{ik}"), iv)));
+            }
+            v => {
+                out.insert(k, v);
+            }
+        }
+    }
+    out
 }
 
 /// Median, range and count of one metric over the baseline's runs.

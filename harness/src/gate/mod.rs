@@ -93,13 +93,17 @@ pub fn run(a: &GateArgs) -> Result<()> {
         Baseline::from_runs(&load_runs(base_path, "--baseline")?, &gated_keys())?
     };
     let candidate = Baseline::from_runs(&load_runs(&a.candidate, "--candidate")?, &gated_keys())?;
-    baseline.config.check_same(&candidate.config, "candidate")?;
+    let note = baseline.config.check_same(&candidate.config, "candidate")?;
     let rows = compare(&baseline, &candidate, &thresholds);
-    let text = table(&rows, &baseline, &candidate);
+    let mut text = table(&rows, &baseline, &candidate);
+    let mut md_text = markdown(&rows, &baseline, &candidate);
+    if let Some(note) = &note {
+        let _ = write!(text, "\nnote: {note}");
+        let _ = write!(md_text, "\n> note: {note}\n");
+    }
     println!("{text}");
     if let Some(md) = &a.markdown {
-        std::fs::write(md, markdown(&rows, &baseline, &candidate))
-            .with_context(|| format!("writing {}", md.display()))?;
+        std::fs::write(md, md_text).with_context(|| format!("writing {}", md.display()))?;
     }
     let failing: Vec<String> = rows
         .iter()
@@ -286,7 +290,7 @@ pub fn markdown(rows: &[Row], base: &Baseline, cand: &Baseline) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::baseline::Stat;
+    use super::baseline::{NodeTunables, Stat};
     use super::*;
     use crate::results::config_file::EnvironmentRecord;
 
@@ -308,11 +312,26 @@ mod tests {
                 heap_profiled: false,
                 peers: Some(16),
                 worker_threads: Some(2),
+                node_tunables: Some(tunables()),
             },
             environment: EnvironmentRecord { host: Some("h".into()), ..Default::default() },
             created_at: "t".into(),
             runs: vec!["r".into()],
             metrics: metrics.iter().map(|&(k, v)| (k.to_owned(), Stat::of(&[v]).unwrap())).collect(),
+        }
+    }
+
+    fn tunables() -> NodeTunables {
+        NodeTunables {
+            verify_threads: 2,
+            cache_mib: Some(64),
+            retain_shards: None,
+            max_compaction_backlog: Some(4),
+            compaction_readers: Some(1),
+            compaction_window_bytes: Some(0),
+            chunk_bytes: Some(1 << 20),
+            queue_blocks: Some(64),
+            max_batch_delay_ms: Some(200),
         }
     }
 
@@ -371,5 +390,31 @@ mod tests {
         b.config.heap_profiled = true;
         let e = format!("{:#}", a.config.check_same(&b.config, "candidate").unwrap_err());
         assert!(e.contains("heap_profiled: baseline false, candidate true"), "{e}");
+    }
+
+    /// Regression: a candidate run with `--node-arg=--compaction-readers=4` was gated
+    /// against a baseline of the default node as if it were the same configuration.
+    #[test]
+    fn a_node_flag_makes_another_configuration() {
+        let (a, mut b) = (with(&[]), with(&[]));
+        b.config.node_tunables.as_mut().unwrap().compaction_readers = Some(4);
+        let e = format!("{:#}", a.config.check_same(&b.config, "candidate").unwrap_err());
+        assert!(e.contains("node_tunables.compaction_readers: baseline 1, candidate 4"), "{e}");
+        assert!(!e.contains("cache_mib"), "only the differing tunable is named: {e}");
+        let d = a.config.differences(&b.config).unwrap();
+        assert_eq!(d, ["node_tunables.compaction_readers: 1 vs 4"]);
+    }
+
+    /// A baseline recorded before the tunables were kept is still usable: the rest is
+    /// compared, and the gate says what it could not compare.
+    #[test]
+    fn a_baseline_without_tunables_is_compared_without_them_and_says_so() {
+        let (mut old, b) = (with(&[]), with(&[]));
+        old.config.node_tunables = None;
+        let note = old.config.check_same(&b.config, "candidate").unwrap();
+        assert!(note.is_some_and(|n| n.starts_with("the baseline does not record the node's tunables")));
+        assert_eq!(b.config.check_same(&b.config, "candidate").unwrap(), None);
+        old.config.blocks = 1;
+        assert!(old.config.check_same(&b.config, "candidate").is_err(), "the other fields are still compared");
     }
 }

@@ -285,7 +285,7 @@ fn observe(obs: &NodeObservations, t: u64, e: NodeEvent) {
                 c.bytes_out = end.bytes_out;
             }
         }
-        NodeEvent::NodeStart(start) => s.node_start = Some(start),
+        NodeEvent::NodeStart(start) => s.node_start = Some(*start),
         NodeEvent::NodeSummary(summary) => s.node_summary = Some(summary),
         NodeEvent::Error { message, .. } => s.errors.push(message),
         NodeEvent::HeapProfile(taken) => keep_profile(&mut s.heap_profiles, taken),
