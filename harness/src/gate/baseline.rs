@@ -6,8 +6,8 @@
 //! ```text
 //! { "format": "syncbench-baseline/1",
 //!   "config": { workload, workload_spec_hash, blocks, duration_s?, seed, shard_size, alloc,
-//!               arena_max, compaction, compaction_concurrency, writer_batch, heap_profiled,
-//!               peers, worker_threads,
+//!               arena_max, alloc_conf?, compaction, compaction_concurrency, writer_batch,
+//!               heap_profiled, peers, worker_threads,
 //!               node_tunables?: { verify_threads, cache_mib, retain_shards,
 //!                 max_compaction_backlog, compaction_readers, compaction_window_bytes,
 //!                 chunk_bytes, queue_blocks, max_batch_delay_ms } },
@@ -15,7 +15,8 @@
 //!   "created_at": ISO 8601, "runs": [run directory names],
 //!   "metrics": { "<summary.json key>": { "median", "min", "max", "n" }, ... } }
 //! ```
-//! A baseline from several runs records their median and spread.
+//! A baseline from several runs records their median and spread. `?` marks a field
+//! left out when empty (and absent in baselines written before it existed).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -51,6 +52,9 @@ pub struct RunConfig {
     /// glibc's `MALLOC_ARENA_MAX` (`None`: glibc's default).
     #[serde(default)]
     pub arena_max: Option<u64>,
+    /// `--alloc-conf` (jemalloc's or mimalloc's tuning); `None` when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alloc_conf: Option<String>,
     pub compaction: String,
     pub compaction_concurrency: u64,
     pub writer_batch: u64,
@@ -148,6 +152,7 @@ impl RunConfig {
                 ArenaMax::Default => None,
                 ArenaMax::Max(m) => Some(m.into()),
             },
+            alloc_conf: n.alloc_conf.clone(),
             compaction: n.compaction.to_string(),
             compaction_concurrency: n.compaction_concurrency,
             writer_batch: n.writer_batch,
@@ -159,52 +164,75 @@ impl RunConfig {
     }
 
     /// Every field that differs, as `field: <self> vs <other>`; `None` if none does.
+    /// Node tunables one side did not record are not compared (see [`Self::check_same`]).
     pub fn differences(&self, other: &RunConfig) -> Option<Vec<String>> {
-        let diffs = self.diff_fields(other, |k, a, b| format!("{k}: {a} vs {b}"));
+        let diffs = self.diff_fields(other, |k, a, b| format!("{k}: {a} vs {b}")).0;
         (!diffs.is_empty()).then_some(diffs)
     }
 
     /// Each field whose value differs between `self` and `other`, shown by `show` (a
     /// field left out of one side, such as an absent `duration_s`, reads as `null`;
-    /// the node's tunables are compared one by one, as `node_tunables.<name>`).
-    fn diff_fields(&self, other: &RunConfig, show: impl Fn(&str, &Value, &Value) -> String) -> Vec<String> {
-        let (a, b) = (flat(self), flat(other));
+    /// the node's tunables are compared one by one, as `node_tunables.<name>`), and
+    /// the tunables left uncompared because one side did not record them: all of them
+    /// when a side has none (recorded before they were kept), else each one a side's
+    /// older node did not announce. `retain_shards` absent means no retention, a value.
+    fn diff_fields(
+        &self,
+        other: &RunConfig,
+        show: impl Fn(&str, &Value, &Value) -> String,
+    ) -> (Vec<String>, Vec<String>) {
+        let (mut a, mut b) = (flat(self), flat(other));
+        let whole = self.node_tunables.is_none() || other.node_tunables.is_none();
+        let unrecorded: Vec<String> = a
+            .keys()
+            .chain(b.keys())
+            .filter(|k| k.starts_with(TUNABLE))
+            .filter(|k| {
+                let null = |m: &BTreeMap<String, Value>| m.get(*k).is_none_or(Value::is_null);
+                whole || (k.as_str() != RETAIN && (null(&a) || null(&b)))
+            })
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for k in &unrecorded {
+            a.remove(k);
+            b.remove(k);
+        }
         let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-        keys.into_iter()
+        let diffs = keys
+            .into_iter()
             .filter(|&k| a.get(k).unwrap_or(&Value::Null) != b.get(k).unwrap_or(&Value::Null))
             .map(|k| show(k, a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null)))
-            .collect()
+            .collect();
+        let names = unrecorded.iter().map(|k| k.trim_start_matches(TUNABLE).to_owned()).collect();
+        (diffs, names)
     }
 
-    /// `Err` naming every differing field. `Ok(Some(note))` when one side does not
-    /// record the node's tunables (recorded before they were kept): the rest is
-    /// compared and the note says what was not.
+    /// `Err` naming every differing field. `Ok(Some(note))` when some of the node's
+    /// tunables were not compared because one side did not record them (recorded
+    /// before they were kept, or by an older node): the note names them.
     pub fn check_same(&self, other: &RunConfig, what: &str) -> Result<Option<String>> {
-        let unrecorded = match (&self.node_tunables, &other.node_tunables) {
-            (Some(_), Some(_)) => None,
-            (None, _) => Some("baseline"),
-            (_, None) => Some(what),
-        };
-        let (mut a, mut b) = (self.clone(), other.clone());
-        if unrecorded.is_some() {
-            (a.node_tunables, b.node_tunables) = (None, None);
-        }
-        let diffs = a.diff_fields(&b, |k, x, y| format!("{k}: baseline {x}, {what} {y}"));
+        let (diffs, unrecorded) = self.diff_fields(other, |k, x, y| format!("{k}: baseline {x}, {what} {y}"));
         if !diffs.is_empty() {
             return Err(input(format!(
                 "the {what} was not run like the baseline ({}); compare like with like or record a new baseline",
                 diffs.join("; ")
             )));
         }
-        Ok(unrecorded.map(|side| {
+        Ok((!unrecorded.is_empty()).then(|| {
             format!(
-                "the {side} does not record the node's tunables (recorded before they were kept): \
-                 node flags such as --compaction-readers or --cache-mib were not compared; record a \
-                 new baseline to compare them"
+                "node tunables not compared, one side did not record them (recorded before they were \
+                 kept, or by an older node): {}; record a new baseline to compare them",
+                unrecorded.join(", ")
             )
         }))
     }
 }
+
+/// Prefix of the node's tunables in [`flat`]'s keys, and the one whose absence is a value.
+const TUNABLE: &str = "node_tunables.";
+const RETAIN: &str = "node_tunables.retain_shards";
 
 /// A configuration as one level of `field → value`, the node's tunables spread out as
 /// `node_tunables.<name>` so that a difference names the one that differs.
@@ -214,7 +242,7 @@ fn flat(c: &RunConfig) -> BTreeMap<String, Value> {
     for (k, v) in top {
         match v {
             Value::Object(inner) if k == "node_tunables" => {
-                out.extend(inner.into_iter().map(|(ik, iv)| (format!("{k}.{ik}"), iv)));
+                out.extend(inner.into_iter().map(|(ik, iv)| (format!("{TUNABLE}{ik}"), iv)));
             }
             v => {
                 out.insert(k, v);

@@ -306,6 +306,7 @@ mod tests {
                 shard_size: 500,
                 alloc: "jemalloc".into(),
                 arena_max: None,
+                alloc_conf: None,
                 compaction: "streaming".into(),
                 compaction_concurrency: 1,
                 writer_batch: 512,
@@ -411,10 +412,25 @@ mod tests {
     fn a_baseline_without_tunables_is_compared_without_them_and_says_so() {
         let (mut old, b) = (with(&[]), with(&[]));
         old.config.node_tunables = None;
-        let note = old.config.check_same(&b.config, "candidate").unwrap();
-        assert!(note.is_some_and(|n| n.starts_with("the baseline does not record the node's tunables")));
+        let note = old.config.check_same(&b.config, "candidate").unwrap().unwrap();
+        assert!(note.starts_with("node tunables not compared") && note.contains("cache_mib, chunk_bytes"), "{note}");
+        assert!(note.contains("retain_shards"), "a side without tunables leaves retention unknown too: {note}");
         assert_eq!(b.config.check_same(&b.config, "candidate").unwrap(), None);
         old.config.blocks = 1;
         assert!(old.config.check_same(&b.config, "candidate").is_err(), "the other fields are still compared");
+    }
+
+    /// An older node announced fewer tunables: those it did not are left out and named;
+    /// the ones both announced are still compared. No retention is a value, not a gap.
+    #[test]
+    fn a_tunable_an_older_node_did_not_announce_is_named_not_compared() {
+        let (a, mut b) = (with(&[]), with(&[]));
+        b.config.node_tunables.as_mut().unwrap().chunk_bytes = None;
+        let note = a.config.check_same(&b.config, "candidate").unwrap().unwrap();
+        assert!(note.ends_with(": chunk_bytes; record a new baseline to compare them"), "{note}");
+        assert_eq!(a.config.differences(&b.config), None, "within a set too");
+        b.config.node_tunables.as_mut().unwrap().retain_shards = Some(8);
+        let e = format!("{:#}", a.config.check_same(&b.config, "candidate").unwrap_err());
+        assert!(e.contains("node_tunables.retain_shards: baseline null, candidate 8"), "{e}");
     }
 }
