@@ -183,27 +183,18 @@ impl RunConfig {
     ) -> (Vec<String>, Vec<String>) {
         let (mut a, mut b) = (flat(self), flat(other));
         let whole = self.node_tunables.is_none() || other.node_tunables.is_none();
-        let unrecorded: Vec<String> = a
-            .keys()
-            .chain(b.keys())
-            .filter(|k| k.starts_with(TUNABLE))
-            .filter(|k| {
-                let null = |m: &BTreeMap<String, Value>| m.get(*k).is_none_or(Value::is_null);
-                whole || (k.as_str() != RETAIN && (null(&a) || null(&b)))
-            })
-            .cloned()
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let unrecorded = unrecorded_tunables(&a, &b, whole);
         for k in &unrecorded {
             a.remove(k);
             b.remove(k);
         }
+        let value = |m: &'_ BTreeMap<String, Value>, k: &str| m.get(k).cloned().unwrap_or(Value::Null);
         let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
         let diffs = keys
             .into_iter()
-            .filter(|&k| a.get(k).unwrap_or(&Value::Null) != b.get(k).unwrap_or(&Value::Null))
-            .map(|k| show(k, a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null)))
+            .map(|k| (k, value(&a, k), value(&b, k)))
+            .filter(|(_, x, y)| x != y)
+            .map(|(k, x, y)| show(k, &x, &y))
             .collect();
         let names = unrecorded.iter().map(|k| k.trim_start_matches(TUNABLE).to_owned()).collect();
         (diffs, names)
@@ -233,6 +224,23 @@ impl RunConfig {
 /// Prefix of the node's tunables in [`flat`]'s keys, and the one whose absence is a value.
 const TUNABLE: &str = "node_tunables.";
 const RETAIN: &str = "node_tunables.retain_shards";
+
+/// The `node_tunables.<name>` keys of `a` and `b` not to compare: all of them when a
+/// side has no tunables (`whole`), else those null or absent on either side — except
+/// `retain_shards`, whose absence means no retention.
+fn unrecorded_tunables(
+    a: &BTreeMap<String, Value>,
+    b: &BTreeMap<String, Value>,
+    whole: bool,
+) -> std::collections::BTreeSet<String> {
+    let null = |m: &BTreeMap<String, Value>, k: &str| m.get(k).is_none_or(Value::is_null);
+    a.keys()
+        .chain(b.keys())
+        .filter(|k| k.starts_with(TUNABLE))
+        .filter(|k| whole || (k.as_str() != RETAIN && (null(a, k) || null(b, k))))
+        .cloned()
+        .collect()
+}
 
 /// A configuration as one level of `field → value`, the node's tunables spread out as
 /// `node_tunables.<name>` so that a difference names the one that differs.
