@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::cli::{AbArgs, ProfiledSides};
 use crate::error::{input, RunFailed};
@@ -67,7 +67,7 @@ pub fn run(a: &AbArgs) -> Result<()> {
         skipped: Vec::new(),
         definition: SuiteDefinition {
             kind: Some(SuiteKind::Ab),
-            workload: a.workload.clone(),
+            workload: crate::units::portable_arg(&a.workload),
             blocks: a.overrides.blocks,
             seed: a.overrides.seed,
             shard_size: Vec::new(),
@@ -95,17 +95,17 @@ pub fn run(a: &AbArgs) -> Result<()> {
     let (base, head) = sides(&dir)?;
     let rows = paired_rows(&base, &head, floor_pct / 100.0);
     let (text, regressions) = judge(&rows, floor_pct);
-    println!("{text}");
+    crate::say!("{text}");
     let heap = heap_diff(&base, &head);
     if let Some(h) = &heap {
-        println!("\nheap at the peak, base vs head (jemalloc heap profiles):\n{h}");
+        crate::say!("\nheap at the peak, base vs head (jemalloc heap profiles):\n{h}");
     }
     if let Some(md) = &a.markdown {
         let mut text = markdown(&rows, floor_pct, a.repeat);
         if let Some(h) = &heap {
             let _ = write!(text, "\n### Heap at the peak: top allocation sites\n\nMean bytes per site in the profile taken nearest each run's largest live heap.\n\n{h}");
         }
-        std::fs::write(md, text).with_context(|| format!("writing {}", md.display()))?;
+        crate::util::fsx::write_atomic(md, text.as_bytes())?;
     }
     if !regressions.is_empty() {
         return Err(RunFailed(format!("ab: head regresses {}", regressions.join(", "))).into());

@@ -120,6 +120,10 @@ pub struct RunSettingsArgs {
     /// Give up on a run after this long (e.g. 30m).
     #[arg(long, default_value = "30m")]
     pub timeout: String,
+    /// A run whose node is stopped or sends no stats for this long, or whose sampling
+    /// misses this long, ends `stalled` (the node is killed; 1s..=1h).
+    #[arg(long, default_value = "10s")]
+    pub stall_timeout: String,
     /// Extra argument for the node (repeatable), e.g. --node-arg=--fault=panic.
     #[arg(long = "node-arg", allow_hyphen_values = true)]
     pub node_args: Vec<String>,
@@ -190,7 +194,7 @@ pub struct MatrixArgs {
     #[arg(long)]
     pub baseline_cell: Option<String>,
     /// Smallest relative difference (percent) a verdict may call.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_parser = parse_floor_pct)]
     pub floor_pct: f64,
     /// Seed of the run-order shuffle.
     #[arg(long, default_value_t = 1)]
@@ -221,8 +225,9 @@ pub struct GateArgs {
     /// Also write the verdict table as Markdown here (e.g. $GITHUB_STEP_SUMMARY).
     #[arg(long)]
     pub markdown: Option<PathBuf>,
-    /// Write the candidate's metrics as a baseline file here instead of gating.
-    #[arg(long)]
+    /// Write the candidate's metrics as a baseline file here instead of gating (nothing
+    /// is gated then, so the gating flags are refused with it).
+    #[arg(long, conflicts_with_all = ["baseline", "thresholds", "markdown"])]
     pub write_baseline: Option<PathBuf>,
 }
 
@@ -250,7 +255,7 @@ pub struct AbArgs {
     pub out: Option<PathBuf>,
     /// Smallest slowdown (percent) the verdict may call; `[ab] floor_pct` in
     /// --thresholds takes precedence.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_parser = parse_floor_pct)]
     pub floor_pct: f64,
     #[arg(long)]
     pub thresholds: Option<PathBuf>,
@@ -279,7 +284,7 @@ pub struct ReportArgs {
     #[arg(long)]
     pub index: Option<PathBuf>,
     /// Smallest relative difference (percent) a verdict may call, for --out.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_parser = parse_floor_pct)]
     pub floor_pct: f64,
     #[arg(long)]
     pub png: bool,
@@ -320,4 +325,14 @@ pub struct DescribeArgs {
     pub json: bool,
     #[arg(long, default_value_t = 1)]
     pub compaction_concurrency: u64,
+}
+
+/// `--floor-pct`: a percentage in 0..100 (NaN, a negative floor or 100 % and beyond
+/// would call every difference, or none).
+fn parse_floor_pct(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("expected a percentage in 0..100, got `{s}`"))?;
+    if !(0.0..100.0).contains(&v) {
+        return Err(format!("expected a percentage in 0..100, got `{s}`"));
+    }
+    Ok(v)
 }

@@ -7,10 +7,17 @@ use crate::cli::DescribeArgs;
 use crate::units::fmt_bytes;
 
 pub fn run(args: &DescribeArgs) -> Result<()> {
+    let max = syncbench_node::config::COMPACTION_CONCURRENCY_MAX;
+    if !(1..=max).contains(&args.compaction_concurrency) {
+        return Err(crate::error::input(format!(
+            "--compaction-concurrency: expected 1..={max}, got {}",
+            args.compaction_concurrency
+        )));
+    }
     let spec = crate::options::resolve_workload(&args.workload, &Default::default(), None)?;
     let d = Description::of(&spec);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&d)?);
+        crate::say!("{}", serde_json::to_string_pretty(&d)?);
         return Ok(());
     }
     let q = |x: &syncbench_workloads::describe::Quantiles, bytes: bool| {
@@ -30,24 +37,24 @@ pub fn run(args: &DescribeArgs) -> Result<()> {
             f(x.max as f64)
         )
     };
-    println!("workload        {} — {}", d.name, spec.description);
-    println!("blocks          {} ({} … {})", d.blocks, d.first_block, d.last_block);
-    println!("shards          {} of {} blocks", d.shards, d.shard_size);
-    println!(
+    crate::say!("workload        {} — {}", d.name, spec.description);
+    crate::say!("blocks          {} ({} … {})", d.blocks, d.first_block, d.last_block);
+    crate::say!("shards          {} of {} blocks", d.shards, d.shard_size);
+    crate::say!(
         "arrival         window {} (shuffled within), rate limit {}",
         spec.arrival.window,
         spec.arrival.rate_limit_mib_per_s.map_or("none".into(), |r| format!("{r} MiB/s"))
     );
-    println!("bytes/block     {}", q(&d.bytes_per_block, true));
-    println!("txs/block       {}", q(&d.txs_per_block, false));
-    println!("logs/block      {}", q(&d.logs_per_block, false));
-    println!(
+    crate::say!("bytes/block     {}", q(&d.bytes_per_block, true));
+    crate::say!("txs/block       {}", q(&d.txs_per_block, false));
+    crate::say!("logs/block      {}", q(&d.logs_per_block, false));
+    crate::say!(
         "total           ~{} (estimated from {} sampled blocks)",
         fmt_bytes(d.total_bytes_estimate as f64),
         d.sampled_blocks
     );
-    println!("shard WAL       ~{}", fmt_bytes(d.shard_bytes_estimate as f64));
-    println!(
+    crate::say!("shard WAL       ~{}", fmt_bytes(d.shard_bytes_estimate as f64));
+    crate::say!(
         "peak disk       ~{} with compaction concurrency {}",
         fmt_bytes(d.peak_disk_bytes(args.compaction_concurrency) as f64),
         args.compaction_concurrency

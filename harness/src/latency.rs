@@ -110,16 +110,34 @@ fn java_fixed(x: f64, places: usize) -> String {
 }
 
 /// Parses the percentile rows of a `.hgrm` text back into (quantile, value in µs).
-pub fn parse_hgrm(text: &str) -> Vec<(f64, f64)> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let mut f = l.split_whitespace();
-            let value: f64 = f.next()?.parse().ok()?;
-            let q: f64 = f.next()?.parse().ok()?;
-            Some((q, value * US_PER_MS))
-        })
-        .collect()
+pub fn parse_hgrm(text: &str) -> std::result::Result<Vec<(f64, f64)>, String> {
+    let mut rows: Vec<(f64, f64)> = Vec::new();
+    let (mut last_value, mut last_q) = (0.0, 0.0);
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') || l.starts_with("Value") {
+            continue;
+        }
+        let mut f = l.split_whitespace();
+        let (value, q) = (f.next().and_then(|v| v.parse::<f64>().ok()), f.next().and_then(|q| q.parse::<f64>().ok()));
+        let (Some(value), Some(q)) = (value, q) else {
+            return Err(format!(
+                "{}: expected `value percentile count …`, got `{}`",
+                i + 1,
+                crate::util::text::quote_line(l)
+            ));
+        };
+        let ordered = value.is_finite() && value >= last_value && (last_q..=1.0).contains(&q);
+        if !ordered {
+            return Err(format!(
+                "{}: expected values and percentiles in ascending order (percentile ≤ 1), got {value} at {q}",
+                i + 1
+            ));
+        }
+        (last_value, last_q) = (value, q);
+        rows.push((q, value * US_PER_MS));
+    }
+    Ok(rows)
 }
 
 /// One interval of driver-side ingest latency.
@@ -173,7 +191,7 @@ mod tests {
         let text = hgrm_of(1..=10_000);
         assert!(text.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"));
         assert!(text.contains("#[Max     =       10.007, Total count    =        10000]"), "{text}");
-        let rows = parse_hgrm(&text);
+        let rows = parse_hgrm(&text).unwrap();
         let median = rows.iter().find(|r| r.0 >= 0.5).unwrap();
         assert!((median.1 - 5000.0).abs() < 10.0, "{median:?}");
         assert_eq!(rows.last().unwrap().0, 1.0);
@@ -289,7 +307,7 @@ mod tests {
         // 30% row as `0.301 ... 301`, a tick late; ticks counted as integers never overshoot.
         let text = hgrm_of(1..=1000);
         assert!(text.contains("\n       0.300 0.300000000000        300           1.43\n"), "{text}");
-        let rows = parse_hgrm(&text);
+        let rows = parse_hgrm(&text).unwrap();
         for &(q, value) in &rows[..rows.len() - 1] {
             assert_eq!(value.round(), (q * 1000.0 - 1e-6).ceil().max(1.0), "row at {q}");
         }

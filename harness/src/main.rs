@@ -24,6 +24,7 @@ mod signals;
 mod stats;
 mod time;
 mod units;
+mod util;
 mod verify;
 
 use std::process::ExitCode;
@@ -46,9 +47,11 @@ fn main() -> ExitCode {
         Command::Workload { command: WorkloadCommand::Describe(args) } => describe::run(&args),
     };
     match result {
+        // A reader that went away (`| head -1`) is a quiet stop, as SIGPIPE would be.
+        _ if util::out::stdout_closed() => ExitCode::from(128 + libc::SIGPIPE as u8),
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("syncbench: error: {e:#}");
+            crate::note!("syncbench: error: {e:#}");
             ExitCode::from(exit_code(&e))
         }
     }

@@ -135,3 +135,69 @@ struct CargoMessage {
 struct CargoTarget {
     name: String,
 }
+
+/// Longest `identify` output read (one JSON line of a few hundred bytes).
+const IDENTIFY_MAX_BYTES: u64 = 64 * 1024;
+/// How long `identify` may take (it prints and exits; a binary that does not is not a node).
+const IDENTIFY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What `bin identify` says it is; `None` for a node built before it had `identify`
+/// (it refuses the word), which is then checked by what it announces when it starts.
+pub fn identify(bin: &Path) -> Result<Option<syncbench_node::Identity>> {
+    use std::io::Read;
+    let shown = bin.display();
+    let mut cmd = crate::run::node::node_command(bin, &[]);
+    cmd.arg("identify").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = cmd.spawn().map_err(|e| input(format!("{shown}: cannot start it: {e}")))?;
+    let mut out = Vec::new();
+    let stdout = child.stdout.take().context("identify stdout")?;
+    let reader = std::thread::spawn(move || stdout.take(IDENTIFY_MAX_BYTES).read_to_end(&mut out).map(|_| out));
+    let until = std::time::Instant::now() + IDENTIFY_TIMEOUT;
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break Some(s);
+        }
+        if std::time::Instant::now() >= until || crate::signals::received().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    crate::signals::check()?;
+    let out = reader.join().ok().and_then(|r| r.ok()).unwrap_or_default();
+    let Some(status) = status else {
+        return Err(input(format!(
+            "{shown}: `identify` did not answer within {IDENTIFY_TIMEOUT:?}: not a node binary?"
+        )));
+    };
+    if !status.success() {
+        return Ok(None);
+    }
+    let line = String::from_utf8_lossy(&out);
+    serde_json::from_str(line.trim())
+        .map(Some)
+        .map_err(|_| input(format!("{shown}: expected a node binary (`identify` prints what it is), got other output")))
+}
+
+/// Refuses (exit 2) a node binary that is not what the run will be labelled: another
+/// allocator than `--alloc`, or no heap profiler for `--heap-profile`. A node too old
+/// to say is checked against its `node_start` instead (`run::check_announced`).
+pub fn check_identity(bin: &Path, alloc: Allocator, profiled: bool) -> Result<()> {
+    let Some(id) = identify(bin)? else { return Ok(()) };
+    if id.allocator != alloc.name() {
+        return Err(input(format!(
+            "{}: this node binary is built with {} (it says so itself), but --alloc is {alloc}: \
+             its results would be labelled with the wrong allocator",
+            bin.display(),
+            id.allocator
+        )));
+    }
+    if profiled && !id.heap_profiler {
+        return Err(input(format!(
+            "--heap-profile: {} has no heap profiler (use the profiling build, {PROFILING_BIN})",
+            bin.display()
+        )));
+    }
+    Ok(())
+}

@@ -56,7 +56,26 @@ pub struct IngestOptions {
     pub worker_threads: Option<u64>,
     /// Stop sending after this long (`None`: the whole workload).
     pub duration: Option<Duration>,
+    /// `--stall-timeout` (see `run::sampler::StallWatch`).
+    pub stall_timeout: Duration,
 }
+
+/// Node flags the harness sets from its own options, and what to use instead: given
+/// again through `--node-arg` they would be refused by the node as given twice (or,
+/// for the paths, silently point the node elsewhere than the run records).
+const HARNESS_NODE_FLAGS: &[(&str, &str)] = &[
+    ("--socket", "each run gets a private socket"),
+    ("--data", "use syncbench's --data-dir"),
+    ("--shard-size", "use syncbench's --shard-size"),
+    ("--writer-batch", "use syncbench's --writer-batch"),
+    ("--compaction", "use syncbench's --compaction"),
+    ("--compaction-concurrency", "use syncbench's --compaction-concurrency"),
+    ("--stats-interval-ms", "the harness fixes it for every run"),
+    ("--peers", "use syncbench's --peers (the driver and the node must agree)"),
+    ("--worker-threads", "use syncbench's --worker-threads"),
+    ("--heap-profile-dir", "use syncbench's --heap-profile (profiles go into the run's heap/)"),
+    ("--heap-profile-every-ms", "use syncbench's --heap-profile-every"),
+];
 
 /// Driver connections unless told otherwise: a history node fetches from many peers.
 pub const DEFAULT_PEERS: u64 = 16;
@@ -126,6 +145,7 @@ impl IngestOptions {
             peers: DEFAULT_PEERS,
             worker_threads: None,
             duration: None,
+            stall_timeout: settings.stall_timeout,
         }
     }
 
@@ -174,18 +194,30 @@ impl IngestOptions {
                 return flag(name, format!("expected 1..={max}, got {value}"));
             }
         }
-        if self.node_args.iter().any(|a| a == "--peers" || a.starts_with("--peers=")) {
-            return flag("node-arg", "--peers is the driver's: use syncbench's --peers (both ends must agree)".into());
+        for arg in &self.node_args {
+            let name = arg.split_once('=').map_or(arg.as_str(), |(n, _)| n);
+            if let Some((_, why)) = HARNESS_NODE_FLAGS.iter().find(|(f, _)| *f == name) {
+                return flag("node-arg", format!("{name} is set by the harness itself: {why}"));
+            }
         }
         self.node_config("s".into(), "d".into()).map(drop)
     }
 
-    /// The `syncbench ingest` arguments that reproduce this run (without `--out`).
-    pub fn to_command_line(&self) -> Vec<String> {
+    /// The `syncbench` arguments that reproduce this run (without `--out`), the
+    /// workload named by `workload` and the node binary by `node_bin` (when the run was
+    /// given one). A control cell (`MALLOC_ARENA_MAX` for an allocator that ignores it)
+    /// is refused by `ingest`, so it is reproduced as a one-cell, one-run `matrix
+    /// --no-skip`, which takes the same settings except the default writer batch.
+    pub fn to_command_line(&self, workload: &str, node_bin: Option<&str>) -> Vec<String> {
         let w = &self.workload;
-        let mut a: Vec<String> = vec!["ingest".into(), "--alloc".into(), self.alloc.to_string()];
+        let control = self.arena_max != ArenaMax::Default && self.alloc != Allocator::Glibc;
+        let mut a: Vec<String> = vec![if control { "matrix" } else { "ingest" }.into()];
+        a.extend(["--alloc".into(), self.alloc.to_string()]);
         if let ArenaMax::Max(n) = self.arena_max {
             a.extend(["--arena-max".into(), n.to_string()]);
+        }
+        if control {
+            a.extend(["--no-skip".into(), "--repeat".into(), "1".into()]);
         }
         if let Some(c) = &self.alloc_conf {
             a.extend(["--alloc-conf".into(), c.clone()]);
@@ -197,15 +229,23 @@ impl IngestOptions {
             "--compaction-concurrency".into(),
             self.compaction_concurrency.to_string(),
         ]);
-        a.extend(["--workload".into(), self.workload_arg.clone(), "--blocks".into(), w.blocks.to_string()]);
+        a.extend(["--workload".into(), workload.to_owned(), "--blocks".into(), w.blocks.to_string()]);
         a.extend(["--seed".into(), w.seed.to_string(), "--shard-size".into(), w.shard_size.to_string()]);
-        a.extend(["--writer-batch".into(), self.writer_batch.to_string()]);
+        if !control {
+            a.extend(["--writer-batch".into(), self.writer_batch.to_string()]);
+        }
+        if let Some(bin) = node_bin.filter(|_| !control) {
+            a.extend(["--node-bin".into(), bin.to_owned()]);
+        }
         a.extend(["--sample-interval".into(), format!("{}ms", self.sample_interval.as_millis())]);
         a.extend(["--timeout".into(), format!("{}s", self.timeout.as_secs_f64())]);
+        if self.stall_timeout != DEFAULT_STALL_TIMEOUT {
+            a.extend(["--stall-timeout".into(), format!("{}s", self.stall_timeout.as_secs_f64())]);
+        }
         if let Some(m) = self.mem_limit_bytes {
             a.extend(["--mem-limit".into(), m.to_string()]);
         }
-        if self.peers != DEFAULT_PEERS {
+        if self.peers != DEFAULT_PEERS || control {
             a.extend(["--peers".into(), self.peers.to_string()]);
         }
         if let Some(n) = self.worker_threads {
@@ -308,6 +348,7 @@ pub fn cell_label(alloc: Allocator, arena_max: ArenaMax, compaction: CompactionM
 /// The measurement settings every node run shares, parsed.
 pub struct RunSettings {
     pub sample_interval: Duration,
+    pub stall_timeout: Duration,
     pub mem_limit_bytes: Option<u64>,
     pub timeout: Duration,
     pub node_args: Vec<String>,
@@ -316,6 +357,9 @@ pub struct RunSettings {
     pub verify_sample: u32,
     pub heap_profile: Option<HeapProfile>,
 }
+
+/// `--stall-timeout` unless told otherwise (the flag's default).
+const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Acknowledged blocks read back after a run unless told otherwise.
 pub const DEFAULT_VERIFY_SAMPLE: u32 = 64;
@@ -336,6 +380,29 @@ impl RunSettings {
         if a.verify_sample > MAX_VERIFY_SAMPLE {
             return Err(flag("verify-sample", format!("expected 0..={MAX_VERIFY_SAMPLE}, got {}", a.verify_sample)));
         }
+        let timeout = parse_duration(&a.timeout).map_err(|e| flag("timeout", e))?;
+        if timeout < Duration::from_secs(1) {
+            return Err(flag("timeout", format!("expected 1s..=7 days, got {}", a.timeout)));
+        }
+        let samples = timeout.as_millis() / sample_interval.as_millis().max(1);
+        if samples > crate::run::sampler::MAX_SAMPLES as u128 {
+            let least =
+                Duration::from_millis((timeout.as_millis() / crate::run::sampler::MAX_SAMPLES as u128) as u64 + 1);
+            return Err(flag(
+                "sample-interval",
+                format!(
+                    "{} over --timeout {} would keep {samples} samples, more than the {} a run keeps; use --sample-interval {}ms or more",
+                    a.sample_interval,
+                    a.timeout,
+                    crate::run::sampler::MAX_SAMPLES,
+                    least.as_millis()
+                ),
+            ));
+        }
+        let stall_timeout = parse_duration(&a.stall_timeout).map_err(|e| flag("stall-timeout", e))?;
+        if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&stall_timeout) {
+            return Err(flag("stall-timeout", format!("expected 1s..=1h, got {}", a.stall_timeout)));
+        }
         let every = a.heap_profile_every.as_deref().map(parse_duration).transpose();
         let every = every.map_err(|e| flag("heap-profile-every", e))?;
         if every.is_some_and(|e| e < Duration::from_millis(100) || e > Duration::from_secs(3600)) {
@@ -344,8 +411,9 @@ impl RunSettings {
         Ok(RunSettings {
             heap_profile: a.heap_profile.then_some(HeapProfile { every }),
             sample_interval,
+            stall_timeout,
             mem_limit_bytes: a.mem_limit.as_deref().map(parse_bytes).transpose().map_err(|e| flag("mem-limit", e))?,
-            timeout: parse_duration(&a.timeout).map_err(|e| flag("timeout", e))?,
+            timeout,
             node_args: a.node_args.clone(),
             png: a.png,
             ceilings: !a.no_ceilings,
@@ -369,7 +437,7 @@ pub fn resolve_workload(name: &str, overrides: &WorkloadOverrides, shard_size: O
     let (blocks, seed) = (overrides.blocks, overrides.seed);
     let mut w = syncbench_workloads::load(name)?;
     if syncbench_workloads::shadowed_builtin(name) {
-        eprintln!("syncbench: workload `{name}`: using the built-in workload, not the file ./{name} (write ./{name} for the file)");
+        crate::note!("syncbench: workload `{name}`: using the built-in workload, not the file ./{name} (write ./{name} for the file)");
     }
     if let Some(b) = blocks {
         if b == 0 || b > w.blocks {

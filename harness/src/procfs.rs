@@ -44,10 +44,12 @@ pub fn read_memory(pid: u32) -> Option<ProcMemory> {
     text.lines().any(|l| l.starts_with("VmRSS:")).then(|| parse_status(&text))
 }
 
-/// User and system CPU time of a process in milliseconds, from `/proc/<pid>/stat`.
-pub fn read_cpu_ms(pid: u32) -> Option<(u64, u64)> {
+/// User and system CPU time in milliseconds and whether the process is stopped (state
+/// `T`, by SIGSTOP, or `t`, by a tracer), from one read of `/proc/<pid>/stat`.
+pub fn read_cpu_ms_and_stopped(pid: u32) -> Option<((u64, u64), bool)> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat_cpu(&text, clock_ticks_per_s())
+    let state = text[text.rfind(')')? + 1..].split_whitespace().next()?;
+    Some((parse_stat_cpu(&text, clock_ticks_per_s())?, matches!(state, "T" | "t")))
 }
 
 pub fn parse_stat_cpu(text: &str, ticks: u64) -> Option<(u64, u64)> {

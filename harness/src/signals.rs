@@ -32,6 +32,12 @@ pub fn install() {
     }
 }
 
+/// Asks every wait to stop as if `sig` had arrived (unless a signal already did): how
+/// a closed stdout (`SIGPIPE`, see `util::out`) stops a run the way SIGINT does.
+pub fn request_stop(sig: i32) {
+    let _ = RECEIVED.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+}
+
 /// The signal that asked the harness to stop, if one did.
 pub fn received() -> Option<i32> {
     match RECEIVED.load(Ordering::SeqCst) {
@@ -64,6 +70,7 @@ pub fn signal_name(sig: i32) -> String {
         libc::SIGINT => "SIGINT",
         libc::SIGILL => "SIGILL",
         libc::SIGFPE => "SIGFPE",
+        libc::SIGPIPE => "SIGPIPE",
         _ => return format!("signal {sig}"),
     };
     name.to_owned()

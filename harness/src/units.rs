@@ -22,7 +22,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         _ => return Err(format!("expected a duration unit of ms, s, m or h, got `{unit}` in `{s}`")),
     };
     if !(secs > 0.0 && secs <= 7.0 * 86_400.0) {
-        return Err(format!("expected a duration between 1ms and 7 days, got `{s}`"));
+        return Err(format!("expected a positive duration up to 7 days, got `{s}`"));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -45,7 +45,7 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
     };
     let bytes = v * mult;
     if !(1.0..1e18).contains(&bytes) {
-        return Err(format!("expected a positive size, got `{s}`"));
+        return Err(format!("expected a size from 1 B to below 1e18 bytes (~888 PiB), got `{s}`"));
     }
     Ok(bytes as u64)
 }
@@ -88,7 +88,7 @@ pub fn command_line() -> Vec<String> {
 
 /// `/x/y/z` → `<abs>/z`, `--flag=/x/z` (also `--node-arg=--flag=/x/z`) →
 /// `--flag=<abs>/z`; anything else unchanged.
-fn portable_arg(arg: &str) -> String {
+pub fn portable_arg(arg: &str) -> String {
     let (prefix, value) = match arg.find("=/") {
         Some(i) if arg.starts_with("--") => (&arg[..=i], &arg[i + 1..]),
         _ if arg.starts_with('/') => ("", arg),

@@ -25,6 +25,7 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
         )));
     }
     let acked = args.acked.as_deref().map(read_acked).transpose()?;
+    let _lock = lock_data_dir(&args.data)?;
     let started = Instant::now();
     let mut reader = Reader::open(&args.data)?;
     let stored = reader.stored_numbers()?;
@@ -33,7 +34,10 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
     let (mut want, mut got) = (Vec::new(), Vec::new());
     let mut problems = Vec::new();
     let mut bytes = 0u64;
-    for &n in &stored {
+    for (i, &n) in stored.iter().enumerate() {
+        if i % SIGNAL_CHECK_EVERY == 0 {
+            crate::signals::check()?;
+        }
         if !range.contains(&n) {
             problems.push(format!("block {n} is stored but outside the workload's range {range:?}"));
             continue;
@@ -68,7 +72,7 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    println!(
+    crate::say!(
         "verified {} stored blocks ({}) in {secs:.1} s{}",
         stored.len(),
         fmt_bytes(bytes as f64),
@@ -78,28 +82,53 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
         ))
     );
     if problems.is_empty() {
-        println!("all stored blocks are byte-identical to the generator");
+        crate::say!("all stored blocks are byte-identical to the generator");
         return Ok(());
     }
     for p in problems.iter().take(MAX_LISTED) {
-        eprintln!("syncbench: verify: {p}");
+        crate::note!("syncbench: verify: {p}");
     }
     Err(RunFailed(format!("{} problem(s) found in {}", problems.len(), args.data.display())).into())
 }
 
+/// Blocks verified between two looks for SIGINT/SIGTERM (a few milliseconds of work).
+const SIGNAL_CHECK_EVERY: usize = 64;
+/// Largest `--acked` file read: one number per line, ~10 bytes each.
+const ACKED_MAX_BYTES: u64 = 256 << 20;
+
+/// Takes a shared lock on the data directory for the check: refused (exit 2) while a
+/// run holds it — a store being written reads as corrupt or incomplete — and no run
+/// can claim it while it is read.
+fn lock_data_dir(dir: &Path) -> Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::File::open(dir).map_err(|e| input(format!("--data {}: {e}", dir.display())))?;
+    // SAFETY: flock(2) on a descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } != 0 {
+        let e = std::io::Error::last_os_error();
+        let why = if e.kind() == std::io::ErrorKind::WouldBlock {
+            "in use by a running syncbench run (its node is writing it); verify it after the run".to_owned()
+        } else {
+            e.to_string()
+        };
+        return Err(input(format!("--data {}: {why}", dir.display())));
+    }
+    Ok(file)
+}
+
 /// Reads one block number per line; blank lines are ignored.
 fn read_acked(path: &Path) -> Result<Vec<u64>> {
-    let text = std::fs::read_to_string(path).map_err(|e| input(format!("--acked {}: {e}", path.display())))?;
+    let text = crate::util::fsx::read_bounded(path, ACKED_MAX_BYTES, "--acked block list")?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
             l.trim().parse().map_err(|_| {
                 input(format!(
-                    "{}:{}:1: field `block`: expected a block number, got `{}`",
+                    "{}:{}:1: field `block`: expected a block number, got {}",
                     path.display(),
                     i + 1,
-                    l.trim()
+                    crate::util::text::quote_token(l.trim())
                 ))
             })
         })

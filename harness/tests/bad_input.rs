@@ -125,11 +125,24 @@ fn bad_gate_files_exit_2_with_location() {
         std::fs::write(dir.path().join("b.json"), body).unwrap();
         check(&["gate", "--candidate", "run", "--baseline", "b.json"], fragment);
     }
+    let stat = r#"{"median": 1.0, "min": 1.0, "max": 1.0, "n": 3}"#;
+    let metrics = [
+        "alloc_count",
+        "alloc_bytes_total",
+        "heap_live_end_bytes",
+        "store_bytes_written",
+        "heap_live_peak_bytes",
+        "rss_peak_bytes",
+    ]
+    .map(|k| format!("\"{k}\": {stat}"))
+    .join(", ");
+    let metrics = format!("{{{metrics}}}");
     std::fs::write(
         dir.path().join("b.json"),
         r#"{"format": "syncbench-baseline/1", "config": {"workload": "smoke", "workload_spec_hash": "0123456789abcdef",
             "blocks": 1, "seed": 1, "shard_size": 1, "alloc": "glibc", "compaction": "streaming", "compaction_concurrency": 1, "writer_batch": 1},
-            "environment": {}, "created_at": "t", "runs": [], "metrics": {}}"#,
+            "environment": {}, "created_at": "t", "runs": [], "metrics": {METRICS}}"#
+            .replace("{METRICS}", &metrics),
     )
     .unwrap();
     check(&["gate", "--candidate", "nowhere", "--baseline", "b.json"], "--candidate nowhere: expected a run directory");

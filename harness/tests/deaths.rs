@@ -144,6 +144,9 @@ fn child_named(parent: u32, comm: &str) -> Option<i32> {
         let (head, rest) = stat.rsplit_once(')')?;
         let name = head.split_once('(')?.1;
         let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
-        (ppid == parent && name == comm).then_some(pid)
+        // A node run (it has a socket), not the `identify` check before the run.
+        let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+        let serving = String::from_utf8_lossy(&cmd).contains("--socket");
+        (ppid == parent && name == comm && serving).then_some(pid)
     })
 }

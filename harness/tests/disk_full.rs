@@ -79,10 +79,19 @@ fn disk_full_fails_the_run_with_a_bundle_and_cleans_up() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{}", text(&out));
     let run = dir.path().join("run");
     let s = json(&run.join("summary.json"));
-    assert_eq!((s["outcome"].as_str(), s["crash_class"].as_str()), (Some("crashed"), Some("error")), "{s}");
+    // Regression (hostile round 2): a full disk was classed `error`, like any failure.
+    assert_eq!((s["outcome"].as_str(), s["crash_class"].as_str()), (Some("crashed"), Some("disk_full")), "{s}");
     assert!(s["blocks"].as_u64().unwrap() < s["blocks_expected"].as_u64().unwrap(), "{s}");
     let stderr_tail = std::fs::read_to_string(run.join("crash/stderr_tail.txt")).unwrap();
     assert!(stderr_tail.contains("No space left on device"), "the node must say why: {stderr_tail}");
+    // Regression (hostile round 2): the node's messages carried this machine's paths
+    // into files of a results directory that may be committed.
+    let machine = dir.path().display().to_string();
+    for f in ["crash/stderr_tail.txt", "events.jsonl", "crash/events_tail.jsonl", "config.json", "summary.json"] {
+        let t = std::fs::read_to_string(run.join(f)).unwrap();
+        assert!(!t.contains(&machine), "{f} names {machine}: {t}");
+    }
+    assert!(stderr_tail.contains("<data-dir>"), "{stderr_tail}");
     assert!(run.join("crash/reproduce.sh").is_file());
     assert!(!small.0.join("data").exists(), "data directory left on the full filesystem");
 }

@@ -224,7 +224,10 @@ fn gate_and_report_refuse_what_they_cannot_judge() {
     m("one", &["--repeat", "1"]);
     m("mixed", &["--repeat", "3", "--compaction", "streaming,buffered"]);
     let cases: &[(&[&str], &str)] = &[
-        (&["gate", "--candidate", "one", "--write-baseline", "one"], "--write-baseline one: expected a file path"),
+        (
+            &["gate", "--candidate", "one", "--write-baseline", "one"],
+            "--write-baseline: one: refusing to write: it is a directory",
+        ),
         (&["gate", "--candidate", "one", "--write-baseline", "b.json"], "expected at least 3 successful runs"),
         (&["gate", "--candidate", "mixed", "--baseline", "one", "--markdown", "no/x.md"], "--markdown no/x.md"),
         (&["gate", "--candidate", "mixed", "--baseline", "one"], "configured differently"),

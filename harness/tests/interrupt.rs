@@ -105,12 +105,22 @@ fn drain_stderr(child: &mut std::process::Child, marker: &'static str) -> std::s
 #[test]
 fn a_hanging_node_dies_with_its_harness() {
     let dir = tempfile::tempdir().unwrap();
+    // A harness killed outright cannot remove its socket directory (the next run's
+    // sweep does): kept in the test's own directory, not the machine's temp directory
+    // (hostile round 2 found `cargo test` leaving one there).
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
     for sig in [libc::SIGTERM, libc::SIGKILL] {
         let mut args = smoke("2000");
         args.extend(["--no-ceilings", "--out", &format!("run{sig}"), "--node-arg=--fault=hang"].map(str::to_owned));
         args.push("--node-arg=--fault-at-block=100".into());
-        let mut child =
-            Command::new(SYNCBENCH).args(&args).current_dir(dir.path()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = Command::new(SYNCBENCH)
+            .args(&args)
+            .current_dir(dir.path())
+            .env("TMPDIR", &tmp)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         std::thread::sleep(Duration::from_millis(1500));
         // SAFETY: kill(2) on our own child.
         unsafe { libc::kill(child.id() as i32, sig) };

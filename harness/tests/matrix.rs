@@ -16,7 +16,9 @@ fn pids_with(needle: &str) -> Vec<i32> {
         .filter_map(|e| {
             let pid: i32 = e.file_name().to_str()?.parse().ok()?;
             let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            String::from_utf8_lossy(&cmd).contains(needle).then_some(pid)
+            // A node run (it has a socket), not the `identify` check before the suite.
+            let cmd = String::from_utf8_lossy(&cmd);
+            (cmd.contains(needle) && cmd.contains("--socket")).then_some(pid)
         })
         .collect()
 }

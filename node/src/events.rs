@@ -157,6 +157,10 @@ pub struct NodeStart {
     /// What the node does with blocks; absent in runs recorded before it was announced.
     pub mode: Option<NodeMode>,
     pub build: Option<Build>,
+    /// The allocator- and loader-changing variables in the node's own environment
+    /// (`self_report::allocator_env`; absent in runs recorded before it was announced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocator_env: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// The commit a node binary was built from (embedded at compile time).

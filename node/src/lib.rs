@@ -72,6 +72,7 @@ pub mod unstored;
 pub mod wal;
 pub mod writer;
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -108,8 +109,33 @@ impl NodeError {
     }
 }
 
+/// What `node-<alloc> identify` prints: one JSON line saying what this binary is, so
+/// the harness can check a `--node-bin` against `--alloc` (and `--heap-profile`)
+/// before it labels a run with them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Identity {
+    pub allocator: String,
+    pub allocator_version: String,
+    pub heap_profiler: bool,
+    pub node_version: String,
+    pub build: events::Build,
+}
+
 /// The `main` of every allocator binary.
 pub fn main(alloc: &'static dyn AllocatorStats) -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "identify") {
+        let id = Identity {
+            allocator: alloc.name().into(),
+            allocator_version: alloc.version(),
+            heap_profiler: alloc.heap_profiler().is_some(),
+            node_version: env!("CARGO_PKG_VERSION").into(),
+            build: events::Build::this(),
+        };
+        return match serde_json::to_string(&id) {
+            Ok(line) if writeln!(std::io::stdout(), "{line}").is_ok() => ExitCode::SUCCESS,
+            _ => ExitCode::FAILURE,
+        };
+    }
     let cfg = Config::parse();
     match (&cfg.heap_profile_dir, alloc.heap_profiler()) {
         (Some(_), None) => {

@@ -30,6 +30,27 @@ pub fn read() -> SelfReport {
     }
 }
 
+/// Whether environment variable `name` changes an allocator: glibc's `MALLOC_*_`
+/// variables and `GLIBC_TUNABLES`, jemalloc's and mimalloc's configuration, and the
+/// loader's `LD_PRELOAD` and `LD_AUDIT` (which swap the allocator outright;
+/// `LD_LIBRARY_PATH`, which `cargo run` sets, only says where libraries are found).
+/// The harness removes all of them from the node's environment and sets only those its
+/// flags ask for; the node announces what it actually got ([`allocator_env`]).
+pub fn is_allocator_env(name: &str) -> bool {
+    ["MALLOC_", "_RJEM_", "JE_", "MIMALLOC_"].iter().any(|p| name.starts_with(p))
+        || ["GLIBC_TUNABLES", "LD_PRELOAD", "LD_AUDIT"].contains(&name)
+}
+
+/// The allocator- and loader-changing variables in this process's environment
+/// (`node_start`'s `allocator_env`): what configured this node's allocator, as the
+/// node itself saw it (a wrapper script given as the node binary cannot hide one).
+pub fn allocator_env() -> std::collections::BTreeMap<String, String> {
+    std::env::vars_os()
+        .filter(|(k, _)| is_allocator_env(&k.to_string_lossy()))
+        .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+        .collect()
+}
+
 /// The first number after `key` at the start of a line.
 fn field(text: &str, key: &str) -> Option<u64> {
     text.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| v.split_whitespace().next()?.parse().ok())

@@ -74,6 +74,7 @@ pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeE
         max_batch_delay_ms: Some(cfg.max_batch_delay_ms),
         mode: Some(cfg.mode()),
         build: Some(Build::this()),
+        allocator_env: Some(crate::self_report::allocator_env()),
     })));
     let (store, recovered, notes) = Store::open(&cfg.data, cfg.shard_size)?;
     report_recovery(&events, &recovered, &notes);

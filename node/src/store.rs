@@ -21,6 +21,8 @@ use crate::wal::recovery::{recover, RecoveryError, TornTail};
 use crate::{segment, wal};
 
 pub const META_FILE: &str = "meta.json";
+/// Largest meta.json read (it holds two small numbers).
+const META_MAX_BYTES: usize = 4096;
 pub const FORMAT: u32 = 1;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -125,10 +127,28 @@ pub fn shard_dir(root: &Path, shard: u64) -> PathBuf {
 
 fn read_meta(root: &Path) -> Result<Option<Meta>, StoreError> {
     let path = root.join(META_FILE);
-    match fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Meta { path: path.clone(), message: e.to_string() }),
+    let bounded = File::open(&path).and_then(|f| {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(f, META_MAX_BYTES as u64 + 1), &mut bytes).map(|_| bytes)
+    });
+    match bounded {
+        Ok(bytes) if bytes.len() > META_MAX_BYTES => {
+            Err(StoreError::Meta { path, message: format!("expected at most {META_MAX_BYTES} bytes, got more") })
+        }
+        Ok(bytes) => {
+            let meta: Meta = serde_json::from_slice(&bytes)
+                .map_err(|e| StoreError::Meta { path: path.clone(), message: e.to_string() })?;
+            // Shard numbers divide by it: 0 (or beyond the node's bound) is a corrupt file.
+            if !(1..=crate::config::SHARD_SIZE_MAX).contains(&meta.shard_size) {
+                let message = format!(
+                    "field `shard_size`: expected 1..={}, got {}",
+                    crate::config::SHARD_SIZE_MAX,
+                    meta.shard_size
+                );
+                return Err(StoreError::Meta { path, message });
+            }
+            Ok(Some(meta))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io(&path)(e)),
     }

@@ -17,6 +17,7 @@ pub mod arrival;
 pub mod describe;
 pub mod dist;
 pub mod generator;
+pub mod quote;
 pub mod rng;
 pub mod spec;
 pub mod trace;

@@ -19,6 +19,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::quote::quote_token;
 use crate::spec::{display_path, limits, Located, SpecError};
 
 /// Most rows a trace may hold (one row is ~48 bytes in memory).
@@ -113,12 +114,14 @@ fn check_header(loc: &Located, headers: &csv::StringRecord) -> Result<(), SpecEr
     let missing = expected.iter().find(|e| !got.contains(e));
     let repeated = got.iter().enumerate().find(|(i, h)| got[..*i].contains(h)).map(|(_, h)| h);
     let problem = match (unknown, missing, repeated) {
-        (Some(u), _, _) => format!("unknown column `{u}`"),
+        (Some(u), _, _) => format!("unknown column {}", quote_token(u)),
         (_, Some(m), _) => format!("missing column `{m}`"),
         (_, _, Some(r)) => format!("column `{r}` twice"),
         _ => return Ok(()),
     };
-    let msg = format!("expected the columns {CSV_HEADER} (any order), got `{}`: {problem}", got.join(","));
+    // The header is not echoed: a file that is not a trace (a path pointing at a
+    // secret) must not be printed back.
+    let msg = format!("expected the columns {CSV_HEADER} (any order), got {} columns: {problem}", got.len());
     Err(loc.error(0..0, "(header)", msg))
 }
 
@@ -139,7 +142,7 @@ fn field_error(
     let value = record.get(i).unwrap_or_default();
     let bound = if ["header_bytes", "tx_count", "log_count"].contains(&field) { " below 2^32" } else { "" };
     let col = at + field_offset(&loc.text[at..], i);
-    loc.error(col..col, field, format!("expected a non-negative integer{bound}, got `{value}`"))
+    loc.error(col..col, field, format!("expected a non-negative integer{bound}, got {}", quote_token(value)))
 }
 
 /// Byte offset of the `index`-th field in `line` (commas inside quotes do not count).
@@ -162,16 +165,42 @@ fn field_offset(line: &str, index: usize) -> usize {
 fn parse_jsonl(loc: &Located) -> Result<Vec<TraceRow>, SpecError> {
     let mut rows = Vec::new();
     for (at, line) in lines(loc.text).filter(|(_, l)| !l.trim().is_empty()) {
+        // A byte-order mark before the first row, as the CSV reader accepts one.
+        let (at, line) = match line.strip_prefix('\u{feff}') {
+            Some(rest) => (at + '\u{feff}'.len_utf8(), rest),
+            None => (at, line),
+        };
         let mut de = serde_json::Deserializer::from_str(line);
         let row: TraceRow = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let field = e.path().to_string();
             let inner = e.into_inner();
             let col = inner.column().saturating_sub(1);
-            loc.error(at + col..at + col, &field, inner.to_string())
+            loc.error(at + col..at + col, &quote_field(&field), jsonl_message(&inner))
         })?;
         push_row(&mut rows, row, loc, at)?;
     }
     Ok(rows)
+}
+
+/// What was wrong with a JSON Lines row, without quoting its content: serde_json's own
+/// messages repeat the offending string or key.
+fn jsonl_message(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Data => format!("expected the keys {CSV_HEADER}, each a non-negative integer"),
+        Category::Syntax | Category::Eof => "expected one JSON object per line".into(),
+        Category::Io => "cannot read the line".into(),
+    }
+}
+
+/// A JSON path as a field name, quoted only if it is a plain token.
+fn quote_field(path: &str) -> String {
+    let plain = path.chars().all(|c| c.is_ascii_alphanumeric() || "._?".contains(c)) && path.len() <= 24;
+    if plain {
+        path.to_owned()
+    } else {
+        "(key)".into()
+    }
 }
 
 fn push_row(rows: &mut Vec<TraceRow>, row: TraceRow, loc: &Located, at: usize) -> Result<(), SpecError> {

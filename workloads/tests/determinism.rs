@@ -145,3 +145,45 @@ fn a_trace_fingerprint_depends_on_its_rows_not_its_path() {
     }
     assert_ne!(here.fingerprint(), other.fingerprint());
 }
+
+/// Regression (hostile round 2): a spec whose trace path named `/proc/self/environ`
+/// made `describe` print the file's content in its error (any readable file: a secret
+/// given as a trace). Errors now locate the problem and never echo the file.
+#[test]
+fn a_file_that_is_not_a_trace_is_not_echoed_in_the_error() {
+    let t = tempfile::tempdir().unwrap();
+    // Plain short tokens (`12x`) are quoted back, as typos; anything else is described.
+    let secret = "hunter2/secret$value";
+    for (name, content) in [
+        ("environ.csv", format!("PATH=/usr/bin\0TOKEN={secret}\0")),
+        ("shadow.csv", format!("root:$y$j9T${secret}:19000:0:99999:7:::\n")),
+        ("bad.jsonl", format!("{{\"block\": \"{secret}\"}}\n")),
+        ("key.jsonl", format!("{{\"{secret}\": 1}}\n")),
+        ("row.csv", format!("block,header_bytes,tx_count,body_bytes,receipts_bytes,log_count\n1,2,{secret},4,5,6\n")),
+    ] {
+        std::fs::write(t.path().join(name), content).unwrap();
+        let err = Trace::load(&t.path().join(name)).unwrap_err().to_string();
+        assert!(!err.contains(secret) && !err.contains("PATH=") && !err.contains("root:"), "{name}: {err}");
+        assert!(err.contains(name) && (err.contains(":1:") || err.contains(":2:")), "{name}: located: {err}");
+    }
+    let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/specs/smoke.toml")).unwrap();
+    let (head, _) = spec.split_once("[block]").unwrap();
+    let with_trace = format!("{head}[trace]\npath = \"/proc/self/environ\"\n");
+    std::fs::write(t.path().join("w.toml"), with_trace).unwrap();
+    let err = syncbench_workloads::spec::load_file(&t.path().join("w.toml")).unwrap_err().to_string();
+    assert!(!err.contains("PATH=") && !err.contains("HOME="), "{err}");
+}
+
+/// Regression (hostile round 2): a JSON Lines trace with a byte-order mark was refused
+/// while a CSV one was accepted.
+#[test]
+fn a_byte_order_mark_is_accepted_in_both_trace_formats() {
+    let t = tempfile::tempdir().unwrap();
+    let row =
+        r#"{"block": 1, "header_bytes": 600, "tx_count": 1, "body_bytes": 200, "receipts_bytes": 300, "log_count": 1}"#;
+    std::fs::write(t.path().join("t.jsonl"), format!("\u{feff}{row}\n")).unwrap();
+    assert_eq!(Trace::load(&t.path().join("t.jsonl")).unwrap().rows.len(), 1);
+    let csv = "\u{feff}block,header_bytes,tx_count,body_bytes,receipts_bytes,log_count\n1,600,1,200,300,1\n";
+    std::fs::write(t.path().join("t.csv"), csv).unwrap();
+    assert_eq!(Trace::load(&t.path().join("t.csv")).unwrap().rows.len(), 1);
+}

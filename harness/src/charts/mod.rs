@@ -24,7 +24,7 @@ mod layout_tests;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
@@ -59,22 +59,26 @@ fn register_embedded_font() -> Result<()> {
     ok.then_some(()).ok_or_else(|| anyhow!("the embedded DejaVu font could not be registered"))
 }
 
-/// Draws `chart` to `<dir>/<stem>.svg`, and `.png` when asked.
+/// Draws `chart` to `<dir>/<stem>.svg`, and `.png` when asked; each file written
+/// atomically and never through a symlink (`util::fsx`).
 pub fn render<C: Chart>(chart: &C, dir: &Path, png: bool) -> Result<()> {
     register_embedded_font()?;
-    let svg = dir.join(format!("{}.svg", chart.file_stem()));
+    let mut svg = String::new();
     {
-        let root = SVGBackend::new(&svg, chart.size()).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, chart.size()).into_drawing_area();
         root.fill(&WHITE).map_err(de)?;
         chart.draw(&root)?;
         root.present().map_err(de)?;
     }
+    crate::util::fsx::write_atomic(&dir.join(format!("{}.svg", chart.file_stem())), svg.as_bytes())?;
     if png {
         let path = dir.join(format!("{}.png", chart.file_stem()));
-        let root = BitMapBackend::new(&path, chart.size()).into_drawing_area();
-        root.fill(&WHITE).map_err(de)?;
-        chart.draw(&root)?;
-        root.present().map_err(de)?;
+        crate::util::fsx::write_atomic_via_path(&path, |tmp| {
+            let root = BitMapBackend::new(tmp, chart.size()).into_drawing_area();
+            root.fill(&WHITE).map_err(de)?;
+            chart.draw(&root)?;
+            root.present().map_err(de)
+        })?;
     }
     Ok(())
 }
@@ -153,7 +157,7 @@ fn peak(r: &RunFiles) -> f64 {
 
 /// Renders every chart of a run into `dir`.
 pub fn render_run(data: &RunChartData, dir: &Path, png: bool) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    crate::util::fsx::real_dir(dir)?;
     render(&rss::RssChart(data), dir, png)?;
     render(&heap::HeapChart(data), dir, png)?;
     if !data.allocator.is_empty() {

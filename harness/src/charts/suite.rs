@@ -48,7 +48,7 @@ pub struct SuiteChartData {
 }
 
 pub fn render_suite(data: &SuiteChartData, dir: &std::path::Path, png: bool) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
+    crate::util::fsx::real_dir(dir)?;
     render(&RssOverlay(data), dir, png)?;
     let (sub, peak, tput) = (&data.subtitle, &data.rss_peak_mib, &data.throughput_mib_s);
     render(&Whiskers { stem: "rss_peak", title: "Peak RSS (VmHWM) per cell", unit: "MiB", rows: peak, sub }, dir, png)?;

@@ -33,6 +33,11 @@ use crate::results::summary::Summary;
 
 pub const FORMAT: &str = "syncbench-baseline/1";
 
+/// Largest baseline file read (a few KiB in practice).
+const MAX_FILE_BYTES: u64 = 1 << 20;
+/// Largest metric value a run can produce (bytes or counts): ~900 TiB.
+const MAX_METRIC_VALUE: f64 = 1e15;
+
 /// What must match between baseline and candidate for the comparison to mean anything.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -330,19 +335,47 @@ impl Baseline {
         })
     }
 
-    /// Reads a baseline file; a malformed one is an input error with line:column and field.
+    /// Reads a baseline file; a malformed one is an input error with line:column and
+    /// field, and so is one whose metrics could not have come from runs (see
+    /// [`Baseline::check_metrics`]).
     pub fn read(path: &Path) -> Result<Baseline> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| input(format!("{}: cannot read baseline: {e}", path.display())))?;
+        let text = crate::util::fsx::read_bounded(path, MAX_FILE_BYTES, "baseline")?;
         let b: Baseline = crate::results::load::parse_json(&text, path, 1)?;
         if b.format != FORMAT {
             return Err(input(format!(
-                "{}: field `format`: expected \"{FORMAT}\", got \"{}\"",
+                "{}: field `format`: expected \"{FORMAT}\", got {}",
                 path.display(),
-                b.format
+                crate::util::text::quote_token(&b.format)
             )));
         }
+        b.check_metrics().map_err(|e| input(format!("{}: {e}", path.display())))?;
         Ok(b)
+    }
+
+    /// Every gated metric present, and nothing else; each a count of runs ≥ 1 and
+    /// values a run can produce (finite, 0 ≤ min ≤ median ≤ max ≤ 1e15). An empty or
+    /// hand-edited set would otherwise make every metric MISSING, or pass anything.
+    pub fn check_metrics(&self) -> std::result::Result<(), String> {
+        let gated = super::gated_keys();
+        if let Some(k) = self.metrics.keys().find(|k| !gated.contains(&k.as_str())) {
+            return Err(format!(
+                "field `metrics.{k}`: expected one of the gated metrics ({}), got `{k}`",
+                gated.join(", ")
+            ));
+        }
+        if let Some(k) = gated.iter().find(|k| !self.metrics.contains_key(**k)) {
+            return Err(format!("field `metrics`: expected every gated metric, `{k}` is missing"));
+        }
+        for (k, s) in &self.metrics {
+            let ordered = 0.0 <= s.min && s.min <= s.median && s.median <= s.max && s.max <= MAX_METRIC_VALUE;
+            if s.n == 0 || !ordered {
+                return Err(format!(
+                    "field `metrics.{k}`: expected n ≥ 1 and 0 ≤ min ≤ median ≤ max ≤ 1e15, got n {}, min {}, median {}, max {}",
+                    s.n, s.min, s.median, s.max
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -16,7 +16,7 @@ pub mod thresholds;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use self::baseline::{Baseline, RunConfig};
@@ -75,7 +75,7 @@ pub fn run(a: &GateArgs) -> Result<()> {
         }
         let b = Baseline::from_runs(&runs, &gated_keys())?;
         crate::results::write_json(out, &serde_json::to_value(&b)?)?;
-        println!("gate: wrote baseline {} from {} run(s)", out.display(), b.runs.len());
+        crate::say!("gate: wrote baseline {} from {} run(s)", out.display(), b.runs.len());
         return Ok(());
     }
     // Small input files first: a typo there is reported before any run is read.
@@ -101,9 +101,9 @@ pub fn run(a: &GateArgs) -> Result<()> {
         let _ = write!(text, "\nnote: {note}");
         let _ = write!(md_text, "\n> note: {note}\n");
     }
-    println!("{text}");
+    crate::say!("{text}");
     if let Some(md) = &a.markdown {
-        std::fs::write(md, md_text).with_context(|| format!("writing {}", md.display()))?;
+        crate::util::fsx::write_atomic(md, md_text.as_bytes())?;
     }
     let failing: Vec<String> = rows
         .iter()
@@ -116,12 +116,11 @@ pub fn run(a: &GateArgs) -> Result<()> {
     Ok(())
 }
 
-/// Refuses an output path that is a directory or whose directory does not exist.
+/// Refuses an output path whose directory does not exist, or that is there but not a
+/// regular file (a directory, a symlink, a FIFO: see `util::fsx`).
 pub fn check_output(path: Option<&Path>, flag: &str) -> Result<()> {
     let Some(p) = path else { return Ok(()) };
-    if p.is_dir() {
-        return Err(input(format!("{flag} {}: expected a file path, got a directory", p.display())));
-    }
+    crate::util::fsx::check_target(p).map_err(|e| input(format!("{flag}: {e}")))?;
     let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if !parent.is_dir() {
         return Err(input(format!("{flag} {}: directory {} does not exist", p.display(), parent.display())));
@@ -138,6 +137,7 @@ pub fn load_runs(dir: &Path, flag: &str) -> Result<Vec<RunFiles>> {
             dir.display()
         )));
     }
+    check_listed_runs(dir, flag)?;
     let runs = crate::results::suite::all_runs(dir)?;
     let untrusted: Vec<String> = runs.iter().filter_map(untrusted_reason).collect();
     if !untrusted.is_empty() {
@@ -153,6 +153,30 @@ pub fn load_runs(dir: &Path, flag: &str) -> Result<Vec<RunFiles>> {
         return Err(RunFailed(format!("{flag} {}: no successful run to gate on", dir.display())).into());
     }
     Ok(runs)
+}
+
+/// Refuses (exit 2) a suite whose suite.json lists runs that are gone (no directory or
+/// no summary.json): judging the runs that remain would pass on part of the evidence.
+fn check_listed_runs(dir: &Path, flag: &str) -> Result<()> {
+    if !crate::results::suite::is_suite(dir) {
+        return Ok(());
+    }
+    let listed = crate::results::suite::runs(dir)?;
+    let gone: Vec<String> = listed
+        .iter()
+        .filter(|r| !r.dir.join("summary.json").is_file())
+        .map(|r| format!("{} ({})", r.dir.file_name().unwrap_or_default().to_string_lossy(), r.outcome))
+        .collect();
+    if gone.is_empty() {
+        return Ok(());
+    }
+    Err(input(format!(
+        "{flag} {}: suite.json lists {} runs, {} of them without a summary.json: {}",
+        dir.display(),
+        listed.len(),
+        gone.len(),
+        gone.join(", ")
+    )))
 }
 
 /// Why a run cannot be gated on, if it cannot: it did not end `ok`, its node announced
@@ -182,7 +206,13 @@ pub fn compare(base: &Baseline, cand: &Baseline, t: &Thresholds) -> Vec<Row> {
             let limit_pct = t.limits_pct.get(k).copied().unwrap_or(0.0);
             let b = base.metrics.get(k).map(|s| s.median);
             let c = cand.metrics.get(k).map(|s| s.median);
-            let change_pct = b.zip(c).filter(|(b, _)| *b > 0.0).map(|(b, c)| (c / b - 1.0) * 100.0);
+            // From a baseline of 0 any growth is infinite and none is no change: a
+            // metric that is 0 on both sides passes.
+            let change_pct = b.zip(c).map(|(b, c)| match (b > 0.0, c > b) {
+                (true, _) => (c / b - 1.0) * 100.0,
+                (false, true) => f64::INFINITY,
+                (false, false) => 0.0,
+            });
             let verdict = match change_pct {
                 None => Verdict::Missing,
                 Some(p) if p > limit_pct => Verdict::Regression,
@@ -203,7 +233,11 @@ fn value_text(metric: &str, v: Option<f64>) -> String {
 }
 
 fn change_text(r: &Row) -> String {
-    r.change_pct.map_or("missing".into(), |p| format!("{p:+.2} %"))
+    match r.change_pct {
+        None => "missing".into(),
+        Some(p) if p.is_infinite() => "up from 0".into(),
+        Some(p) => format!("{p:+.2} %"),
+    }
 }
 
 fn verdict_text(v: Verdict) -> &'static str {

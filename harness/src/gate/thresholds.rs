@@ -42,6 +42,8 @@ pub const DEFAULT_LIMITS_PCT: &[(&str, f64)] = &[
     ("rss_peak_bytes", 16.0),
 ];
 pub const DEFAULT_AB_FLOOR_PCT: f64 = 5.0;
+/// Largest thresholds file read (a few hundred bytes in practice).
+const MAX_FILE_BYTES: u64 = 1 << 20;
 /// Largest limit accepted: beyond this a gate gates nothing.
 const MAX_PCT: f64 = 1_000.0;
 
@@ -86,8 +88,7 @@ struct RawAb {
 
 impl Thresholds {
     pub fn load(path: &Path) -> Result<Thresholds> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| input(format!("{}: cannot read thresholds: {e}", path.display())))?;
+        let text = crate::util::fsx::read_bounded(path, MAX_FILE_BYTES, "thresholds")?;
         Thresholds::parse(&text, &path.display().to_string())
     }
 

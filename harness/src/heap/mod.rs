@@ -17,7 +17,7 @@ pub mod pprof;
 pub mod sites;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -181,11 +181,12 @@ fn convert_one(r: &RunProfiles, dir: &Path, t: &HeapProfileTaken) -> Result<(Pro
 fn run_converter(node_bin: &Path, dir: &Path, raw: &Path, pb: &Path, svg: Option<(&Path, &str)>) -> Result<(), String> {
     let name = |p: &Path| p.file_name().unwrap_or_default().to_owned();
     let err_path = dir.join("convert.err.tmp");
-    let err_file = std::fs::File::create(&err_path).map_err(|e| format!("convert.err.tmp: {e}"))?;
+    let _ = std::fs::remove_file(&err_path);
+    let err_file = crate::util::fsx::create_new(&err_path).map_err(|e| format!("convert.err.tmp: {e}"))?;
     // Absolute: the converter runs inside `dir`, where a relative `--node-bin` (as `ab
     // --head-node target/…` passes it) would not be found.
     let node_bin = std::path::absolute(node_bin).map_err(|e| format!("{}: {e}", node_bin.display()))?;
-    let mut cmd = Command::new(&node_bin);
+    let mut cmd = crate::run::node::node_command(&node_bin, &[]);
     cmd.current_dir(dir).arg("convert-heap").arg(name(raw)).arg(name(pb));
     if let Some((svg, title)) = svg {
         cmd.arg(name(svg)).arg(title);

@@ -167,13 +167,13 @@ pub fn read(path: &Path) -> Result<Profile, PprofError> {
     Profile::decode(bytes.as_slice()).map_err(|source| PprofError::Decode { path: shown(), source })
 }
 
-/// Writes a gzipped profile (through a temporary file renamed into place).
-pub fn write(path: &Path, profile: &Profile) -> std::io::Result<()> {
-    let tmp = path.with_extension("gz.tmp");
-    let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&tmp)?, flate2::Compression::default());
-    gz.write_all(&profile.encode_to_vec())?;
-    gz.finish()?.sync_all()?;
-    std::fs::rename(tmp, path)
+/// Writes a gzipped profile (atomically, never through a symlink: `util::fsx`).
+pub fn write(path: &Path, profile: &Profile) -> anyhow::Result<()> {
+    crate::util::fsx::write_atomic_with(path, |file| {
+        let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+        gz.write_all(&profile.encode_to_vec())?;
+        gz.finish()?.sync_all()
+    })
 }
 
 impl Profile {

@@ -137,6 +137,13 @@ pub struct SuitePlan {
 
 pub fn run(a: &MatrixArgs) -> Result<()> {
     let (cells, skipped) = cells(a)?;
+    if cells.is_empty() {
+        let why: Vec<String> = skipped.iter().map(|s| format!("{} ({})", s.cell, s.reason)).collect();
+        return Err(input(format!(
+            "every cell was skipped as unable to differ: {}; --no-skip keeps them as controls",
+            why.join("; ")
+        )));
+    }
     let single_shard_size = if a.shard_size.len() == 1 { a.shard_size.first().copied() } else { None };
     let workload = resolve_workload(&a.workload, &a.overrides, single_shard_size)?;
     let baseline = a.baseline_cell.clone().unwrap_or_else(|| cells.first().map(|c| c.name.clone()).unwrap_or_default());
@@ -151,7 +158,7 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
     let dir = a.out.clone().unwrap_or_else(|| default_suite_dir(start, &base.workload.name, "matrix"));
     let definition = SuiteDefinition {
         kind: None,
-        workload: a.workload.clone(),
+        workload: crate::units::portable_arg(&a.workload),
         blocks: a.overrides.blocks,
         seed: a.overrides.seed,
         shard_size: a.shard_size.clone(),
@@ -192,10 +199,10 @@ pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<PathBuf> {
     let plan = &SuitePlan { dir: claimed.shown.clone(), ..plan.clone() };
     let suite = &plan.dir;
     for s in &plan.skipped {
-        eprintln!("syncbench: matrix: skipping {}: {} (--no-skip keeps it as a control)", s.cell, s.reason);
+        crate::note!("syncbench: matrix: skipping {}: {} (--no-skip keeps it as a control)", s.cell, s.reason);
     }
     let order = order::interleaved(cells.len(), plan.repeat, plan.order_seed);
-    eprintln!(
+    crate::note!(
         "syncbench: matrix: {} cells × {} repetitions = {} runs, interleaved",
         cells.len(),
         plan.repeat,
@@ -206,7 +213,7 @@ pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<PathBuf> {
     for (i, &(ci, rep)) in order.iter().enumerate() {
         let cell = &cells[ci];
         let dir = suite.join("runs").join(format!("{}-r{}", cell.name, rep + 1));
-        eprintln!(
+        crate::note!(
             "syncbench: matrix: run {}/{}: {} r{}{}",
             i + 1,
             order.len(),
@@ -215,20 +222,40 @@ pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<PathBuf> {
             eta(began, i, order.len())
         );
         let opts = IngestOptions { out: Some(dir.clone()), ..cell.apply(&plan.base) };
-        let entry = run_one(&opts, cell, rep, suite, &dir)?;
+        let entry = match run_one(&opts, cell, rep, suite, &dir) {
+            Ok(entry) => entry,
+            Err(e) => {
+                // Refused before any run was recorded: leave no empty suite behind.
+                if done.is_empty() {
+                    claimed.clear();
+                }
+                return Err(e);
+            }
+        };
         let failed = entry.outcome != Outcome::Ok;
         done.push(entry);
         write_suite_json(plan, start, &done)?;
-        if let Some(sig) = crate::signals::received() {
-            eprintln!("syncbench: matrix: interrupted; suite.json records the runs done");
-            return Err(crate::signals::Interrupted(sig).into());
+        if crate::signals::received().is_some() {
+            crate::note!(
+                "syncbench: matrix: interrupted; suite.json records the runs done, the comparison covers them"
+            );
+            break;
         }
         if failed && plan.fail_fast {
-            eprintln!("syncbench: matrix: stopping at the first failure (--fail-fast)");
+            crate::note!("syncbench: matrix: stopping at the first failure (--fail-fast)");
             break;
         }
     }
-    finish(plan, &done)
+    let finished = finish(plan, &done);
+    match crate::signals::received() {
+        // Stopped: the comparison of the runs done is written and the interrupted run
+        // recorded as such (not a failure to report); the exit says why.
+        Some(sig) => match finished {
+            Err(e) if !e.is::<RunFailed>() => Err(e),
+            _ => Err(crate::signals::Interrupted(sig).into()),
+        },
+        None => finished,
+    }
 }
 
 /// The suite's size is bounded and every cell's options are checked before the first
@@ -242,10 +269,19 @@ fn check_plan(plan: &SuitePlan) -> Result<()> {
             plan.repeat
         )));
     }
+    let mut checked_nodes = Vec::new();
     for cell in cells {
         let opts = cell.apply(&plan.base);
         let checked = if plan.keep_controls { opts.validate_control() } else { opts.validate() };
         checked.map_err(|e| e.context(format!("cell {}", cell.name)))?;
+        // Each distinct node (binary, allocator, settings) is found, built and checked
+        // once, before the suite directory exists: a wrong --node-bin or --alloc-conf
+        // is refused up front, not after the first runs.
+        let key = (opts.alloc, opts.node_bin.clone(), opts.heap_profile.is_some(), opts.alloc_conf.clone());
+        if !checked_nodes.contains(&key) {
+            crate::run::preflight(&opts).map_err(|e| e.context(format!("cell {}", cell.name)))?;
+            checked_nodes.push(key);
+        }
     }
     Ok(())
 }
@@ -262,8 +298,8 @@ fn finish(plan: &SuitePlan, done: &[RunEntry]) -> Result<PathBuf> {
     if plan.definition.kind.is_none() {
         // `ab` prints its own paired verdicts instead: two tables with different
         // ratios (of medians here, median of paired ratios there) would confuse.
-        println!("{}", comparison::terminal_table(&cmp));
-        println!(
+        crate::say!("{}", comparison::terminal_table(&cmp));
+        crate::say!(
             "matrix: {} runs, {} failed; comparison in {}/comparison.md",
             done.len(),
             failed.len(),
@@ -302,7 +338,7 @@ fn run_one(opts: &IngestOptions, cell: &Cell, rep: u32, suite: &Path, dir: &Path
         Err(e) if e.chain().any(|c| c.is::<InputError>()) => return Err(e),
         Err(e) if e.chain().any(|c| c.is::<crate::signals::Interrupted>()) => entry(Outcome::Interrupted, None),
         Err(e) => {
-            eprintln!("syncbench: matrix: {} r{} failed in the harness: {e:#}", cell.name, rep + 1);
+            crate::note!("syncbench: matrix: {} r{} failed in the harness: {e:#}", cell.name, rep + 1);
             entry(Outcome::HarnessError, None)
         }
     })

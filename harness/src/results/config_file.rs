@@ -99,6 +99,12 @@ pub struct NodeRecord {
     pub args: Vec<String>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Variables of the harness's environment that change an allocator or the loader
+    /// (`LD_PRELOAD`, `GLIBC_TUNABLES`, `MALLOC_*`, …), by name: removed from the
+    /// node's environment, so the run is the configuration its flags say. Absent when
+    /// there were none (and in runs recorded before they were removed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_removed: Vec<String>,
     /// The node's `node_start` event (absent until the node reported).
     #[serde(default)]
     pub reported: Option<NodeStart>,

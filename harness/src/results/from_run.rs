@@ -40,6 +40,7 @@ impl Summary {
             outcome,
             crash_class,
             protocol_violation: violation,
+            stall: c.stall,
             exit_code: c.exit.and_then(|e| e.code),
             exit_signal: c.exit.and_then(|e| e.signal).map(crate::signals::signal_name),
             workload: o.workload.name.clone(),

@@ -5,7 +5,6 @@
 //! Every JSON file is read into its type ([`Summary`], [`ConfigFile`], the events of
 //! [`LoggedEvent`]); errors name the file, line:column and field (exit 2).
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -53,9 +52,21 @@ pub struct RunFiles {
 
 /// Reads a JSON file into `T`; errors name file, line:column and field (exit 2).
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = fs::read_to_string(path).map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?;
+    let text = crate::util::fsx::read_bounded(path, MAX_JSON_BYTES, "JSON file")?;
     parse_json(&text, path, 1)
 }
+
+/// Largest JSON file of a run or suite read (summary.json and config.json are a few
+/// KiB, the suite.json of the largest matrix a few MiB).
+pub const MAX_JSON_BYTES: u64 = 64 << 20;
+/// Largest `samples.csv` read: a day at 100 ms is ~170 MiB.
+pub const MAX_SAMPLES_BYTES: u64 = 256 << 20;
+/// Most rows of `samples.csv` read (the sampler keeps at most this many).
+pub const MAX_SAMPLE_ROWS: usize = crate::run::sampler::MAX_SAMPLES;
+/// Largest `events.jsonl` read (a day of stats events with every glibc arena listed).
+pub const MAX_EVENTS_BYTES: u64 = 1 << 30;
+/// Largest `.hgrm` file read (a few KiB).
+const MAX_HGRM_BYTES: u64 = 1 << 20;
 
 /// Parses `text` into `T`; `text` starts on line `first_line` of `file` (a JSON Lines
 /// file is parsed line by line), so errors name the file's own line:column and field.
@@ -78,14 +89,14 @@ impl RunFiles {
     pub fn load(dir: &Path) -> Result<RunFiles> {
         let summary = read_json(&dir.join("summary.json"))?;
         let config: ConfigFile = read_json(&dir.join("config.json"))?;
-        let mut samples = read_samples(&dir.join("samples.csv"))?;
+        let mut samples = chart_rows(read_samples(&dir.join("samples.csv"))?);
         let end = samples.last().map_or(0.0, |s| s.t_s);
         let mut events = read_events(&dir.join("events.jsonl"))?;
         if config.time_zero.is_none() {
             events.repair_time_zero(&mut samples);
         }
         let (compactions, flushes) = events.spans(end);
-        let latency = load_hgrms(&dir.join("latency"));
+        let latency = load_hgrms(&dir.join("latency"))?;
         let allocator = std::mem::take(&mut events.allocator);
         let ratchet = super::ratchet::read_csv(&dir.join(super::ratchet::RATCHET_CSV))?;
         Ok(RunFiles {
@@ -121,21 +132,52 @@ impl RunFiles {
     }
 }
 
-/// Every `latency/*.hgrm` as (name, [(quantile, value_us)]), ingest first.
-pub fn load_hgrms(dir: &Path) -> Vec<(String, Vec<(f64, f64)>)> {
-    let mut out: Vec<(String, Vec<(f64, f64)>)> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().strip_suffix(".hgrm")?.to_owned();
-            let text = std::fs::read_to_string(e.path()).ok()?;
-            Some((name, crate::latency::parse_hgrm(&text)))
-        })
-        .filter(|(_, rows)| !rows.is_empty())
-        .collect();
+/// A histogram's name and its (quantile, value in µs) rows.
+pub type Percentiles = (String, Vec<(f64, f64)>);
+
+/// Every `latency/*.hgrm` as (name, [(quantile, value_us)]), ingest first. A file
+/// that is not a percentile distribution is an input error naming it and its line.
+pub fn load_hgrms(dir: &Path) -> Result<Vec<Percentiles>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let Some(name) = entry.file_name().to_string_lossy().strip_suffix(".hgrm").map(str::to_owned) else {
+            continue;
+        };
+        let path = entry.path();
+        let text = crate::util::fsx::read_bounded(&path, MAX_HGRM_BYTES, "latency distribution")?;
+        let rows = crate::latency::parse_hgrm(&text).map_err(|e| input(format!("{}:{e}", path.display())))?;
+        if !rows.is_empty() {
+            out.push((name, rows));
+        }
+    }
     out.sort_by_key(|(n, _)| (n != "ingest", n.clone()));
-    out
+    Ok(out)
+}
+
+/// Most sample rows a loaded run keeps. `RunFiles::samples` feed the charts only (every
+/// figure is computed from the run, not from this): a longer run is drawn from the
+/// rows of lowest and highest RSS of each of `MAX_CHART_ROWS / 2` equal slices, so an
+/// SVG stays a few MiB however long the run and no peak or trough is lost. No
+/// committed run comes near (the longest has 4,375 rows).
+pub const MAX_CHART_ROWS: usize = 20_000;
+
+fn chart_rows(rows: Vec<SampleRow>) -> Vec<SampleRow> {
+    if rows.len() <= MAX_CHART_ROWS {
+        return rows;
+    }
+    let slice = rows.len().div_ceil(MAX_CHART_ROWS / 2);
+    let mut kept = Vec::with_capacity(MAX_CHART_ROWS);
+    for chunk in rows.chunks(slice) {
+        let by_rss = |a: &&SampleRow, b: &&SampleRow| a.rss.total_cmp(&b.rss);
+        let (lo, hi) = (chunk.iter().min_by(by_rss), chunk.iter().max_by(by_rss));
+        let (Some(lo), Some(hi)) = (lo, hi) else { continue };
+        let (first, second) = if lo.t_s <= hi.t_s { (lo, hi) } else { (hi, lo) };
+        kept.push(*first);
+        if second.t_s != first.t_s {
+            kept.push(*second);
+        }
+    }
+    kept
 }
 
 /// Largest value accepted in `samples.csv` (bytes, ms, counts): 1e15 is ~900 TiB or
@@ -143,7 +185,14 @@ pub fn load_hgrms(dir: &Path) -> Vec<(String, Vec<(f64, f64)>)> {
 const MAX_SAMPLE_VALUE: f64 = 1e15;
 
 fn read_samples(path: &Path) -> Result<Vec<SampleRow>> {
-    let text = fs::read_to_string(path).map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?;
+    let text = crate::util::fsx::read_bounded(path, MAX_SAMPLES_BYTES, "samples")?;
+    if !text.is_empty() && !text.ends_with('\n') {
+        return Err(input(format!(
+            "{}:{}: the last row has no newline: the file was cut short",
+            path.display(),
+            text.lines().count()
+        )));
+    }
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
     let col = |name: &str| {
@@ -181,17 +230,30 @@ fn read_samples(path: &Path) -> Result<Vec<SampleRow>> {
                 Some(v) => match v.parse::<f64>() {
                     Ok(x) if x.is_finite() && (0.0..=MAX_SAMPLE_VALUE).contains(&x) => Ok(Some(x)),
                     _ => Err(input(format!(
-                        "{}:{}: column `{}`: expected a number in 0..=1e15, got `{v}`",
+                        "{}:{}: column `{}`: expected a number in 0..=1e15, got `{}`",
                         path.display(),
                         i + 2,
-                        header[idx[k]]
+                        crate::util::text::quote_line(header[idx[k]]),
+                        crate::util::text::quote_line(v)
                     ))),
                 },
             }
         };
         let req = |k: usize| get(k).map(|v| v.unwrap_or(0.0));
+        if rows.len() >= MAX_SAMPLE_ROWS {
+            return Err(input(format!("{}: expected at most {MAX_SAMPLE_ROWS} rows, got more", path.display())));
+        }
+        let t_s = req(0)? / 1e3;
+        if rows.last().is_some_and(|r: &SampleRow| r.t_s >= t_s) {
+            return Err(input(format!(
+                "{}:{}: column `t_ms`: expected a time after the previous row's, got {}",
+                path.display(),
+                i + 2,
+                t_s * 1e3
+            )));
+        }
         rows.push(SampleRow {
-            t_s: req(0)? / 1e3,
+            t_s,
             rss: req(1)?,
             rss_anon: req(2)?,
             rss_file: req(3)?,
@@ -222,6 +284,9 @@ struct Events {
     run_start: Option<f64>,
 }
 
+/// Longest `events.jsonl` line read: the harness writes node lines cut to this bound.
+const MAX_EVENT_LINE_BYTES: usize = crate::run::node::MAX_EVENT_LINE_BYTES;
+
 /// One line of `events.jsonl` as far as readers need it: when, and what. A line that
 /// is neither a node event nor a harness event known here is `Other` (an event type of
 /// a newer node, a harness event nothing reads).
@@ -244,9 +309,29 @@ pub enum Logged {
 /// Reads `events.jsonl`; errors name file, line, column and field (exit 2).
 fn read_events(path: &Path) -> Result<Events> {
     use crate::run::events::HarnessEvent;
-    let text = fs::read_to_string(path).map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?;
+    let file = crate::util::fsx::open_regular(path, MAX_EVENTS_BYTES, "events")?;
+    let mut reader = std::io::BufReader::new(file);
     let mut ev = Events::default();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    let mut bytes = Vec::new();
+    for i in 0.. {
+        let more = crate::run::node::read_bounded_line(&mut reader, &mut bytes, MAX_EVENT_LINE_BYTES + 1)
+            .map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?;
+        if !more {
+            break;
+        }
+        if bytes.len() > MAX_EVENT_LINE_BYTES {
+            return Err(input(format!(
+                "{}:{}: expected a line of at most {MAX_EVENT_LINE_BYTES} bytes",
+                path.display(),
+                i + 1
+            )));
+        }
+        let line = std::str::from_utf8(&bytes)
+            .map_err(|_| input(format!("{}:{}: expected UTF-8 text", path.display(), i + 1)))?;
+        let line = if i == 0 { line.trim_start_matches('\u{feff}') } else { line };
+        if line.trim().is_empty() {
+            continue;
+        }
         let e: LoggedEvent = parse_json(line, path, i + 1)?;
         let t = e.t_ms / 1e3;
         match e.event {
@@ -305,6 +390,24 @@ impl Events {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+
+    #[test]
+    fn a_long_run_is_charted_from_a_bounded_number_of_rows_keeping_extremes() {
+        let rows: Vec<SampleRow> = (0..100_000)
+            .map(|i| SampleRow {
+                t_s: i as f64,
+                rss: if i == 54_321 { 9e9 } else { (i % 7) as f64 },
+                ..Default::default()
+            })
+            .collect();
+        let kept = chart_rows(rows);
+        assert!(kept.len() <= MAX_CHART_ROWS, "{}", kept.len());
+        assert!(kept.iter().any(|r| r.rss == 9e9), "the peak survives");
+        assert!(kept.windows(2).all(|w| w[0].t_s < w[1].t_s), "time order kept");
+        let short: Vec<SampleRow> = (0..10).map(|i| SampleRow { t_s: i as f64, ..Default::default() }).collect();
+        assert_eq!(chart_rows(short.clone()), short);
+    }
 
     fn config(time_zero: Option<&str>) -> String {
         format!(

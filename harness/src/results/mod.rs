@@ -20,11 +20,10 @@ pub mod suite;
 pub mod summary;
 
 use std::fmt::Write as _;
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::run::events::StatsPoint;
 use crate::run::sampler::Sample;
@@ -34,18 +33,10 @@ pub fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<()> {
     write_atomic(path, (serde_json::to_string_pretty(v)? + "\n").as_bytes())
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`: a
-/// reader never sees a half-written file, even when the disk fills up. The error names
-/// the full path.
+/// Writes `bytes` to `path` atomically, never through a symlink or over anything but
+/// a regular file (see `util::fsx`). The error names the full path.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let written = fs::write(&tmp, bytes).and_then(|()| fs::rename(&tmp, path));
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written.with_context(|| format!("writing {}", path.display()))
+    crate::util::fsx::write_atomic(path, bytes)
 }
 
 /// Default parent of run directories.

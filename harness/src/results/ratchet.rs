@@ -248,10 +248,14 @@ pub fn csv(floors: &[Floor]) -> Option<String> {
 
 /// Reads `ratchet.csv` back (no file: no floors); errors name file and line (exit 2).
 pub fn read_csv(path: &Path) -> Result<Vec<Floor>> {
-    let text = match fs::read_to_string(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        read => read.map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?,
-    };
+    if fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+        return Ok(Vec::new());
+    }
+    let text = crate::util::fsx::read_bounded(path, crate::results::load::MAX_SAMPLES_BYTES, "ratchet floors")?;
+    if !text.is_empty() && !text.ends_with('\n') {
+        let n = text.lines().count();
+        return Err(input(format!("{}:{n}: the last row has no newline: the file was cut short", path.display())));
+    }
     let mut lines = text.lines();
     let columns = match lines.next() {
         Some(CSV_HEADER) => 7,
@@ -260,7 +264,7 @@ pub fn read_csv(path: &Path) -> Result<Vec<Floor>> {
             return Err(input(format!(
                 "{}:1: expected the header `{CSV_HEADER}`, got `{}`",
                 path.display(),
-                got.unwrap_or("")
+                crate::util::text::quote_line(got.unwrap_or(""))
             )))
         }
     };
@@ -285,7 +289,8 @@ fn parse_row(line: &str, columns: usize) -> Option<Floor> {
 }
 
 fn bad_row(path: &Path, line_no: usize, line: &str) -> anyhow::Error {
-    input(format!("{}:{line_no}: expected whole numbers ({CSV_HEADER}), got `{line}`", path.display()))
+    let got = crate::util::text::quote_line(line);
+    input(format!("{}:{line_no}: expected whole numbers ({CSV_HEADER}), got `{got}`", path.display()))
 }
 
 impl RatchetSummary {

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use syncbench_node::CompactionMode;
 
@@ -243,6 +243,10 @@ pub fn render_file(suite: &Path, file: &SuiteFile, png: bool) -> Result<Comparis
             g.runs.push(RunFiles::load(&r.dir)?);
         }
     }
+    if let Some(sig) = &file.interrupted {
+        let total = d.cells.len() * d.repeat as usize;
+        failed.push(format!("(the suite was interrupted by {sig} after {} of its {total} runs)", file.order.len()));
+    }
     let title = format!("{} — {} cells × {} repetitions", d.workload, d.cells.len(), d.repeat);
     write_comparison(suite, &grouped, &d.baseline_cell, d.floor_pct, &title, &failed, png)
 }
@@ -266,7 +270,7 @@ pub fn write_comparison(
     super::write_json(&dir.join("comparison.json"), &cmp)?;
     let mut md = comparison::markdown(&cmp, title, failed);
     md.push_str(&heap_sites_section(grouped));
-    fs::write(dir.join("comparison.md"), md).context("writing comparison.md")?;
+    crate::util::fsx::write_atomic(&dir.join("comparison.md"), md.as_bytes())?;
     let hosts: BTreeSet<&str> = grouped.iter().flat_map(|g| g.runs.iter().map(|r| r.config.host())).collect();
     let workloads: BTreeSet<&str> =
         grouped.iter().flat_map(|g| g.runs.iter().map(|r| r.config.workload.name.as_str())).collect();

@@ -25,6 +25,10 @@ pub struct Summary {
     pub crash_class: Option<CrashClass>,
     /// Why a completed session is not `ok` (outcome `protocol_violation`).
     pub protocol_violation: Option<String>,
+    /// What stalled, when the outcome is `stalled` (absent otherwise, and in runs
+    /// recorded before stalls were detected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stall: Option<crate::run::crash::Stall>,
     pub exit_code: Option<i32>,
     pub exit_signal: Option<String>,
     pub workload: String,
@@ -287,6 +291,14 @@ impl Summary {
             "throughput   {:.0} blocks/s, {:.1} MiB/s over {:.1} s",
             self.throughput_blocks_per_s, self.throughput_mib_per_s, self.ingest_s
         ));
+        if let Some(s) = &self.stall {
+            lines.push(format!(
+                "stall        {} at {:.1} s for {:.1} s (--stall-timeout)",
+                s.kind.as_str(),
+                s.at_ms as f64 / 1e3,
+                s.duration_ms as f64 / 1e3
+            ));
+        }
         if let Some(v) = &self.protocol_violation {
             lines.push(format!("violation    {v}"));
         }
@@ -452,7 +464,7 @@ impl CeilingSummary {
                 (Some(e), Some(limit)) => {
                     format!("{:.0} % ({achieved:.0} of {limit:.0} MiB/s, {bound}-bound{disk_note})", e * 100.0)
                 }
-                _ => "n/a (no ceiling applies: a node that stores nothing, or no probe succeeded)".to_owned(),
+                _ => "n/a (no ceiling applies: a node that stores nothing, or the disk probe did not run: see ceilings.errors)".to_owned(),
             },
         )
     }

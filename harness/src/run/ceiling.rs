@@ -137,9 +137,18 @@ pub struct CpuProbe {
 /// `--compaction-concurrency` segments concurrently) for `min_secs` (run:
 /// [`DISK_PROBE_SECS`]) and at least two batches per stream, fdatasync'ing each stream
 /// every `batch_bytes` (capped at [`DISK_BATCH_MAX_BYTES`]); removes the files.
-pub fn disk(dir: &Path, batch_bytes: u64, streams: usize, min_secs: f64) -> io::Result<DiskProbe> {
+pub fn disk(dir: &Path, batch_bytes: u64, streams: usize, min_secs: f64, phase_bytes: u64) -> io::Result<DiskProbe> {
     let batch_bytes = batch_bytes.clamp(WRITE_CALL_BYTES as u64, DISK_BATCH_MAX_BYTES);
     let streams = streams.clamp(1, MAX_PROBE_STREAMS);
+    let phase_bytes = phase_bytes.min(DISK_PROBE_MAX_BYTES);
+    let least = 2 * batch_bytes * streams as u64;
+    if phase_bytes < least {
+        return Err(io::Error::other(format!(
+            "skipped: the data directory's filesystem has room for {} of probe writes, the probe needs at least {}",
+            crate::units::fmt_bytes(phase_bytes as f64),
+            crate::units::fmt_bytes(least as f64)
+        )));
+    }
     let paths: Vec<PathBuf> = (0..streams).map(|i| dir.join(format!("disk-probe-{i}"))).collect();
     let started = Instant::now();
     let results: Vec<io::Result<(u64, u64)>> = std::thread::scope(|scope| {
@@ -147,7 +156,7 @@ pub fn disk(dir: &Path, batch_bytes: u64, streams: usize, min_secs: f64) -> io::
             .iter()
             .map(|p| {
                 scope.spawn(move || {
-                    write_stream(p, batch_bytes, (DISK_PROBE_MAX_BYTES / streams as u64).max(2 * batch_bytes), min_secs)
+                    write_stream(p, batch_bytes, (phase_bytes / streams as u64).max(2 * batch_bytes), min_secs)
                 })
             })
             .collect();
@@ -159,7 +168,7 @@ pub fn disk(dir: &Path, batch_bytes: u64, streams: usize, min_secs: f64) -> io::
     let elapsed = started.elapsed().as_secs_f64().max(1e-9);
     let written = results.into_iter().collect::<io::Result<Vec<(u64, u64)>>>();
     let read = written.as_ref().ok().map(|_| read_back(&paths, min_secs));
-    let mixed = written.as_ref().ok().map(|_| mix(dir, &paths, batch_bytes, min_secs));
+    let mixed = written.as_ref().ok().map(|_| mix(dir, &paths, batch_bytes, min_secs, phase_bytes));
     paths.iter().for_each(|p| drop(fs::remove_file(p)));
     let (bytes, syncs) = written?.into_iter().fold((0, 0), |(b, s), (b1, s1)| (b + b1, s + s1));
     let (read, read_error) = match read {
@@ -193,11 +202,11 @@ pub fn disk(dir: &Path, batch_bytes: u64, streams: usize, min_secs: f64) -> io::
 /// does, while one reader per file reads it back from the start (again from the start
 /// at its end), never more in all than [`MIXED_READ_PER_WRITTEN`] of the bytes written
 /// so far. It ends when the writers do; the new files are removed.
-fn mix(dir: &Path, written: &[PathBuf], batch_bytes: u64, min_secs: f64) -> io::Result<MixedProbe> {
+fn mix(dir: &Path, written: &[PathBuf], batch_bytes: u64, min_secs: f64, phase_bytes: u64) -> io::Result<MixedProbe> {
     let streams = written.len();
     let new: Vec<PathBuf> = (0..streams).map(|i| dir.join(format!("disk-probe-mixed-{i}"))).collect();
     let progress = MixProgress::default();
-    let max_bytes = (DISK_PROBE_MAX_BYTES / streams as u64).max(2 * batch_bytes);
+    let max_bytes = (phase_bytes / streams as u64).max(2 * batch_bytes);
     let started = Instant::now();
     let result = std::thread::scope(|scope| -> io::Result<(u64, u64, f64)> {
         let progress = &progress;
@@ -363,6 +372,8 @@ pub struct CpuProbeSetup<'a> {
     pub scratch: &'a Path,
     pub workload: &'a WorkloadSpec,
     pub max_in_flight: u64,
+    /// How long the probe node may take to listen (the run's `--stall-timeout`).
+    pub ready_timeout: Duration,
 }
 
 /// Blocks the CPU probe ingests for a run of `blocks`.
@@ -392,6 +403,7 @@ pub fn cpu(s: CpuProbeSetup) -> Result<CpuProbe> {
         exit_grace: Duration::from_secs(30),
         peers: node_cfg.peers,
         duration: None,
+        ready_timeout: s.ready_timeout,
     };
     let ended = session.run(&node, &obs, &progress);
     node.join_readers();
@@ -535,6 +547,9 @@ fn positive(v: Option<f64>) -> Option<f64> {
 
 /// `achieved ÷ min(disk's limit, cpu)`, over the ceilings that exist.
 pub fn efficiency(achieved_mib_per_s: f64, disk: DiskUse, cpu: Option<f64>) -> Option<Efficiency> {
+    // Without a disk figure the lower ceiling is unknown: the CPU ceiling alone would
+    // call a disk-bound node "CPU-bound" (a probe refused on a nearly full disk).
+    disk.write_mib_per_s?;
     let disk_bound = disk.limit_mib_per_s().map(|l| (Bound::Disk, l));
     let cpu_bound = cpu.map(|c| (Bound::Cpu, c));
     let (bound, limit) =
@@ -606,6 +621,9 @@ mod tests {
         let unknown = DiskUse { write_amplification: None, ..disk(500.0, 2.0, None, None) };
         assert_eq!(efficiency(200.0, unknown, Some(400.0)).unwrap().bound, Bound::Cpu);
         assert_eq!(efficiency(200.0, DiskUse::default(), None), None);
+        // Regression: a disk probe refused on a nearly full filesystem left the CPU
+        // ceiling alone, and the run was called CPU-bound.
+        assert_eq!(efficiency(200.0, DiskUse::default(), Some(400.0)), None);
     }
 
     #[test]
@@ -646,7 +664,7 @@ mod tests {
     fn disk_probe_writes_and_removes_its_file() {
         let dir = std::env::temp_dir().join(format!("syncbench-disk-probe-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
-        let p = super::disk(&dir, 4 << 20, 2, 0.0).unwrap();
+        let p = super::disk(&dir, 4 << 20, 2, 0.0, DISK_PROBE_MAX_BYTES).unwrap();
         assert!(p.fdatasyncs == 4 && p.bytes == p.fdatasyncs * (4 << 20) && p.mib_per_s > 0.0, "{p:?}");
         // min_secs 0: each reader stops after its first 1 MiB read.
         assert_eq!(p.read_bytes, 2 << 20, "{p:?}");

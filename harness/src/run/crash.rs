@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use syncbench_node::config::NodeMode;
@@ -30,6 +30,46 @@ pub enum Outcome {
     Interrupted,
     /// The harness itself failed in a suite's run (suite.json only: no summary exists).
     HarnessError,
+    /// The node or the harness stopped making progress for longer than
+    /// `--stall-timeout` (see [`Stall`]): the run's figures have a hole.
+    Stalled,
+}
+
+/// What stalled (`summary.json` `stall`, with outcome `stalled`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StallKind {
+    /// The node process was stopped (state `T`: SIGSTOP, or `t`: a tracer); it was
+    /// killed when the bound passed.
+    NodeStopped,
+    /// The node sent no `stats` event (its heartbeat) for longer than the bound; it was
+    /// killed.
+    NoHeartbeat,
+    /// The node never announced it was listening within the readiness bound.
+    NotReady,
+    /// The harness took no sample for longer than the bound (it was stopped or starved):
+    /// `samples.csv` has a hole. The node ran on.
+    SamplingGap,
+}
+
+impl StallKind {
+    /// The name written in summary.json.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StallKind::NodeStopped => "node_stopped",
+            StallKind::NoHeartbeat => "no_heartbeat",
+            StallKind::NotReady => "not_ready",
+            StallKind::SamplingGap => "sampling_gap",
+        }
+    }
+}
+
+/// A stall: what, when (run time, ms) and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stall {
+    pub kind: StallKind,
+    pub at_ms: u64,
+    pub duration_ms: u64,
 }
 
 impl Outcome {
@@ -44,6 +84,7 @@ impl Outcome {
             Outcome::ProtocolViolation => "protocol_violation",
             Outcome::Interrupted => "interrupted",
             Outcome::HarnessError => "harness_error",
+            Outcome::Stalled => "stalled",
         }
     }
 }
@@ -71,6 +112,8 @@ pub enum CrashClass {
     Error,
     /// The node exited 0 but the session did not complete.
     Incomplete,
+    /// The node failed because its disk was full (ENOSPC in what it reported).
+    DiskFull,
 }
 
 impl CrashClass {
@@ -85,6 +128,7 @@ impl CrashClass {
             CrashClass::Signal => "signal",
             CrashClass::Error => "error",
             CrashClass::Incomplete => "incomplete",
+            CrashClass::DiskFull => "disk_full",
         }
     }
 }
@@ -100,11 +144,18 @@ pub struct Evidence<'a> {
     pub session_complete: bool,
     /// The signal that stopped the harness during the node run, if any.
     pub interrupted: Option<i32>,
+    /// The node or the sampling stalled (see [`Stall`]).
+    pub stall: Option<Stall>,
 }
 
 pub fn classify(e: &Evidence) -> (Outcome, Option<CrashClass>) {
     if e.interrupted.is_some() {
         return (Outcome::Interrupted, None);
+    }
+    // A stall that killed the node explains whatever followed; a sampling gap only
+    // spoils a run that otherwise succeeded.
+    if e.stall.is_some_and(|s| s.kind != StallKind::SamplingGap) {
+        return (Outcome::Stalled, None);
     }
     if e.timed_out {
         return (Outcome::Timeout, None);
@@ -116,13 +167,15 @@ pub fn classify(e: &Evidence) -> (Outcome, Option<CrashClass>) {
         return (Outcome::Crashed, Some(CrashClass::Incomplete));
     };
     if exit.code == Some(0) && e.session_complete {
-        return (Outcome::Ok, None);
+        return if e.stall.is_some() { (Outcome::Stalled, None) } else { (Outcome::Ok, None) };
     }
     if e.cgroup_oom_kills > 0 || (exit.signal == Some(libc::SIGKILL) && e.kernel_oom_line.is_some()) {
         return (Outcome::OomKilled, None);
     }
     let class = if e.stderr_tail.contains("has overflowed its stack") {
         CrashClass::StackOverflow
+    } else if e.stderr_tail.contains("No space left on device") || e.stderr_tail.contains("os error 28") {
+        CrashClass::DiskFull
     } else if e.stderr_tail.contains("panicked at") {
         CrashClass::Panic
     } else {
@@ -170,8 +223,8 @@ pub struct Bundle<'a> {
 /// Writes `crash/` under `run_dir`.
 pub fn write_bundle(run_dir: &Path, b: &Bundle) -> Result<()> {
     let dir = run_dir.join("crash");
-    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let w = |name: &str, text: &str| fs::write(dir.join(name), text).with_context(|| format!("writing crash/{name}"));
+    crate::util::fsx::real_dir(&dir)?;
+    let w = |name: &str, text: &str| crate::util::fsx::write_atomic(&dir.join(name), text.as_bytes());
     let mut classification = b.classification.clone();
     if let (Some(seen), Some(map)) = (b.exit_seen_at, classification.as_object_mut()) {
         // Everything else in the bundle is cheap to write; this is the budget that matters.
@@ -203,6 +256,7 @@ pub fn outcome_of(
         kernel_oom_line: c.kernel_oom_line.clone(),
         session_complete: done,
         interrupted: c.interrupted,
+        stall: c.stall,
     };
     let (outcome, class) = classify(&evidence);
     let violation = protocol_violation(c, done, node_summary, node_mode);
@@ -250,7 +304,9 @@ mod tests {
     #[test]
     fn names_are_the_serialized_names() {
         use Outcome::*;
-        for o in [Ok, Crashed, OomKilled, WatchdogKilled, Timeout, ProtocolViolation, Interrupted, HarnessError] {
+        for o in
+            [Ok, Crashed, OomKilled, WatchdogKilled, Timeout, ProtocolViolation, Interrupted, HarnessError, Stalled]
+        {
             assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
         }
         for c in [
@@ -262,8 +318,12 @@ mod tests {
             CrashClass::Signal,
             CrashClass::Error,
             CrashClass::Incomplete,
+            CrashClass::DiskFull,
         ] {
             assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+        }
+        for k in [StallKind::NodeStopped, StallKind::NoHeartbeat, StallKind::NotReady, StallKind::SamplingGap] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
     }
 
@@ -302,6 +362,7 @@ mod tests {
             kernel_oom_line: None,
             session_complete: false,
             interrupted: None,
+            stall: None,
         }
     }
 
@@ -326,5 +387,25 @@ mod tests {
         let mut t = ev(None, "");
         t.timed_out = true;
         assert_eq!(c(t).0, Outcome::Timeout);
+        // Regression (hostile round 2): a full disk was classed `error`.
+        let full = "node: error: <data-dir>/shard-0000000001/staging.wal: No space left on device (os error 28)";
+        assert_eq!(c(ev(exit(Some(1), None), full)).1, Some(CrashClass::DiskFull));
+    }
+
+    /// Regression (hostile round 2): a node stopped for 30 s, or a harness stopped for
+    /// 20 s (a hole in the samples), still ended `ok`.
+    #[test]
+    fn a_stall_is_an_outcome_of_its_own() {
+        let stall = |kind| Stall { kind, at_ms: 1_000, duration_ms: 10_000 };
+        let mut complete = ev(exit(Some(0), None), "");
+        complete.session_complete = true;
+        complete.stall = Some(stall(StallKind::SamplingGap));
+        assert_eq!(classify(&complete).0, Outcome::Stalled, "a hole spoils a run that succeeded");
+        let mut killed = ev(exit(None, Some(libc::SIGKILL)), "");
+        killed.stall = Some(stall(StallKind::NodeStopped));
+        assert_eq!(classify(&killed), (Outcome::Stalled, None), "the stall explains the kill");
+        let mut crashed = ev(exit(None, Some(libc::SIGSEGV)), "");
+        crashed.stall = Some(stall(StallKind::SamplingGap));
+        assert_eq!(classify(&crashed).1, Some(CrashClass::Segfault), "a gap does not hide a crash");
     }
 }

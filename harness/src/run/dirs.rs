@@ -31,8 +31,9 @@ pub struct Claimed {
     /// True if this run created it (cleanup removes it), false if it existed empty
     /// (cleanup empties it and leaves it).
     created: bool,
-    /// The parent directory, if this run created it too (removed again if left empty).
-    created_parent: Option<PathBuf>,
+    /// The parent directories this run created too, deepest first (removed again if
+    /// left empty: a refused `--out a/b/c` leaves no `a/b`).
+    created_parents: Vec<PathBuf>,
     _lock: File,
 }
 
@@ -40,17 +41,24 @@ impl Claimed {
     /// A directory the user named with `--<flag>`: created, or existing and empty.
     pub fn given(dir: &Path, flag: &str) -> Result<Claimed> {
         let what = format!("--{flag}");
-        let (created, created_parent) = match create(dir) {
-            Ok(parent) => (true, parent),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => (false, None),
+        let (created, created_parents) = match create(dir) {
+            Ok(parents) => (true, parents),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => (false, Vec::new()),
             Err(e) => return Err(input(format!("{what} {}: cannot create: {e}", dir.display()))),
+        };
+        let undo = |e: anyhow::Error| {
+            if created {
+                let _ = fs::remove_dir(dir);
+                remove_empty(&created_parents);
+            }
+            e
         };
         match fs::metadata(dir) {
             Ok(m) if m.is_dir() => {}
             Ok(_) => return Err(input(format!("{what} {}: expected a directory, got a file", dir.display()))),
-            Err(e) => return Err(input(format!("{what} {}: cannot resolve: {e}", dir.display()))),
+            Err(e) => return Err(undo(input(format!("{what} {}: cannot resolve: {e}", dir.display())))),
         }
-        let claimed = Claimed::lock(dir, (created, created_parent), &what)?;
+        let claimed = Claimed::lock(dir, (created, created_parents.clone()), &what).map_err(undo)?;
         if !created && !is_empty(&claimed.real) {
             let shown = dir.display();
             return Err(input(format!("{what} {shown}: expected a new or empty directory, got one with files in it")));
@@ -65,7 +73,7 @@ impl Claimed {
         for n in 1..=MAX_SUFFIX {
             let dir = if n == 1 { base.to_owned() } else { suffixed(base, n) };
             match create(&dir) {
-                Ok(parent) => return Claimed::lock(&dir, (true, parent), what),
+                Ok(parents) => return Claimed::lock(&dir, (true, parents), what),
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(input(format!("{what} {}: cannot create: {e}", dir.display()))),
             }
@@ -73,7 +81,7 @@ impl Claimed {
         Err(input(format!("{what}: {} and {MAX_SUFFIX} suffixed names exist", base.display())))
     }
 
-    fn lock(dir: &Path, (created, created_parent): (bool, Option<PathBuf>), what: &str) -> Result<Claimed> {
+    fn lock(dir: &Path, (created, created_parents): (bool, Vec<PathBuf>), what: &str) -> Result<Claimed> {
         let fail = |why: String| input(format!("{what} {}: {why}", dir.display()));
         let real = fs::canonicalize(dir).map_err(|e| fail(format!("cannot resolve: {e}")))?;
         let file = File::open(&real).map_err(|e| fail(format!("cannot open: {e}")))?;
@@ -83,7 +91,7 @@ impl Claimed {
             let busy = e.kind() == ErrorKind::WouldBlock;
             return Err(fail(if busy { "in use by another syncbench run".into() } else { e.to_string() }));
         }
-        Ok(Claimed { shown: dir.to_owned(), real, created, created_parent, _lock: file })
+        Ok(Claimed { shown: dir.to_owned(), real, created, created_parents, _lock: file })
     }
 
     /// Removes what this run put there: the whole directory (and a parent it created,
@@ -91,9 +99,7 @@ impl Claimed {
     pub fn clear(&self) {
         if self.created {
             let _ = fs::remove_dir_all(&self.real);
-            if let Some(parent) = &self.created_parent {
-                let _ = fs::remove_dir(parent); // fails unless empty: shared parents stay
-            }
+            remove_empty(&self.created_parents);
             return;
         }
         for entry in fs::read_dir(&self.real).into_iter().flatten().flatten() {
@@ -105,7 +111,8 @@ impl Claimed {
     /// Fails (exit 2) unless files can be written in the directory.
     pub fn check_writable(&self, flag: &str) -> Result<()> {
         let probe = self.real.join(".write-test");
-        fs::write(&probe, b"")
+        let _ = fs::remove_file(&probe);
+        crate::util::fsx::create_new(&probe)
             .map_err(|e| input(format!("--{flag} {}: directory is not writable: {e}", self.shown.display())))?;
         let _ = fs::remove_file(probe);
         Ok(())
@@ -129,18 +136,24 @@ pub fn check_disjoint(path: &Path, flag: &str, other: &Claimed, other_flag: &str
     Ok(())
 }
 
-/// `path` with symlinks resolved in its longest existing prefix; the rest appended.
+/// `path` with symlinks resolved in its longest existing prefix and the rest appended
+/// with `.` and `..` applied as `mkdir -p` would create it (`missing/../out` is `out`:
+/// the part that does not exist yet has no symlinks to follow).
 fn resolve(path: &Path) -> PathBuf {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     let mut existing = absolute.as_path();
     let mut rest = Vec::new();
     loop {
         if let Ok(real) = fs::canonicalize(existing) {
-            return rest.iter().rev().fold(real, |p, c| p.join(c));
+            return rest.iter().rev().fold(real, |p: PathBuf, c: &std::ffi::OsString| match c.to_str() {
+                Some(".") => p,
+                Some("..") => p.parent().map_or(p.clone(), Path::to_path_buf),
+                _ => p.join(c),
+            });
         }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_owned());
+        match (existing.parent(), existing.components().next_back()) {
+            (Some(parent), Some(last)) => {
+                rest.push(last.as_os_str().to_owned());
                 existing = parent;
             }
             _ => return absolute,
@@ -149,19 +162,34 @@ fn resolve(path: &Path) -> PathBuf {
 }
 
 /// `mkdir -p` of the parent, then an exclusive `mkdir` of `dir` itself; returns the
-/// parent if this call created it. Retried when another run removes an empty shared
-/// parent (`.syncbench-data`) between the two steps.
-fn create(dir: &Path) -> std::io::Result<Option<PathBuf>> {
+/// parents this call created, deepest first. Retried when another run removes an empty
+/// shared parent (`.syncbench-data`) between the two steps.
+fn create(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
     let mut tries = 0;
     loop {
-        let created_parent = match parent {
-            Some(p) if !p.exists() => fs::create_dir_all(p).map(|()| Some(p.to_owned()))?,
-            _ => None,
-        };
+        let missing: Vec<PathBuf> = parent
+            .into_iter()
+            .flat_map(Path::ancestors)
+            .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        if let Some(p) = parent.filter(|_| !missing.is_empty()) {
+            fs::create_dir_all(p)?;
+        }
         match fs::create_dir(dir) {
             Err(e) if e.kind() == ErrorKind::NotFound && tries < 3 => tries += 1,
-            other => return other.map(|()| created_parent),
+            other => return other.map(|()| missing),
+        }
+    }
+}
+
+/// Removes each of `dirs` (deepest first) while it is empty: parents shared with
+/// anything else stay.
+fn remove_empty(dirs: &[PathBuf]) {
+    for d in dirs {
+        if fs::remove_dir(d).is_err() {
+            return;
         }
     }
 }

@@ -151,6 +151,29 @@ pub struct ExitRecord {
     pub signal: Option<i32>,
 }
 
+/// (path as text, placeholder) for each of `paths`, longest first (a directory inside
+/// another is replaced before its parent), each also in its resolved form.
+pub fn redactions(paths: &[(&Path, &'static str)]) -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    for &(p, placeholder) in paths {
+        let absolute = std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+        let real = std::fs::canonicalize(p).unwrap_or_else(|_| absolute.clone());
+        for form in [absolute, real] {
+            let text = form.display().to_string();
+            if text.len() > 1 && !out.iter().any(|(t, _)| *t == text) {
+                out.push((text, placeholder));
+            }
+        }
+    }
+    out.sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
+    out
+}
+
+/// `text` with each path of `redactions` replaced by its placeholder.
+pub fn redact(text: &str, redactions: &[(String, &'static str)]) -> String {
+    redactions.iter().fold(text.to_owned(), |t, (path, placeholder)| t.replace(path.as_str(), placeholder))
+}
+
 /// Who wrote a line of `events.jsonl`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -179,12 +202,23 @@ struct Unparsed<'a> {
 pub struct EventLog {
     out: Mutex<BufWriter<File>>,
     clock: RunClock,
+    /// (this machine's path, placeholder): replaced in every line written, so the
+    /// node's messages (which name its data directory) leave no machine path in a
+    /// results directory that may be committed.
+    redactions: Vec<(String, &'static str)>,
 }
 
 impl EventLog {
     pub fn create(path: &Path, clock: RunClock) -> Result<EventLog> {
-        let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        Ok(EventLog { out: Mutex::new(BufWriter::new(f)), clock })
+        let f = crate::util::fsx::create_new(path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(EventLog { out: Mutex::new(BufWriter::new(f)), clock, redactions: Vec::new() })
+    }
+
+    /// The log with `paths` (a directory and its placeholder each) replaced in every
+    /// line written (see [`redact`]).
+    pub fn redacting(mut self, paths: &[(&Path, &'static str)]) -> EventLog {
+        self.redactions = redactions(paths);
+        self
     }
 
     fn t_ms(&self, unix: u64) -> u64 {
@@ -192,6 +226,8 @@ impl EventLog {
     }
 
     fn write(&self, line: &str, tail: Option<&NodeObservations>) {
+        let redacted = redact(line, &self.redactions);
+        let line = redacted.as_str();
         if let Ok(mut out) = self.out.lock() {
             let _ = writeln!(out, "{line}");
         }

@@ -47,7 +47,7 @@ impl Feed {
                 if spawned.is_err() {
                     // Without this thread its chunks never come: the feed ends early and
                     // the run is reported incomplete rather than hanging.
-                    eprintln!("syncbench: warning: could not start block generator thread {i}");
+                    crate::note!("syncbench: warning: could not start block generator thread {i}");
                 }
                 rx
             })

@@ -28,7 +28,7 @@ pub enum Mechanism {
 pub struct MemLimit {
     pub mechanism: Mechanism,
     pub limit_bytes: Option<u64>,
-    cgroup_dir: Option<PathBuf>,
+    pub cgroup_dir: Option<PathBuf>,
     /// Open `cgroup.procs` of the child cgroup, written by the node before exec.
     pub procs_file: Option<File>,
     /// Why a cgroup could not be used, if it could not.
@@ -146,7 +146,8 @@ fn make_child(
     procs: &str,
 ) -> Result<(PathBuf, File), String> {
     let dir = parent.join(format!("syncbench-{run_tag}"));
-    fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    // The error names the cgroup's own name, not this machine's hierarchy above it.
+    fs::create_dir(&dir).map_err(|e| format!("creating cgroup syncbench-{run_tag}: {e}"))?;
     let setup = || -> Result<File, String> {
         fs::write(dir.join(limit_file), limit.to_string()).map_err(|e| format!("{limit_file}: {e}"))?;
         OpenOptions::new().write(true).open(dir.join(procs)).map_err(|e| format!("{procs}: {e}"))

@@ -26,6 +26,7 @@ pub mod progress;
 pub mod record;
 pub mod sampler;
 pub mod session;
+pub mod stale;
 mod write;
 
 use std::fs;
@@ -35,7 +36,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use syncbench_node::config::NodeMode;
 use syncbench_workloads::Description;
 
@@ -82,21 +83,84 @@ impl RunReport {
 /// only input and harness errors (and interruptions) are `Err`.
 pub fn ingest(opts: &IngestOptions) -> Result<RunReport> {
     let start = SystemTime::now();
-    let node_bin = crate::node_bin::resolve(opts.alloc, opts.node_bin.as_deref(), opts.heap_profile.is_some())?;
-    node::check_allocator_conf(&node_bin, &node::allocator_env(opts), opts)?;
+    let node_bin = preflight(opts)?;
     signals::check()?;
+    sweep_stale(opts);
     let run_dir = match &opts.out {
         Some(p) => Claimed::given(p, "out")?,
         None => {
             Claimed::fresh(&crate::results::default_run_dir(start, &opts.cell_name()), "the default run directory")?
         }
     };
-    let outcome = run_dir.check_writable("out").and_then(|()| with_data_dir(opts, &run_dir, node_bin, start));
+    let marker = stale::Marker { pid: std::process::id(), ..stale::Marker::default() };
+    let outcome = marker
+        .write(&run_dir.real)
+        .map_err(|e| input(format!("--out {}: directory is not writable: {e:#}", run_dir.shown.display())))
+        .and_then(|()| with_data_dir(opts, &run_dir, node_bin, start, marker));
+    stale::Marker::remove(&run_dir.real);
     if outcome.is_err() && !run_dir.real.join("summary.json").is_file() {
         // Nothing measured was recorded: leave no partial run directory behind.
         run_dir.clear();
     }
     outcome
+}
+
+/// Clears what runs killed outright left beside this one (see [`stale`]).
+fn sweep_stale(opts: &IngestOptions) {
+    let parent = match &opts.out {
+        Some(out) => out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned(),
+        None => PathBuf::from(crate::results::RESULTS_DIR),
+    };
+    for line in stale::sweep(&parent) {
+        crate::note!("syncbench: cleared {line}");
+    }
+    let sockets = stale::sweep_sockets(&std::env::temp_dir());
+    if sockets > 0 {
+        crate::note!("syncbench: cleared {sockets} socket directories of harnesses that were killed");
+    }
+}
+
+/// What is checked of a run before anything is created: the node binary is found (or
+/// built), is the allocator the run will be labelled with (and has a heap profiler
+/// when asked for one), and accepts `--alloc-conf`. `matrix` and `ab` call it for
+/// every cell before their suite directory exists. Returns the node binary.
+pub fn preflight(opts: &IngestOptions) -> Result<PathBuf> {
+    let node_bin = crate::node_bin::resolve(opts.alloc, opts.node_bin.as_deref(), opts.heap_profile.is_some())?;
+    crate::node_bin::check_identity(&node_bin, opts.alloc, opts.heap_profile.is_some())?;
+    node::check_allocator_conf(&node_bin, &node::allocator_env(opts), opts)?;
+    warn_removed_env();
+    Ok(node_bin)
+}
+
+/// Says once per process which allocator-changing variables of this shell the node
+/// will not see (`config.json` `node.env_removed` records them for each run).
+fn warn_removed_env() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    let removed = node::removed_allocator_env();
+    if removed.is_empty() {
+        return;
+    }
+    ONCE.call_once(|| {
+        crate::note!(
+            "syncbench: the node runs without {} from this environment (they would change its allocator \
+             unrecorded); set allocator options with --arena-max and --alloc-conf",
+            removed.join(", ")
+        );
+    });
+}
+
+/// Refuses (exit 2) a run whose node announced another allocator than `--alloc`: the
+/// check for a node binary too old to answer `identify` before it ran.
+fn check_announced(opts: &IngestOptions, obs: &NodeObservations) -> Result<()> {
+    let announced = obs.snapshot(|s| s.node_start.as_ref().map(|n| n.allocator.clone())).flatten();
+    match announced {
+        Some(a) if a != opts.alloc.name() => Err(input(format!(
+            "the node announced allocator {a}, but --alloc is {}: its results would be labelled with the \
+             wrong allocator (no results kept)",
+            opts.alloc
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The node's peak disk use for this run: bounded by `--duration` at a rate-limited
@@ -116,20 +180,34 @@ fn peak_disk_bytes(opts: &IngestOptions, d: &Description) -> Result<u64> {
 }
 
 /// Claims the node's data directory, runs, and removes the data afterwards.
-fn with_data_dir(opts: &IngestOptions, run_dir: &Claimed, node_bin: PathBuf, start: SystemTime) -> Result<RunReport> {
+fn with_data_dir(
+    opts: &IngestOptions,
+    run_dir: &Claimed,
+    node_bin: PathBuf,
+    start: SystemTime,
+    mut marker: stale::Marker,
+) -> Result<RunReport> {
     let data = match &opts.data_dir {
         Some(p) => dirs::check_disjoint(p, "data-dir", run_dir, "out").and_then(|()| Claimed::given(p, "data-dir"))?,
         None => {
             let name = run_dir.shown.file_name().unwrap_or_default();
-            Claimed::fresh(&Path::new(DEFAULT_DATA_PARENT).join(name), "the default data directory")?
+            let default = Path::new(DEFAULT_DATA_PARENT).join(name);
+            dirs::check_disjoint(&default, "data-dir (default)", run_dir, "out")
+                .map_err(|e| e.context("the default data directory is inside --out: pass --data-dir elsewhere"))?;
+            Claimed::fresh(&default, "the default data directory")?
         }
     };
     let description = Description::of(&opts.workload);
     let outcome = (|| {
+        data.check_writable("data-dir")?;
         if opts.disk_check {
             check_free_disk(&data.real, peak_disk_bytes(opts, &description)?)?;
         }
         let socket_dir = private_socket_dir()?;
+        // (A path that is not UTF-8 cannot be recorded in JSON: not swept later.)
+        marker.data_dir = data.real.to_str().map(PathBuf::from);
+        marker.socket_dir = Some(socket_dir.clone());
+        marker.write(&run_dir.real)?;
         let plan = Plan {
             opts,
             run_dir: run_dir.shown.clone(),
@@ -150,7 +228,7 @@ fn with_data_dir(opts: &IngestOptions, run_dir: &Claimed, node_bin: PathBuf, sta
         result
     })();
     if opts.keep_data && outcome.is_ok() {
-        eprintln!("syncbench: node data kept in {}", data.shown.display());
+        crate::note!("syncbench: node data kept in {}", data.shown.display());
     } else {
         data.clear();
         let _ = fs::remove_dir(DEFAULT_DATA_PARENT);
@@ -186,14 +264,7 @@ fn private_socket_dir() -> Result<PathBuf> {
 }
 
 fn check_free_disk(dir: &Path, need: u64) -> Result<()> {
-    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).context("data dir path")?;
-    // SAFETY: zeroed statvfs is a valid out-parameter; `c` is NUL-terminated.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return Ok(());
-    }
-    let free = st.f_bavail as u64 * st.f_frsize as u64;
+    let Some(free) = free_bytes(dir) else { return Ok(()) };
     if free < need {
         return Err(input(format!(
             "not enough free disk for the node's data in {}: the workload needs about {} (describe: `syncbench workload describe`), {} free; \
@@ -212,14 +283,26 @@ fn check_free_disk(dir: &Path, need: u64) -> Result<()> {
 fn disk_probe(plan: &Plan) -> std::io::Result<ceiling::DiskProbe> {
     let batch_bytes = (plan.opts.writer_batch as f64 * plan.description.bytes_per_block.mean) as u64;
     let streams = 1 + plan.opts.compaction_concurrency as usize;
-    ceiling::disk(&plan.data_dir, batch_bytes, streams, ceiling::DISK_PROBE_SECS)
+    // Its two phases' files exist at once: each may take a quarter of what is free, so
+    // the probe never fills a small filesystem (nor takes the node's room).
+    let phase_bytes = free_bytes(&plan.data_dir).map_or(ceiling::DISK_PROBE_MAX_BYTES, |f| f / 4);
+    ceiling::disk(&plan.data_dir, batch_bytes, streams, ceiling::DISK_PROBE_SECS, phase_bytes)
+}
+
+/// Free bytes (for an unprivileged user) of the filesystem holding `dir`.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: zeroed statvfs is a valid out-parameter; `c` is NUL-terminated.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    (unsafe { libc::statvfs(c.as_ptr(), &mut st) } == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
 }
 
 /// The disk probe and the `--null-writer` CPU probe, before the measured node starts.
 fn ceilings_before(plan: &Plan, env: &[(String, String)]) -> ceiling::Ceilings {
     let o = plan.opts;
     let cpu_blocks = ceiling::cpu_probe_blocks(o.workload.blocks);
-    eprintln!(
+    crate::note!(
         "syncbench: measuring ceilings: disk (up to {:.0} s or {} GiB, before and after the run), CPU (--null-writer, {cpu_blocks} blocks, best of {}); --no-ceilings skips",
         ceiling::DISK_PROBE_SECS,
         ceiling::DISK_PROBE_MAX_BYTES >> 30,
@@ -262,6 +345,7 @@ fn cpu_probe(plan: &Plan, env: &[(String, String)]) -> Result<ceiling::CpuProbe>
             scratch: &scratch,
             workload: &o.workload,
             max_in_flight: max_in_flight(o),
+            ready_timeout: o.stall_timeout,
         })
     });
     let _ = fs::remove_dir_all(&scratch);
@@ -283,6 +367,7 @@ fn execute(plan: &Plan) -> Result<RunReport> {
     let log_path = plan.run_dir.join("events.jsonl");
     let obs = Arc::new(NodeObservations::default());
     let mut c = run_node(plan, &env, &log_path, &obs, ceilings)?;
+    check_announced(o, &obs)?;
     if o.ceilings && c.interrupted.is_none() {
         let phase = Phase::start("ceilings: disk probe after the run");
         c.ceilings.disk_after = c.ceilings.record_disk("after", disk_probe(plan));
@@ -301,7 +386,7 @@ fn execute(plan: &Plan) -> Result<RunReport> {
     let summary = write::outputs(plan, &env, &c, &obs)?;
     phase.done("done");
     let shown = plan.run_dir.display().to_string();
-    println!("{}", if o.full_summary { summary.human(&shown) } else { summary.one_line(&shown) });
+    crate::say!("{}", if o.full_summary { summary.human(&shown) } else { summary.one_line(&shown) });
     Ok(RunReport { run_dir: plan.run_dir.clone(), summary })
 }
 
@@ -328,6 +413,26 @@ fn convert_heap_profiles(
     Some(converted)
 }
 
+/// This run's directories as the node sees them, with the placeholders that stand for
+/// them in its files (events, stderr tail): no machine path in committable results. The
+/// workspace the binaries were built in and the home directory appear in a panicking
+/// node's backtrace.
+fn machine_paths<'a>(plan: &'a Plan) -> Vec<(&'a Path, &'static str)> {
+    static BUILT_IN: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    static HOME: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    let mut paths =
+        vec![(plan.data_dir.as_path(), "<data-dir>"), (&plan.socket_dir, "<socket-dir>"), (&plan.run_dir, "<run-dir>")];
+    if let Some(w) = BUILT_IN.get_or_init(crate::node_bin::workspace_root) {
+        paths.push((w, "<workspace>"));
+    }
+    if let Some(h) =
+        HOME.get_or_init(|| std::env::var_os("HOME").map(PathBuf::from).filter(|h| h.as_os_str().len() > 1))
+    {
+        paths.push((h, "<home>"));
+    }
+    paths
+}
+
 /// Spawns the node at the run's time zero, drives the workload, reaps the node.
 fn run_node(
     plan: &Plan,
@@ -339,9 +444,12 @@ fn run_node(
     let o = plan.opts;
     let run_tag = format!("{}-{}", std::process::id(), crate::time::unix_ms(plan.start));
     let limit = o.mem_limit_bytes.map_or_else(MemLimit::none, |l| MemLimit::setup(l, &run_tag));
+    if let Some(cg) = &limit.cgroup_dir {
+        stale::Marker::add_cgroup(&plan.run_dir, cg);
+    }
     let oom_before = limit.oom_kills().unwrap_or(0);
     let clock = RunClock::start();
-    let log = Arc::new(EventLog::create(log_path, clock)?);
+    let log = Arc::new(EventLog::create(log_path, clock)?.redacting(&machine_paths(plan)));
     let args = plan.node.to_args();
     let mut node = NodeProcess::spawn(&plan.node_bin, &args, env, &limit, Arc::clone(&log), Arc::clone(obs))?;
     log.harness(&HarnessEvent::RunStart {
@@ -351,7 +459,7 @@ fn run_node(
         mem_limit: serde_json::to_value(limit.mechanism)?,
     });
     let progress = Arc::new(Progress::default());
-    let sampler = start_sampler(plan, &node, &limit, clock, &progress);
+    let sampler = start_sampler(plan, &node, &limit, clock, &progress, obs);
     let display = progress::Display::start(o.workload.blocks, Arc::clone(&progress), Arc::clone(&sampler.samples));
     let session = Session {
         spec: &o.workload,
@@ -362,14 +470,21 @@ fn run_node(
         exit_grace: EXIT_GRACE,
         peers: o.peers,
         duration: o.duration,
+        ready_timeout: o.stall_timeout,
     };
     let ended = session.run(&node, obs, &progress);
     let timed_out = ended.timed_out;
+    let not_ready = ended.not_ready.map(|waited| crash::Stall {
+        kind: crash::StallKind::NotReady,
+        at_ms: 0,
+        duration_ms: waited.as_millis() as u64,
+    });
     let wall = clock.zero.elapsed();
     // Read after the node is gone: a signal during the exit grace period counts too.
     let interrupted = signals::received();
     display.finish();
     let watchdog_fired = sampler.watchdog_fired.load(Ordering::SeqCst);
+    let stall = not_ready.or_else(|| sampler.stall.lock().ok().and_then(|s| *s));
     let samples = sampler.finish();
     node.join_readers();
     let exit = ended.exit;
@@ -382,7 +497,7 @@ fn run_node(
         driver,
         samples,
         exit,
-        stderr_tail: node.stderr_tail(),
+        stderr_tail: events::redact(&node.stderr_tail(), &events::redactions(&machine_paths(plan))),
         timed_out,
         watchdog_fired,
         oom_kills,
@@ -398,6 +513,7 @@ fn run_node(
         verification: None,
         heap_profile: None,
         interrupted,
+        stall,
     })
 }
 
@@ -424,16 +540,23 @@ fn start_sampler(
     limit: &MemLimit,
     clock: RunClock,
     progress: &Arc<Progress>,
+    obs: &Arc<NodeObservations>,
 ) -> Sampler {
     let o = plan.opts;
     let watchdog = (limit.mechanism == memlimit::Mechanism::Watchdog).then_some(limit.limit_bytes).flatten();
-    let max_samples = (o.timeout.as_millis() / o.sample_interval.as_millis().max(1)) as usize + 1000;
+    let max_samples =
+        ((o.timeout.as_millis() / o.sample_interval.as_millis().max(1)) as usize + 1000).min(sampler::MAX_SAMPLES);
     let cfg = SamplerConfig {
         pid: node.pid,
         interval: o.sample_interval,
         run_start: clock.zero,
         watchdog_limit: watchdog,
         max_samples,
+        stall_after: o.stall_timeout,
+        heartbeat: {
+            let obs = Arc::clone(obs);
+            Arc::new(move || obs.snapshot(|s| s.stats.last().map(|p| p.t_ms)).flatten())
+        },
     };
     Sampler::start(cfg, Arc::clone(progress))
 }

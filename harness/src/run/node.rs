@@ -43,9 +43,36 @@ pub struct ExitInfo {
     pub seen_at: std::time::Instant,
 }
 
-/// Variables the node's allocator reads; removed from the inherited environment so a
-/// run is configured only by its own flags.
-const ALLOCATOR_ENV: [&str; 3] = ["MALLOC_ARENA_MAX", "_RJEM_MALLOC_CONF", "MALLOC_CONF"];
+/// Variables passed from the harness's environment to the node (plus any `LC_*` and
+/// `SYNCBENCH_*`, the node's whitebox test hooks); every other variable is left out, so
+/// the node runs with what its flags set and nothing the shell happened to carry.
+const PASSED_ENV: &[&str] =
+    &["PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "RUST_LOG", "RUST_MIN_STACK", "LD_LIBRARY_PATH"];
+
+pub use syncbench_node::self_report::is_allocator_env;
+
+fn passed(name: &str) -> bool {
+    !is_allocator_env(name) && (PASSED_ENV.contains(&name) || name.starts_with("LC_") || name.starts_with("SYNCBENCH_"))
+}
+
+/// The allocator- or loader-changing variables of the harness's own environment, by
+/// name (sorted): removed from every node's environment, recorded in `config.json`.
+pub fn removed_allocator_env() -> Vec<String> {
+    let mut names: Vec<String> =
+        std::env::vars_os().map(|(k, _)| k.to_string_lossy().into_owned()).filter(|k| is_allocator_env(k)).collect();
+    names.sort();
+    names
+}
+
+/// A command for a node binary with a clean environment: the allow-listed variables
+/// of the harness's environment, then `env` (the run's allocator settings).
+pub fn node_command(bin: &Path, env: &[(String, String)]) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.env_clear();
+    cmd.envs(std::env::vars_os().filter(|(k, _)| passed(&k.to_string_lossy())));
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    cmd
+}
 
 /// The environment the node gets from its flags: (name, value) pairs.
 pub fn allocator_env(opts: &IngestOptions) -> Vec<(String, String)> {
@@ -73,12 +100,8 @@ pub fn allocator_env(opts: &IngestOptions) -> Vec<(String, String)> {
 /// each key given. Either would otherwise be recorded as applied.
 pub fn check_allocator_conf(bin: &Path, env: &[(String, String)], opts: &IngestOptions) -> Result<()> {
     let Some(conf) = opts.alloc_conf.as_deref() else { return Ok(()) };
-    let mut cmd = Command::new(bin);
+    let mut cmd = node_command(bin, env);
     cmd.arg("--version").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-    for k in ALLOCATOR_ENV {
-        cmd.env_remove(k);
-    }
-    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     if opts.alloc == Allocator::Mimalloc {
         cmd.env("MIMALLOC_VERBOSE", "1");
     }
@@ -126,15 +149,8 @@ impl NodeProcess {
         log: Arc<EventLog>,
         obs: Arc<NodeObservations>,
     ) -> Result<NodeProcess> {
-        let mut cmd = Command::new(bin);
+        let mut cmd = node_command(bin, env);
         cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        for k in ALLOCATOR_ENV {
-            cmd.env_remove(k);
-        }
-        for (k, _) in std::env::vars_os().filter(|(k, _)| k.to_string_lossy().starts_with("MIMALLOC_")) {
-            cmd.env_remove(k);
-        }
-        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         let procs_fd = limit.procs_file.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
         // SAFETY: getpid has no preconditions.
         let harness = unsafe { libc::getpid() };
@@ -344,6 +360,20 @@ fn reap(pid: u32, io: Option<(u64, u64)>) -> ExitInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn allocator_and_loader_variables_are_never_passed() {
+        for name in ["LD_PRELOAD", "LD_AUDIT", "GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_"] {
+            assert!(is_allocator_env(name) && !passed(name), "{name}");
+        }
+        for name in ["_RJEM_MALLOC_CONF", "MALLOC_CONF", "MIMALLOC_PURGE_DELAY", "JE_MALLOC_CONF"] {
+            assert!(!passed(name), "{name}");
+        }
+        for name in ["PATH", "HOME", "LC_ALL", "SYNCBENCH_KILL_POINT", "LD_LIBRARY_PATH"] {
+            assert!(passed(name), "{name}");
+        }
+        assert!(!passed("AWS_SECRET_ACCESS_KEY"), "whatever is not on the list stays with the harness");
+    }
 
     #[test]
     fn a_line_without_newline_is_bounded_not_buffered_whole() {

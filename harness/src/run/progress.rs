@@ -40,7 +40,7 @@ impl Display {
 
 fn show(total: u64, progress: &Progress, samples: &Mutex<Vec<Sample>>, stop: &AtomicBool) {
     let started = Instant::now();
-    let tty = std::io::stderr().is_terminal();
+    let tty = interactive();
     let bar = tty.then(|| {
         let b = ProgressBar::new(total);
         let style = ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} blocks {msg} ETA {eta}")
@@ -65,7 +65,7 @@ fn show(total: u64, progress: &Progress, samples: &Mutex<Vec<Sample>>, stop: &At
             None if last_status.elapsed() >= STATUS_EVERY => {
                 last_status = Instant::now();
                 let pct = acked as f64 * 100.0 / total.max(1) as f64;
-                eprintln!("syncbench: [{:>5.0}s] {acked}/{total} blocks ({pct:.0}%), {msg}", secs);
+                crate::note!("syncbench: [{:>5.0}s] {acked}/{total} blocks ({pct:.0}%), {msg}", secs);
             }
             None => {}
         }
@@ -73,6 +73,13 @@ fn show(total: u64, progress: &Progress, samples: &Mutex<Vec<Sample>>, stop: &At
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+}
+
+/// Whether stderr takes a progress bar: a terminal that understands cursor movement
+/// (`TERM=dumb`, or no `TERM`, gets plain status lines instead of escape codes).
+fn interactive() -> bool {
+    let dumb = std::env::var("TERM").map_or(true, |t| t.is_empty() || t == "dumb");
+    std::io::stderr().is_terminal() && !dumb
 }
 
 /// One step of a run other than ingesting (the build, the ceiling probes, the
@@ -87,7 +94,7 @@ pub struct Phase {
 impl Phase {
     pub fn start(what: impl Into<String>) -> Phase {
         let what = what.into();
-        let spinner = std::io::stderr().is_terminal().then(|| {
+        let spinner = interactive().then(|| {
             let s = ProgressBar::new_spinner();
             let style = ProgressStyle::with_template("syncbench: {spinner} {msg} [{elapsed}]")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner());
@@ -97,7 +104,7 @@ impl Phase {
             s
         });
         if spinner.is_none() {
-            eprintln!("syncbench: {what} …");
+            crate::note!("syncbench: {what} …");
         }
         Phase { what, started: Instant::now(), spinner }
     }
@@ -108,9 +115,9 @@ impl Phase {
         match self.spinner {
             Some(s) => {
                 s.finish_and_clear();
-                eprintln!("{line}");
+                crate::note!("{line}");
             }
-            None => eprintln!("{line}"),
+            None => crate::note!("{line}"),
         }
     }
 }

@@ -51,6 +51,9 @@ pub struct Collected {
     pub verification: Option<crate::verify::SampleCheck>,
     /// The signal that stopped the run while the node ran, if any.
     pub interrupted: Option<i32>,
+    /// The run stalled (the node stopped, fell silent or never became ready, or the
+    /// sampling had a hole).
+    pub stall: Option<super::crash::Stall>,
     /// `--heap-profile`: the converted profiles.
     pub heap_profile: Option<crate::heap::HeapProfileSummary>,
 }

@@ -31,6 +31,10 @@ pub struct Session<'a> {
     pub peers: u64,
     /// Stop sending after this long (`--duration`).
     pub duration: Option<Duration>,
+    /// How long the node may take to announce it listens (`--stall-timeout`): opening a
+    /// fresh store takes milliseconds, and a node that never listens is not waited on
+    /// for the whole `--timeout`.
+    pub ready_timeout: Duration,
 }
 
 /// How a session ended.
@@ -40,14 +44,22 @@ pub struct Ended {
     pub exit: Option<ExitInfo>,
     /// The deadline passed before the driver finished.
     pub timed_out: bool,
+    /// The node was alive but not listening after `ready_timeout` (it was killed).
+    pub not_ready: Option<Duration>,
 }
 
 impl Session<'_> {
     /// Drives `node` through the session and reaps it.
     pub fn run(&self, node: &NodeProcess, obs: &NodeObservations, progress: &Arc<Progress>) -> Ended {
         let gone = || node.exit_info().is_some() || signals::received().is_some();
-        let ready_within = self.deadline.saturating_duration_since(Instant::now());
-        let driven = obs.wait_ready(ready_within, gone).then(|| {
+        let ready_within = self.deadline.saturating_duration_since(Instant::now()).min(self.ready_timeout);
+        let waited = Instant::now();
+        let ready = obs.wait_ready(ready_within, gone);
+        let not_ready = (!ready && !gone() && Instant::now() < self.deadline).then(|| waited.elapsed());
+        if not_ready.is_some() {
+            node.kill();
+        }
+        let driven = ready.then(|| {
             Driver {
                 spec: self.spec,
                 socket: self.socket,
@@ -70,6 +82,6 @@ impl Session<'_> {
             node.kill();
             node.wait_timeout(Duration::from_secs(5))
         });
-        Ended { driven, exit, timed_out }
+        Ended { driven, exit, timed_out, not_ready }
     }
 }

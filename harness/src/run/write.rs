@@ -3,7 +3,6 @@
 //! elsewhere (`results::summary`, `results::ratchet`, `run::crash`).
 
 use std::collections::BTreeMap;
-use std::fs;
 
 use anyhow::{Context, Result};
 use serde_json::json;
@@ -53,7 +52,7 @@ pub fn config_json(
         command: crate::units::command_line(),
         cell: Some(o.cell_label()),
         workload: WorkloadRecord {
-            arg: o.workload_arg.clone(),
+            arg: crate::units::portable_arg(&o.workload_arg),
             name: w.name.clone(),
             spec_hash: Some(plan.spec_hash.clone()),
             description: w.description.clone(),
@@ -76,6 +75,7 @@ pub fn config_json(
             writer_batch: o.writer_batch,
             args: portable_args(plan),
             env: env.iter().cloned().collect::<BTreeMap<_, _>>(),
+            env_removed: super::node::removed_allocator_env(),
             reported: reported.node_start,
         },
         time_zero: clock.map(crate::time::RunClock::describe),
@@ -143,7 +143,7 @@ fn decode_histograms(c: &Collected) -> Result<Vec<(String, Histogram<u64>)>> {
 /// Writes latency/*.hgrm and latency/histograms.hlog.
 fn write_latency(plan: &Plan, c: &Collected, whole: &[(String, Histogram<u64>)]) -> Result<()> {
     let dir = plan.run_dir.join("latency");
-    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    crate::util::fsx::real_dir(&dir)?;
     let Some(d) = &c.driver else { return Ok(()) };
     for (name, h) in whole {
         write_atomic(&dir.join(format!("{name}.hgrm")), latency::hgrm(h).as_bytes())?;
@@ -172,12 +172,7 @@ fn write_crash(plan: &Plan, c: &Collected, summary: &Summary, events_tail: Vec<S
         "protocol_violation": summary.protocol_violation, "acks": summary.acks,
     });
     let csv = samples_csv(&c.samples[c.samples.len().saturating_sub(50)..], &[]);
-    // Built from the resolved options, not argv: a run inside a matrix gets its own
-    // cell's command, and every workload override is explicit.
-    let reproduce = format!(
-        "#!/bin/sh\n# Reproduce this run from the repository root:\ncargo run --release -- {}\n",
-        plan.opts.to_command_line().iter().map(|a| shell_quote(a)).collect::<Vec<_>>().join(" ")
-    );
+    let reproduce = reproduce_script(plan)?;
     let bundle = crash::Bundle {
         classification,
         last_samples_csv: csv,
@@ -188,6 +183,89 @@ fn write_crash(plan: &Plan, c: &Collected, summary: &Summary, events_tail: Vec<S
         exit_seen_at: c.exit.map(|e| e.seen_at),
     };
     crash::write_bundle(&plan.run_dir, &bundle)
+}
+
+/// `crash/reproduce.sh`. Built from the resolved options, not argv: a run inside a
+/// matrix gets its own cell's command, and every workload override is explicit. A
+/// workload given as a spec file is copied beside the script (with its trace, when
+/// small), so the script runs from any directory; a node binary given by a path
+/// outside the working directory is asked for (`NODE_BIN`), never written down.
+fn reproduce_script(plan: &Plan) -> Result<String> {
+    let o = plan.opts;
+    let crash = plan.run_dir.join("crash");
+    crate::util::fsx::real_dir(&crash)?;
+    let mut lines = vec!["#!/bin/sh".to_owned(), "# Reproduce this run from the repository root.".to_owned()];
+    let builtin = syncbench_workloads::BUILTIN.iter().any(|(n, _)| *n == o.workload_arg);
+    let workload = if builtin {
+        o.workload_arg.clone()
+    } else {
+        lines.push(copy_spec(&o.workload_arg, &crash)?);
+        "\"$(dirname \"$0\")/workload.toml\"".to_owned()
+    };
+    let node_bin = o.node_bin.as_ref().map(|b| match portable_relative(b) {
+        Some(rel) => shell_quote(&rel),
+        None => {
+            lines.push("# The run used a node binary outside its working directory: set NODE_BIN to yours.".into());
+            "\"${NODE_BIN:?set NODE_BIN to the node binary}\"".to_owned()
+        }
+    });
+    let args = o.to_command_line("\u{0}WORKLOAD", node_bin.as_deref().map(|_| "\u{0}NODE_BIN"));
+    let quoted: Vec<String> = args
+        .iter()
+        .map(|a| match a.as_str() {
+            "\u{0}WORKLOAD" => workload.clone(),
+            "\u{0}NODE_BIN" => node_bin.clone().unwrap_or_default(),
+            a => shell_quote(a),
+        })
+        .collect();
+    lines.push(format!("cargo run --release -- {}", quoted.join(" ")));
+    Ok(lines.join("\n") + "\n")
+}
+
+/// Largest trace copied into a crash bundle (bigger ones are named, not copied).
+const TRACE_COPY_MAX_BYTES: u64 = 8 << 20;
+/// Largest spec file read for the copy.
+const SPEC_MAX_BYTES: u64 = 1 << 20;
+
+/// Copies the workload spec at `arg` to `crash/workload.toml`, byte for byte (its
+/// fingerprint stays the same), and a small trace it names by a relative path inside
+/// its own directory to the same relative path under `crash/`; returns a comment line
+/// for the script.
+fn copy_spec(arg: &str, crash: &std::path::Path) -> Result<String> {
+    let path = std::path::Path::new(arg);
+    let text = crate::util::fsx::read_bounded(path, SPEC_MAX_BYTES, "workload spec")?;
+    crate::util::fsx::write_atomic(&crash.join("workload.toml"), text.as_bytes())?;
+    let mut note = "# The workload spec is copied beside this script (workload.toml).".to_owned();
+    let spec: toml::Table = text.parse().context("re-reading the workload spec")?;
+    let trace = spec.get("trace").and_then(|t| t.get("path")).and_then(|p| p.as_str()).map(std::path::PathBuf::from);
+    let Some(trace) = trace else { return Ok(note) };
+    let inside = trace.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    let source = path.parent().unwrap_or(std::path::Path::new(".")).join(&trace);
+    let small = std::fs::metadata(&source).is_ok_and(|m| m.len() <= TRACE_COPY_MAX_BYTES);
+    if inside && small {
+        let bytes = crate::util::fsx::read_bounded_bytes(&source, TRACE_COPY_MAX_BYTES, "trace")?;
+        let target = crash.join(&trace);
+        let mut dir = crash.to_owned();
+        for part in trace.parent().into_iter().flat_map(|p| p.components()) {
+            dir.push(part);
+            crate::util::fsx::real_dir(&dir)?;
+        }
+        crate::util::fsx::write_atomic(&target, &bytes)?;
+        note.push_str(" Its trace is copied too.");
+    } else {
+        let name = trace.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        note.push_str(&format!(" Its trace ({name}) is not: put it where workload.toml's [trace] path says."));
+    }
+    Ok(note)
+}
+
+/// `p` as a path relative to the working directory, if it is one or lies inside it.
+fn portable_relative(p: &std::path::Path) -> Option<String> {
+    if p.is_relative() {
+        return Some(p.display().to_string());
+    }
+    let cwd = std::env::current_dir().ok()?;
+    p.strip_prefix(cwd).ok().map(|r| r.display().to_string())
 }
 
 fn shell_quote(s: &str) -> String {
