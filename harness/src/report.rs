@@ -35,6 +35,7 @@ pub fn run(a: &ReportArgs) -> Result<()> {
         }
         None => {
             for d in &a.dirs {
+                crate::signals::check()?;
                 render_dir(d, a.png)?;
                 crate::say!("report: re-rendered {}", d.display());
             }
@@ -51,6 +52,7 @@ fn render_dir(dir: &Path, png: bool) -> Result<()> {
     if is_suite(dir) {
         let file = suite::read(dir)?;
         for run in file.runs(dir)? {
+            crate::signals::check()?;
             if run.dir.join("summary.json").is_file() {
                 render_run(&run.dir, png)?;
             }
