@@ -61,6 +61,7 @@ pub fn run(a: &AbArgs) -> Result<()> {
         peers: None,
         worker_threads: None,
         duration_s: None,
+        inject_retained_mib: None,
     };
     let plan = SuitePlan {
         cells: vec![cell("base", &a.base_node), cell("head", &a.head_node)],
@@ -140,38 +141,53 @@ pub struct PairedRow {
     pub unit: &'static str,
     pub base_median: f64,
     pub head_median: f64,
-    /// Median of the per-round ratios head ÷ base, with its 95 % bootstrap interval.
+    /// Rounds paired (both sides ok).
+    pub n: usize,
+    /// Geometric mean of the per-round ratios head ÷ base, with its 95 % t interval.
     pub ratio: f64,
     pub ci: (f64, f64),
+    /// p-value of "within the floor", after Benjamini–Hochberg over the rows.
+    pub p_adjusted: f64,
+    /// The smallest change this row would call 80 % of the time (fraction).
+    pub mde: f64,
     pub verdict: Verdict,
 }
 
 /// Pairs the k-th base run with the k-th head run — adjacent in the interleaved order
-/// (each round runs both once) — and bootstraps the median of their ratios. Pairing
-/// cancels slow drift of the machine's speed, which on a shared VM is larger than the
-/// difference being looked for (measured: user CPU time of identical runs drifting
-/// 25 % over a suite while every adjacent pair kept its order).
+/// (each round runs both once) — and tests the mean of their log ratios (t, df = rounds
+/// − 1). Pairing cancels slow drift of the machine's speed, which on a shared VM is
+/// larger than the difference being looked for (measured: user CPU time of identical
+/// runs drifting 25 % over a suite while every adjacent pair kept its order). The rows
+/// are one family: Benjamini–Hochberg over them; each row's MDE is at the level its
+/// first call needs (α ÷ rows).
 pub fn paired_rows(base: &[Summary], head: &[Summary], floor: f64) -> Vec<PairedRow> {
-    METRICS
+    let tests: Vec<(&crate::matrix::comparison::Metric, Vec<(f64, f64)>, stats::TTest)> = METRICS
         .iter()
         .filter(|m| TIME_METRICS.contains(&m.key))
         .filter_map(|m| {
             let pairs: Vec<(f64, f64)> =
                 base.iter().zip(head).filter_map(|(b, h)| Some(((m.extract)(b)?, (m.extract)(h)?))).collect();
-            if pairs.is_empty() {
-                return None;
-            }
-            let ratios: Vec<f64> = pairs.iter().map(|(b, h)| h / b).collect();
-            let (lo, hi) = stats::median_ci(&ratios);
-            Some(PairedRow {
-                label: m.label,
-                unit: m.unit,
-                base_median: stats::median(&pairs.iter().map(|p| p.0).collect::<Vec<_>>()),
-                head_median: stats::median(&pairs.iter().map(|p| p.1).collect::<Vec<_>>()),
-                ratio: stats::median(&ratios),
-                ci: (lo, hi),
-                verdict: stats::verdict_of((pairs.len(), pairs.len()), lo, hi, floor, m.direction),
-            })
+            let t = stats::compare::paired(&pairs, stats::Scale::Ratio)?;
+            Some((m, pairs, t))
+        })
+        .collect();
+    let p: Vec<(f64, stats::Side)> = tests.iter().map(|(_, _, t)| t.p_beyond_floor(floor)).collect();
+    let adjusted = stats::multiplicity::benjamini_hochberg(&p.iter().map(|x| x.0).collect::<Vec<_>>());
+    let family = tests.len().max(1);
+    tests
+        .iter()
+        .zip(p.iter().zip(adjusted))
+        .map(|((m, pairs, t), ((_, side), p_adjusted))| PairedRow {
+            label: m.label,
+            unit: m.unit,
+            base_median: stats::median(&pairs.iter().map(|p| p.0).collect::<Vec<_>>()),
+            head_median: stats::median(&pairs.iter().map(|p| p.1).collect::<Vec<_>>()),
+            n: pairs.len(),
+            ratio: t.value(),
+            ci: t.interval(stats::CONFIDENCE),
+            p_adjusted,
+            mde: t.minimum_detectable(floor, stats::ALPHA / family as f64),
+            verdict: stats::verdict((pairs.len(), pairs.len()), p_adjusted, *side, m.direction),
         })
         .collect()
 }
@@ -181,18 +197,31 @@ fn verdict_text(v: Verdict, md: bool) -> &'static str {
         (Verdict::Worse, false) => "REGRESSION",
         (Verdict::Worse, true) => "**REGRESSION**",
         (Verdict::Better, _) => "better",
-        (Verdict::TooFewRuns, _) => "too few rounds (< 3)",
+        (Verdict::TooFewRuns, _) => "too few rounds (< 3): none called",
         _ => "no clear difference",
     }
 }
 
+/// How the rows were computed, for the header of either table.
+fn method(rows: &[PairedRow], floor_pct: f64) -> String {
+    let n = rows.iter().map(|r| r.n).max().unwrap_or(0);
+    format!(
+        "head ÷ base paired by round (n = {n} rounds): geometric mean of the per-round ratios, 95 % t interval on \
+         logs; a change is called only beyond ±{floor_pct} % at α {} after Benjamini–Hochberg over the {} rows; \
+         MDE = the change a row would call 80 % of the time (at α ÷ {})",
+        stats::ALPHA,
+        rows.len(),
+        rows.len()
+    )
+}
+
 /// The text table and the regressing metrics.
 pub fn judge(rows: &[PairedRow], floor_pct: f64) -> (String, Vec<String>) {
-    let mut out = format!("ab: head ÷ base, median of paired ratios with 95 % interval; floor ±{floor_pct} %\n");
+    let mut out = format!("ab: {}\n", method(rows, floor_pct));
     for r in rows {
         let _ = writeln!(
             out,
-            "  {:<22} base {:>9.2} {:<5} head {:>9.2}  ratio {:.3} [{:.3} – {:.3}]  {}",
+            "  {:<22} base {:>9.2} {:<5} head {:>9.2}  ratio {:.3} [{:.3} – {:.3}]  p adj. {:.3}  MDE {:.1} %  {}",
             r.label,
             r.base_median,
             r.unit,
@@ -200,6 +229,8 @@ pub fn judge(rows: &[PairedRow], floor_pct: f64) -> (String, Vec<String>) {
             r.ratio,
             r.ci.0,
             r.ci.1,
+            r.p_adjusted,
+            r.mde * 100.0,
             verdict_text(r.verdict, false)
         );
     }
@@ -209,15 +240,14 @@ pub fn judge(rows: &[PairedRow], floor_pct: f64) -> (String, Vec<String>) {
 
 pub fn markdown(rows: &[PairedRow], floor_pct: f64, repeat: u32) -> String {
     let mut md = format!(
-        "## syncbench ab: head vs base\n\n{repeat} rounds, each running base and head back to back on one machine; \
-         median of the per-round ratios head ÷ base with its 95 % bootstrap interval. A regression is called only \
-         when the whole interval is beyond ±{floor_pct} % in the worse direction.\n\n\
-         | metric | base | head | ratio | 95 % CI | verdict |\n|---|---|---|---|---|---|\n"
+        "## syncbench ab: head vs base\n\n{repeat} rounds, each running base and head back to back on one machine. \
+         {}.\n\n| metric | base | head | ratio | 95 % CI | n | p adj. | MDE | verdict |\n|---|---|---|---|---|---|---|---|---|\n",
+        method(rows, floor_pct)
     );
     for r in rows {
         let _ = writeln!(
             md,
-            "| {} ({}) | {:.2} | {:.2} | {:.3} | {:.3} – {:.3} | {} |",
+            "| {} ({}) | {:.2} | {:.2} | {:.3} | {:.3} – {:.3} | {} | {:.3} | {:.1} % | {} |",
             r.label,
             r.unit,
             r.base_median,
@@ -225,6 +255,9 @@ pub fn markdown(rows: &[PairedRow], floor_pct: f64, repeat: u32) -> String {
             r.ratio,
             r.ci.0,
             r.ci.1,
+            r.n,
+            r.p_adjusted,
+            r.mde * 100.0,
             verdict_text(r.verdict, true)
         );
     }
@@ -235,10 +268,30 @@ pub fn markdown(rows: &[PairedRow], floor_pct: f64, repeat: u32) -> String {
 mod tests {
     use super::*;
 
+    fn summary(mib_s: f64, user_s: f64) -> Summary {
+        Summary::for_test(serde_json::json!({"throughput_mib_per_s": mib_s, "cpu_user_s": user_s}))
+    }
+
     #[test]
-    fn verdict_needs_the_whole_interval_beyond_the_floor() {
-        let row = |lo, hi| stats::verdict(lo, hi, 0.05, crate::stats::Direction::LowerIsBetter);
-        assert_eq!(row(1.06, 1.25), Verdict::Worse);
-        assert_eq!(row(0.98, 1.25), Verdict::NoClearDifference);
+    fn a_slowdown_beyond_the_floor_is_called_and_noise_is_not() {
+        // Base drifts round to round; head is 10 % slower in CPU in every round.
+        let base: Vec<Summary> = (0..8).map(|i| summary(100.0 + 7.0 * (i % 3) as f64, 2.0 + 0.1 * i as f64)).collect();
+        let head: Vec<Summary> = (0..8)
+            .map(|i| {
+                summary(
+                    100.0 + 7.0 * ((i + 1) % 3) as f64,
+                    1.1 * (2.0 + 0.1 * i as f64) * (1.0 + 0.01 * (i % 2) as f64),
+                )
+            })
+            .collect();
+        let rows = paired_rows(&base, &head, 0.05);
+        let cpu = rows.iter().find(|r| r.label == "node user CPU time").unwrap();
+        assert_eq!(cpu.verdict, Verdict::Worse, "{:?} p {}", cpu.ci, cpu.p_adjusted);
+        let tput = rows.iter().find(|r| r.label == "throughput").unwrap();
+        assert_eq!(tput.verdict, Verdict::NoClearDifference);
+        assert!(tput.mde > 0.05, "an MDE beyond the floor: {}", tput.mde);
+        let (text, regressions) = judge(&rows, 5.0);
+        assert_eq!(regressions, ["node user CPU time"]);
+        assert!(text.contains("n = 8 rounds") && text.contains("Benjamini–Hochberg over the 2 rows"), "{text}");
     }
 }

@@ -37,6 +37,9 @@ pub enum Command {
     /// PR gate, time metrics: run a base and a head node binary interleaved on this
     /// machine and compare throughput and latency with bootstrap intervals.
     Ab(Box<AbArgs>),
+    /// Measure the gate's false-alarm rate and power on a suite of clean runs and runs
+    /// with a known memory regression (`matrix --inject-retained-mib 0,N,…`).
+    Calibrate(CalibrateArgs),
     /// Inspect workloads.
     Workload {
         #[command(subcommand)]
@@ -170,8 +173,16 @@ pub struct MatrixArgs {
     /// Run lengths (comma-separated: an axis; `full` = the whole workload), e.g. 5m.
     #[arg(long, value_delimiter = ',', default_value = "full")]
     pub duration: Vec<String>,
-    /// Repetitions of every cell (interleaved across cells, never back to back).
-    #[arg(long, default_value_t = 3)]
+    /// MiB the node holds from start to end beyond its own (comma-separated: an axis;
+    /// cells `…_inj<N>mib`; 0 = none): memory regressions of known size, to calibrate
+    /// the gate (`syncbench calibrate`).
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    pub inject_retained_mib: Vec<u64>,
+    /// Repetitions of every cell, in rounds (each round runs every cell once, in a
+    /// seeded order): the rounds pair the cells' runs. 5 lets a comparison call a
+    /// difference of ~15–25 % on this project's noise after the suite's correction; 3
+    /// only a far larger one (the MDE column says which).
+    #[arg(long, default_value_t = 5)]
     pub repeat: u32,
     #[arg(long, default_value = syncbench_workloads::DEFAULT_WORKLOAD)]
     pub workload: String,
@@ -271,6 +282,27 @@ pub struct AbArgs {
     pub heap_profile_sides: ProfiledSides,
     #[command(flatten)]
     pub settings: RunSettingsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// The calibration suite (one clean cell, cells `…_inj<N>mib`).
+    pub suite: PathBuf,
+    /// Runs a baseline is made of (as `gate --write-baseline` is given).
+    #[arg(long, default_value_t = 5)]
+    pub baseline_runs: usize,
+    /// Runs a candidate is made of (as `scripts/pr-gate.sh` measures one).
+    #[arg(long, default_value_t = 3)]
+    pub candidate_runs: usize,
+    /// Comparisons drawn (at random, seed fixed) per kind.
+    #[arg(long, default_value_t = 2000)]
+    pub draws: u32,
+    /// The gate's limits (TOML, as `gate --thresholds`; default: the built-in ones).
+    #[arg(long)]
+    pub thresholds: Option<PathBuf>,
+    /// Also render the chart as PNG.
+    #[arg(long)]
+    pub png: bool,
 }
 
 #[derive(Debug, Args)]

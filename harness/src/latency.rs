@@ -121,11 +121,9 @@ pub fn parse_hgrm(text: &str) -> std::result::Result<Vec<(f64, f64)>, String> {
         let mut f = l.split_whitespace();
         let (value, q) = (f.next().and_then(|v| v.parse::<f64>().ok()), f.next().and_then(|q| q.parse::<f64>().ok()));
         let (Some(value), Some(q)) = (value, q) else {
-            return Err(format!(
-                "{}: expected `value percentile count …`, got `{}`",
-                i + 1,
-                crate::util::text::quote_line(l)
-            ));
+            // A file that is not a distribution (a symlink to a secret) is not repeated.
+            let got = crate::util::text::quote_token(l.split_whitespace().next().unwrap_or_default());
+            return Err(format!("{}: expected `value percentile count …`, got {got} first", i + 1));
         };
         let ordered = value.is_finite() && value >= last_value && (last_q..=1.0).contains(&q);
         if !ordered {

@@ -6,6 +6,7 @@
 
 mod ab;
 mod allocator;
+mod calibrate;
 mod charts;
 mod cli;
 mod describe;
@@ -44,14 +45,20 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify::run(&args),
         Command::Gate(args) => gate::run(&args),
         Command::Ab(args) => ab::run(&args),
+        Command::Calibrate(args) => calibrate::run(&args),
         Command::Workload { command: WorkloadCommand::Describe(args) } => describe::run(&args),
     };
     match result {
         // A reader that went away (`| head -1`) is a quiet stop, as SIGPIPE would be.
         _ if util::out::stdout_closed() => ExitCode::from(128 + libc::SIGPIPE as u8),
-        Ok(()) => ExitCode::SUCCESS,
+        // A signal during the last step still says so (128 + signal), even when the
+        // command's work was complete by then.
+        Ok(()) => match signals::received() {
+            Some(sig) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(1)),
+            None => ExitCode::SUCCESS,
+        },
         Err(e) => {
-            crate::note!("syncbench: error: {e:#}");
+            crate::note!("syncbench: error: {}", util::text::printable(&format!("{e:#}")));
             ExitCode::from(exit_code(&e))
         }
     }

@@ -141,18 +141,47 @@ const IDENTIFY_MAX_BYTES: u64 = 64 * 1024;
 /// How long `identify` may take (it prints and exits; a binary that does not is not a node).
 const IDENTIFY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// What `bin identify` says it is; `None` for a node built before it had `identify`
-/// (it refuses the word), which is then checked by what it announces when it starts.
-pub fn identify(bin: &Path) -> Result<Option<syncbench_node::Identity>> {
+/// A finished short command: its status and its output (each at most the bound).
+pub struct Finished {
+    pub status: std::process::ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// Runs `cmd` (stdin closed, stdout and stderr piped) for at most `timeout`, reading at
+/// most `max_bytes` of each output; `None` if it did not finish in time (it is killed)
+/// or a signal stopped the harness. A background process the command left holding its
+/// pipes is not waited for: the outputs are taken as they are a moment after it exits.
+pub fn output_within(mut cmd: Command, timeout: std::time::Duration, max_bytes: u64) -> Result<Option<Finished>> {
     use std::io::Read;
-    let shown = bin.display();
-    let mut cmd = crate::run::node::node_command(bin, &[]);
-    cmd.arg("identify").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
-    let mut child = cmd.spawn().map_err(|e| input(format!("{shown}: cannot start it: {e}")))?;
-    let mut out = Vec::new();
-    let stdout = child.stdout.take().context("identify stdout")?;
-    let reader = std::thread::spawn(move || stdout.take(IDENTIFY_MAX_BYTES).read_to_end(&mut out).map(|_| out));
-    let until = std::time::Instant::now() + IDENTIFY_TIMEOUT;
+    use std::sync::mpsc;
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn()?;
+    // Each pipe is read into a shared buffer as bytes arrive; its end of file is
+    // signalled on a channel, which is waited on only briefly after the command exits.
+    let reader = |pipe: Option<Box<dyn Read + Send>>| {
+        let (tx, rx) = mpsc::channel::<()>();
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        if let Some(mut p) = pipe {
+            let buf = std::sync::Arc::clone(&buf);
+            std::thread::spawn(move || {
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = p.read(&mut chunk) {
+                    let Ok(mut b) = buf.lock() else { break };
+                    if n == 0 || b.len() as u64 >= max_bytes {
+                        break;
+                    }
+                    let room = (max_bytes - b.len() as u64).min(n as u64) as usize;
+                    b.extend_from_slice(&chunk[..room]);
+                }
+                let _ = tx.send(());
+            });
+        }
+        (rx, buf)
+    };
+    let out = reader(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let err = reader(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let until = std::time::Instant::now() + timeout;
     let status = loop {
         if let Some(s) = child.try_wait()? {
             break Some(s);
@@ -164,17 +193,33 @@ pub fn identify(bin: &Path) -> Result<Option<syncbench_node::Identity>> {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     };
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    let take = |(rx, buf): (mpsc::Receiver<()>, std::sync::Arc<std::sync::Mutex<Vec<u8>>>)| {
+        let _ = rx.recv_timeout(until.saturating_duration_since(std::time::Instant::now()));
+        buf.lock().map(|b| b.clone()).unwrap_or_default()
+    };
+    let (stdout, stderr) = (take(out), take(err));
+    Ok(status.map(|status| Finished { status, stdout, stderr }))
+}
+
+/// What `bin identify` says it is; `None` for a node built before it had `identify`
+/// (it refuses the word), which is then checked by what it announces when it starts.
+pub fn identify(bin: &Path) -> Result<Option<syncbench_node::Identity>> {
+    let shown = bin.display();
+    let mut cmd = crate::run::node::node_command(bin, &[]);
+    cmd.arg("identify");
+    let done = output_within(cmd, IDENTIFY_TIMEOUT, IDENTIFY_MAX_BYTES)
+        .map_err(|e| input(format!("{shown}: cannot start it: {e}")))?;
     crate::signals::check()?;
-    let out = reader.join().ok().and_then(|r| r.ok()).unwrap_or_default();
-    let Some(status) = status else {
+    let Some(done) = done else {
         return Err(input(format!(
             "{shown}: `identify` did not answer within {IDENTIFY_TIMEOUT:?}: not a node binary?"
         )));
     };
-    if !status.success() {
+    if !done.status.success() {
         return Ok(None);
     }
-    let line = String::from_utf8_lossy(&out);
+    let line = String::from_utf8_lossy(&done.stdout);
     serde_json::from_str(line.trim())
         .map(Some)
         .map_err(|_| input(format!("{shown}: expected a node binary (`identify` prints what it is), got other output")))

@@ -377,6 +377,10 @@ impl RunSettings {
         if sample_interval < lo || sample_interval > hi {
             return Err(flag("sample-interval", format!("expected 1ms..=60s, got {}", a.sample_interval)));
         }
+        // config.json records whole milliseconds; a run must be sampled as recorded.
+        if sample_interval.subsec_nanos() % 1_000_000 != 0 {
+            return Err(flag("sample-interval", format!("expected whole milliseconds, got {}", a.sample_interval)));
+        }
         if a.verify_sample > MAX_VERIFY_SAMPLE {
             return Err(flag("verify-sample", format!("expected 0..={MAX_VERIFY_SAMPLE}, got {}", a.verify_sample)));
         }

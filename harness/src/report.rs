@@ -50,6 +50,7 @@ pub fn run(a: &ReportArgs) -> Result<()> {
 
 fn render_dir(dir: &Path, png: bool) -> Result<()> {
     if is_suite(dir) {
+        let _lock = crate::run::dirs::lock_existing(dir, "report")?;
         let file = suite::read(dir)?;
         for run in file.runs(dir)? {
             crate::signals::check()?;
@@ -59,9 +60,15 @@ fn render_dir(dir: &Path, png: bool) -> Result<()> {
         }
         suite::render_file(dir, &file, png).map(drop)
     } else if dir.join("summary.json").is_file() {
+        let _lock = crate::run::dirs::lock_existing(dir, "report")?;
         render_run(dir, png)
     } else {
-        let found = if dir.exists() { "it has neither" } else { "it does not exist" };
+        let odd = ["summary.json", "suite.json"].into_iter().find(|f| fs::symlink_metadata(dir.join(f)).is_ok());
+        let found = match odd {
+            Some(f) => format!("its {f} is not a regular file"),
+            None if dir.exists() => "it has neither".into(),
+            None => "it does not exist".into(),
+        };
         Err(input(format!(
             "{}: expected a run directory (summary.json) or a suite (suite.json); {found}",
             dir.display()
@@ -77,9 +84,20 @@ pub fn render_run(dir: &Path, png: bool) -> Result<()> {
 
 /// One comparison over the successful runs found in `dirs` (runs or suites).
 fn merge(dirs: &[PathBuf], out: &Path, floor: f64, png: bool) -> Result<()> {
-    let mut runs = Vec::new();
+    let mut runs: Vec<RunFiles> = Vec::new();
+    let mut seen = BTreeSet::new();
     for d in dirs {
-        runs.extend(ok_runs(d)?);
+        crate::signals::check()?;
+        for r in ok_runs(d)? {
+            // The same run named twice (a suite and one of its runs, `dir` and `dir/.`)
+            // counts once.
+            if seen.insert(fs::canonicalize(&r.dir).unwrap_or_else(|_| r.dir.clone())) {
+                runs.push(r);
+            }
+        }
+        if runs.len() > crate::results::suite::MAX_SUITE_RUNS {
+            return Err(input(format!("report --out: at most {} runs merged", crate::results::suite::MAX_SUITE_RUNS)));
+        }
     }
     if runs.is_empty() {
         return Err(input("report --out: no successful runs in the given directories"));
@@ -108,13 +126,15 @@ fn merge(dirs: &[PathBuf], out: &Path, floor: f64, png: bool) -> Result<()> {
         let cell = label(&r);
         match grouped.iter_mut().find(|g| g.cell == cell) {
             Some(g) => g.runs.push(r),
-            None => grouped.push(CellRuns { cell, runs: vec![r] }),
+            None => grouped.push(CellRuns { cell, runs: vec![r], rounds: Vec::new() }),
         }
     }
     fs::create_dir_all(out).map_err(|e| input(format!("--out {}: {e}", out.display())))?;
+    let _lock = crate::run::dirs::lock_existing(out, "--out")?;
     let baseline = grouped[0].cell.clone();
     let title = format!("merged comparison — {} cells from {} host(s)", grouped.len(), hosts.len());
-    suite::write_comparison(out, &grouped, &baseline, floor, &title, &[], png).map(drop)
+    // Runs from several suites or hosts were not taken in shared rounds: groups.
+    suite::write_comparison(out, &grouped, &baseline, floor, &title, &[], png, false).map(drop)
 }
 
 /// What differs between merged runs besides their configuration: a comparison across

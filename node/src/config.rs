@@ -14,6 +14,8 @@ use crate::fault::Fault;
 pub const DEFAULT_WRITER_BATCH: u64 = 512;
 /// Upper bounds of the node's flags; drivers check their own flags against the same.
 pub const SHARD_SIZE_MAX: u64 = 10_000_000;
+/// Largest `--inject-retained-mib` (a calibration knob, not a way to exhaust a host).
+pub const INJECT_RETAINED_MIB_MAX: u64 = 16 * 1024;
 pub const WRITER_BATCH_MAX: u64 = 65_536;
 pub const COMPACTION_CONCURRENCY_MAX: u64 = 64;
 pub const PEERS_MAX: u64 = 256;
@@ -115,6 +117,10 @@ pub struct Config {
     /// Leak this many bytes per received block (tests leak detection).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=16_777_216))]
     pub inject_leak_bytes_per_block: u64,
+    /// Allocate this many MiB at start, touch every page, and hold them to the end: a
+    /// memory regression of known size (calibrates the gate's power).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=INJECT_RETAINED_MIB_MAX))]
+    pub inject_retained_mib: u64,
     /// Burn this much CPU per block in the hash stage (tests slowdown detection).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     pub burn_cpu_us_per_block: u64,
@@ -206,6 +212,7 @@ impl Config {
             ("max-batch-delay-ms", self.max_batch_delay_ms, d.max_batch_delay_ms),
             ("queue-blocks", self.queue_blocks, d.queue_blocks),
             ("inject-leak-bytes-per-block", self.inject_leak_bytes_per_block, d.inject_leak_bytes_per_block),
+            ("inject-retained-mib", self.inject_retained_mib, d.inject_retained_mib),
             ("burn-cpu-us-per-block", self.burn_cpu_us_per_block, d.burn_cpu_us_per_block),
             ("fault-at-block", self.fault_at_block, d.fault_at_block),
             ("heap-profile-margin-pct", self.heap_profile_margin_pct, d.heap_profile_margin_pct),

@@ -11,6 +11,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+/// `--inject-retained-mib`: `mib` MiB allocated through the global allocator (so the
+/// live heap, the allocation counters and RSS all see them), every page written, held
+/// by the caller until the node exits — a memory regression of known size, the gate's
+/// positive control.
+pub fn retain_mib(mib: u64) -> Vec<u8> {
+    if mib == 0 {
+        return Vec::new();
+    }
+    let bytes = usize::try_from(mib << 20).unwrap_or(usize::MAX);
+    let mut v = vec![0u8; bytes];
+    // vec![0; n] may come from calloc'd, never-touched pages: write one byte a page.
+    for page in v.chunks_mut(4096) {
+        page[0] = 0xA5;
+    }
+    std::hint::black_box(&mut v);
+    v
+}
+
 /// A way to die on purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Fault {

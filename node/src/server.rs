@@ -76,6 +76,8 @@ pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeE
         build: Some(Build::this()),
         allocator_env: Some(crate::self_report::allocator_env()),
     })));
+    // Held to the end of `run`: the node's whole life (see `fault::retain_mib`).
+    let _retained = crate::fault::retain_mib(cfg.inject_retained_mib);
     let (store, recovered, notes) = Store::open(&cfg.data, cfg.shard_size)?;
     report_recovery(&events, &recovered, &notes);
     let listener = bind(cfg)?;

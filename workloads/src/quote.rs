@@ -33,6 +33,53 @@ pub fn quote_token(s: &str) -> String {
     }
 }
 
+/// Longest line of a message printed whole (an error that quotes a file's value is
+/// cut here, whatever the quoting upstream did).
+pub const PRINTED_LINE_CHARS: usize = 400;
+/// Most lines of a message printed.
+pub const PRINTED_LINES: usize = 40;
+
+/// A message made safe to print: control characters (other than newlines) shown as
+/// `?` — no escape sequence reaches the terminal — each line cut at
+/// [`PRINTED_LINE_CHARS`] and the whole at [`PRINTED_LINES`] lines, each cut marked `…`.
+pub fn printable(message: &str) -> String {
+    let mut out: Vec<String> = message
+        .split('\n')
+        .take(PRINTED_LINES)
+        .map(|line| {
+            let mut l: String =
+                line.chars().take(PRINTED_LINE_CHARS).map(|c| if c.is_control() { '?' } else { c }).collect();
+            if line.chars().count() > PRINTED_LINE_CHARS {
+                l.push('…');
+            }
+            l
+        })
+        .collect();
+    if message.split('\n').count() > PRINTED_LINES {
+        out.push("…".into());
+    }
+    out.join("\n")
+}
+
+/// `s` as the text of a Markdown table cell or heading: no `|`, line break, HTML tag or
+/// control character of the input can change the table around it (cell names and
+/// hosts come from files a merged report reads).
+pub fn markdown_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '`' => out.push('\''),
+            '\n' | '\r' => out.push(' '),
+            c if c.is_control() => out.push('?'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,6 +92,22 @@ mod tests {
         let long = "x".repeat(10_000);
         assert_eq!(quote_line(&long).chars().count(), QUOTE_MAX_CHARS + 1);
         assert_eq!(quote_line("PATH=/usr/bin\0HOME=/root"), "PATH=/usr/bin…");
+    }
+
+    /// Regression (hostile round 3): errors repeated 100 KB values and escape codes
+    /// that cleared the screen.
+    #[test]
+    fn a_printed_message_has_no_escapes_and_bounded_lines() {
+        let m = format!("x\u{1b}[2J{}\nsecond", "A".repeat(100_000));
+        let p = printable(&m);
+        assert!(!p.contains('\u{1b}') && p.len() < 2 * PRINTED_LINE_CHARS && p.ends_with("second"), "{}", p.len());
+        let many = "l\n".repeat(1000);
+        assert_eq!(printable(&many).lines().count(), PRINTED_LINES + 1);
+    }
+
+    #[test]
+    fn markdown_text_cannot_break_a_table() {
+        assert_eq!(markdown_text("h|x\n<script>`"), "h\\|x &lt;script&gt;'");
     }
 
     #[test]

@@ -126,8 +126,8 @@ pub enum SpecError {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSpec {
-    name: Option<String>,
-    description: Option<String>,
+    name: Option<Spanned<String>>,
+    description: Option<Spanned<String>>,
     blocks: Option<Spanned<u64>>,
     start_height: Option<u64>,
     shard_size: Spanned<u64>,
@@ -247,6 +247,47 @@ pub fn parse(text: &str, file: &str, dir: &Path) -> Result<WorkloadSpec, SpecErr
     validate(raw, &loc, dir)
 }
 
+/// Longest workload name: it names run and suite directories and chart titles.
+pub const MAX_NAME_CHARS: usize = 64;
+/// Longest description (a line in `describe` and config.json).
+const MAX_DESCRIPTION_CHARS: usize = 500;
+
+/// A workload's name: letters, digits, `.`, `_` and `-`, at most [`MAX_NAME_CHARS`],
+/// not starting with `.` (it becomes part of directory names: no `/`, no `..`, no
+/// control characters to print into a terminal).
+fn check_name(n: Spanned<String>, loc: &Located) -> Result<String, SpecError> {
+    let s = n.get_ref();
+    let ok = !s.is_empty()
+        && s.chars().count() <= MAX_NAME_CHARS
+        && !s.starts_with('.')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if ok {
+        return Ok(n.into_inner());
+    }
+    let msg = format!(
+        "expected 1..={MAX_NAME_CHARS} letters, digits, `.`, `_` or `-` (not starting with `.`), got {}",
+        crate::quote::quote_token(s)
+    );
+    Err(loc.error(n.span(), "name", msg))
+}
+
+/// The name of a spec without one: its file's stem, kept to the characters a name may
+/// have.
+fn name_from_file(file: &str) -> String {
+    let stem = Path::new(file).file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let clean: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' })
+        .take(MAX_NAME_CHARS)
+        .collect();
+    let clean = clean.trim_start_matches('.').to_owned();
+    if clean.is_empty() {
+        "unnamed".into()
+    } else {
+        clean
+    }
+}
+
 fn validate(raw: RawSpec, loc: &Located, dir: &Path) -> Result<WorkloadSpec, SpecError> {
     let shard_size = *raw.shard_size.get_ref();
     if !(1..=limits::MAX_SHARD_SIZE).contains(&shard_size) {
@@ -271,7 +312,10 @@ fn validate(raw: RawSpec, loc: &Located, dir: &Path) -> Result<WorkloadSpec, Spe
                 SpecError::Io { error: source, .. } => loc.error(
                     path.span(),
                     "trace.path",
-                    format!("expected a readable trace file, got `{}`: {source}", path.get_ref()),
+                    format!(
+                        "expected a readable trace file, got `{}`: {source}",
+                        crate::quote::quote_line(path.get_ref())
+                    ),
                 ),
                 other => other,
             })?;
@@ -303,9 +347,21 @@ fn validate(raw: RawSpec, loc: &Located, dir: &Path) -> Result<WorkloadSpec, Spe
     if start_height.checked_add(n).is_none() {
         return Err(loc.error(0..0, "start_height", "expected start_height + blocks to fit in u64".into()));
     }
+    let name = match raw.name {
+        Some(n) => check_name(n, loc)?,
+        None => name_from_file(loc.file),
+    };
+    let description = match raw.description {
+        Some(d) if d.get_ref().chars().count() > MAX_DESCRIPTION_CHARS || d.get_ref().chars().any(char::is_control) => {
+            let msg = format!("expected at most {MAX_DESCRIPTION_CHARS} characters without control characters");
+            return Err(loc.error(d.span(), "description", msg));
+        }
+        Some(d) => d.into_inner(),
+        None => String::new(),
+    };
     Ok(WorkloadSpec {
-        name: raw.name.unwrap_or_else(|| loc.file.to_owned()),
-        description: raw.description.unwrap_or_default(),
+        name,
+        description,
         blocks: n,
         start_height,
         shard_size,

@@ -97,6 +97,7 @@ fn suite() -> SuiteChartData {
                     cells.push(CellRuns {
                         cell,
                         runs: vec![run(alloc, mode, cc, shard, scale), run(alloc, mode, cc, shard, scale * 1.05)],
+                        rounds: vec![Some(1), Some(2)],
                     });
                 }
             }

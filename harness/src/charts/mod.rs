@@ -11,6 +11,7 @@
 mod allocator;
 mod heap;
 mod latency;
+pub mod power;
 mod ratchet;
 mod rss;
 pub mod scaling;
@@ -140,6 +141,8 @@ impl RunChartData {
 pub struct CellRuns {
     pub cell: String,
     pub runs: Vec<RunFiles>,
+    /// Each run's round in an interleaved suite (`None` outside one: a merged report).
+    pub rounds: Vec<Option<u32>>,
 }
 
 impl CellRuns {

@@ -3,7 +3,7 @@
 //! - `rss_overlay`: RSS over time, the median repetition of each cell, with a band from
 //!   the lowest to the highest repetition at each moment. Beyond [`MAX_OVERLAID`] cells,
 //!   small multiples: one panel per allocator, axes shared.
-//! - `rss_peak`, `throughput`: the median per cell with its 95 % bootstrap interval
+//! - `rss_peak`, `throughput`: the geometric mean per cell with its 95 % t interval on logs
 //!   (with fewer than 3 runs the bar is the range, and the chart says so); the axis
 //!   spans the data, not 0, so differences are visible.
 //! - `latency`: ingest latency by percentile, median repetition of each cell (small
@@ -28,7 +28,7 @@ pub const MAX_OVERLAID: usize = 6;
 /// Height of one small-multiple panel.
 const PANEL_HEIGHT: u32 = 330;
 
-/// A cell's median over its runs and the interval around it.
+/// A cell's centre over its runs (geometric mean) and the interval around it.
 #[derive(Debug, Clone)]
 pub struct Interval {
     pub cell: String,
@@ -199,8 +199,8 @@ impl Chart for Whiskers<'_> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let n = self.rows.len();
         let few = self.rows.iter().any(|r| r.n < 3);
-        let what = if few { "95 % bootstrap CI; n < 3: min–max" } else { "95 % bootstrap CI" };
-        let title = format!("{} (median, {what}) — {}", self.title, self.sub);
+        let what = if few { "95 % t interval on logs; n < 3: min–max" } else { "95 % t interval on logs" };
+        let title = format!("{} (geometric mean, {what}) — {}", self.title, self.sub);
         let (plot, key) = with_legend(&titled(root, &title)?);
         let (lo, hi) = self.range();
         let labels: Vec<String> = self.rows.iter().map(Self::row_label).collect();
@@ -235,7 +235,7 @@ impl Chart for Whiskers<'_> {
             draw_whisker(&mut chart, i, r)?;
         }
         let mut legend = Legend::default();
-        legend.add("median of the cell's runs", Mark::Dot(series_style(7).color));
+        legend.add("geometric mean of the cell's runs", Mark::Dot(series_style(7).color));
         legend.add(if few { "bar: 95 % CI (n < 3: min–max)" } else { "bar: 95 % bootstrap CI" }, Mark::Tick);
         legend.draw(&key)
     }

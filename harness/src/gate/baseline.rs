@@ -132,6 +132,7 @@ pub fn gated_value(s: &Summary, field: &str) -> Option<f64> {
         "store_bytes_written" => s.store_bytes_written.map(|v| v as f64),
         "heap_live_peak_bytes" => s.heap_live_peak_bytes.map(|v| v as f64),
         "rss_peak_bytes" => Some(s.rss_peak_bytes as f64),
+        "rss_p50_bytes" => s.rss_p50_bytes.map(|v| v as f64),
         _ => None,
     }
 }
@@ -386,7 +387,8 @@ mod tests {
     #[test]
     fn every_gated_metric_is_read_from_a_summary() {
         let s = Summary::for_test(serde_json::json!({"alloc_count": 1, "alloc_bytes_total": 2,
-            "heap_live_end_bytes": 3, "store_bytes_written": 4, "heap_live_peak_bytes": 5, "rss_peak_bytes": 6}));
+            "heap_live_end_bytes": 3, "store_bytes_written": 4, "heap_live_peak_bytes": 5, "rss_peak_bytes": 6,
+            "rss_p50_bytes": 7}));
         let keys = super::super::gated_keys();
         let values: Vec<Option<f64>> = keys.iter().map(|k| gated_value(&s, k)).collect();
         assert!(values.iter().all(Option::is_some), "{keys:?} → {values:?}");

@@ -310,9 +310,10 @@ fn summary_line(rows: &[Row]) -> String {
 }
 
 pub fn markdown(rows: &[Row], base: &Baseline, cand: &Baseline) -> String {
+    let text = crate::util::text::markdown_text;
     let mut md = String::from("## syncbench gate\n\n");
-    let _ = writeln!(md, "`{}`  ", describe(&base.config));
-    let _ = writeln!(md, "baseline: {} · candidate: {}\n", origin(base), origin(cand));
+    let _ = writeln!(md, "{}  ", text(&describe(&base.config)));
+    let _ = writeln!(md, "baseline: {} · candidate: {}\n", text(&origin(base)), text(&origin(cand)));
     md += "| metric | baseline | candidate | change | limit | verdict |\n|---|---|---|---|---|---|\n";
     for r in rows_of(rows) {
         let verdict = if r[5] == "REGRESSION" || r[5] == "MISSING" { format!("**{}**", r[5]) } else { r[5].clone() };

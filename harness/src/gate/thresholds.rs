@@ -10,6 +10,7 @@
 //! store_bytes_written = 3.0
 //! heap_live_peak_bytes = 30.0
 //! rss_peak_bytes = 16.0
+//! rss_p50_bytes = 16.0
 //!
 //! [ab]                      # interleaved base-vs-head (`syncbench ab`)
 //! floor_pct = 5.0           # a slowdown is called only when its whole 95 % interval is beyond this
@@ -40,6 +41,7 @@ pub const DEFAULT_LIMITS_PCT: &[(&str, f64)] = &[
     ("store_bytes_written", 3.0),
     ("heap_live_peak_bytes", 30.0),
     ("rss_peak_bytes", 16.0),
+    ("rss_p50_bytes", 16.0),
 ];
 pub const DEFAULT_AB_FLOOR_PCT: f64 = 5.0;
 /// Largest thresholds file read (a few hundred bytes in practice).
@@ -78,6 +80,7 @@ struct RawLimits {
     heap_live_peak_bytes: Option<Spanned<f64>>,
     store_bytes_written: Option<Spanned<f64>>,
     rss_peak_bytes: Option<Spanned<f64>>,
+    rss_p50_bytes: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -125,6 +128,7 @@ impl Thresholds {
                 ("heap_live_peak_bytes", l.heap_live_peak_bytes),
                 ("store_bytes_written", l.store_bytes_written),
                 ("rss_peak_bytes", l.rss_peak_bytes),
+                ("rss_p50_bytes", l.rss_p50_bytes),
             ];
             for (key, v) in given {
                 if let Some(v) = v {
@@ -133,7 +137,15 @@ impl Thresholds {
             }
         }
         if let Some(v) = raw.ab.and_then(|a| a.floor_pct) {
-            t.ab_floor_pct = check(&v, "ab.floor_pct")?;
+            // The same bound as `ab --floor-pct`: a floor of 100 % calls nothing.
+            if !(0.0..100.0).contains(v.get_ref()) {
+                return Err(at(
+                    v.span(),
+                    "ab.floor_pct",
+                    format!("expected a percentage in 0..100, got {}", v.get_ref()),
+                ));
+            }
+            t.ab_floor_pct = *v.get_ref();
         }
         Ok(t)
     }

@@ -36,6 +36,27 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
         .iter()
         .map(|s| ArenaMax::parse(s).map_err(|e| input(format!("--arena-max: {e}"))))
         .collect::<Result<Vec<_>>>()?;
+    let max = syncbench_node::config::INJECT_RETAINED_MIB_MAX;
+    if let Some(n) = a.inject_retained_mib.iter().find(|&&n| n > max) {
+        return Err(input(format!("--inject-retained-mib: expected 0..={max}, got {n}")));
+    }
+    // The axes' product is bounded before any cell is built (3,000 × 3,000 values
+    // would otherwise be planned, unstoppably, for minutes).
+    let axes = [
+        a.alloc.len(),
+        arenas.len(),
+        a.compaction.len(),
+        a.compaction_concurrency.len(),
+        a.shard_size.len().max(1),
+        a.peers.len(),
+        a.worker_threads.len(),
+        a.duration.len(),
+        a.inject_retained_mib.len(),
+    ];
+    let product = axes.iter().try_fold(1usize, |p, &n| p.checked_mul(n)).unwrap_or(usize::MAX);
+    if product > MAX_RUNS {
+        return Err(input(format!("expected at most {MAX_RUNS} cells (the product of the axes), got {product}")));
+    }
     // One size overrides the workload's; several are an axis.
     let shard_axis: Vec<Option<u64>> =
         if a.shard_size.len() > 1 { a.shard_size.iter().map(|&s| Some(s)).collect() } else { vec![None] };
@@ -43,32 +64,16 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
     let (mut kept, mut skipped) = (Vec::new(), Vec::new());
     for &alloc in &a.alloc {
         for &arena_max in &arenas {
-            for &mode in &a.compaction {
-                for (&cc, &shard_size, &(peers, worker_threads, duration)) in a
+            for &compaction in &a.compaction {
+                for (&cc, &shard_size, &shape, &inject) in a
                     .compaction_concurrency
                     .iter()
                     .flat_map(|c| shard_axis.iter().map(move |s| (c, s)))
                     .flat_map(|(c, s)| shapes.iter().map(move |shape| (c, s, shape)))
+                    .flat_map(|(c, s, shape)| a.inject_retained_mib.iter().map(move |i| (c, s, shape, i)))
                 {
-                    let compaction = mode;
-                    let mut name = cell_label(alloc, arena_max, compaction, cc);
-                    name.push_str(&shape_suffix(peers, worker_threads, duration));
-                    if let Some(s) = shard_size {
-                        name = format!("{name}_shard{s}");
-                    }
-                    if kept.iter().any(|c: &Cell| c.name == name) {
-                        continue;
-                    }
-                    if arena_max != ArenaMax::Default && alloc != Allocator::Glibc && !a.no_skip {
-                        let reason = format!("{alloc} does not read MALLOC_ARENA_MAX: same as its default-arena cell");
-                        skipped.push(Skipped { cell: name, reason });
-                        continue;
-                    }
-                    if a.settings.heap_profile && alloc == Allocator::Jemalloc {
-                        name = format!("{name}{}", crate::options::PROFILED_SUFFIX);
-                    }
-                    kept.push(Cell {
-                        name,
+                    let base = Cell {
+                        name: String::new(),
                         alloc,
                         arena_max,
                         compaction,
@@ -76,15 +81,50 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
                         shard_size,
                         node_bin: None,
                         unprofiled: false,
-                        peers: Some(peers),
-                        worker_threads,
-                        duration_s: duration.map(|d| d.as_secs()),
-                    });
+                        peers: Some(shape.0),
+                        worker_threads: shape.1,
+                        duration_s: shape.2.map(|d| d.as_secs()),
+                        inject_retained_mib: (inject > 0).then_some(inject),
+                    };
+                    crate::signals::check()?;
+                    match keep_cell(a, base, &kept) {
+                        Some(Ok(cell)) => kept.push(cell),
+                        Some(Err(skip)) => skipped.push(skip),
+                        None => {}
+                    }
                 }
             }
         }
     }
     Ok((kept, skipped))
+}
+
+/// `cell` named, or the reason it is skipped (`None`: a duplicate of a kept cell).
+fn keep_cell(a: &MatrixArgs, mut cell: Cell, kept: &[Cell]) -> Option<std::result::Result<Cell, Skipped>> {
+    let mut name = cell_label(cell.alloc, cell.arena_max, cell.compaction, cell.compaction_concurrency);
+    name.push_str(&shape_suffix(
+        cell.peers.unwrap_or(crate::options::DEFAULT_PEERS),
+        cell.worker_threads,
+        cell.duration_s.map(std::time::Duration::from_secs),
+    ));
+    if let Some(s) = cell.shard_size {
+        name = format!("{name}_shard{s}");
+    }
+    if let Some(n) = cell.inject_retained_mib {
+        name = format!("{name}_inj{n}mib");
+    }
+    if kept.iter().any(|c| c.name == name) {
+        return None;
+    }
+    if cell.arena_max != ArenaMax::Default && cell.alloc != Allocator::Glibc && !a.no_skip {
+        let reason = format!("{} does not read MALLOC_ARENA_MAX: same as its default-arena cell", cell.alloc);
+        return Some(Err(Skipped { cell: name, reason }));
+    }
+    if a.settings.heap_profile && cell.alloc == Allocator::Jemalloc {
+        name = format!("{name}{}", crate::options::PROFILED_SUFFIX);
+    }
+    cell.name = name;
+    Some(Ok(cell))
 }
 
 /// The `--peers` × `--worker-threads` × `--duration` axes' combinations.
@@ -186,7 +226,8 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
 /// `results/<UTC timestamp>_<workload>_<kind>` (a suite claims it with a `-2`, `-3`, …
 /// suffix if two suites start in the same second).
 pub fn default_suite_dir(start: SystemTime, workload: &str, kind: &str) -> PathBuf {
-    Path::new(crate::results::RESULTS_DIR).join(format!("{}_{workload}_{kind}", crate::time::stamp(start)))
+    let name = crate::options::sanitize(&format!("{}_{workload}_{kind}", crate::time::stamp(start)));
+    Path::new(crate::results::RESULTS_DIR).join(name)
 }
 
 /// Runs every (cell, repetition) in interleaved order, writes suite.json after each
@@ -203,10 +244,11 @@ pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<PathBuf> {
     }
     let order = order::interleaved(cells.len(), plan.repeat, plan.order_seed);
     crate::note!(
-        "syncbench: matrix: {} cells × {} repetitions = {} runs, interleaved",
+        "syncbench: matrix: {} cells × {} repetitions = {} runs, interleaved; {}",
         cells.len(),
         plan.repeat,
-        order.len()
+        order.len(),
+        time_estimate(plan, order.len())
     );
     let mut done: Vec<RunEntry> = Vec::new();
     let began = std::time::Instant::now();
@@ -310,6 +352,31 @@ fn finish(plan: &SuitePlan, done: &[RunEntry]) -> Result<PathBuf> {
         return Err(RunFailed(format!("failed runs: {}", failed.join(", "))).into());
     }
     Ok(suite.clone())
+}
+
+/// Throughput assumed for the estimate printed before the first run (this project's
+/// node on its 2-core development VM does 100–150 MiB/s; a guess until a run ends).
+const ASSUMED_MIB_PER_S: f64 = 100.0;
+/// Seconds a run spends outside ingest (spawn, read-back, files, charts), and with the
+/// ceiling probes (disk before and after, three CPU probes).
+const RUN_SETUP_S: (f64, f64) = (5.0, 30.0);
+
+/// "about 1 h 40 min (…)": the suite's length before it starts, from each cell's
+/// `--duration` or its workload's size at [`ASSUMED_MIB_PER_S`].
+fn time_estimate(plan: &SuitePlan, runs: usize) -> String {
+    let bytes = syncbench_workloads::Description::of(&plan.base.workload).total_bytes_estimate as f64;
+    let per_cell: Vec<f64> = plan
+        .cells
+        .iter()
+        .map(|c| {
+            let ingest = c.duration_s.map_or(bytes / (ASSUMED_MIB_PER_S * 1024.0 * 1024.0), |d| d as f64);
+            ingest + if plan.base.ceilings { RUN_SETUP_S.1 } else { RUN_SETUP_S.0 }
+        })
+        .collect();
+    let total = per_cell.iter().sum::<f64>() * runs as f64 / per_cell.len().max(1) as f64;
+    let (h, m) = ((total / 3600.0) as u64, ((total % 3600.0) / 60.0).ceil() as u64);
+    let when = if h > 0 { format!("{h} h {m} min") } else { format!("{m} min") };
+    format!("about {when} (at ~{ASSUMED_MIB_PER_S:.0} MiB/s a run; each run's end gives a better estimate)")
 }
 
 /// ` — 2m10s elapsed, about 4m30s left` after `done` of `total` runs (nothing before

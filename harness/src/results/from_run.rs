@@ -81,7 +81,7 @@ impl Summary {
             heap_live_peak_bytes: n.heap_live_peak_bytes,
             heap_live_end_bytes: n.heap_live_end_bytes,
             retained_end_bytes: retained_end(node_summary),
-            rss_ratchet: ratchet::summarize(floors),
+            rss_ratchet: ratchet::summarize(floors, c.acked_bytes),
             rss_window_peaks: ratchet::window_peaks(floors, c.acked_bytes),
             retained_p50_bytes: kept.p50_bytes,
             retained_max_bytes: kept.max_bytes,

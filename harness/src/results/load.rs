@@ -52,7 +52,7 @@ pub struct RunFiles {
 
 /// Reads a JSON file into `T`; errors name file, line:column and field (exit 2).
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = crate::util::fsx::read_bounded(path, MAX_JSON_BYTES, "JSON file")?;
+    let text = crate::util::fsx::read_result_file(path, MAX_JSON_BYTES, "JSON file")?;
     parse_json(&text, path, 1)
 }
 
@@ -96,6 +96,7 @@ impl RunFiles {
             events.repair_time_zero(&mut samples);
         }
         let (compactions, flushes) = events.spans(end);
+        let (compactions, flushes) = (chart_spans(compactions, end), chart_marks(flushes));
         let latency = load_hgrms(&dir.join("latency"))?;
         let allocator = std::mem::take(&mut events.allocator);
         let ratchet = super::ratchet::read_csv(&dir.join(super::ratchet::RATCHET_CSV))?;
@@ -144,7 +145,7 @@ pub fn load_hgrms(dir: &Path) -> Result<Vec<Percentiles>> {
             continue;
         };
         let path = entry.path();
-        let text = crate::util::fsx::read_bounded(&path, MAX_HGRM_BYTES, "latency distribution")?;
+        let text = crate::util::fsx::read_result_file(&path, MAX_HGRM_BYTES, "latency distribution")?;
         let rows = crate::latency::parse_hgrm(&text).map_err(|e| input(format!("{}:{e}", path.display())))?;
         if !rows.is_empty() {
             out.push((name, rows));
@@ -180,12 +181,42 @@ fn chart_rows(rows: Vec<SampleRow>) -> Vec<SampleRow> {
     kept
 }
 
+/// Most compaction spans and flush marks a loaded run keeps for its charts (the
+/// longest committed run has ~1,000 compactions and ~2,000 flushes: drawn as they are).
+/// Beyond it, spans closer than 1/[`MAX_CHART_MARKS`] of the run apart are merged into
+/// one shaded stretch, and flushes are thinned evenly: a chart stays a few MiB however
+/// many events a run had.
+pub const MAX_CHART_MARKS: usize = 5_000;
+
+fn chart_spans(spans: Vec<Span>, end_s: f64) -> Vec<Span> {
+    if spans.len() <= MAX_CHART_MARKS {
+        return spans;
+    }
+    let gap = end_s.max(1e-9) / MAX_CHART_MARKS as f64;
+    let mut merged: Vec<Span> = Vec::with_capacity(MAX_CHART_MARKS);
+    for (a, b) in spans {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 + gap => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    merged
+}
+
+fn chart_marks(marks: Vec<f64>) -> Vec<f64> {
+    if marks.len() <= MAX_CHART_MARKS {
+        return marks;
+    }
+    let step = marks.len().div_ceil(MAX_CHART_MARKS);
+    marks.into_iter().step_by(step).collect()
+}
+
 /// Largest value accepted in `samples.csv` (bytes, ms, counts): 1e15 is ~900 TiB or
 /// ~31,000 years of milliseconds; anything larger is a corrupt file, not a measurement.
 const MAX_SAMPLE_VALUE: f64 = 1e15;
 
 fn read_samples(path: &Path) -> Result<Vec<SampleRow>> {
-    let text = crate::util::fsx::read_bounded(path, MAX_SAMPLES_BYTES, "samples")?;
+    let text = crate::util::fsx::read_result_file(path, MAX_SAMPLES_BYTES, "samples")?;
     if !text.is_empty() && !text.ends_with('\n') {
         return Err(input(format!(
             "{}:{}: the last row has no newline: the file was cut short",
@@ -309,7 +340,7 @@ pub enum Logged {
 /// Reads `events.jsonl`; errors name file, line, column and field (exit 2).
 fn read_events(path: &Path) -> Result<Events> {
     use crate::run::events::HarnessEvent;
-    let file = crate::util::fsx::open_regular(path, MAX_EVENTS_BYTES, "events")?;
+    let file = crate::util::fsx::open_result_file(path, MAX_EVENTS_BYTES, "events")?;
     let mut reader = std::io::BufReader::new(file);
     let mut ev = Events::default();
     let mut bytes = Vec::new();
@@ -391,6 +422,18 @@ impl Events {
 mod tests {
     use super::*;
     use std::fs;
+
+    /// Regression (hostile round 3): 400,000 compactions and flushes made a 75 MB SVG.
+    #[test]
+    fn a_run_with_countless_events_is_charted_from_a_bounded_number() {
+        let spans: Vec<Span> = (0..400_000).map(|i| (i as f64, i as f64 + 0.5)).collect();
+        let merged = chart_spans(spans, 400_000.0);
+        assert!(merged.len() <= MAX_CHART_MARKS, "{}", merged.len());
+        assert_eq!((merged[0].0, merged.last().unwrap().1), (0.0, 399_999.5), "the whole stretch stays shaded");
+        assert!(chart_marks((0..400_000).map(f64::from).collect()).len() <= MAX_CHART_MARKS);
+        let few = vec![(1.0, 2.0), (5.0, 6.0)];
+        assert_eq!(chart_spans(few.clone(), 10.0), few, "a run with few events is drawn as it is");
+    }
 
     #[test]
     fn a_long_run_is_charted_from_a_bounded_number_of_rows_keeping_extremes() {

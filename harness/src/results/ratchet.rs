@@ -24,6 +24,7 @@ use super::latest_at_or_before;
 use crate::error::input;
 use crate::run::events::{CompactionSpan, StatsPoint};
 use crate::run::sampler::Sample;
+use crate::stats::slope::Slope;
 use crate::units::{fmt_bytes, MIB};
 
 /// The floors' file in a run directory (written only when there is a floor).
@@ -34,9 +35,11 @@ pub const CSV_HEADER: &str = "compaction,shard,t_ms,rss_floor_bytes,bytes_acked,
 const CSV_HEADER_FLOORS_ONLY: &str = "compaction,shard,t_ms,rss_floor_bytes,bytes_acked";
 /// Fewest floors a slope is fitted to.
 const MIN_FLOORS_FOR_SLOPE: usize = 3;
-/// Window peaks are compared once this share of the run's bytes is in (the cache and
-/// index fill, the first shards seal): the steady state, not the ramp.
-const PEAKS_AFTER_SHARE: f64 = 0.10;
+/// Window peaks and floor slopes are taken once this share of the run's bytes is in
+/// (the cache and index fill, the first shards seal): the steady state, not the ramp.
+/// One cut for both (in the allocators soak suite 61–144 % of a glibc run's floor rise
+/// came in its first quarter; a slope fitted through that measured the ramp).
+pub const STEADY_AFTER_SHARE: f64 = 0.10;
 /// Fewest windows after the ramp whose peaks are summarized.
 const MIN_WINDOWS_FOR_PEAKS: usize = 3;
 const GIB: f64 = (1u64 << 30) as f64;
@@ -84,12 +87,37 @@ pub struct RatchetSummary {
     pub floors: u64,
     pub rss_floor_first_bytes: u64,
     pub rss_floor_last_bytes: u64,
-    /// Least-squares slope of the floor over the compaction's position; absent with
-    /// fewer than 3 floors.
+    /// Least-squares slope of the floor over the compaction's position, fitted to the
+    /// floors after the ramp (see `slope_after_bytes_acked`); absent with fewer than 3
+    /// of them.
     pub slope_bytes_per_compaction: Option<f64>,
-    /// Least-squares slope of the floor over GiB acknowledged; absent with fewer than 3
-    /// floors or when they all fell at the same acknowledged count.
+    /// Least-squares slope of the floor over GiB acknowledged, the same floors; absent
+    /// with fewer than 3 or when they all fell at the same acknowledged count.
     pub slope_bytes_per_gib: Option<f64>,
+    /// The slopes' standard errors (this run's own uncertainty; absent with fewer than
+    /// 3 floors, and in runs recorded before they were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slope_stderr_bytes_per_compaction: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slope_stderr_bytes_per_gib: Option<f64>,
+    /// Floors before this many bytes were acknowledged (the first tenth, as for the
+    /// window peaks) are left out of the slopes; absent in runs recorded before the
+    /// slopes left out the ramp (their slopes include it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slope_after_bytes_acked: Option<u64>,
+}
+
+/// A run's floor slopes after the ramp: per compaction and per GiB acknowledged.
+pub fn steady_slopes(floors: &[Floor], bytes_acked_total: u64) -> (Option<Slope>, Option<Slope>) {
+    let after = (bytes_acked_total as f64 * STEADY_AFTER_SHARE) as u64;
+    let kept: Vec<&Floor> = floors.iter().filter(|f| f.bytes_acked >= after).collect();
+    if kept.len() < MIN_FLOORS_FOR_SLOPE {
+        return (None, None);
+    }
+    let fit = |x: fn(&Floor) -> f64| {
+        crate::stats::slope::ols(&kept.iter().map(|f| (x(f), f.rss_floor_bytes as f64)).collect::<Vec<_>>())
+    };
+    (fit(|f| f.compaction as f64), fit(|f| f.bytes_acked as f64 / GIB))
 }
 
 /// Live heap against RSS over the run, and glibc's arena count.
@@ -134,28 +162,29 @@ pub fn floors(samples: &[Sample], compactions: &[CompactionSpan]) -> Vec<Floor> 
         .collect()
 }
 
-/// The floors in brief; `None` without a floor.
-pub fn summarize(floors: &[Floor]) -> Option<RatchetSummary> {
+/// The floors in brief; `None` without a floor. The slopes leave out the ramp (the
+/// floors before the first tenth of `bytes_acked_total`, see [`steady_slopes`]).
+pub fn summarize(floors: &[Floor], bytes_acked_total: u64) -> Option<RatchetSummary> {
     let (first, last) = (floors.first()?, floors.last()?);
-    let y = |f: &Floor| f.rss_floor_bytes as f64;
-    let slope = |x: fn(&Floor) -> f64| {
-        let points: Vec<(f64, f64)> = floors.iter().map(|f| (x(f), y(f))).collect();
-        let fitted = (points.len() >= MIN_FLOORS_FOR_SLOPE).then(|| ols_slope(&points));
-        fitted.flatten().map(f64::round)
-    };
+    let (per_compaction, per_gib) = steady_slopes(floors, bytes_acked_total);
+    let round = |s: Option<Slope>| s.map(|s| s.slope.round());
+    let stderr = |s: Option<Slope>| s.and_then(|s| s.stderr).map(f64::round);
     Some(RatchetSummary {
         floors: floors.len() as u64,
         rss_floor_first_bytes: first.rss_floor_bytes,
         rss_floor_last_bytes: last.rss_floor_bytes,
-        slope_bytes_per_compaction: slope(|f| f.compaction as f64),
-        slope_bytes_per_gib: slope(|f| f.bytes_acked as f64 / GIB),
+        slope_bytes_per_compaction: round(per_compaction),
+        slope_bytes_per_gib: round(per_gib),
+        slope_stderr_bytes_per_compaction: stderr(per_compaction),
+        slope_stderr_bytes_per_gib: stderr(per_gib),
+        slope_after_bytes_acked: Some((bytes_acked_total as f64 * STEADY_AFTER_SHARE) as u64),
     })
 }
 
 /// The window peaks after the ramp in brief: windows whose floor came once the first
 /// tenth of `bytes_acked_total` was acknowledged; `None` with fewer than 3 of them.
 pub fn window_peaks(floors: &[Floor], bytes_acked_total: u64) -> Option<WindowPeaks> {
-    let after = (bytes_acked_total as f64 * PEAKS_AFTER_SHARE) as u64;
+    let after = (bytes_acked_total as f64 * STEADY_AFTER_SHARE) as u64;
     let mut peaks: Vec<u64> =
         floors.iter().filter(|f| f.bytes_acked >= after).filter_map(|f| Some(f.peak?.rss_bytes)).collect();
     if peaks.len() < MIN_WINDOWS_FOR_PEAKS {
@@ -190,19 +219,6 @@ impl WindowPeaks {
             self.spread_pct()
         )
     }
-}
-
-/// Ordinary least-squares slope of y over x; `None` when x does not vary.
-fn ols_slope(points: &[(f64, f64)]) -> Option<f64> {
-    let first_x = points.first()?.0;
-    if points.iter().all(|p| p.0 == first_x) {
-        return None;
-    }
-    let n = points.len() as f64;
-    let (mx, my) = (points.iter().map(|p| p.0).sum::<f64>() / n, points.iter().map(|p| p.1).sum::<f64>() / n);
-    let sxx: f64 = points.iter().map(|p| (p.0 - mx) * (p.0 - mx)).sum();
-    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    (sxx > 0.0).then(|| sxy / sxx)
 }
 
 /// For each stats event that counted a live heap, the RSS of the latest sample at or
@@ -251,7 +267,7 @@ pub fn read_csv(path: &Path) -> Result<Vec<Floor>> {
     if fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
         return Ok(Vec::new());
     }
-    let text = crate::util::fsx::read_bounded(path, crate::results::load::MAX_SAMPLES_BYTES, "ratchet floors")?;
+    let text = crate::util::fsx::read_result_file(path, crate::results::load::MAX_SAMPLES_BYTES, "ratchet floors")?;
     if !text.is_empty() && !text.ends_with('\n') {
         let n = text.lines().count();
         return Err(input(format!("{}:{n}: the last row has no newline: the file was cut short", path.display())));
@@ -296,10 +312,23 @@ fn bad_row(path: &Path, line_no: usize, line: &str) -> anyhow::Error {
 impl RatchetSummary {
     /// The human summary's line.
     pub fn human(&self) -> String {
+        let se = |s: Option<f64>| s.map_or(String::new(), |s| format!(" ± {:.2}", s / MIB));
         let slopes = match (self.slope_bytes_per_compaction, self.slope_bytes_per_gib) {
-            (Some(c), Some(g)) => format!(" ({:+.2} MiB/compaction, {:+.2} MiB/GiB ingested)", c / MIB, g / MIB),
-            (Some(c), None) => format!(" ({:+.2} MiB/compaction)", c / MIB),
-            _ => format!(" (no slope from fewer than {MIN_FLOORS_FOR_SLOPE})"),
+            (Some(c), Some(g)) => format!(
+                " ({:+.2}{} MiB/compaction, {:+.2}{} MiB/GiB ingested, after the first 10 %)",
+                c / MIB,
+                se(self.slope_stderr_bytes_per_compaction),
+                g / MIB,
+                se(self.slope_stderr_bytes_per_gib)
+            ),
+            (Some(c), None) => {
+                format!(
+                    " ({:+.2}{} MiB/compaction, after the first 10 %)",
+                    c / MIB,
+                    se(self.slope_stderr_bytes_per_compaction)
+                )
+            }
+            _ => format!(" (no slope from fewer than {MIN_FLOORS_FOR_SLOPE} floors after the first 10 %)"),
         };
         format!(
             "RSS floor    {} → {} after {} compactions{slopes}",
@@ -391,30 +420,51 @@ mod tests {
         // +2 MiB per compaction, 0.5 GiB acknowledged per compaction: +4 MiB per GiB.
         let mib = 1u64 << 20;
         let f: Vec<Floor> = (1..=6).map(|i| floor(i, 100 * mib + 2 * mib * i, i * (1 << 29))).collect();
-        let s = summarize(&f).unwrap();
+        let s = summarize(&f, 0).unwrap();
         assert_eq!(s.floors, 6);
         assert_eq!((s.rss_floor_first_bytes, s.rss_floor_last_bytes), (102 * mib, 112 * mib));
         assert_eq!(s.slope_bytes_per_compaction, Some(2.0 * mib as f64));
         assert_eq!(s.slope_bytes_per_gib, Some(4.0 * mib as f64));
+        assert_eq!((s.slope_stderr_bytes_per_compaction, s.slope_stderr_bytes_per_gib), (Some(0.0), Some(0.0)));
         assert_eq!(
             s.human(),
-            "RSS floor    102.00 MiB → 112.00 MiB after 6 compactions (+2.00 MiB/compaction, +4.00 MiB/GiB ingested)"
+            "RSS floor    102.00 MiB → 112.00 MiB after 6 compactions (+2.00 ± 0.00 MiB/compaction, +4.00 ± 0.00 MiB/GiB ingested, after the first 10 %)"
         );
         // A floor that falls has a negative slope.
         let falling: Vec<Floor> = (1..=4).map(|i| floor(i, 1000 - 100 * i, i)).collect();
-        assert_eq!(summarize(&falling).unwrap().slope_bytes_per_compaction, Some(-100.0));
+        assert_eq!(summarize(&falling, 0).unwrap().slope_bytes_per_compaction, Some(-100.0));
+    }
+
+    /// Regression (verdicts issue): the floor slope was fitted through the start-up ramp
+    /// (cache and index filling), which the window peaks already left out: a run that
+    /// climbs 30 MiB in its first tenth and then stays flat got a steep "ratchet".
+    #[test]
+    fn the_slope_leaves_out_the_first_tenth_like_the_window_peaks() {
+        let mib = 1u64 << 20;
+        // 20 floors, one per 5 % of 1000 bytes: the first two (before 10 %) climb.
+        let f: Vec<Floor> =
+            (1..=20).map(|i| floor(i, if i <= 1 { 10 * mib } else { 100 * mib + (i % 2) * mib }, i * 50)).collect();
+        let s = summarize(&f, 1000).unwrap();
+        assert_eq!(s.slope_after_bytes_acked, Some(100));
+        let slope = s.slope_bytes_per_compaction.unwrap();
+        assert!(slope.abs() < 0.1 * mib as f64, "flat after the ramp: {slope}");
+        let with_ramp = crate::stats::slope::ols(
+            &f.iter().map(|f| (f.compaction as f64, f.rss_floor_bytes as f64)).collect::<Vec<_>>(),
+        );
+        assert!(with_ramp.unwrap().slope > 0.5 * mib as f64, "the control: the ramp alone makes a slope");
+        assert!(s.slope_stderr_bytes_per_compaction.unwrap() > 0.0);
     }
 
     #[test]
     fn fewer_than_three_floors_or_one_acked_count_have_no_slope() {
         let two = [floor(1, 10, 1), floor(2, 20, 2)];
-        let s = summarize(&two).unwrap();
+        let s = summarize(&two, 0).unwrap();
         assert_eq!((s.slope_bytes_per_compaction, s.slope_bytes_per_gib), (None, None));
-        assert!(s.human().ends_with("(no slope from fewer than 3)"), "{}", s.human());
-        assert_eq!(summarize(&[]), None);
+        assert!(s.human().ends_with("(no slope from fewer than 3 floors after the first 10 %)"), "{}", s.human());
+        assert_eq!(summarize(&[], 0), None);
         // Every floor after ingest ended: one acknowledged count, no slope per GiB.
         let after = [floor(1, 10, 7), floor(2, 20, 7), floor(3, 30, 7)];
-        let s = summarize(&after).unwrap();
+        let s = summarize(&after, 0).unwrap();
         assert_eq!((s.slope_bytes_per_compaction, s.slope_bytes_per_gib), (Some(10.0), None));
     }
 

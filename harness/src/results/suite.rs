@@ -53,6 +53,10 @@ pub struct Cell {
     pub worker_threads: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_s: Option<u64>,
+    /// `matrix --inject-retained-mib`: the node holds this many MiB more from start to
+    /// end (a memory regression of known size, for calibrating the gate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inject_retained_mib: Option<u64>,
 }
 
 impl Cell {
@@ -73,6 +77,10 @@ impl Cell {
             peers: self.peers.unwrap_or(base.peers),
             worker_threads: self.worker_threads.or(base.worker_threads),
             duration: self.duration_s.map(std::time::Duration::from_secs).or(base.duration),
+            node_args: match self.inject_retained_mib.filter(|&n| n > 0) {
+                Some(n) => base.node_args.iter().cloned().chain([format!("--inject-retained-mib={n}")]).collect(),
+                None => base.node_args.clone(),
+            },
             ..base.clone()
         }
     }
@@ -156,6 +164,8 @@ pub struct SuiteRun {
     pub cell: String,
     pub dir: PathBuf,
     pub outcome: Outcome,
+    /// Its repetition: the round of the interleaved order it ran in (from 1).
+    pub rep: u32,
 }
 
 /// Every run recorded in a suite, in the order run.
@@ -165,13 +175,37 @@ pub fn runs(suite: &Path) -> Result<Vec<SuiteRun>> {
 
 impl SuiteFile {
     /// The runs this file (read from `suite`) records, in the order run.
+    /// Each run once: a run listed twice (under two spellings of its path) is refused,
+    /// not counted twice, and a suite lists at most [`MAX_SUITE_RUNS`].
     pub fn runs(&self, suite: &Path) -> Result<Vec<SuiteRun>> {
-        let run = |(i, e): (usize, &RunEntry)| {
-            Ok(SuiteRun { dir: inside(suite, &e.run_dir, i)?, cell: e.cell.clone(), outcome: e.outcome })
-        };
-        self.order.iter().enumerate().map(run).collect()
+        let file = suite.join("suite.json");
+        if self.order.len() > MAX_SUITE_RUNS {
+            return Err(input(format!(
+                "{}: field `order`: expected at most {MAX_SUITE_RUNS} runs, got {}",
+                file.display(),
+                self.order.len()
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::with_capacity(self.order.len());
+        for (i, e) in self.order.iter().enumerate() {
+            let dir = inside(suite, &e.run_dir, i)?;
+            let key: PathBuf = Path::new(&e.run_dir).components().collect();
+            if !seen.insert(key) {
+                return Err(input(format!(
+                    "{}: field `order[{i}].run_dir`: `{}` is listed twice (a run counts once)",
+                    file.display(),
+                    crate::util::text::quote_line(&e.run_dir)
+                )));
+            }
+            out.push(SuiteRun { dir, cell: e.cell.clone(), outcome: e.outcome, rep: e.rep });
+        }
+        Ok(out)
     }
 }
+
+/// Most runs a suite lists (as many as `matrix` runs).
+pub const MAX_SUITE_RUNS: usize = 2_000;
 
 /// `suite/<rel>` if `rel` is a relative path that stays inside the suite; `report`
 /// writes charts into run directories and must never write outside the ones given.
@@ -232,7 +266,7 @@ pub fn render_file(suite: &Path, file: &SuiteFile, png: bool) -> Result<Comparis
     let d = &file.definition;
     let mut failed = Vec::new();
     let mut grouped: Vec<CellRuns> =
-        d.cells.iter().map(|c| CellRuns { cell: c.name.clone(), runs: Vec::new() }).collect();
+        d.cells.iter().map(|c| CellRuns { cell: c.name.clone(), runs: Vec::new(), rounds: Vec::new() }).collect();
     for r in file.runs(suite)? {
         if r.outcome != Outcome::Ok {
             let name = r.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or(r.cell);
@@ -241,6 +275,7 @@ pub fn render_file(suite: &Path, file: &SuiteFile, png: bool) -> Result<Comparis
         }
         if let Some(g) = grouped.iter_mut().find(|g| g.cell == r.cell) {
             g.runs.push(RunFiles::load(&r.dir)?);
+            g.rounds.push(Some(r.rep));
         }
     }
     if let Some(sig) = &file.interrupted {
@@ -248,7 +283,7 @@ pub fn render_file(suite: &Path, file: &SuiteFile, png: bool) -> Result<Comparis
         failed.push(format!("(the suite was interrupted by {sig} after {} of its {total} runs)", file.order.len()));
     }
     let title = format!("{} — {} cells × {} repetitions", d.workload, d.cells.len(), d.repeat);
-    write_comparison(suite, &grouped, &d.baseline_cell, d.floor_pct, &title, &failed, png)
+    write_comparison(suite, &grouped, &d.baseline_cell, d.floor_pct, &title, &failed, png, true)
 }
 
 /// Writes `comparison.{json,md}` and the suite charts of `grouped` into `dir`.
@@ -260,13 +295,21 @@ pub fn write_comparison(
     title: &str,
     failed: &[String],
     png: bool,
+    paired: bool,
 ) -> Result<Comparison> {
     let records: Vec<RunRecord> = grouped
         .iter()
-        .flat_map(|g| g.runs.iter().map(|r| RunRecord { cell: g.cell.clone(), summary: r.summary.clone() }))
+        .flat_map(|g| {
+            g.runs.iter().enumerate().map(|(i, r)| RunRecord {
+                cell: g.cell.clone(),
+                round: g.rounds.get(i).copied().flatten(),
+                summary: r.summary.clone(),
+                floors: r.ratchet.clone(),
+            })
+        })
         .collect();
     let names: Vec<String> = grouped.iter().map(|g| g.cell.clone()).collect();
-    let cmp = comparison::compare(&names, &records, baseline, floor);
+    let cmp = comparison::compare(&names, &records, baseline, floor, paired);
     super::write_json(&dir.join("comparison.json"), &cmp)?;
     let mut md = comparison::markdown(&cmp, title, failed);
     md.push_str(&heap_sites_section(grouped));
@@ -310,12 +353,10 @@ fn heap_sites_section(grouped: &[CellRuns]) -> String {
 }
 
 fn intervals(c: &Comparison, key: MetricKey) -> Vec<Interval> {
-    let to_interval = |s: &comparison::CellStat| Interval {
-        cell: s.cell.clone(),
-        median: s.median,
-        lo: s.ci[0],
-        hi: s.ci[1],
-        n: s.n,
+    // Below 3 runs there is no interval: the whisker is the range, labelled so.
+    let to_interval = |s: &comparison::CellStat| {
+        let [lo, hi] = s.ci.unwrap_or(s.range);
+        Interval { cell: s.cell.clone(), median: s.center, lo, hi, n: s.n }
     };
     c.metrics.iter().find(|m| m.key == key).map(|m| m.cells.iter().map(to_interval).collect()).unwrap_or_default()
 }

@@ -119,6 +119,24 @@ impl Claimed {
     }
 }
 
+/// Locks an existing directory `dir` exclusively for as long as the returned file is
+/// held: refused (exit 2) while a run (or another `report`) holds it, so two writers
+/// never mix their files in it.
+pub fn lock_existing(dir: &Path, what: &str) -> Result<File> {
+    let file = File::open(dir).map_err(|e| input(format!("{what} {}: cannot open: {e}", dir.display())))?;
+    // SAFETY: flock(2) on a descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = std::io::Error::last_os_error();
+        let why = if e.kind() == ErrorKind::WouldBlock {
+            "in use by another syncbench process".into()
+        } else {
+            e.to_string()
+        };
+        return Err(input(format!("{what} {}: {why}", dir.display())));
+    }
+    Ok(file)
+}
+
 /// Refuses `path` (given with `--<flag>`, not yet claimed) if it is, contains or lies
 /// inside `other`, after resolving symlinks in every part of it that exists.
 pub fn check_disjoint(path: &Path, flag: &str, other: &Claimed, other_flag: &str) -> Result<()> {

@@ -85,13 +85,14 @@ pub fn ingest(opts: &IngestOptions) -> Result<RunReport> {
     let start = SystemTime::now();
     let node_bin = preflight(opts)?;
     signals::check()?;
-    sweep_stale(opts);
     let run_dir = match &opts.out {
         Some(p) => Claimed::given(p, "out")?,
         None => {
             Claimed::fresh(&crate::results::default_run_dir(start, &opts.cell_name()), "the default run directory")?
         }
     };
+    // Once this run holds its own directory, clear what killed runs left beside it.
+    sweep_stale(opts);
     let marker = stale::Marker { pid: std::process::id(), ..stale::Marker::default() };
     let outcome = marker
         .write(&run_dir.real)
@@ -111,7 +112,7 @@ fn sweep_stale(opts: &IngestOptions) {
         Some(out) => out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_owned(),
         None => PathBuf::from(crate::results::RESULTS_DIR),
     };
-    for line in stale::sweep(&parent) {
+    for line in stale::sweep(&parent, &stale::Places::here()) {
         crate::note!("syncbench: cleared {line}");
     }
     let sockets = stale::sweep_sockets(&std::env::temp_dir());
@@ -240,7 +241,7 @@ fn with_data_dir(
 pub const HEAP_DIR: &str = "heap";
 
 /// Where default data directories go, relative to the working directory.
-const DEFAULT_DATA_PARENT: &str = ".syncbench-data";
+pub(crate) const DEFAULT_DATA_PARENT: &str = ".syncbench-data";
 
 /// Longest Unix socket path (`sun_path` holds 108 bytes with the terminating NUL).
 const SOCKET_PATH_MAX: usize = 107;

@@ -24,6 +24,9 @@ use super::events::{EventLog, NodeObservations};
 use super::memlimit::MemLimit;
 use crate::options::{Allocator, ArenaMax, IngestOptions};
 
+/// How long the node's output is drained after it exited (see `join_readers`).
+const READER_DRAIN: Duration = Duration::from_secs(5);
+
 /// Bytes of node stderr kept for crash bundles.
 pub const STDERR_TAIL_BYTES: usize = 64 * 1024;
 
@@ -101,11 +104,16 @@ pub fn allocator_env(opts: &IngestOptions) -> Vec<(String, String)> {
 pub fn check_allocator_conf(bin: &Path, env: &[(String, String)], opts: &IngestOptions) -> Result<()> {
     let Some(conf) = opts.alloc_conf.as_deref() else { return Ok(()) };
     let mut cmd = node_command(bin, env);
-    cmd.arg("--version").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd.arg("--version");
     if opts.alloc == Allocator::Mimalloc {
         cmd.env("MIMALLOC_VERBOSE", "1");
     }
-    let out = cmd.output().with_context(|| format!("starting {}", bin.display()))?;
+    let out = crate::node_bin::output_within(cmd, CONF_CHECK_TIMEOUT, CONF_CHECK_MAX_BYTES)
+        .with_context(|| format!("starting {}", bin.display()))?;
+    crate::signals::check()?;
+    let out = out.ok_or_else(|| {
+        crate::error::input(format!("{}: `--version` did not finish within {CONF_CHECK_TIMEOUT:?}", bin.display()))
+    })?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     let complaints: Vec<String> = match opts.alloc {
         Allocator::Jemalloc => {
@@ -128,6 +136,11 @@ pub fn check_allocator_conf(bin: &Path, env: &[(String, String)], opts: &IngestO
     }
     Ok(())
 }
+
+/// How long `<node> --version` may take when `--alloc-conf` is checked, and how much of
+/// its output is read (mimalloc's verbose option list is a few KiB).
+const CONF_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+const CONF_CHECK_MAX_BYTES: u64 = 1 << 20;
 
 pub struct NodeProcess {
     pub pid: u32,
@@ -224,9 +237,16 @@ impl NodeProcess {
         String::from_utf8_lossy(&tail).into_owned()
     }
 
-    /// Waits for the stdout/stderr readers to drain (after the node exited).
+    /// Waits for the stdout/stderr readers to drain (after the node exited), for at
+    /// most [`READER_DRAIN`]: a process the node binary left behind (a wrapper script's
+    /// background job) may hold the pipes open long after the node is gone, and its
+    /// output is not the node's.
     pub fn join_readers(&mut self) {
-        for r in self.readers.drain(..) {
+        let until = std::time::Instant::now() + READER_DRAIN;
+        while self.readers.iter().any(|r| !r.is_finished()) && std::time::Instant::now() < until {
+            thread::sleep(Duration::from_millis(5));
+        }
+        for r in self.readers.drain(..).filter(JoinHandle::is_finished) {
             let _ = r.join();
         }
     }

@@ -125,7 +125,10 @@ pub fn outputs(plan: &Plan, env: &[(String, String)], c: &Collected, obs: &NodeO
         // Say why in the summary if the disk still lets us (it says "incomplete" anyway).
         summary.incomplete = Some(format!("{e:#}"));
         let _ = write_json(&dir.join("summary.json"), &summary);
-        return Err(e.context(format!("the run directory {} is incomplete", dir.display())));
+        // A result file that cannot be written fails the run (exit 1), whatever was in
+        // its way: the command line was fine.
+        let why = format!("{:#}", e.context(format!("the run directory {} is incomplete", dir.display())));
+        return Err(crate::error::RunFailed(why).into());
     }
     Ok(summary)
 }

@@ -48,7 +48,9 @@ pub fn write_atomic_with(path: &Path, fill: impl FnOnce(&mut File) -> std::io::R
 pub fn write_atomic_via_path(path: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     check_target(path)?;
     let dir = create_temp_dir(path)?;
-    let tmp = dir.join("out");
+    // The target's own name inside the private directory: an encoder that picks its
+    // format by the extension (PNG) sees the right one.
+    let tmp = dir.join(path.file_name().unwrap_or_else(|| std::ffi::OsStr::new("out")));
     let filled = fill(&tmp);
     let result = match filled {
         Ok(()) => finish(path, &tmp, Ok(())),
@@ -123,6 +125,30 @@ pub fn read_bounded_bytes(path: &Path, max_bytes: u64, what: &str) -> Result<Vec
         return Err(too_large(path, what, max_bytes));
     }
     Ok(bytes)
+}
+
+/// A file of a run or suite directory (its own files: a symlink there is refused, so a
+/// results directory from elsewhere cannot make a reader open another file), read as
+/// [`read_bounded`].
+pub fn read_result_file(path: &Path, max_bytes: u64, what: &str) -> Result<String> {
+    refuse_symlink(path, what)?;
+    read_bounded(path, max_bytes, what)
+}
+
+/// [`open_regular`] for a file of a run or suite directory (see [`read_result_file`]).
+pub fn open_result_file(path: &Path, max_bytes: u64, what: &str) -> Result<File> {
+    refuse_symlink(path, what)?;
+    open_regular(path, max_bytes, what)
+}
+
+fn refuse_symlink(path: &Path, what: &str) -> Result<()> {
+    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(input(format!(
+            "{}: {what}: is a symbolic link; a run or suite directory holds its own files",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Opens `path` for reading if it is a regular file of at most `max_bytes` (without

@@ -50,6 +50,11 @@ impl SegmentReader {
             return Err(corrupt(footer_at, "footer checksum or magic mismatch"));
         }
         let (index_offset, count) = (word(0..8), word(8..16));
+        // Checked before the index is allocated: a segment holds one shard, and a
+        // crafted footer must not size a 100 GB buffer (hostile round 3).
+        if count > crate::config::SHARD_SIZE_MAX {
+            return Err(corrupt(footer_at, "index holds more entries than a shard has blocks"));
+        }
         let index_len = count.checked_mul(INDEX_ENTRY_BYTES);
         if index_offset < HEADER_BYTES || index_len.and_then(|l| l.checked_add(index_offset)) != Some(footer_at) {
             return Err(corrupt(footer_at, "index bounds do not match file size"));
@@ -140,4 +145,37 @@ fn parse_index(raw: &[u8], base: u64) -> Result<Vec<(u64, u64)>, (u64, &'static 
         index.push((number, offset));
     }
     Ok(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (hostile round 3): a 100 GB sparse segment whose footer was valid made
+    /// `verify` allocate 100 GB for its index and abort.
+    #[test]
+    fn a_crafted_footer_cannot_size_a_huge_index() {
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join(FILE_NAME);
+        let file = File::create(&path).unwrap();
+        let len: u64 = 100 << 30;
+        file.set_len(len).unwrap();
+        let mut header = [0u8; HEADER_BYTES as usize];
+        header[0..4].copy_from_slice(&MAGIC);
+        header[4..8].copy_from_slice(&VERSION.to_le_bytes());
+        file.write_all_at(&header, 0).unwrap();
+        let footer_at = len - FOOTER_BYTES;
+        let count = (footer_at - HEADER_BYTES) / INDEX_ENTRY_BYTES;
+        let mut f = [0u8; FOOTER_BYTES as usize];
+        f[0..8].copy_from_slice(&HEADER_BYTES.to_le_bytes());
+        f[8..16].copy_from_slice(&count.to_le_bytes());
+        let crc = crc32c::crc32c(&f[0..24]).to_le_bytes();
+        f[24..28].copy_from_slice(&crc);
+        f[28..32].copy_from_slice(&FOOTER_MAGIC);
+        file.write_all_at(&f, footer_at).unwrap();
+        match SegmentReader::open(&path) {
+            Err(SegmentError::Corrupt { reason, .. }) => assert!(reason.contains("more entries"), "{reason}"),
+            other => panic!("expected a refusal, got {:?}", other.map(|r| r.len())),
+        }
+    }
 }
