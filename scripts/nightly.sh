@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scheduled benchmark run on a bare-metal host (README "Scheduled runs on a bare-metal
+# Scheduled benchmark run on a bare-metal host (docs/scheduled-runs.md: "Scheduled runs on a bare-metal
 # server"): lock, machine hygiene where permitted, disk guard, retention, build, the
 # matrix, crash bundles and kernel OOM lines, report index, commit and push.
 #

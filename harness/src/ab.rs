@@ -26,7 +26,7 @@ use crate::stats::{self, Verdict};
 
 /// Metrics judged base-vs-head (keys of `comparison.json`). Node user CPU time is
 /// the one that resolves a ~10 % per-block cost on a noisy VM: throughput and latency
-/// also carry the disk's noise (README, "Use it as a PR gate").
+/// also carry the disk's noise (docs/pr-gate.md).
 pub const TIME_METRICS: &[MetricKey] =
     &[MetricKey::Throughput, MetricKey::IngestP50, MetricKey::IngestP99, MetricKey::CpuUser];
 

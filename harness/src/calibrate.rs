@@ -190,14 +190,16 @@ fn rates(
     Ok((failed.into_iter().map(|(k, n)| (k, share(n))).collect(), share(any)))
 }
 
-fn median_of(runs: &[RunFiles], key: &str) -> f64 {
-    crate::stats::median(&runs.iter().filter_map(|r| gated_value(&r.summary, key)).collect::<Vec<_>>())
+/// The pool's centre of `key` as the gate takes it (geometric mean, else median).
+fn centre_of(runs: &[RunFiles], key: &str) -> f64 {
+    let values: Vec<f64> = runs.iter().filter_map(|r| gated_value(&r.summary, key)).collect();
+    crate::gate::baseline::Stat::of(&values).map_or(f64::NAN, |s| s.centre(&s))
 }
 
 fn calibrate(suite: &Path, pools: &Pools, sizes: (usize, usize), draws: u32, t: &Thresholds) -> Result<Calibration> {
     let mut rng = SplitMix64::new(SEED);
     let (aa, aa_any) = rates(pools, None, sizes, draws, t, &mut rng)?;
-    let peak = median_of(&pools.clean, "rss_peak_bytes");
+    let peak = centre_of(&pools.clean, "rss_peak_bytes");
     let mut metrics: BTreeMap<String, MetricCalibration> = gated_keys()
         .into_iter()
         .map(|k| {
@@ -220,7 +222,7 @@ fn calibrate(suite: &Path, pools: &Pools, sizes: (usize, usize), draws: u32, t: 
         let (caught, any) = rates(pools, Some(runs), sizes, draws, t, &mut rng)?;
         for (k, m) in metrics.iter_mut() {
             m.power.insert(level.clone(), caught.get(k).copied().unwrap_or(0.0));
-            let effect = (median_of(runs, k) / median_of(&pools.clean, k) - 1.0) * 100.0;
+            let effect = (centre_of(runs, k) / centre_of(&pools.clean, k) - 1.0) * 100.0;
             m.effect_pct.insert(level.clone(), (effect * 10.0).round() / 10.0);
         }
         gate.power.insert(level, any);
@@ -254,22 +256,25 @@ fn suggested_limit(
     for _ in 0..draws {
         let b = pick(rng, pools.clean.len(), nb, &[]);
         let c = pick(rng, pools.clean.len(), nc, &b);
-        let med = |idx: &[usize]| {
-            crate::stats::median(
-                &idx.iter().filter_map(|&i| gated_value(&pools.clean[i].summary, key)).collect::<Vec<_>>(),
-            )
+        // The gate's own centre (`Stat::centre`): what its limits apply to.
+        let stat = |idx: &[usize]| {
+            let values: Vec<f64> = idx.iter().filter_map(|&i| gated_value(&pools.clean[i].summary, key)).collect();
+            crate::gate::baseline::Stat::of(&values)
         };
-        changes.push(med(&c) / med(&b) - 1.0);
+        if let (Some(b), Some(c)) = (stat(&b), stat(&c)) {
+            changes.push(c.centre(&b) / b.centre(&c) - 1.0);
+        }
     }
     Ok((0..=100).map(|s| s as f64 * 0.5).find(|&limit| {
         let alarms = changes.iter().filter(|&&c| !(c * 100.0 <= limit)).count();
-        (alarms as f64 / draws as f64) <= SUGGESTED_FALSE_ALARMS
+        (alarms as f64 / changes.len().max(1) as f64) <= SUGGESTED_FALSE_ALARMS
     }))
 }
 
 /// `calibration.md`: the rates per metric and for the gate.
 pub fn markdown(c: &Calibration) -> String {
-    let levels: Vec<&String> = c.gate.power.keys().collect();
+    let mut levels: Vec<&String> = c.gate.power.keys().collect();
+    levels.sort_by(|a, b| a.parse::<f64>().unwrap_or(0.0).total_cmp(&b.parse::<f64>().unwrap_or(0.0)));
     let mut md = format!(
         "# Gate calibration — {}\n\n{} draws: each a baseline of {} and a candidate of {} runs taken at random (seed \
          fixed) from {} clean runs (A/A) or from an injected cell; judged by the gate's own rule and limits. \

@@ -70,7 +70,7 @@ pub struct IngestArgs {
     /// Compactions allowed at once in the node.
     #[arg(long, default_value_t = 1)]
     pub compaction_concurrency: u64,
-    /// Built-in workload name (smoke, mainnet, mainnet-large, early-chain, soak) or spec path.
+    /// Built-in workload name (smoke, mainnet, mainnet-large, early-chain, soak, gate) or spec path.
     #[arg(long, default_value = syncbench_workloads::DEFAULT_WORKLOAD)]
     pub workload: String,
     #[command(flatten)]
@@ -258,7 +258,7 @@ pub struct AbArgs {
     #[command(flatten)]
     pub overrides: WorkloadOverrides,
     /// Rounds; each runs base and head back to back. 20 resolved a 10 % CPU-time
-    /// regression on the 2-core development VM, 8 did not (README).
+    /// regression on the 2-core development VM, 8 did not (results/notes/2026-11-21-ab-rounds.md).
     #[arg(long, default_value_t = 20)]
     pub repeat: u32,
     /// Suite directory (default: results/<UTC timestamp>_<workload>_ab).

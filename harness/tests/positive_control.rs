@@ -7,7 +7,7 @@
 //! The node runs quiet for the control (one peer connection, no recent-block cache):
 //! the full node's own retention (~100 MiB at the end under glibc, with or without
 //! `MALLOC_ARENA_MAX=2`) adds to both sides and shrinks the ratio the control is
-//! read by (README, "A positive control for the arena effect").
+//! read by (docs/node.md, the positive control).
 
 mod common;
 

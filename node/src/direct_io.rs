@@ -4,7 +4,7 @@
 //! so caching them buys the node nothing, while every new page-cache page costs CPU on
 //! the same cores the pipeline needs. On the reference VM that cost is large: writing
 //! 4 GiB with `dd conv=fdatasync` took 8.7–10.5 s of system CPU through the page cache
-//! and 0.33–0.59 s with `oflag=direct` (README, "Disk path"). Production engines make
+//! and 0.33–0.59 s with `oflag=direct` (results/20261121T145144Z_mainnet_jemalloc_streaming_cc1/READING.md, "Disk path"). Production engines make
 //! the same choice for write-once data (RocksDB's `use_direct_io_for_flush_and_compaction`).
 //!
 //! O_DIRECT requires the file offset, the length and the buffer address of each

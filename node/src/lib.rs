@@ -1,6 +1,6 @@
 //! The system under test: a sharded chain-history store fed blocks over a Unix socket.
 //!
-//! Modelled on real history nodes (README, "The incident"): blocks arrive out of order
+//! Modelled on real history nodes (README.md, "The incident"): blocks arrive out of order
 //! over many peer connections, each served by a task on a tokio multi-thread runtime
 //! that decodes them into many small owned objects; they are hashed on a verify pool,
 //! appended to per-shard write-ahead logs in fdatasync'd batches, acknowledged, kept in

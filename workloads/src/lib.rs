@@ -36,6 +36,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("mainnet-large", include_str!("../specs/mainnet-large.toml")),
     ("early-chain", include_str!("../specs/early-chain.toml")),
     ("soak", include_str!("../specs/soak.toml")),
+    ("gate", include_str!("../specs/gate.toml")),
 ];
 
 /// The default workload of `syncbench ingest`.

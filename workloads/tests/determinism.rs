@@ -125,6 +125,7 @@ const PINNED_FINGERPRINTS: &[(&str, &str)] = &[
     ("mainnet-large", "4934386e0025de1f"),
     ("early-chain", "61236103ad4c9118"),
     ("soak", "093ef67431e400d8"),
+    ("gate", "546d015161ec4481"),
 ];
 
 /// Regression: the fingerprint of a trace workload hashed the trace file's displayed

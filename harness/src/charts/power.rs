@@ -12,8 +12,13 @@ use super::style::{line, linear_chart, series as draw_series, Mark, SeriesStyle}
 use super::{de, headroom, series_style, titled, with_legend, Chart, Legend};
 use crate::calibrate::Calibration;
 
-/// Metrics drawn: those an injected allocation moves (the counts and bytes written do not).
-const DRAWN: &[&str] = &["rss_peak_bytes", "rss_p50_bytes", "heap_live_peak_bytes", "heap_live_end_bytes"];
+/// Metrics drawn: the memory figures an injected allocation moves by a share
+/// comparable to the gate's limits (the counts and bytes written do not move; the live
+/// heap after the session moves by thousands of percent, off any useful axis — the
+/// legend says how often it caught each level).
+const DRAWN: &[&str] = &["rss_peak_bytes", "rss_p50_bytes", "heap_live_peak_bytes"];
+/// The metric named in the legend only.
+const NOTED: &str = "heap_live_end_bytes";
 
 pub struct PowerChart<'a>(pub &'a Calibration);
 
@@ -29,7 +34,8 @@ impl Chart for PowerChart<'_> {
             c.baseline_runs, c.candidate_runs, c.draws, c.clean_runs, c.suite
         );
         let (plot, key) = with_legend(&titled(root, &title)?);
-        let effects = c.metrics.values().flat_map(|m| m.effect_pct.values().copied());
+        let drawn = c.metrics.iter().filter(|(k, _)| DRAWN.contains(&k.as_str()));
+        let effects = drawn.flat_map(|(_, m)| m.effect_pct.values().copied());
         let levels = c.gate.power.keys().filter_map(|l| l.parse::<f64>().ok());
         let x_max = headroom(effects.chain(levels).fold(1.0, f64::max));
         let mut chart = linear_chart(
@@ -64,6 +70,19 @@ impl Chart for PowerChart<'_> {
             "the gate (any metric)",
             SeriesStyle { width: 4, ..style },
         )?;
+        if let Some(m) = c.metrics.get(NOTED) {
+            let caught: Vec<String> = m.power.values().map(|p| format!("{:.0} %", p * 100.0)).collect();
+            let label = format!("{NOTED} (not drawn, effects {}): caught {}", effect_range(m), caught.join(", "));
+            legend.add(label, Mark::Line(grey.thin()));
+        }
         legend.draw(&key)
     }
+}
+
+/// "+535 … +3030 %": the range of a metric's measured effects.
+fn effect_range(m: &crate::calibrate::MetricCalibration) -> String {
+    let e: Vec<f64> = m.effect_pct.values().copied().collect();
+    let lo = e.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = e.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{lo:+.0} … {hi:+.0} %")
 }

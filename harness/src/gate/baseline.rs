@@ -266,7 +266,7 @@ fn flat(c: &RunConfig) -> BTreeMap<String, Value> {
     out
 }
 
-/// Median, range and count of one metric over the baseline's runs.
+/// Centre, range and count of one metric over the baseline's runs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Stat {
@@ -274,6 +274,11 @@ pub struct Stat {
     pub min: f64,
     pub max: f64,
     pub n: usize,
+    /// The runs' geometric mean, what the gate compares (it uses every run: more
+    /// sensitive than the median at the same noise); absent in baselines recorded
+    /// before it was, which are compared by their medians.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub geomean: Option<f64>,
 }
 
 impl Stat {
@@ -283,7 +288,19 @@ impl Stat {
             return None;
         }
         v.sort_by(f64::total_cmp);
-        Some(Stat { median: crate::stats::median(&v), min: v[0], max: v[v.len() - 1], n: v.len() })
+        // A geometric mean needs positive values; a 0 anywhere makes the median the centre.
+        let geomean =
+            v.iter().all(|&x| x > 0.0).then(|| (v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp());
+        Some(Stat { median: crate::stats::median(&v), min: v[0], max: v[v.len() - 1], n: v.len(), geomean })
+    }
+
+    /// The centre the gate compares: the geometric mean where both sides have one,
+    /// else the median.
+    pub fn centre(&self, other: &Stat) -> f64 {
+        match (self.geomean, other.geomean) {
+            (Some(g), Some(_)) => g,
+            _ => self.median,
+        }
     }
 }
 
@@ -368,7 +385,11 @@ impl Baseline {
             return Err(format!("field `metrics`: expected every gated metric, `{k}` is missing"));
         }
         for (k, s) in &self.metrics {
-            let ordered = 0.0 <= s.min && s.min <= s.median && s.median <= s.max && s.max <= MAX_METRIC_VALUE;
+            let inside = |x: f64| s.min <= x && x <= s.max;
+            let ordered = 0.0 <= s.min
+                && inside(s.median)
+                && s.geomean.is_none_or(|g| inside(g) || (g - s.median).abs() <= 1e-9 * s.max)
+                && s.max <= MAX_METRIC_VALUE;
             if s.n == 0 || !ordered {
                 return Err(format!(
                     "field `metrics.{k}`: expected n ≥ 1 and 0 ≤ min ≤ median ≤ max ≤ 1e15, got n {}, min {}, median {}, max {}",

@@ -204,8 +204,9 @@ pub fn compare(base: &Baseline, cand: &Baseline, t: &Thresholds) -> Vec<Row> {
         .into_iter()
         .map(|k| {
             let limit_pct = t.limits_pct.get(k).copied().unwrap_or(0.0);
-            let b = base.metrics.get(k).map(|s| s.median);
-            let c = cand.metrics.get(k).map(|s| s.median);
+            let (bs, cs) = (base.metrics.get(k), cand.metrics.get(k));
+            let b = bs.map(|s| cs.map_or(s.median, |c| s.centre(c)));
+            let c = cs.map(|s| bs.map_or(s.median, |b| s.centre(b)));
             // From a baseline of 0 any growth is infinite and none is no change: a
             // metric that is 0 on both sides passes.
             let change_pct = b.zip(c).map(|(b, c)| match (b > 0.0, c > b) {
@@ -292,9 +293,15 @@ pub fn table(rows: &[Row], base: &Baseline, cand: &Baseline) -> String {
         out.push('\n');
         out += &line(r.to_vec());
     }
-    let _ = write!(out, "\n\n{}", summary_line(rows));
+    let _ = write!(out, "\n\n{}\n{}", RULE, summary_line(rows));
     out
 }
+
+/// How the verdicts were reached (under both tables): the rule, and where its limits'
+/// error rates were measured.
+const RULE: &str = "rule: a metric regresses when the candidate runs' geometric mean exceeds the baseline runs' \
+by more than its limit (medians for a baseline recorded before geometric means); the limits' false-alarm rate and power are measured by `syncbench calibrate` \
+(docs/pr-gate.md, Calibration)";
 
 fn summary_line(rows: &[Row]) -> String {
     let bad: Vec<&str> = rows
@@ -319,7 +326,7 @@ pub fn markdown(rows: &[Row], base: &Baseline, cand: &Baseline) -> String {
         let verdict = if r[5] == "REGRESSION" || r[5] == "MISSING" { format!("**{}**", r[5]) } else { r[5].clone() };
         let _ = writeln!(md, "| {} | {} | {} | {} | {} | {verdict} |", r[0], r[1], r[2], r[3], r[4]);
     }
-    let _ = writeln!(md, "\n**{}**", summary_line(rows));
+    let _ = writeln!(md, "\n{RULE}\n\n**{}**", summary_line(rows));
     md
 }
 

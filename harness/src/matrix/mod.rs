@@ -1,5 +1,5 @@
 //! `syncbench matrix`: many configurations, repeated and interleaved, compared with
-//! confidence intervals (README, "Comparing configurations").
+//! confidence intervals (docs/comparing.md).
 //!
 //! # Layout
 //! - this module: the plan (cells, skipped cells, order) and the runner.
@@ -365,18 +365,20 @@ const RUN_SETUP_S: (f64, f64) = (5.0, 30.0);
 /// `--duration` or its workload's size at [`ASSUMED_MIB_PER_S`].
 fn time_estimate(plan: &SuitePlan, runs: usize) -> String {
     let bytes = syncbench_workloads::Description::of(&plan.base.workload).total_bytes_estimate as f64;
+    // A rate-limited workload goes no faster than its limit.
+    let rate = plan.base.workload.arrival.rate_limit_mib_per_s.map_or(ASSUMED_MIB_PER_S, |r| r.min(ASSUMED_MIB_PER_S));
     let per_cell: Vec<f64> = plan
         .cells
         .iter()
         .map(|c| {
-            let ingest = c.duration_s.map_or(bytes / (ASSUMED_MIB_PER_S * 1024.0 * 1024.0), |d| d as f64);
+            let ingest = c.duration_s.map_or(bytes / (rate * 1024.0 * 1024.0), |d| d as f64);
             ingest + if plan.base.ceilings { RUN_SETUP_S.1 } else { RUN_SETUP_S.0 }
         })
         .collect();
     let total = per_cell.iter().sum::<f64>() * runs as f64 / per_cell.len().max(1) as f64;
     let (h, m) = ((total / 3600.0) as u64, ((total % 3600.0) / 60.0).ceil() as u64);
     let when = if h > 0 { format!("{h} h {m} min") } else { format!("{m} min") };
-    format!("about {when} (at ~{ASSUMED_MIB_PER_S:.0} MiB/s a run; each run's end gives a better estimate)")
+    format!("about {when} (at ~{rate:.0} MiB/s a run; each run's end gives a better estimate)")
 }
 
 /// ` — 2m10s elapsed, about 4m30s left` after `done` of `total` runs (nothing before

@@ -5,7 +5,7 @@
 //! runs. Figures that weigh every sample by the time it stood for — RSS percentiles
 //! over the node's life and the RSS·time integral per GiB ingested — are less tied to
 //! that instant: measured here, the RSS p50 of runs lasting several seconds varies less
-//! than their peak (README, "Use it as a PR gate"); on sub-second runs it does not.
+//! than their peak (docs/pr-gate.md); on sub-second runs it does not.
 
 /// One sample's time (ms since time zero) and value (bytes).
 pub type Point = (u64, u64);

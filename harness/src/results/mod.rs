@@ -1,4 +1,4 @@
-//! The files of a run directory (README, "What you get"): names, `samples.csv`, `summary.json`.
+//! The files of a run directory (docs/metrics-and-files.md): names, `samples.csv`, `summary.json`.
 //!
 //! # Layout
 //! - this module: the run directory name, `samples.csv`, atomic JSON writes.

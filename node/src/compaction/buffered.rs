@@ -1,4 +1,4 @@
-//! Buffered compaction: the incident's pre-fix behaviour (README, "The incident"),
+//! Buffered compaction: the incident's pre-fix behaviour (README.md, "The incident"),
 //! kept on purpose.
 //!
 //! The whole WAL is read into memory, every payload is cloned into its own `Vec`, the

@@ -1,4 +1,4 @@
-//! Streaming compaction: the fix for the compaction-memory incident (README, "The
+//! Streaming compaction: the fix for the compaction-memory incident (README.md, "The
 //! incident").
 //!
 //! Pass 1 builds an offset index of 24 bytes per block: the batch writer hands over the
@@ -27,7 +27,7 @@
 //!   Several random reads in flight compact faster beside a competing writer.
 //!
 //! Whether the node ingests faster with either depends on whether the disk has room
-//! left (README, "Compaction reads"); the default keeps the least memory.
+//! left (results/notes/2026-12-05-compaction-readers.md); the default keeps the least memory.
 //!
 //! Memory is the index, the segment buffer and the read buffers, independent of the
 //! shard's size: in turn, one buffer (a chunk, or the largest record if larger);
