@@ -96,6 +96,8 @@ pub fn run(a: &CalibrateArgs) -> Result<()> {
         Some(p) => Thresholds::load(p)?,
         None => Thresholds::default(),
     };
+    // It writes into the suite: held against a matrix still running it, or a report.
+    let _lock = crate::run::dirs::lock_existing(&a.suite, "calibrate")?;
     let pools = pools(&a.suite)?;
     let need = a.baseline_runs + a.candidate_runs;
     if a.baseline_runs < 1 || a.candidate_runs < 1 || pools.clean.len() < need {

@@ -137,6 +137,9 @@ pub fn load_runs(dir: &Path, flag: &str) -> Result<Vec<RunFiles>> {
             dir.display()
         )));
     }
+    // A suite or run still being written (its matrix or ingest holds the directory's
+    // lock) is refused, not judged on the runs it has so far.
+    let _lock = crate::run::dirs::lock_for_reading(dir, flag)?;
     check_listed_runs(dir, flag)?;
     let runs = crate::results::suite::all_runs(dir)?;
     let untrusted: Vec<String> = runs.iter().filter_map(untrusted_reason).collect();
@@ -383,16 +386,49 @@ mod tests {
         let all = |v: f64| gated_keys().into_iter().map(move |k| (k, v)).collect::<Vec<_>>();
         let base = with(&all(100.0));
         let mut cand_metrics = all(100.0);
-        cand_metrics[2].1 = 103.5; // heap_live_end_bytes +3.5 % > 3 %
-        cand_metrics[5].1 = 115.0; // rss_peak_bytes +15 % ≤ 16 %
+        cand_metrics[2].1 = 101.5; // heap_live_end_bytes +1.5 % > 1 %
+        cand_metrics[5].1 = 104.0; // rss_peak_bytes +4 % ≤ 5 %
+        cand_metrics[6].1 = 103.5; // rss_p50_bytes +3.5 % > 3 %
         cand_metrics[0].1 = 90.0; // alloc_count −10 %
         let rows = compare(&base, &with(&cand_metrics), &Thresholds::default());
         let v: Vec<Verdict> = rows.iter().map(|r| r.verdict).collect();
         let (pass, improved, regression) = (Verdict::Pass, Verdict::Improved, Verdict::Regression);
-        assert_eq!(v, [improved, pass, regression, pass, pass, pass]);
+        assert_eq!(v, [improved, pass, regression, pass, pass, pass, regression]);
         let md = markdown(&rows, &base, &with(&cand_metrics));
         assert!(md.contains("| heap_live_end_bytes |") && md.contains("**REGRESSION**"), "{md}");
-        assert!(md.contains("**result: FAIL (heap_live_end_bytes)**"), "{md}");
+        assert!(md.contains("**result: FAIL (heap_live_end_bytes, rss_p50_bytes)**"), "{md}");
+    }
+
+    /// Regression (hostile round 2): a metric of 0 in the baseline made every verdict
+    /// MISSING (exit 1), so a real 0 could never pass.
+    #[test]
+    fn a_metric_that_is_zero_on_both_sides_passes_and_growth_from_zero_fails() {
+        let rows = compare(
+            &with(&[("heap_live_end_bytes", 0.0)]),
+            &with(&[("heap_live_end_bytes", 0.0)]),
+            &Thresholds::default(),
+        );
+        let row = rows.iter().find(|r| r.metric == "heap_live_end_bytes").unwrap();
+        assert_eq!((row.verdict, row.change_pct), (Verdict::Pass, Some(0.0)));
+        let rows = compare(
+            &with(&[("heap_live_end_bytes", 0.0)]),
+            &with(&[("heap_live_end_bytes", 5.0)]),
+            &Thresholds::default(),
+        );
+        let row = rows.iter().find(|r| r.metric == "heap_live_end_bytes").unwrap();
+        assert_eq!(row.verdict, Verdict::Regression);
+        assert_eq!(change_text(row), "up from 0");
+    }
+
+    /// The gate compares geometric means where both sides have them (a baseline
+    /// recorded before them is compared by medians).
+    #[test]
+    fn geometric_means_are_compared_when_both_sides_have_them() {
+        let s = Stat::of(&[100.0, 100.0, 130.0]).unwrap();
+        assert_eq!(s.median, 100.0);
+        assert!((s.geomean.unwrap() - 109.14).abs() < 0.01);
+        let old = Stat { geomean: None, ..s };
+        assert_eq!((s.centre(&s), s.centre(&old)), (s.geomean.unwrap(), 100.0));
     }
 
     #[test]

@@ -165,7 +165,7 @@ mod tests {
         assert_eq!(Thresholds::parse("", "t.toml").unwrap(), Thresholds::default());
         let t = Thresholds::parse("[limits_pct]\nrss_peak_bytes = 15\n[ab]\nfloor_pct = 2.5\n", "t.toml").unwrap();
         assert_eq!(t.limits_pct.len(), DEFAULT_LIMITS_PCT.len());
-        assert_eq!((t.limits_pct["rss_peak_bytes"], t.limits_pct["alloc_count"], t.ab_floor_pct), (15.0, 3.0, 2.5));
+        assert_eq!((t.limits_pct["rss_peak_bytes"], t.limits_pct["alloc_count"], t.ab_floor_pct), (15.0, 1.0, 2.5));
     }
 
     #[test]

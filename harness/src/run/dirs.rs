@@ -123,9 +123,20 @@ impl Claimed {
 /// held: refused (exit 2) while a run (or another `report`) holds it, so two writers
 /// never mix their files in it.
 pub fn lock_existing(dir: &Path, what: &str) -> Result<File> {
+    lock_dir(dir, what, libc::LOCK_EX)
+}
+
+/// A shared lock on an existing directory, for a reader: refused while a writer (a run,
+/// a matrix, a `report`) holds it, so nothing is judged half-written; readers do not
+/// exclude each other.
+pub fn lock_for_reading(dir: &Path, what: &str) -> Result<File> {
+    lock_dir(dir, what, libc::LOCK_SH)
+}
+
+fn lock_dir(dir: &Path, what: &str, kind: libc::c_int) -> Result<File> {
     let file = File::open(dir).map_err(|e| input(format!("{what} {}: cannot open: {e}", dir.display())))?;
     // SAFETY: flock(2) on a descriptor we own.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+    if unsafe { libc::flock(file.as_raw_fd(), kind | libc::LOCK_NB) } != 0 {
         let e = std::io::Error::last_os_error();
         let why = if e.kind() == ErrorKind::WouldBlock {
             "in use by another syncbench process".into()
