@@ -161,7 +161,8 @@ pub struct PairedRow {
 /// are one family: Benjamini–Hochberg over them; each row's MDE is at the level its
 /// first call needs (α ÷ rows).
 pub fn paired_rows(base: &[Summary], head: &[Summary], floor: f64) -> Vec<PairedRow> {
-    let tests: Vec<(&crate::matrix::comparison::Metric, Vec<(f64, f64)>, stats::TTest)> = METRICS
+    type Tested<'m> = (&'m crate::matrix::comparison::Metric, Vec<(f64, f64)>, stats::TTest);
+    let tests: Vec<Tested> = METRICS
         .iter()
         .filter(|m| TIME_METRICS.contains(&m.key))
         .filter_map(|m| {

@@ -268,7 +268,7 @@ fn suggested_limit(
         }
     }
     Ok((0..=100).map(|s| s as f64 * 0.5).find(|&limit| {
-        let alarms = changes.iter().filter(|&&c| !(c * 100.0 <= limit)).count();
+        let alarms = changes.iter().filter(|&&c| c.is_nan() || c * 100.0 > limit).count();
         (alarms as f64 / changes.len().max(1) as f64) <= SUGGESTED_FALSE_ALARMS
     }))
 }

@@ -134,7 +134,8 @@ fn merge(dirs: &[PathBuf], out: &Path, floor: f64, png: bool) -> Result<()> {
     let baseline = grouped[0].cell.clone();
     let title = format!("merged comparison — {} cells from {} host(s)", grouped.len(), hosts.len());
     // Runs from several suites or hosts were not taken in shared rounds: groups.
-    suite::write_comparison(out, &grouped, &baseline, floor, &title, &[], png, false).map(drop)
+    let framing = suite::Framing { baseline: &baseline, floor_pct: floor, title: &title, failed: &[], paired: false };
+    suite::write_comparison(out, &grouped, &framing, png).map(drop)
 }
 
 /// What differs between merged runs besides their configuration: a comparison across

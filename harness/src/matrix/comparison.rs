@@ -440,7 +440,7 @@ pub fn terminal_table(c: &Comparison) -> String {
     for (i, cell) in first.cells.iter().enumerate() {
         let _ = write!(out, "{:width$}  {:>3}", cell.cell, cell.n);
         for t in &tables {
-            let text = t.cells.get(i).map_or("–".into(), |s| terminal_cell(s));
+            let text = t.cells.get(i).map_or("–".into(), terminal_cell);
             let _ = write!(out, "  {text:>28}");
         }
         out.push('\n');

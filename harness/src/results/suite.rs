@@ -283,20 +283,28 @@ pub fn render_file(suite: &Path, file: &SuiteFile, png: bool) -> Result<Comparis
         failed.push(format!("(the suite was interrupted by {sig} after {} of its {total} runs)", file.order.len()));
     }
     let title = format!("{} — {} cells × {} repetitions", d.workload, d.cells.len(), d.repeat);
-    write_comparison(suite, &grouped, &d.baseline_cell, d.floor_pct, &title, &failed, png, true)
+    let framing =
+        Framing { baseline: &d.baseline_cell, floor_pct: d.floor_pct, title: &title, failed: &failed, paired: true };
+    write_comparison(suite, &grouped, &framing, png)
+}
+
+/// How the runs of a comparison are compared and titled.
+pub struct Framing<'a> {
+    /// The cell every other cell is compared with.
+    pub baseline: &'a str,
+    /// Changes smaller than this many percent are not called.
+    pub floor_pct: f64,
+    pub title: &'a str,
+    /// Runs that failed, listed under the table.
+    pub failed: &'a [String],
+    /// Whether the k-th run of every cell ran in the same round (interleaved suites:
+    /// paired tests) or not (runs gathered from elsewhere: Welch).
+    pub paired: bool,
 }
 
 /// Writes `comparison.{json,md}` and the suite charts of `grouped` into `dir`.
-pub fn write_comparison(
-    dir: &Path,
-    grouped: &[CellRuns],
-    baseline: &str,
-    floor: f64,
-    title: &str,
-    failed: &[String],
-    png: bool,
-    paired: bool,
-) -> Result<Comparison> {
+pub fn write_comparison(dir: &Path, grouped: &[CellRuns], framing: &Framing, png: bool) -> Result<Comparison> {
+    let Framing { baseline, floor_pct: floor, title, failed, paired } = *framing;
     let records: Vec<RunRecord> = grouped
         .iter()
         .flat_map(|g| {

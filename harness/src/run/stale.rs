@@ -19,6 +19,7 @@
 //! - the run directory itself only when no `summary.json` was written (nothing
 //!   measured was recorded) and it holds nothing but what a run writes; otherwise only
 //!   the marker goes, and a directory with anything else in it is left untouched.
+//!
 //! Symlinks are never followed while looking.
 //!
 //! Socket directories of the CPU probe and the run are named `syncbench-<pid>-<hex>`

@@ -71,7 +71,8 @@ pub fn verdict(n: (usize, usize), adjusted_p: f64, side: Side, direction: Direct
     if n.0 < MIN_RUNS_FOR_VERDICT || n.1 < MIN_RUNS_FOR_VERDICT {
         return Verdict::TooFewRuns;
     }
-    if !(adjusted_p <= ALPHA) {
+    // A NaN p (no test possible) is no call either.
+    if adjusted_p.is_nan() || adjusted_p > ALPHA {
         return Verdict::NoClearDifference;
     }
     match (side, direction) {
