@@ -1,9 +1,10 @@
 //! `syncbench ab`: the time-based half of the PR gate. Two node binaries (base and
 //! head, e.g. built from the PR's base and head commits) run the same workload,
 //! interleaved on the same machine in one suite; throughput, ingest latency and node
-//! user CPU time are compared as paired ratios (see [`paired_rows`]) with 95 % bootstrap
-//! intervals. A metric regresses only when its whole interval is beyond the floor in
-//! the worse direction, so noise does not fail a PR and a real slowdown does.
+//! user CPU time are compared as paired ratios (see [`paired_rows`]): a t test on the
+//! per-round log ratios, Benjamini–Hochberg over the rows, a minimum detectable effect
+//! per row. A metric regresses only when the change is beyond the floor in the worse
+//! direction at the adjusted level, so noise does not fail a PR and a real slowdown does.
 //!
 //! Exit codes: 0 no regression, 1 regression or failed run, 2 bad input.
 
@@ -17,11 +18,12 @@ use crate::error::{input, RunFailed};
 use crate::gate::thresholds::Thresholds;
 use crate::matrix::comparison::{MetricKey, METRICS};
 use crate::matrix::{self, SuitePlan};
-use crate::options::{resolve_workload, ArenaMax, IngestOptions, RunSettings};
+use crate::options::{resolve_workload, IngestOptions, RunSettings};
 use crate::results::load::RunFiles;
 use crate::results::suite::{self, Cell, SuiteDefinition, SuiteKind};
 use crate::results::summary::Summary;
 use crate::run::crash::Outcome;
+use crate::settings::ArenaMax;
 use crate::stats::{self, Verdict};
 
 /// Metrics judged base-vs-head (keys of `comparison.json`). Node user CPU time is

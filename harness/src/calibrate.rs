@@ -115,7 +115,7 @@ pub fn run(a: &CalibrateArgs) -> Result<()> {
     crate::util::fsx::write_atomic(&a.suite.join("calibration.md"), md.as_bytes())?;
     let charts = a.suite.join("charts");
     crate::util::fsx::real_dir(&charts)?;
-    crate::charts::render(&crate::charts::power::PowerChart(&c), &charts, a.png)?;
+    crate::charts::render(&crate::charts::power::PowerChart(&power_curves(&c)), &charts, a.png)?;
     crate::say!("{md}");
     Ok(())
 }
@@ -313,4 +313,48 @@ pub fn markdown(c: &Calibration) -> String {
     }
     md.push_str(" |\n");
     md
+}
+
+/// Metrics drawn on the power chart: the memory figures an injected allocation moves by
+/// a share comparable to the gate's limits (the counts and bytes written do not move;
+/// the live heap after the session moves by thousands of percent, off any useful axis —
+/// the legend says how often it caught each level).
+const DRAWN: &[&str] = &["rss_peak_bytes", "rss_p50_bytes", "heap_live_peak_bytes"];
+/// The metric named in the power chart's legend only.
+const NOTED: &str = "heap_live_end_bytes";
+
+/// The power chart's curves: per drawn metric the share of draws failed against the
+/// regression's measured size on that metric (0: the A/A false-alarm rate), and the gate
+/// as a whole against the injection's share of peak RSS.
+fn power_curves(c: &Calibration) -> crate::charts::power::PowerCurves {
+    let metrics = DRAWN
+        .iter()
+        .filter_map(|name| {
+            let m = c.metrics.get(*name)?;
+            let mut points = vec![(0.0, m.false_alarm_rate * 100.0)];
+            points.extend(m.power.iter().filter_map(|(l, p)| Some((*m.effect_pct.get(l)?, p * 100.0))));
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            Some((name.to_string(), points))
+        })
+        .collect();
+    let mut gate = vec![(0.0, c.gate.false_alarm_rate * 100.0)];
+    gate.extend(c.gate.power.iter().filter_map(|(l, p)| Some((l.parse::<f64>().ok()?, p * 100.0))));
+    gate.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let note = c.metrics.get(NOTED).map(|m| {
+        let caught: Vec<String> = m.power.values().map(|p| format!("{:.0} %", p * 100.0)).collect();
+        format!("{NOTED} (not drawn, effects {}): caught {}", effect_range(m), caught.join(", "))
+    });
+    let about = format!(
+        "{} baseline, {} candidate runs, {} draws from {} clean runs",
+        c.baseline_runs, c.candidate_runs, c.draws, c.clean_runs
+    );
+    crate::charts::power::PowerCurves { about, suite: c.suite.clone(), metrics, gate, note }
+}
+
+/// "+535 … +3030 %": the range of a metric's measured effects.
+fn effect_range(m: &MetricCalibration) -> String {
+    let e: Vec<f64> = m.effect_pct.values().copied().collect();
+    let lo = e.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = e.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{lo:+.0} … {hi:+.0} %")
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use syncbench_node::CompactionMode;
 
-use crate::allocator::Allocator;
+use crate::settings::Allocator;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -24,7 +24,7 @@ pub enum Command {
     /// Run one ingest benchmark: build/spawn the node, replay a workload, record and chart.
     Ingest(Box<IngestArgs>),
     /// Run a cartesian product of configurations, repeated and interleaved, and compare
-    /// them with bootstrap confidence intervals.
+    /// them (paired t on log ratios, Benjamini–Hochberg, an MDE per row).
     Matrix(Box<MatrixArgs>),
     /// Re-render charts and comparisons of runs or suites from their files; merge
     /// directories from several hosts; regenerate the results index.
@@ -35,7 +35,7 @@ pub enum Command {
     /// baseline (allocations, live heap, bytes written, peak RSS); or write a baseline.
     Gate(GateArgs),
     /// PR gate, time metrics: run a base and a head node binary interleaved on this
-    /// machine and compare throughput and latency with bootstrap intervals.
+    /// machine and compare throughput and latency as paired ratios with t intervals.
     Ab(Box<AbArgs>),
     /// Measure the gate's false-alarm rate and power on a suite of clean runs and runs
     /// with a known memory regression (`matrix --inject-retained-mib 0,N,…`).
@@ -98,7 +98,7 @@ pub struct IngestArgs {
     #[arg(long)]
     pub no_disk_check: bool,
     /// Connections the driver spreads each arrival window over (the node's peers).
-    #[arg(long, default_value_t = crate::options::DEFAULT_PEERS)]
+    #[arg(long, default_value_t = crate::settings::DEFAULT_PEERS)]
     pub peers: u64,
     /// Worker threads of the node's tokio runtime (default: one per core).
     #[arg(long)]

@@ -5,7 +5,6 @@
 //! when interrupted (130 SIGINT, 143 SIGTERM).
 
 mod ab;
-mod allocator;
 mod calibrate;
 mod charts;
 mod cli;
@@ -18,9 +17,11 @@ mod matrix;
 mod node_bin;
 mod options;
 mod procfs;
+mod record;
 mod report;
 mod results;
 mod run;
+mod settings;
 mod signals;
 mod stats;
 mod time;

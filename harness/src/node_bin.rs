@@ -14,8 +14,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
 
-use crate::allocator::Allocator;
 use crate::error::input;
+use crate::settings::Allocator;
 
 /// The workspace this binary was built from (compile-time path).
 pub fn workspace_root() -> Option<PathBuf> {
@@ -70,7 +70,7 @@ fn check_executable(p: &Path) -> std::result::Result<PathBuf, String> {
 fn build(cargo: &Path, root: &Path, name: &str, profiling: bool) -> Result<PathBuf> {
     // The profiling node has its own cargo profile (more debug info, same code).
     let profile = if profiling { "--profile=profiling" } else { "--release" };
-    let phase = crate::run::progress::Phase::start(format!("building {name} (cargo build {profile})"));
+    let phase = crate::util::phase::Phase::start(format!("building {name} (cargo build {profile})"));
     let mut child = Command::new(cargo)
         .current_dir(root)
         .args([
@@ -206,7 +206,7 @@ pub fn output_within(mut cmd: Command, timeout: std::time::Duration, max_bytes: 
 /// (it refuses the word), which is then checked by what it announces when it starts.
 pub fn identify(bin: &Path) -> Result<Option<syncbench_node::Identity>> {
     let shown = bin.display();
-    let mut cmd = crate::run::node::node_command(bin, &[]);
+    let mut cmd = node_command(bin, &[]);
     cmd.arg("identify");
     let done = output_within(cmd, IDENTIFY_TIMEOUT, IDENTIFY_MAX_BYTES)
         .map_err(|e| input(format!("{shown}: cannot start it: {e}")))?;
@@ -245,4 +245,54 @@ pub fn check_identity(bin: &Path, alloc: Allocator, profiled: bool) -> Result<()
         )));
     }
     Ok(())
+}
+
+/// Variables passed from the harness's environment to the node (plus any `LC_*` and
+/// `SYNCBENCH_*`, the node's whitebox test hooks); every other variable is left out, so
+/// the node runs with what its flags set and nothing the shell happened to carry.
+const PASSED_ENV: &[&str] =
+    &["PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "RUST_LOG", "RUST_MIN_STACK", "LD_LIBRARY_PATH"];
+
+pub use syncbench_node::self_report::is_allocator_env;
+
+fn passed(name: &str) -> bool {
+    !is_allocator_env(name) && (PASSED_ENV.contains(&name) || name.starts_with("LC_") || name.starts_with("SYNCBENCH_"))
+}
+
+/// The allocator- or loader-changing variables of the harness's own environment, by
+/// name (sorted): removed from every node's environment, recorded in `config.json`.
+pub fn removed_allocator_env() -> Vec<String> {
+    let mut names: Vec<String> =
+        std::env::vars_os().map(|(k, _)| k.to_string_lossy().into_owned()).filter(|k| is_allocator_env(k)).collect();
+    names.sort();
+    names
+}
+
+/// A command for a node binary with a clean environment: the allow-listed variables
+/// of the harness's environment, then `env` (the run's allocator settings).
+pub fn node_command(bin: &Path, env: &[(String, String)]) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.env_clear();
+    cmd.envs(std::env::vars_os().filter(|(k, _)| passed(&k.to_string_lossy())));
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocator_and_loader_variables_are_never_passed() {
+        for name in ["LD_PRELOAD", "LD_AUDIT", "GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_"] {
+            assert!(is_allocator_env(name) && !passed(name), "{name}");
+        }
+        for name in ["_RJEM_MALLOC_CONF", "MALLOC_CONF", "MIMALLOC_PURGE_DELAY", "JE_MALLOC_CONF"] {
+            assert!(!passed(name), "{name}");
+        }
+        for name in ["PATH", "HOME", "LC_ALL", "SYNCBENCH_KILL_POINT", "LD_LIBRARY_PATH"] {
+            assert!(passed(name), "{name}");
+        }
+        assert!(!passed("AWS_SECRET_ACCESS_KEY"), "whatever is not on the list stays with the harness");
+    }
 }

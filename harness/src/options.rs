@@ -8,9 +8,10 @@ use anyhow::Result;
 use syncbench_node::CompactionMode;
 use syncbench_workloads::WorkloadSpec;
 
-pub use crate::allocator::{Allocator, ArenaMax};
 use crate::cli::{IngestArgs, RunSettingsArgs, WorkloadOverrides};
 use crate::error::input;
+use crate::settings::{cell_label, sanitize, shape_suffix, DEFAULT_PEERS, PROFILED_SUFFIX};
+use crate::settings::{Allocator, ArenaMax};
 use crate::units::{parse_bytes, parse_duration};
 use syncbench_node::config::{COMPACTION_CONCURRENCY_MAX, SHARD_SIZE_MAX, WRITER_BATCH_MAX};
 
@@ -77,8 +78,6 @@ const HARNESS_NODE_FLAGS: &[(&str, &str)] = &[
     ("--heap-profile-every-ms", "use syncbench's --heap-profile-every"),
 ];
 
-/// Driver connections unless told otherwise: a history node fetches from many peers.
-pub const DEFAULT_PEERS: u64 = 16;
 /// Bounds of `--duration`.
 const DURATION_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(24 * 3600));
 
@@ -317,34 +316,6 @@ impl IngestOptions {
     }
 }
 
-/// `[_pN][_wtN][_dNs]` (see [`IngestOptions::shape_suffix`]).
-pub fn shape_suffix(peers: u64, worker_threads: Option<u64>, duration: Option<Duration>) -> String {
-    let mut s = String::new();
-    if peers != DEFAULT_PEERS {
-        s.push_str(&format!("_p{peers}"));
-    }
-    if let Some(n) = worker_threads {
-        s.push_str(&format!("_wt{n}"));
-    }
-    if let Some(d) = duration {
-        s.push_str(&format!("_d{}s", d.as_secs()));
-    }
-    s
-}
-
-/// Appended to the cell name of a run with heap profiles.
-pub const PROFILED_SUFFIX: &str = "_heapprof";
-
-/// `<alloc>[_arenaN]_<mode>_cc<N>`: a configuration's name in run and matrix directories.
-pub fn cell_label(alloc: Allocator, arena_max: ArenaMax, compaction: CompactionMode, cc: u64) -> String {
-    let arena = match arena_max {
-        ArenaMax::Default => String::new(),
-        ArenaMax::Max(n) => format!("_arena{n}"),
-    };
-    let mode = compaction.as_str();
-    sanitize(&format!("{alloc}{arena}_{mode}_cc{cc}"))
-}
-
 /// The measurement settings every node run shares, parsed.
 pub struct RunSettings {
     pub sample_interval: Duration,
@@ -389,16 +360,16 @@ impl RunSettings {
             return Err(flag("timeout", format!("expected 1s..=7 days, got {}", a.timeout)));
         }
         let samples = timeout.as_millis() / sample_interval.as_millis().max(1);
-        if samples > crate::run::sampler::MAX_SAMPLES as u128 {
+        if samples > crate::record::sample::MAX_SAMPLES as u128 {
             let least =
-                Duration::from_millis((timeout.as_millis() / crate::run::sampler::MAX_SAMPLES as u128) as u64 + 1);
+                Duration::from_millis((timeout.as_millis() / crate::record::sample::MAX_SAMPLES as u128) as u64 + 1);
             return Err(flag(
                 "sample-interval",
                 format!(
                     "{} over --timeout {} would keep {samples} samples, more than the {} a run keeps; use --sample-interval {}ms or more",
                     a.sample_interval,
                     a.timeout,
-                    crate::run::sampler::MAX_SAMPLES,
+                    crate::record::sample::MAX_SAMPLES,
                     least.as_millis()
                 ),
             ));
@@ -456,37 +427,4 @@ pub fn resolve_workload(name: &str, overrides: &WorkloadOverrides, shard_size: O
         w.shard_size = s;
     }
     Ok(w)
-}
-
-/// Keeps `[A-Za-z0-9._-]`, replaces anything else (including `/`) with `-`: a name
-/// built from user input can never leave the directory it is created in.
-pub fn sanitize(name: &str) -> String {
-    let s: String =
-        name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
-    let s = s.trim_start_matches('.').to_owned();
-    if s.is_empty() {
-        "unnamed".to_owned()
-    } else {
-        s
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sanitize_cannot_escape() {
-        assert_eq!(sanitize("../../etc/passwd"), "-..-etc-passwd");
-        assert_eq!(sanitize(".."), "unnamed");
-        assert_eq!(sanitize("mainnet_jemalloc_streaming_cc1"), "mainnet_jemalloc_streaming_cc1");
-    }
-
-    #[test]
-    fn arena_max_parsing() {
-        assert_eq!(ArenaMax::parse("default"), Ok(ArenaMax::Default));
-        assert_eq!(ArenaMax::parse("2"), Ok(ArenaMax::Max(2)));
-        assert!(ArenaMax::parse("0").is_err());
-        assert!(ArenaMax::parse("lots").is_err());
-    }
 }

@@ -84,7 +84,7 @@ fn bad_gate_files_exit_2_with_location() {
         ("[limits_pct]\nalloc_count = -1\n", "t.toml:2:15: field `limits_pct.alloc_count`: expected a percentage"),
         ("[limits_pct]\nrss_peak = 3\n", "t.toml:2:1: field `limits_pct.rss_peak`: unknown field `rss_peak`"),
         ("[limits_pct]\nalloc_count = \"3%\"\n", "t.toml:2:15: field `limits_pct.alloc_count`: invalid type: string"),
-        ("[ab]\nfloor_pct = 5000\n", "t.toml:2:13: field `ab.floor_pct`: expected a percentage in 0..=1000, got 5000"),
+        ("[ab]\nfloor_pct = 5000\n", "t.toml:2:13: field `ab.floor_pct`: expected a percentage in 0..100, got 5000"),
         ("[speed]\n", "t.toml:1:2: field `speed`: unknown field `speed`"),
         ("[limits_pct\n", "t.toml:1:12: field `(document)`: invalid table header"),
     ];
@@ -133,6 +133,7 @@ fn bad_gate_files_exit_2_with_location() {
         "store_bytes_written",
         "heap_live_peak_bytes",
         "rss_peak_bytes",
+        "rss_p50_bytes",
     ]
     .map(|k| format!("\"{k}\": {stat}"))
     .join(", ");

@@ -799,7 +799,7 @@ fn inconsistent_run_files_are_refused_and_located() {
                 l.swap(2, 3);
                 l.join("\n") + "\n"
             },
-            "after the previous row",
+            "no earlier than the previous row",
         ),
         ("latency/ingest.hgrm", "this is not\na histogram\n".to_owned(), "ingest.hgrm:1"),
     ];

@@ -236,7 +236,10 @@ impl Chart for Whiskers<'_> {
         }
         let mut legend = Legend::default();
         legend.add("geometric mean of the cell's runs", Mark::Dot(series_style(7).color));
-        legend.add(if few { "bar: 95 % CI (n < 3: min–max)" } else { "bar: 95 % bootstrap CI" }, Mark::Tick);
+        legend.add(
+            if few { "bar: 95 % t interval (n < 3: min–max)" } else { "bar: 95 % t interval on logs" },
+            Mark::Tick,
+        );
         legend.draw(&key)
     }
 }
@@ -309,7 +312,7 @@ impl Chart for HeapByAllocator<'_> {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let d = self.0;
-        let mut seen: Vec<crate::allocator::Allocator> = Vec::new();
+        let mut seen: Vec<crate::settings::Allocator> = Vec::new();
         let picks: Vec<(&str, &RunFiles)> = d
             .cells
             .iter()

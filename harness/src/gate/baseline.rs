@@ -25,11 +25,11 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::allocator::ArenaMax;
 use crate::error::input;
 use crate::results::config_file::EnvironmentRecord;
 use crate::results::load::RunFiles;
 use crate::results::summary::Summary;
+use crate::settings::ArenaMax;
 
 pub const FORMAT: &str = "syncbench-baseline/1";
 

@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use syncbench_node::heap_profile::{HeapProfileTaken, ProfileKind};
 
+/// Heap profiles' directory inside a run directory.
+pub const HEAP_DIR: &str = "heap";
+
 pub use sites::Site;
 
 /// Longest one conversion (symbolizing a profile) may take before it is abandoned.
@@ -84,7 +87,7 @@ pub struct RunProfiles<'a> {
 /// Converts every announced profile (the node has exited) and summarizes them. Raw
 /// dumps are never kept, converted or not: their memory map names this machine's paths.
 pub fn convert_all(r: &RunProfiles) -> HeapProfileSummary {
-    let dir = r.run_dir.join(crate::run::HEAP_DIR);
+    let dir = r.run_dir.join(HEAP_DIR);
     let mut s = HeapProfileSummary {
         sample_interval_bytes: r.taken.first().map_or(0, |t| t.sample_interval_bytes),
         peak: None,
@@ -164,7 +167,7 @@ fn convert_one(r: &RunProfiles, dir: &Path, t: &HeapProfileTaken) -> Result<(Pro
     profile.make_paths_portable(crate::node_bin::workspace_root().as_deref());
     pprof::write(&pb, &profile).map_err(|e| format!("{stem}.pb.gz: {e}"))?;
     let _ = std::fs::remove_file(&raw);
-    let rel = |p: &Path| format!("{}/{}", crate::run::HEAP_DIR, p.file_name().unwrap_or_default().to_string_lossy());
+    let rel = |p: &Path| format!("{}/{}", HEAP_DIR, p.file_name().unwrap_or_default().to_string_lossy());
     let file = ProfileFile {
         kind: t.kind,
         pprof: rel(&pb),
@@ -186,7 +189,7 @@ fn run_converter(node_bin: &Path, dir: &Path, raw: &Path, pb: &Path, svg: Option
     // Absolute: the converter runs inside `dir`, where a relative `--node-bin` (as `ab
     // --head-node target/…` passes it) would not be found.
     let node_bin = std::path::absolute(node_bin).map_err(|e| format!("{}: {e}", node_bin.display()))?;
-    let mut cmd = crate::run::node::node_command(&node_bin, &[]);
+    let mut cmd = crate::node_bin::node_command(&node_bin, &[]);
     cmd.current_dir(dir).arg("convert-heap").arg(name(raw)).arg(name(pb));
     if let Some((svg, title)) = svg {
         cmd.arg(name(svg)).arg(title);

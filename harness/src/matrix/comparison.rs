@@ -1,6 +1,8 @@
-//! `comparison.json` and `comparison.md`: per metric and cell, the median over
-//! repetitions with its 95 % bootstrap interval, and the ratio to the baseline cell with
-//! its interval and a verdict. Built from the runs' `summary.json` files only, so a
+//! `comparison.json` and `comparison.md`: per metric and cell, the centre of its
+//! repetitions with a 95 % t interval (on logs for ratio metrics; fewer than 3 runs: the
+//! range, labelled so), and the change against the baseline cell with its interval, its
+//! Benjamini–Hochberg-adjusted p, its minimum detectable effect and a verdict (the rules
+//! in `stats/`). Built from the runs' `summary.json` files only, so a
 //! suite can be re-compared from disk.
 
 use std::fmt::Write as _;

@@ -20,10 +20,11 @@ use anyhow::Result;
 
 use crate::cli::MatrixArgs;
 use crate::error::{input, InputError, RunFailed};
-use crate::options::{cell_label, resolve_workload, shape_suffix, Allocator, ArenaMax, IngestOptions, RunSettings};
+use crate::options::{resolve_workload, IngestOptions, RunSettings};
 use crate::results::suite::{self, Cell, RunEntry, Skipped, SuiteDefinition, SuiteFile};
 use crate::run::crash::Outcome;
 use crate::run::dirs::Claimed;
+use crate::settings::{cell_label, shape_suffix, Allocator, ArenaMax};
 
 /// Largest matrix accepted (cells × repetitions): bounded like everything else.
 const MAX_RUNS: usize = 2_000;
@@ -103,7 +104,7 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
 fn keep_cell(a: &MatrixArgs, mut cell: Cell, kept: &[Cell]) -> Option<std::result::Result<Cell, Skipped>> {
     let mut name = cell_label(cell.alloc, cell.arena_max, cell.compaction, cell.compaction_concurrency);
     name.push_str(&shape_suffix(
-        cell.peers.unwrap_or(crate::options::DEFAULT_PEERS),
+        cell.peers.unwrap_or(crate::settings::DEFAULT_PEERS),
         cell.worker_threads,
         cell.duration_s.map(std::time::Duration::from_secs),
     ));
@@ -121,7 +122,7 @@ fn keep_cell(a: &MatrixArgs, mut cell: Cell, kept: &[Cell]) -> Option<std::resul
         return Some(Err(Skipped { cell: name, reason }));
     }
     if a.settings.heap_profile && cell.alloc == Allocator::Jemalloc {
-        name = format!("{name}{}", crate::options::PROFILED_SUFFIX);
+        name = format!("{name}{}", crate::settings::PROFILED_SUFFIX);
     }
     cell.name = name;
     Some(Ok(cell))
@@ -226,7 +227,7 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
 /// `results/<UTC timestamp>_<workload>_<kind>` (a suite claims it with a `-2`, `-3`, …
 /// suffix if two suites start in the same second).
 pub fn default_suite_dir(start: SystemTime, workload: &str, kind: &str) -> PathBuf {
-    let name = crate::options::sanitize(&format!("{}_{workload}_{kind}", crate::time::stamp(start)));
+    let name = crate::settings::sanitize(&format!("{}_{workload}_{kind}", crate::time::stamp(start)));
     Path::new(crate::results::RESULTS_DIR).join(name)
 }
 

@@ -23,8 +23,8 @@ use serde_json::Value;
 use syncbench_node::events::NodeStart;
 use syncbench_node::CompactionMode;
 
-use crate::options::{cell_label, Allocator, ArenaMax};
-use crate::run::ceiling::Ceilings;
+use crate::record::ceilings::Ceilings;
+use crate::settings::{cell_label, Allocator, ArenaMax};
 use crate::time::TimeZero;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

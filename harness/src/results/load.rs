@@ -59,10 +59,9 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
 /// Largest JSON file of a run or suite read (summary.json and config.json are a few
 /// KiB, the suite.json of the largest matrix a few MiB).
 pub const MAX_JSON_BYTES: u64 = 64 << 20;
-/// Largest `samples.csv` read: a day at 100 ms is ~170 MiB.
-pub const MAX_SAMPLES_BYTES: u64 = 256 << 20;
+pub use crate::record::sample::MAX_SAMPLES_BYTES;
 /// Most rows of `samples.csv` read (the sampler keeps at most this many).
-pub const MAX_SAMPLE_ROWS: usize = crate::run::sampler::MAX_SAMPLES;
+pub const MAX_SAMPLE_ROWS: usize = crate::record::sample::MAX_SAMPLES;
 /// Largest `events.jsonl` read (a day of stats events with every glibc arena listed).
 pub const MAX_EVENTS_BYTES: u64 = 1 << 30;
 /// Largest `.hgrm` file read (a few KiB).
@@ -275,9 +274,11 @@ fn read_samples(path: &Path) -> Result<Vec<SampleRow>> {
             return Err(input(format!("{}: expected at most {MAX_SAMPLE_ROWS} rows, got more", path.display())));
         }
         let t_s = req(0)? / 1e3;
-        if rows.last().is_some_and(|r: &SampleRow| r.t_s >= t_s) {
+        // Equal times are legal: two samples can fall in the same millisecond (runs
+        // committed in November have such rows); going back is not.
+        if rows.last().is_some_and(|r: &SampleRow| r.t_s > t_s) {
             return Err(input(format!(
-                "{}:{}: column `t_ms`: expected a time after the previous row's, got {}",
+                "{}:{}: column `t_ms`: expected a time no earlier than the previous row's, got {}",
                 path.display(),
                 i + 2,
                 t_s * 1e3
@@ -316,7 +317,7 @@ struct Events {
 }
 
 /// Longest `events.jsonl` line read: the harness writes node lines cut to this bound.
-const MAX_EVENT_LINE_BYTES: usize = crate::run::node::MAX_EVENT_LINE_BYTES;
+const MAX_EVENT_LINE_BYTES: usize = crate::record::events::MAX_EVENT_LINE_BYTES;
 
 /// One line of `events.jsonl` as far as readers need it: when, and what. A line that
 /// is neither a node event nor a harness event known here is `Other` (an event type of
@@ -333,19 +334,19 @@ pub struct LoggedEvent {
 #[serde(untagged)]
 pub enum Logged {
     Node(NodeEvent),
-    Harness(crate::run::events::HarnessEvent),
+    Harness(crate::record::events::HarnessEvent),
     Other(serde::de::IgnoredAny),
 }
 
 /// Reads `events.jsonl`; errors name file, line, column and field (exit 2).
 fn read_events(path: &Path) -> Result<Events> {
-    use crate::run::events::HarnessEvent;
+    use crate::record::events::HarnessEvent;
     let file = crate::util::fsx::open_result_file(path, MAX_EVENTS_BYTES, "events")?;
     let mut reader = std::io::BufReader::new(file);
     let mut ev = Events::default();
     let mut bytes = Vec::new();
     for i in 0.. {
-        let more = crate::run::node::read_bounded_line(&mut reader, &mut bytes, MAX_EVENT_LINE_BYTES + 1)
+        let more = crate::util::lines::read_bounded_line(&mut reader, &mut bytes, MAX_EVENT_LINE_BYTES + 1)
             .map_err(|e| input(format!("{}: cannot read: {e}", path.display())))?;
         if !more {
             break;
@@ -424,6 +425,22 @@ mod tests {
     use std::fs;
 
     /// Regression (hostile round 3): 400,000 compactions and flushes made a 75 MB SVG.
+    /// A committed run of 2026-11-21 (shard scaling) has two samples in one millisecond;
+    /// `report` refused the whole suite after times were required to increase strictly.
+    #[test]
+    fn samples_in_the_same_millisecond_are_read_and_times_going_back_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("samples.csv");
+        let header = "t_ms,rss_bytes,rss_anon_bytes,rss_file_bytes,hwm_bytes,heap_live_bytes,\
+                      allocator_resident_bytes,blocks_acked,bytes_acked\n";
+        let row = |t: u32| format!("{t},100,90,10,100,,,1,1\n");
+        std::fs::write(&path, format!("{header}{}{}{}", row(10), row(20), row(20))).unwrap();
+        assert_eq!(read_samples(&path).unwrap().len(), 3);
+        std::fs::write(&path, format!("{header}{}{}", row(20), row(10))).unwrap();
+        let e = read_samples(&path).unwrap_err().to_string();
+        assert!(e.contains("samples.csv:3: column `t_ms`: expected a time no earlier"), "{e}");
+    }
+
     #[test]
     fn a_run_with_countless_events_is_charted_from_a_bounded_number() {
         let spans: Vec<Span> = (0..400_000).map(|i| (i as f64, i as f64 + 0.5)).collect();

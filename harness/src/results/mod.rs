@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - this module: the run directory name, `samples.csv`, atomic JSON writes.
-//! - [`summary`]: `summary.json`, computed from a run (`Summary::from_run`), and the
+//! - [`summary`]: `summary.json` (computed by `run/summarize.rs`, `Summary::from_run`), and the
 //!   human summary printed at the end.
 //! - [`config_file`]: `config.json`, typed.
 //! - [`memory`]: time-weighted RSS figures.
@@ -12,7 +12,6 @@
 //! - [`suite`]: `suite.json`, a suite's runs, its comparison and charts.
 
 pub mod config_file;
-pub mod from_run;
 pub mod load;
 pub mod memory;
 pub mod ratchet;
@@ -25,8 +24,8 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 
-use crate::run::events::StatsPoint;
-use crate::run::sampler::Sample;
+use crate::record::events::StatsPoint;
+use crate::record::sample::Sample;
 
 /// Writes `v` as pretty-printed JSON with a final newline, atomically (see [`write_atomic`]).
 pub fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<()> {

@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use super::latest_at_or_before;
 use crate::error::input;
-use crate::run::events::{CompactionSpan, StatsPoint};
-use crate::run::sampler::Sample;
+use crate::record::events::{CompactionSpan, StatsPoint};
+use crate::record::sample::Sample;
 use crate::stats::slope::Slope;
 use crate::units::{fmt_bytes, MIB};
 
@@ -267,7 +267,7 @@ pub fn read_csv(path: &Path) -> Result<Vec<Floor>> {
     if fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
         return Ok(Vec::new());
     }
-    let text = crate::util::fsx::read_result_file(path, crate::results::load::MAX_SAMPLES_BYTES, "ratchet floors")?;
+    let text = crate::util::fsx::read_result_file(path, crate::record::sample::MAX_SAMPLES_BYTES, "ratchet floors")?;
     if !text.is_empty() && !text.ends_with('\n') {
         let n = text.lines().count();
         return Err(input(format!("{}:{n}: the last row has no newline: the file was cut short", path.display())));

@@ -23,8 +23,9 @@ use crate::charts::suite::{Interval, SuiteChartData};
 use crate::charts::CellRuns;
 use crate::error::input;
 use crate::matrix::comparison::{self, Comparison, MetricKey, RunRecord};
-use crate::options::{Allocator, ArenaMax, IngestOptions};
-use crate::run::crash::Outcome;
+use crate::options::IngestOptions;
+use crate::record::outcome::Outcome;
+use crate::settings::{Allocator, ArenaMax};
 
 /// One configuration of a suite.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

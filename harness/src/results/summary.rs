@@ -6,12 +6,12 @@ use serde::{Deserialize, Serialize};
 use syncbench_node::config::NodeMode;
 use syncbench_node::CompactionMode;
 
-use crate::allocator::Allocator;
 use crate::latency::LatencySummary;
+use crate::record::acks::AckCounts;
+use crate::record::ceilings::{efficiency, Bound, Ceilings, DiskUse};
+use crate::record::outcome::{CrashClass, Outcome};
 use crate::results::ratchet::{RatchetSummary, WindowPeaks};
-use crate::run::acks::AckCounts;
-use crate::run::ceiling::{efficiency, Bound, Ceilings, DiskUse};
-use crate::run::crash::{CrashClass, Outcome};
+use crate::settings::Allocator;
 use crate::units::{fmt_bytes, round1, round3, MIB};
 use crate::verify::SampleCheck;
 
@@ -28,7 +28,7 @@ pub struct Summary {
     /// What stalled, when the outcome is `stalled` (absent otherwise, and in runs
     /// recorded before stalls were detected).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stall: Option<crate::run::crash::Stall>,
+    pub stall: Option<crate::record::outcome::Stall>,
     pub exit_code: Option<i32>,
     pub exit_signal: Option<String>,
     pub workload: String,

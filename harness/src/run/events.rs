@@ -20,38 +20,13 @@ use syncbench_node::config::NodeMode;
 use syncbench_node::events::{EventLine, NodeEvent, NodeStart, NodeSummary, Stats};
 use syncbench_node::heap_profile::{HeapProfileTaken, ProfileKind};
 
+pub use crate::record::events::{CompactionSpan, ExitRecord, HarnessEvent, StatsPoint};
 use crate::time::{unix_ms, RunClock};
 
 /// Events kept in memory for the crash bundle's tail.
 const TAIL_EVENTS: usize = 200;
 /// Longest node line accepted (a stats event is < 1 KiB); longer lines are cut.
 const MAX_LINE_BYTES: usize = 64 * 1024;
-
-/// One `stats` event of the node.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StatsPoint {
-    pub t_ms: u64,
-    pub heap_live_bytes: i64,
-    pub alloc_count: u64,
-    pub alloc_bytes_total: u64,
-    /// The allocator's own view of memory it holds (jemalloc resident, mimalloc rss,
-    /// glibc arena + mmap bytes).
-    pub allocator_resident_bytes: Option<u64>,
-    pub arenas: Option<u64>,
-    pub queue_hash: u64,
-    pub queue_write: u64,
-    pub compactions_running: u64,
-}
-
-/// One compaction, from `compaction_start` to `compaction_end`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CompactionSpan {
-    pub shard: u64,
-    pub start_ms: u64,
-    pub end_ms: Option<u64>,
-    pub bytes: u64,
-    pub bytes_out: u64,
-}
 
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
@@ -120,35 +95,6 @@ impl NodeObservations {
     pub fn snapshot<T>(&self, f: impl FnOnce(&Observed) -> T) -> Option<T> {
         self.state.lock().ok().map(|s| f(&s))
     }
-}
-
-/// The harness's own events.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub enum HarnessEvent {
-    /// The node was spawned (time zero; in runs recorded before one time zero, the
-    /// offset between the events' and the samples' axes). Readers need only its time.
-    RunStart {
-        #[serde(default)]
-        node_pid: u32,
-        #[serde(default)]
-        alloc: String,
-        #[serde(default)]
-        workload: String,
-        #[serde(default)]
-        mem_limit: serde_json::Value,
-    },
-    /// The node was reaped.
-    RunEnd { wall_s: f64, exit: Option<ExitRecord> },
-    /// The driver failed (socket, protocol).
-    DriverError { message: String },
-}
-
-/// How the node exited.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub struct ExitRecord {
-    pub code: Option<i32>,
-    pub signal: Option<i32>,
 }
 
 /// (path as text, placeholder) for each of `paths`, longest first (a directory inside

@@ -27,6 +27,7 @@ pub mod record;
 pub mod sampler;
 pub mod session;
 pub mod stale;
+mod summarize;
 mod write;
 
 use std::fs;
@@ -137,7 +138,7 @@ pub fn preflight(opts: &IngestOptions) -> Result<PathBuf> {
 /// will not see (`config.json` `node.env_removed` records them for each run).
 fn warn_removed_env() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    let removed = node::removed_allocator_env();
+    let removed = crate::node_bin::removed_allocator_env();
     if removed.is_empty() {
         return;
     }
@@ -237,8 +238,7 @@ fn with_data_dir(
     outcome
 }
 
-/// Heap profiles' directory inside a run directory.
-pub const HEAP_DIR: &str = "heap";
+pub use crate::heap::HEAP_DIR;
 
 /// Where default data directories go, relative to the working directory.
 pub(crate) const DEFAULT_DATA_PARENT: &str = ".syncbench-data";

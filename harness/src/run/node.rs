@@ -10,10 +10,10 @@
 //! final self-report).
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -22,7 +22,11 @@ use anyhow::{Context, Result};
 
 use super::events::{EventLog, NodeObservations};
 use super::memlimit::MemLimit;
-use crate::options::{Allocator, ArenaMax, IngestOptions};
+use crate::node_bin::node_command;
+use crate::options::IngestOptions;
+use crate::record::events::MAX_EVENT_LINE_BYTES;
+use crate::settings::{Allocator, ArenaMax};
+use crate::util::lines::read_bounded_line;
 
 /// How long the node's output is drained after it exited (see `join_readers`).
 const READER_DRAIN: Duration = Duration::from_secs(5);
@@ -44,37 +48,6 @@ pub struct ExitInfo {
     pub sys_ms: u64,
     /// When the harness saw the exit (crash bundles are timed from here).
     pub seen_at: std::time::Instant,
-}
-
-/// Variables passed from the harness's environment to the node (plus any `LC_*` and
-/// `SYNCBENCH_*`, the node's whitebox test hooks); every other variable is left out, so
-/// the node runs with what its flags set and nothing the shell happened to carry.
-const PASSED_ENV: &[&str] =
-    &["PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "RUST_LOG", "RUST_MIN_STACK", "LD_LIBRARY_PATH"];
-
-pub use syncbench_node::self_report::is_allocator_env;
-
-fn passed(name: &str) -> bool {
-    !is_allocator_env(name) && (PASSED_ENV.contains(&name) || name.starts_with("LC_") || name.starts_with("SYNCBENCH_"))
-}
-
-/// The allocator- or loader-changing variables of the harness's own environment, by
-/// name (sorted): removed from every node's environment, recorded in `config.json`.
-pub fn removed_allocator_env() -> Vec<String> {
-    let mut names: Vec<String> =
-        std::env::vars_os().map(|(k, _)| k.to_string_lossy().into_owned()).filter(|k| is_allocator_env(k)).collect();
-    names.sort();
-    names
-}
-
-/// A command for a node binary with a clean environment: the allow-listed variables
-/// of the harness's environment, then `env` (the run's allocator settings).
-pub fn node_command(bin: &Path, env: &[(String, String)]) -> Command {
-    let mut cmd = Command::new(bin);
-    cmd.env_clear();
-    cmd.envs(std::env::vars_os().filter(|(k, _)| passed(&k.to_string_lossy())));
-    cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    cmd
 }
 
 /// The environment the node gets from its flags: (name, value) pairs.
@@ -266,35 +239,6 @@ fn spawn_event_reader(
     })
 }
 
-/// Longest node output line kept (a stats event is < 1 KiB); the rest of a longer line
-/// is read and dropped, so a node printing without newlines cannot grow the harness.
-pub const MAX_EVENT_LINE_BYTES: usize = 64 * 1024;
-
-/// Reads one line (without its newline) into `line`, keeping at most `max` bytes and
-/// discarding the rest of it. `Ok(false)` at end of input.
-pub fn read_bounded_line(r: &mut impl BufRead, line: &mut Vec<u8>, max: usize) -> std::io::Result<bool> {
-    line.clear();
-    let mut seen_any = false;
-    loop {
-        let buf = r.fill_buf()?;
-        if buf.is_empty() {
-            return Ok(seen_any);
-        }
-        seen_any = true;
-        let (chunk, newline) = match buf.iter().position(|&b| b == b'\n') {
-            Some(i) => (&buf[..i], Some(i)),
-            None => (buf, None),
-        };
-        let room = max.saturating_sub(line.len());
-        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        let used = newline.map_or(buf.len(), |i| i + 1);
-        r.consume(used);
-        if newline.is_some() {
-            return Ok(true);
-        }
-    }
-}
-
 fn spawn_stderr_reader(mut stderr: impl Read + Send + 'static, tail: Arc<Mutex<VecDeque<u8>>>) -> JoinHandle<()> {
     thread::spawn(move || {
         let mut buf = [0u8; 8192];
@@ -374,38 +318,5 @@ fn reap(pid: u32, io: Option<(u64, u64)>) -> ExitInfo {
         user_ms: ms(usage.ru_utime),
         sys_ms: ms(usage.ru_stime),
         seen_at,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn allocator_and_loader_variables_are_never_passed() {
-        for name in ["LD_PRELOAD", "LD_AUDIT", "GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_"] {
-            assert!(is_allocator_env(name) && !passed(name), "{name}");
-        }
-        for name in ["_RJEM_MALLOC_CONF", "MALLOC_CONF", "MIMALLOC_PURGE_DELAY", "JE_MALLOC_CONF"] {
-            assert!(!passed(name), "{name}");
-        }
-        for name in ["PATH", "HOME", "LC_ALL", "SYNCBENCH_KILL_POINT", "LD_LIBRARY_PATH"] {
-            assert!(passed(name), "{name}");
-        }
-        assert!(!passed("AWS_SECRET_ACCESS_KEY"), "whatever is not on the list stays with the harness");
-    }
-
-    #[test]
-    fn a_line_without_newline_is_bounded_not_buffered_whole() {
-        let mut input = vec![b'x'; 300_000];
-        input.extend_from_slice(b"\nnext\n");
-        let mut r = BufReader::with_capacity(4096, &input[..]);
-        let mut line = Vec::new();
-        assert!(read_bounded_line(&mut r, &mut line, 1000).unwrap());
-        assert_eq!(line.len(), 1000);
-        assert!(line.capacity() < 300_000, "never held the whole line");
-        assert!(read_bounded_line(&mut r, &mut line, 1000).unwrap());
-        assert_eq!(line, b"next");
-        assert!(!read_bounded_line(&mut r, &mut line, 1000).unwrap());
     }
 }

@@ -1,7 +1,6 @@
 //! Progress while a run is going: an indicatif bar on a terminal, otherwise a status
 //! line every 10 s (indicatif hides itself when stderr is not a terminal).
 
-use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -12,6 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::driver::Progress;
 use super::sampler::Sample;
 use crate::units::{fmt_bytes, MIB};
+use crate::util::phase::interactive;
+pub use crate::util::phase::Phase;
 
 const STATUS_EVERY: Duration = Duration::from_secs(10);
 
@@ -72,52 +73,5 @@ fn show(total: u64, progress: &Progress, samples: &Mutex<Vec<Sample>>, stop: &At
     }
     if let Some(b) = bar {
         b.finish_and_clear();
-    }
-}
-
-/// Whether stderr takes a progress bar: a terminal that understands cursor movement
-/// (`TERM=dumb`, or no `TERM`, gets plain status lines instead of escape codes).
-fn interactive() -> bool {
-    let dumb = std::env::var("TERM").map_or(true, |t| t.is_empty() || t == "dumb");
-    std::io::stderr().is_terminal() && !dumb
-}
-
-/// One step of a run other than ingesting (the build, the ceiling probes, the
-/// read-back, writing files and charts): a spinner with the elapsed time on a terminal,
-/// one line when it starts and one when it ends otherwise, so no phase looks frozen.
-pub struct Phase {
-    what: String,
-    started: Instant,
-    spinner: Option<ProgressBar>,
-}
-
-impl Phase {
-    pub fn start(what: impl Into<String>) -> Phase {
-        let what = what.into();
-        let spinner = interactive().then(|| {
-            let s = ProgressBar::new_spinner();
-            let style = ProgressStyle::with_template("syncbench: {spinner} {msg} [{elapsed}]")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner());
-            s.set_style(style);
-            s.set_message(what.clone());
-            s.enable_steady_tick(Duration::from_millis(120));
-            s
-        });
-        if spinner.is_none() {
-            crate::note!("syncbench: {what} …");
-        }
-        Phase { what, started: Instant::now(), spinner }
-    }
-
-    /// Ends the phase with a one-line result (`what: result (took N s)`).
-    pub fn done(self, result: &str) {
-        let line = format!("syncbench: {}: {result} ({:.1} s)", self.what, self.started.elapsed().as_secs_f64());
-        match self.spinner {
-            Some(s) => {
-                s.finish_and_clear();
-                crate::note!("{line}");
-            }
-            None => crate::note!("{line}"),
-        }
     }
 }

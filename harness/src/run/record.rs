@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use syncbench_node::Config;
 use syncbench_workloads::Description;
 
-use super::{ceiling, driver, node, sampler};
+use super::{ceiling, driver, node};
 use crate::options::IngestOptions;
 use crate::time::RunClock;
 
@@ -31,7 +31,7 @@ pub struct Plan<'a> {
 /// What the run produced, for the writers.
 pub struct Collected {
     pub driver: Option<driver::DriverResult>,
-    pub samples: Vec<sampler::Sample>,
+    pub samples: Vec<crate::record::sample::Sample>,
     pub exit: Option<node::ExitInfo>,
     pub stderr_tail: String,
     pub timed_out: bool,
@@ -53,7 +53,7 @@ pub struct Collected {
     pub interrupted: Option<i32>,
     /// The run stalled (the node stopped, fell silent or never became ready, or the
     /// sampling had a hole).
-    pub stall: Option<super::crash::Stall>,
+    pub stall: Option<crate::record::outcome::Stall>,
     /// `--heap-profile`: the converted profiles.
     pub heap_profile: Option<crate::heap::HeapProfileSummary>,
 }

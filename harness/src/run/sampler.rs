@@ -7,32 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::crash::{Stall, StallKind};
 use super::driver::Progress;
-use crate::procfs::{self, ProcMemory, SystemCpu};
-
-/// Most samples one run keeps (~28 h at 100 ms; ~140 MiB of rows): `--timeout` ÷
-/// `--sample-interval` beyond it is refused before the run.
-pub const MAX_SAMPLES: usize = 1_000_000;
-
-/// One row of `samples.csv` before node stats are merged in.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Sample {
-    pub t_ms: u64,
-    pub mem: ProcMemory,
-    pub cpu_user_ms: u64,
-    pub cpu_sys_ms: u64,
-    pub io_read_bytes: u64,
-    pub io_write_bytes: u64,
-    pub blocks_acked: u64,
-    pub bytes_acked: u64,
-    pub sys_cpu_busy_pct: f64,
-    pub sys_iowait_pct: f64,
-    pub mem_available_bytes: u64,
-    /// CPU time the sampler thread spent on this row (its own overhead; thread CPU
-    /// clock, so time spent preempted by a busy node does not count).
-    pub sample_cost_us: u64,
-}
+use crate::procfs::{self, SystemCpu};
+use crate::record::outcome::{Stall, StallKind};
+pub use crate::record::sample::{Sample, MAX_SAMPLES};
 
 pub struct Sampler {
     pub samples: Arc<Mutex<Vec<Sample>>>,

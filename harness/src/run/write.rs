@@ -75,7 +75,7 @@ pub fn config_json(
             writer_batch: o.writer_batch,
             args: portable_args(plan),
             env: env.iter().cloned().collect::<BTreeMap<_, _>>(),
-            env_removed: super::node::removed_allocator_env(),
+            env_removed: crate::node_bin::removed_allocator_env(),
             reported: reported.node_start,
         },
         time_zero: clock.map(crate::time::RunClock::describe),

@@ -1,18 +1,19 @@
 //! `Summary::from_run`: a run's headline figures, computed from what the run collected
-//! (samples, the node's events and exit, the driver's counts, the ceilings).
+//! (samples, the node's events and exit, the driver's counts, the ceilings). Computed
+//! here, where the run is; `results/` only writes the summary and reads it back.
 
 use std::collections::BTreeMap;
 
 use syncbench_node::events::NodeSummary;
 
-use super::summary::{mib_per_s, Summary};
-use super::{memory, ratchet};
-use crate::allocator::ArenaMax;
+use super::crash;
+use super::events::Observed;
+use super::record::{Collected, Plan};
 use crate::latency::LatencySummary;
-use crate::run::crash;
-use crate::run::events::Observed;
-use crate::run::record::{Collected, Plan};
-use crate::run::sampler::Sample;
+use crate::record::sample::Sample;
+use crate::results::summary::{mib_per_s, Summary};
+use crate::results::{memory, ratchet};
+use crate::settings::ArenaMax;
 use crate::units::round3;
 
 impl Summary {
