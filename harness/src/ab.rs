@@ -43,52 +43,8 @@ pub fn run(a: &AbArgs) -> Result<()> {
         Some(p) => Thresholds::load(p)?.ab_floor_pct,
         None => a.floor_pct,
     };
-    let workload = resolve_workload(&a.workload, &a.overrides, None)?;
-    let settings = RunSettings::from_args(&a.settings)?;
-    let base = IngestOptions::base(a.workload.clone(), workload, settings);
     let start = SystemTime::now();
-    let dir = a.out.clone().unwrap_or_else(|| matrix::default_suite_dir(start, &base.workload.name, "ab"));
-    let cell = |name: &str, bin: &std::path::Path| Cell {
-        name: name.into(),
-        alloc: a.alloc,
-        arena_max: ArenaMax::Default,
-        compaction: base.compaction,
-        compaction_concurrency: 1,
-        shard_size: None,
-        node_bin: Some(bin.to_owned()),
-        unprofiled: !matches!(
-            (a.heap_profile_sides, name),
-            (ProfiledSides::Both, _) | (ProfiledSides::Base, "base") | (ProfiledSides::Head, "head")
-        ),
-        peers: None,
-        worker_threads: None,
-        duration_s: None,
-        inject_retained_mib: None,
-    };
-    let plan = SuitePlan {
-        cells: vec![cell("base", &a.base_node), cell("head", &a.head_node)],
-        skipped: Vec::new(),
-        definition: SuiteDefinition {
-            kind: Some(SuiteKind::Ab),
-            workload: crate::units::portable_arg(&a.workload),
-            blocks: a.overrides.blocks,
-            seed: a.overrides.seed,
-            shard_size: Vec::new(),
-            repeat: a.repeat,
-            order_seed: a.order_seed,
-            floor_pct,
-            baseline_cell: "base".into(),
-            cells: Vec::new(),
-        },
-        base,
-        dir,
-        default_dir: a.out.is_none(),
-        repeat: a.repeat,
-        order_seed: a.order_seed,
-        fail_fast: true,
-        keep_controls: false,
-    };
-    let dir = matrix::execute(&plan, start)?;
+    let dir = matrix::execute(&plan(a, floor_pct, start)?, start)?;
     // Time figures of a node that stores nothing (or was never checked) are not a
     // faster node: refuse them rather than call them "better".
     let untrusted: Vec<String> = suite::all_runs(&dir)?.iter().filter_map(crate::gate::untrusted_reason).collect();
@@ -114,6 +70,55 @@ pub fn run(a: &AbArgs) -> Result<()> {
         return Err(RunFailed(format!("ab: head regresses {}", regressions.join(", "))).into());
     }
     Ok(())
+}
+
+/// The suite `ab` runs: two cells, base and head, differing only in the node binary
+/// (and, with `--heap-profile-sides`, which side is profiled).
+fn plan(a: &AbArgs, floor_pct: f64, start: SystemTime) -> Result<SuitePlan> {
+    let workload = resolve_workload(&a.workload, &a.overrides, None)?;
+    let settings = RunSettings::from_args(&a.settings)?;
+    let base = IngestOptions::base(a.workload.clone(), workload, settings);
+    let dir = a.out.clone().unwrap_or_else(|| matrix::default_suite_dir(start, &base.workload.name, "ab"));
+    let cell = |name: &str, bin: &std::path::Path| Cell {
+        name: name.into(),
+        alloc: a.alloc,
+        arena_max: ArenaMax::Default,
+        compaction: base.compaction,
+        compaction_concurrency: 1,
+        shard_size: None,
+        node_bin: Some(bin.to_owned()),
+        unprofiled: !matches!(
+            (a.heap_profile_sides, name),
+            (ProfiledSides::Both, _) | (ProfiledSides::Base, "base") | (ProfiledSides::Head, "head")
+        ),
+        peers: None,
+        worker_threads: None,
+        duration_s: None,
+        inject_retained_mib: None,
+    };
+    Ok(SuitePlan {
+        cells: vec![cell("base", &a.base_node), cell("head", &a.head_node)],
+        skipped: Vec::new(),
+        definition: SuiteDefinition {
+            kind: Some(SuiteKind::Ab),
+            workload: crate::units::portable_arg(&a.workload),
+            blocks: a.overrides.blocks,
+            seed: a.overrides.seed,
+            shard_size: Vec::new(),
+            repeat: a.repeat,
+            order_seed: a.order_seed,
+            floor_pct,
+            baseline_cell: "base".into(),
+            cells: Vec::new(),
+        },
+        base,
+        dir,
+        default_dir: a.out.is_none(),
+        repeat: a.repeat,
+        order_seed: a.order_seed,
+        fail_fast: true,
+        keep_controls: false,
+    })
 }
 
 /// The summaries of the `ok` runs of each side, in run order.

@@ -58,7 +58,7 @@ fn render_dir(dir: &Path, png: bool) -> Result<()> {
                 render_run(&run.dir, png)?;
             }
         }
-        suite::render_file(dir, &file, png).map(drop)
+        crate::matrix::render::render_file(dir, &file, png).map(drop)
     } else if dir.join("summary.json").is_file() {
         let _lock = crate::run::dirs::lock_existing(dir, "report")?;
         render_run(dir, png)
@@ -134,8 +134,14 @@ fn merge(dirs: &[PathBuf], out: &Path, floor: f64, png: bool) -> Result<()> {
     let baseline = grouped[0].cell.clone();
     let title = format!("merged comparison — {} cells from {} host(s)", grouped.len(), hosts.len());
     // Runs from several suites or hosts were not taken in shared rounds: groups.
-    let framing = suite::Framing { baseline: &baseline, floor_pct: floor, title: &title, failed: &[], paired: false };
-    suite::write_comparison(out, &grouped, &framing, png).map(drop)
+    let framing = crate::matrix::render::Framing {
+        baseline: &baseline,
+        floor_pct: floor,
+        title: &title,
+        failed: &[],
+        paired: false,
+    };
+    crate::matrix::render::write_comparison(out, &grouped, &framing, png).map(drop)
 }
 
 /// What differs between merged runs besides their configuration: a comparison across

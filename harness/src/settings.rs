@@ -50,6 +50,14 @@ pub enum ArenaMax {
 }
 
 impl ArenaMax {
+    /// The cap, `None` when unset (how `summary.json` and baselines record it).
+    pub fn limit(self) -> Option<u32> {
+        match self {
+            ArenaMax::Default => None,
+            ArenaMax::Max(n) => Some(n),
+        }
+    }
+
     pub fn parse(s: &str) -> Result<ArenaMax, String> {
         match s.trim() {
             "default" => Ok(ArenaMax::Default),

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use syncbench_node::store::Reader;
-use syncbench_workloads::Generator;
+use syncbench_workloads::{Generator, WorkloadSpec};
 
 use crate::cli::VerifyArgs;
 use crate::error::{input, RunFailed};
@@ -29,34 +29,8 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
     let started = Instant::now();
     let mut reader = Reader::open(&args.data)?;
     let stored = reader.stored_numbers()?;
-    let range = spec.start_height..spec.start_height + spec.blocks;
-    let mut gen = Generator::new(&spec);
-    let (mut want, mut got) = (Vec::new(), Vec::new());
     let mut problems = Vec::new();
-    let mut bytes = 0u64;
-    for (i, &n) in stored.iter().enumerate() {
-        if i % SIGNAL_CHECK_EVERY == 0 {
-            crate::signals::check()?;
-        }
-        if !range.contains(&n) {
-            problems.push(format!("block {n} is stored but outside the workload's range {range:?}"));
-            continue;
-        }
-        if !reader.get(n, &mut got)? {
-            problems.push(format!("block {n} is listed but cannot be read"));
-            continue;
-        }
-        gen.block(n, &mut want);
-        if got != want {
-            let at = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
-            problems.push(format!(
-                "block {n} differs from the generator at byte {at} ({} stored vs {} expected bytes)",
-                got.len(),
-                want.len()
-            ));
-        }
-        bytes += got.len() as u64;
-    }
+    let bytes = compare_stored(&spec, &mut reader, &stored, &mut problems)?;
     let stored_set: BTreeSet<u64> = stored.iter().copied().collect();
     let (mut missing, mut expired) = (0, 0);
     if let Some(acked) = &acked {
@@ -89,6 +63,39 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
         crate::note!("syncbench: verify: {p}");
     }
     Err(RunFailed(format!("{} problem(s) found in {}", problems.len(), args.data.display())).into())
+}
+
+/// Reads every stored block and compares it with the generator's; returns the bytes
+/// read and appends each difference to `problems`. Looks for SIGINT/SIGTERM as it goes.
+fn compare_stored(spec: &WorkloadSpec, reader: &mut Reader, stored: &[u64], problems: &mut Vec<String>) -> Result<u64> {
+    let range = spec.start_height..spec.start_height + spec.blocks;
+    let mut gen = Generator::new(spec);
+    let (mut want, mut got) = (Vec::new(), Vec::new());
+    let mut bytes = 0u64;
+    for (i, &n) in stored.iter().enumerate() {
+        if i % SIGNAL_CHECK_EVERY == 0 {
+            crate::signals::check()?;
+        }
+        if !range.contains(&n) {
+            problems.push(format!("block {n} is stored but outside the workload's range {range:?}"));
+            continue;
+        }
+        if !reader.get(n, &mut got)? {
+            problems.push(format!("block {n} is listed but cannot be read"));
+            continue;
+        }
+        gen.block(n, &mut want);
+        if got != want {
+            let at = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
+            problems.push(format!(
+                "block {n} differs from the generator at byte {at} ({} stored vs {} expected bytes)",
+                got.len(),
+                want.len()
+            ));
+        }
+        bytes += got.len() as u64;
+    }
+    Ok(bytes)
 }
 
 /// Blocks verified between two looks for SIGINT/SIGTERM (a few milliseconds of work).

@@ -304,35 +304,7 @@ fn validate(raw: RawSpec, loc: &Located, dir: &Path) -> Result<WorkloadSpec, Spe
             check_block_fits(&model, span, loc)?;
             (Content::Model(model), blocks, raw.start_height.unwrap_or(0))
         }
-        (None, Some(trace)) => {
-            let span = trace.span();
-            let path = trace.into_inner().path;
-            let resolved = dir.join(path.get_ref());
-            let trace = crate::trace::Trace::load(&resolved).map_err(|e| match e {
-                SpecError::Io { error: source, .. } => loc.error(
-                    path.span(),
-                    "trace.path",
-                    format!(
-                        "expected a readable trace file, got `{}`: {source}",
-                        crate::quote::quote_line(path.get_ref())
-                    ),
-                ),
-                other => other,
-            })?;
-            check_trace_fits(&trace, path.span(), loc)?;
-            let _ = span;
-            let available = trace.rows.len() as u64;
-            let blocks = match raw.blocks {
-                Some(b) if *b.get_ref() > available => {
-                    let msg = format!("expected at most the trace's {available} blocks, got {}", b.get_ref());
-                    return Err(loc.error(b.span(), "blocks", msg));
-                }
-                Some(b) => b,
-                None => Spanned::new(0..0, available),
-            };
-            let start = trace.rows.first().map_or(0, |r| r.block);
-            (Content::Trace(trace), blocks, start)
-        }
+        (None, Some(trace)) => validate_trace(trace.into_inner(), raw.blocks, loc, dir)?,
         (Some(m), Some(_)) => {
             return Err(loc.error(m.span(), "block", "expected either [block] or [trace], got both".into()))
         }
@@ -369,6 +341,38 @@ fn validate(raw: RawSpec, loc: &Located, dir: &Path) -> Result<WorkloadSpec, Spe
         content,
         arrival: validate_arrival(raw.arrival, loc)?,
     })
+}
+
+/// A trace workload's content, its block count (the trace's length unless `blocks`
+/// asks for fewer) and its first block number.
+fn validate_trace(
+    trace: RawTrace,
+    blocks: Option<Spanned<u64>>,
+    loc: &Located,
+    dir: &Path,
+) -> Result<(Content, Spanned<u64>, u64), SpecError> {
+    let path = trace.path;
+    let resolved = dir.join(path.get_ref());
+    let trace = crate::trace::Trace::load(&resolved).map_err(|e| match e {
+        SpecError::Io { error: source, .. } => loc.error(
+            path.span(),
+            "trace.path",
+            format!("expected a readable trace file, got `{}`: {source}", crate::quote::quote_line(path.get_ref())),
+        ),
+        other => other,
+    })?;
+    check_trace_fits(&trace, path.span(), loc)?;
+    let available = trace.rows.len() as u64;
+    let blocks = match blocks {
+        Some(b) if *b.get_ref() > available => {
+            let msg = format!("expected at most the trace's {available} blocks, got {}", b.get_ref());
+            return Err(loc.error(b.span(), "blocks", msg));
+        }
+        Some(b) => b,
+        None => Spanned::new(0..0, available),
+    };
+    let start = trace.rows.first().map_or(0, |r| r.block);
+    Ok((Content::Trace(trace), blocks, start))
 }
 
 fn validate_model(m: RawBlockModel, loc: &Located) -> Result<BlockModel, SpecError> {

@@ -29,7 +29,6 @@ use crate::error::input;
 use crate::results::config_file::EnvironmentRecord;
 use crate::results::load::RunFiles;
 use crate::results::summary::Summary;
-use crate::settings::ArenaMax;
 
 pub const FORMAT: &str = "syncbench-baseline/1";
 
@@ -154,10 +153,7 @@ impl RunConfig {
             seed: w.seed,
             shard_size: w.shard_size,
             alloc: n.alloc.to_string(),
-            arena_max: match n.arena_max {
-                ArenaMax::Default => None,
-                ArenaMax::Max(m) => Some(m.into()),
-            },
+            arena_max: n.arena_max.limit().map(Into::into),
             alloc_conf: n.alloc_conf.clone(),
             compaction: n.compaction.to_string(),
             compaction_concurrency: n.compaction_concurrency,

@@ -20,13 +20,10 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use syncbench_node::heap_profile::{HeapProfileTaken, ProfileKind};
 
 /// Heap profiles' directory inside a run directory.
 pub const HEAP_DIR: &str = "heap";
-
-pub use sites::Site;
 
 /// Longest one conversion (symbolizing a profile) may take before it is abandoned.
 const CONVERT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -34,46 +31,7 @@ const CONVERT_TIMEOUT: Duration = Duration::from_secs(120);
 /// profiles a run).
 const CONVERT_BUDGET: Duration = Duration::from_secs(600);
 
-/// `summary.json` `heap_profile`: the run's profiles and what the peak one shows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HeapProfileSummary {
-    /// Mean bytes allocated between two samples of the profiler.
-    pub sample_interval_bytes: u64,
-    /// The profile nearest the run's largest live heap, if one was taken and converted.
-    pub peak: Option<PeakProfile>,
-    /// Every profile file kept: in the order the node announced them (the peak's
-    /// latest replacement where it came; the end last).
-    pub files: Vec<ProfileFile>,
-    /// Profiles the node announced but that could not be converted, and why.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<String>,
-}
-
-/// The peak profile and its top allocation sites.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PeakProfile {
-    /// The counting allocator's live heap when the profile was taken.
-    pub heap_live_bytes: i64,
-    /// That live heap as a share of the run's largest (how near the peak it is).
-    pub share_of_run_peak: Option<f64>,
-    /// Live bytes in the profile (the profiler's estimate from its samples).
-    pub profiled_live_bytes: u64,
-    /// Largest sites first, at most [`sites::TOP_SITES`].
-    pub top_sites: Vec<Site>,
-}
-
-/// One kept profile.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProfileFile {
-    pub kind: ProfileKind,
-    /// Relative to the run directory.
-    pub pprof: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub flamegraph: Option<String>,
-    pub heap_live_bytes: i64,
-    /// Seconds since the run's time zero.
-    pub t_s: f64,
-}
+pub use crate::record::heap_profile::{HeapProfileSummary, PeakProfile, ProfileFile};
 
 /// What [`convert_all`] needs to know about the run.
 pub struct RunProfiles<'a> {

@@ -9,40 +9,12 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::pprof::Profile;
 
 /// How many sites `summary.json` keeps per profile.
 pub const TOP_SITES: usize = 10;
 
-/// One allocation site and the live bytes it holds in a profile.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Site {
-    /// The site's function (demangled, without hash).
-    pub function: String,
-    /// The node's next function outside it, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub via: Option<String>,
-    /// Source file and line of the allocation in the site's function.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at: Option<String>,
-    /// Live bytes (the profiler's estimate, scaled up from its samples).
-    pub bytes: u64,
-    /// Share of all live bytes in the profile, 0..=1.
-    pub share: f64,
-}
-
-impl Site {
-    /// `read_file (via compact)`, each name without its module path: for tables.
-    pub fn short(&self) -> String {
-        let last = |f: &str| f.rsplit("::").find(|p| !p.starts_with('{')).unwrap_or(f).to_owned();
-        match &self.via {
-            Some(v) => format!("{} (via {})", last(&self.function), last(v)),
-            None => last(&self.function),
-        }
-    }
-}
+pub use crate::record::heap_profile::Site;
 
 /// A frame: function name and source position.
 struct Frame<'a> {

@@ -11,6 +11,7 @@
 
 pub mod comparison;
 pub mod order;
+pub mod render;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -21,7 +22,7 @@ use anyhow::Result;
 use crate::cli::MatrixArgs;
 use crate::error::{input, InputError, RunFailed};
 use crate::options::{resolve_workload, IngestOptions, RunSettings};
-use crate::results::suite::{self, Cell, RunEntry, Skipped, SuiteDefinition, SuiteFile};
+use crate::results::suite::{Cell, RunEntry, Skipped, SuiteDefinition, SuiteFile};
 use crate::run::crash::Outcome;
 use crate::run::dirs::Claimed;
 use crate::settings::{cell_label, shape_suffix, Allocator, ArenaMax};
@@ -337,7 +338,7 @@ fn finish(plan: &SuitePlan, done: &[RunEntry]) -> Result<PathBuf> {
         .filter(|r| r.outcome != Outcome::Ok)
         .map(|r| format!("{}-r{} ({})", r.cell, r.rep, r.outcome))
         .collect();
-    let cmp = suite::render(suite, plan.base.png)?;
+    let cmp = render::render(suite, plan.base.png)?;
     if plan.definition.kind.is_none() {
         // `ab` prints its own paired verdicts instead: two tables with different
         // ratios (of medians here, median of paired ratios there) would confuse.

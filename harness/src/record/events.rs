@@ -61,3 +61,12 @@ pub struct ExitRecord {
     pub code: Option<i32>,
     pub signal: Option<i32>,
 }
+
+/// The one rule pairing a `compaction_end` with its `compaction_start`, live
+/// (`run/events.rs`) and on load (`results/load.rs`) alike: the end closes the latest
+/// start of its shard that is still open (a start repeated without an end stays open,
+/// and runs to the end of the run). `open_for(span, shard)` says whether a span is an
+/// open one of that shard.
+pub fn open_start_of<S>(spans: &mut [S], shard: u64, open_for: impl Fn(&S, u64) -> bool) -> Option<&mut S> {
+    spans.iter_mut().rev().find(|s| open_for(s, shard))
+}

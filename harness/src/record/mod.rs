@@ -5,5 +5,6 @@
 pub mod acks;
 pub mod ceilings;
 pub mod events;
+pub mod heap_profile;
 pub mod outcome;
 pub mod sample;

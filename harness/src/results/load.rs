@@ -214,6 +214,19 @@ fn chart_marks(marks: Vec<f64>) -> Vec<f64> {
 /// ~31,000 years of milliseconds; anything larger is a corrupt file, not a measurement.
 const MAX_SAMPLE_VALUE: f64 = 1e15;
 
+/// The columns of `samples.csv` the charts read, in [`SampleRow`]'s order.
+const SAMPLE_COLUMNS: [&str; 9] = [
+    "t_ms",
+    "rss_bytes",
+    "rss_anon_bytes",
+    "rss_file_bytes",
+    "hwm_bytes",
+    "heap_live_bytes",
+    "allocator_resident_bytes",
+    "blocks_acked",
+    "bytes_acked",
+];
+
 fn read_samples(path: &Path) -> Result<Vec<SampleRow>> {
     let text = crate::util::fsx::read_result_file(path, MAX_SAMPLES_BYTES, "samples")?;
     if !text.is_empty() && !text.ends_with('\n') {
@@ -231,72 +244,65 @@ fn read_samples(path: &Path) -> Result<Vec<SampleRow>> {
             .position(|h| *h == name)
             .ok_or_else(|| input(format!("{}:1:1: expected a `{name}` column", path.display())))
     };
-    let cols = [
-        "t_ms",
-        "rss_bytes",
-        "rss_anon_bytes",
-        "rss_file_bytes",
-        "hwm_bytes",
-        "heap_live_bytes",
-        "allocator_resident_bytes",
-        "blocks_acked",
-        "bytes_acked",
-    ]
-    .map(col);
-    let idx: Vec<usize> = cols.into_iter().collect::<Result<_>>()?;
+    let idx: Vec<usize> = SAMPLE_COLUMNS.map(col).into_iter().collect::<Result<_>>()?;
     let mut rows = Vec::new();
     for (i, line) in lines.enumerate() {
-        let cells: Vec<&str> = line.split(',').collect();
-        let get = |k: usize| -> Result<Option<f64>> {
-            match cells.get(idx[k]).copied() {
-                None => Err(input(format!(
-                    "{}:{}: expected {} columns, got {}",
-                    path.display(),
-                    i + 2,
-                    header.len(),
-                    cells.len()
-                ))),
-                Some("") => Ok(None),
-                Some(v) => match v.parse::<f64>() {
-                    Ok(x) if x.is_finite() && (0.0..=MAX_SAMPLE_VALUE).contains(&x) => Ok(Some(x)),
-                    _ => Err(input(format!(
-                        "{}:{}: column `{}`: expected a number in 0..=1e15, got `{}`",
-                        path.display(),
-                        i + 2,
-                        crate::util::text::quote_line(header[idx[k]]),
-                        crate::util::text::quote_line(v)
-                    ))),
-                },
-            }
-        };
-        let req = |k: usize| get(k).map(|v| v.unwrap_or(0.0));
         if rows.len() >= MAX_SAMPLE_ROWS {
             return Err(input(format!("{}: expected at most {MAX_SAMPLE_ROWS} rows, got more", path.display())));
         }
-        let t_s = req(0)? / 1e3;
+        let row = sample_row(line, &header, &idx, (path, i + 2))?;
         // Equal times are legal: two samples can fall in the same millisecond (runs
         // committed in November have such rows); going back is not.
-        if rows.last().is_some_and(|r: &SampleRow| r.t_s > t_s) {
+        if rows.last().is_some_and(|r: &SampleRow| r.t_s > row.t_s) {
             return Err(input(format!(
                 "{}:{}: column `t_ms`: expected a time no earlier than the previous row's, got {}",
                 path.display(),
                 i + 2,
-                t_s * 1e3
+                row.t_s * 1e3
             )));
         }
-        rows.push(SampleRow {
-            t_s,
-            rss: req(1)?,
-            rss_anon: req(2)?,
-            rss_file: req(3)?,
-            hwm: req(4)?,
-            heap_live: get(5)?,
-            allocator_resident: get(6)?,
-            blocks_acked: req(7)?,
-            bytes_acked: req(8)?,
-        });
+        rows.push(row);
     }
     Ok(rows)
+}
+
+/// One row of `samples.csv` (`at`: the file and the row's line number), its cells
+/// taken from the columns `idx` names.
+fn sample_row(line: &str, header: &[&str], idx: &[usize], at: (&Path, usize)) -> Result<SampleRow> {
+    let (path, line_no) = at;
+    let cells: Vec<&str> = line.split(',').collect();
+    let get = |k: usize| -> Result<Option<f64>> {
+        match cells.get(idx[k]).copied() {
+            None => Err(input(format!(
+                "{}:{line_no}: expected {} columns, got {}",
+                path.display(),
+                header.len(),
+                cells.len()
+            ))),
+            Some("") => Ok(None),
+            Some(v) => match v.parse::<f64>() {
+                Ok(x) if x.is_finite() && (0.0..=MAX_SAMPLE_VALUE).contains(&x) => Ok(Some(x)),
+                _ => Err(input(format!(
+                    "{}:{line_no}: column `{}`: expected a number in 0..=1e15, got `{}`",
+                    path.display(),
+                    crate::util::text::quote_line(header[idx[k]]),
+                    crate::util::text::quote_line(v)
+                ))),
+            },
+        }
+    };
+    let req = |k: usize| get(k).map(|v| v.unwrap_or(0.0));
+    Ok(SampleRow {
+        t_s: req(0)? / 1e3,
+        rss: req(1)?,
+        rss_anon: req(2)?,
+        rss_file: req(3)?,
+        hwm: req(4)?,
+        heap_live: get(5)?,
+        allocator_resident: get(6)?,
+        blocks_acked: req(7)?,
+        bytes_acked: req(8)?,
+    })
 }
 
 /// (start_s, end_s) of something that took time.
@@ -305,8 +311,9 @@ pub type Span = (f64, f64);
 /// What charts need from `events.jsonl`, times in seconds.
 #[derive(Debug, Default)]
 struct Events {
-    /// (t, is_start, shard) of `compaction_start` / `compaction_end`, in file order.
-    compactions: Vec<(f64, bool, u64)>,
+    /// (start, end if seen, shard) of each compaction, paired as the run paired them
+    /// ([`crate::record::events::open_start_of`]).
+    compactions: Vec<(f64, Option<f64>, u64)>,
     flushes: Vec<f64>,
     /// (t, live heap, allocator-resident) of each node `stats` event.
     stats: Vec<(f64, Option<f64>, Option<f64>)>,
@@ -367,8 +374,13 @@ fn read_events(path: &Path) -> Result<Events> {
         let e: LoggedEvent = parse_json(line, path, i + 1)?;
         let t = e.t_ms / 1e3;
         match e.event {
-            Logged::Node(NodeEvent::CompactionStart { shard, .. }) => ev.compactions.push((t, true, shard)),
-            Logged::Node(NodeEvent::CompactionEnd(c)) => ev.compactions.push((t, false, c.shard)),
+            Logged::Node(NodeEvent::CompactionStart { shard, .. }) => ev.compactions.push((t, None, shard)),
+            Logged::Node(NodeEvent::CompactionEnd(c)) => {
+                let open = |s: &(f64, Option<f64>, u64), shard| s.2 == shard && s.1.is_none();
+                if let Some(span) = crate::record::events::open_start_of(&mut ev.compactions, c.shard, open) {
+                    span.1 = Some(t);
+                }
+            }
             Logged::Node(NodeEvent::FlushEnd(_)) => ev.flushes.push(t),
             Logged::Node(NodeEvent::Stats(s)) => {
                 let resident = s.allocator.as_ref().and_then(|a| a.resident_bytes()).map(|b| b as f64);
@@ -390,7 +402,10 @@ impl Events {
     fn repair_time_zero(&mut self, samples: &mut [SampleRow]) {
         let Some(offset) = self.run_start.filter(|&o| o > 0.0) else { return };
         let shift = |t: &mut f64| *t = (*t - offset).max(0.0);
-        self.compactions.iter_mut().for_each(|c| shift(&mut c.0));
+        for c in &mut self.compactions {
+            shift(&mut c.0);
+            c.1.iter_mut().for_each(shift);
+        }
         self.flushes.iter_mut().for_each(shift);
         self.stats.iter_mut().for_each(|s| shift(&mut s.0));
         self.allocator.iter_mut().for_each(|s| shift(&mut s.0));
@@ -404,16 +419,8 @@ impl Events {
 
     /// Compaction intervals (one still running at the end ends at `end_s`) and flushes.
     fn spans(&self, end_s: f64) -> (Vec<Span>, Vec<f64>) {
-        let mut open: Vec<(u64, f64)> = Vec::new();
-        let mut spans = Vec::new();
-        for &(t, is_start, shard) in &self.compactions {
-            if is_start {
-                open.push((shard, t));
-            } else if let Some(i) = open.iter().position(|o| o.0 == shard) {
-                spans.push((open.remove(i).1, t));
-            }
-        }
-        spans.extend(open.into_iter().map(|(_, t)| (t, end_s)));
+        let mut spans: Vec<Span> =
+            self.compactions.iter().map(|&(start, end, _)| (start, end.unwrap_or(end_s))).collect();
         spans.sort_by(|a, b| a.0.total_cmp(&b.0));
         (spans, self.flushes.clone())
     }
@@ -424,7 +431,8 @@ mod tests {
     use super::*;
     use std::fs;
 
-    /// Regression (hostile round 3): 400,000 compactions and flushes made a 75 MB SVG.
+    use crate::record::events::CompactionSpan;
+
     /// A committed run of 2026-11-21 (shard scaling) has two samples in one millisecond;
     /// `report` refused the whole suite after times were required to increase strictly.
     #[test]
@@ -441,6 +449,31 @@ mod tests {
         assert!(e.contains("samples.csv:3: column `t_ms`: expected a time no earlier"), "{e}");
     }
 
+    /// The run paired compaction events with the latest open start of a shard, the
+    /// loader with the first: one rule now (`record::events::open_start_of`).
+    #[test]
+    fn compactions_pair_on_load_as_they_paired_live() {
+        let mut ev = Events::default();
+        let open = |s: &(f64, Option<f64>, u64), shard| s.2 == shard && s.1.is_none();
+        for (t, start, shard) in [(1.0, true, 7), (2.0, true, 7), (3.0, false, 7), (4.0, true, 8)] {
+            if start {
+                ev.compactions.push((t, None, shard));
+            } else if let Some(s) = crate::record::events::open_start_of(&mut ev.compactions, shard, open) {
+                s.1 = Some(t);
+            }
+        }
+        let (spans, _) = ev.spans(10.0);
+        assert_eq!(spans, vec![(1.0, 10.0), (2.0, 3.0), (4.0, 10.0)], "the end closes the latest start");
+        let mut live = vec![
+            CompactionSpan { shard: 7, start_ms: 1000, end_ms: None, bytes: 0, bytes_out: 0 },
+            CompactionSpan { shard: 7, start_ms: 2000, end_ms: None, bytes: 0, bytes_out: 0 },
+        ];
+        let open_live = |c: &CompactionSpan, shard| c.shard == shard && c.end_ms.is_none();
+        crate::record::events::open_start_of(&mut live, 7, open_live).unwrap().end_ms = Some(3000);
+        assert_eq!((live[0].end_ms, live[1].end_ms), (None, Some(3000)), "live: the same rule");
+    }
+
+    /// Regression (hostile round 3): 400,000 compactions and flushes made a 75 MB SVG.
     #[test]
     fn a_run_with_countless_events_is_charted_from_a_bounded_number() {
         let spans: Vec<Span> = (0..400_000).map(|i| (i as f64, i as f64 + 0.5)).collect();

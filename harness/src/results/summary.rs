@@ -150,7 +150,7 @@ pub struct Summary {
     pub incomplete: Option<String>,
     /// `--heap-profile`: the profiles kept under heap/ and the top sites at the peak.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub heap_profile: Option<crate::heap::HeapProfileSummary>,
+    pub heap_profile: Option<crate::record::heap_profile::HeapProfileSummary>,
     /// How close the node came to this machine's ceilings (absent with `--no-ceilings`).
     #[serde(flatten, deserialize_with = "ceilings_if_measured")]
     pub ceilings: Option<CeilingSummary>,
@@ -263,6 +263,26 @@ impl Summary {
 impl Summary {
     /// The compact text printed at the end of `syncbench ingest`.
     pub fn human(&self, run_dir: &str) -> String {
+        let mut lines = self.human_run_lines();
+        lines.extend(self.human_memory_lines());
+        lines.extend(self.human_time_lines());
+        lines.push(self.acks_line());
+        if let Some(direct) = self.direct_io {
+            let how = if direct { "direct (O_DIRECT: page cache bypassed)" } else { "buffered (O_DIRECT refused)" };
+            lines.push(format!("store I/O    {how}"));
+        }
+        if let Some(c) = &self.ceilings {
+            lines.push(c.human(self.throughput_mib_per_s));
+        }
+        if let Some(h) = &self.heap_profile {
+            lines.extend(heap_lines(h, run_dir));
+        }
+        lines.push(format!("results      {run_dir}/ (charts in {run_dir}/charts/)"));
+        lines.join("\n")
+    }
+
+    /// Outcome, configuration, blocks, throughput, a stall or a protocol violation.
+    fn human_run_lines(&self) -> Vec<String> {
         let mut lines = vec![format!(
             "outcome      {}{}",
             self.outcome,
@@ -302,6 +322,12 @@ impl Summary {
         if let Some(v) = &self.protocol_violation {
             lines.push(format!("violation    {v}"));
         }
+        lines
+    }
+
+    /// Peak RSS and live heap, RSS over time, retention, the ratchet and window peaks.
+    fn human_memory_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
         lines.push(format!(
             "peak RSS     {} (node's VmHWM, {}; sampled {}); peak live heap {}",
             if self.rss_peak_bytes > 0 { fmt_bytes(self.rss_peak_bytes as f64) } else { "n/a".into() },
@@ -327,6 +353,12 @@ impl Summary {
         if let Some(p) = &self.rss_window_peaks {
             lines.push(p.human());
         }
+        lines
+    }
+
+    /// Ingest and flush latency, compactions and the ingest stalls they caused.
+    fn human_time_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
         if let Some(l) = self.latency_us.get("ingest").filter(|l| l.count > 0) {
             lines.push(format!(
                 "ingest       p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
@@ -345,25 +377,13 @@ impl Summary {
                 self.ingest_stalls, self.ingest_stall_s_total
             ));
         }
-        lines.push(self.acks_line());
-        if let Some(direct) = self.direct_io {
-            let how = if direct { "direct (O_DIRECT: page cache bypassed)" } else { "buffered (O_DIRECT refused)" };
-            lines.push(format!("store I/O    {how}"));
-        }
-        if let Some(c) = &self.ceilings {
-            lines.push(c.human(self.throughput_mib_per_s));
-        }
-        if let Some(h) = &self.heap_profile {
-            lines.extend(heap_lines(h, run_dir));
-        }
-        lines.push(format!("results      {run_dir}/ (charts in {run_dir}/charts/)"));
-        lines.join("\n")
+        lines
     }
 }
 
 /// The human summary's heap-profile lines: where the peak profile was taken and its
 /// top three sites.
-fn heap_lines(h: &crate::heap::HeapProfileSummary, run_dir: &str) -> Vec<String> {
+fn heap_lines(h: &crate::record::heap_profile::HeapProfileSummary, run_dir: &str) -> Vec<String> {
     let Some(p) = &h.peak else {
         return vec![format!(
             "heap profile no peak profile ({} converted, errors: {})",

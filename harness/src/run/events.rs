@@ -262,7 +262,8 @@ fn observe(obs: &NodeObservations, t: u64, e: NodeEvent) {
             s.compactions.push(CompactionSpan { shard, start_ms: t, end_ms: None, bytes, bytes_out: 0 })
         }
         NodeEvent::CompactionEnd(end) => {
-            if let Some(c) = s.compactions.iter_mut().rev().find(|c| c.shard == end.shard && c.end_ms.is_none()) {
+            let open = |c: &CompactionSpan, shard| c.shard == shard && c.end_ms.is_none();
+            if let Some(c) = crate::record::events::open_start_of(&mut s.compactions, end.shard, open) {
                 c.end_ms = Some(t);
                 c.bytes_out = end.bytes_out;
             }

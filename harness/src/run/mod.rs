@@ -462,18 +462,7 @@ fn run_node(
     let progress = Arc::new(Progress::default());
     let sampler = start_sampler(plan, &node, &limit, clock, &progress, obs);
     let display = progress::Display::start(o.workload.blocks, Arc::clone(&progress), Arc::clone(&sampler.samples));
-    let session = Session {
-        spec: &o.workload,
-        socket: &plan.node.socket,
-        max_in_flight: max_in_flight(o),
-        zero: clock.zero,
-        deadline: clock.zero + o.timeout,
-        exit_grace: EXIT_GRACE,
-        peers: o.peers,
-        duration: o.duration,
-        ready_timeout: o.stall_timeout,
-    };
-    let ended = session.run(&node, obs, &progress);
+    let ended = measured_session(plan, clock).run(&node, obs, &progress);
     let timed_out = ended.timed_out;
     let not_ready = ended.not_ready.map(|waited| crash::Stall {
         kind: crash::StallKind::NotReady,
@@ -488,8 +477,7 @@ fn run_node(
     let stall = not_ready.or_else(|| sampler.stall.lock().ok().and_then(|s| *s));
     let samples = sampler.finish();
     node.join_readers();
-    let exit = ended.exit;
-    let driver = log_end(&log, wall, ended);
+    let (exit, driver) = (ended.exit, log_end(&log, wall, ended));
     let oom_kills = limit.oom_kills().unwrap_or(0).saturating_sub(oom_before);
     let kernel_oom_line = exit
         .filter(|e| e.signal == Some(libc::SIGKILL))
@@ -516,6 +504,22 @@ fn run_node(
         interrupted,
         stall,
     })
+}
+
+/// The measured run's session with the node: the run's workload, bounds and peers.
+fn measured_session<'a>(plan: &'a Plan<'a>, clock: RunClock) -> Session<'a> {
+    let o = plan.opts;
+    Session {
+        spec: &o.workload,
+        socket: &plan.node.socket,
+        max_in_flight: max_in_flight(o),
+        zero: clock.zero,
+        deadline: clock.zero + o.timeout,
+        exit_grace: EXIT_GRACE,
+        peers: o.peers,
+        duration: o.duration,
+        ready_timeout: o.stall_timeout,
+    }
 }
 
 /// Logs how the session ended (`run_end`, and `driver_error` if the driver failed);

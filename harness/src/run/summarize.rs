@@ -13,7 +13,6 @@ use crate::latency::LatencySummary;
 use crate::record::sample::Sample;
 use crate::results::summary::{mib_per_s, Summary};
 use crate::results::{memory, ratchet};
-use crate::settings::ArenaMax;
 use crate::units::round3;
 
 impl Summary {
@@ -31,12 +30,7 @@ impl Summary {
         let node_summary = obs.node_summary.as_ref();
         let (outcome, crash_class, violation) = crash::outcome_of(c, node_summary, obs.node_mode());
         let ingest_s = c.driver.as_ref().map_or(0.0, |d| d.ingest_duration.as_secs_f64());
-        let peak = node_peak(&c.samples, node_summary);
-        let io = final_io(c, node_summary);
-        let memory = TimeWeighted::of(&c.samples, o.sample_interval, c.acked_bytes);
-        let (cost_mean, cost_pct) = sampler_cost(&c.samples, o.sample_interval);
-        let n = NodeFigures::of(obs);
-        let kept = ratchet::retention(&c.samples, &obs.stats);
+        let Derived { peak, io, memory, cost: (cost_mean, cost_pct), n, kept } = Derived::of(plan, c, obs);
         Summary {
             outcome,
             crash_class,
@@ -49,10 +43,7 @@ impl Summary {
             alloc: o.alloc,
             compaction: o.compaction,
             compaction_concurrency: o.compaction_concurrency,
-            arena_max: match o.arena_max {
-                ArenaMax::Default => None,
-                ArenaMax::Max(n) => Some(n),
-            },
+            arena_max: o.arena_max.limit(),
             node_mode: obs.node_mode(),
             wall_s: round3(c.wall.as_secs_f64()),
             ingest_s: round3(ingest_s),
@@ -103,6 +94,32 @@ impl Summary {
             ceilings: None,
         }
         .with_ceilings(&c.ceilings)
+    }
+}
+
+/// The figures the summary is assembled from, beside the outcome and the driver's.
+struct Derived {
+    /// The node's peak RSS and where it comes from.
+    peak: (u64, &'static str),
+    io: FinalIo,
+    memory: TimeWeighted,
+    /// The sampler's mean cost per sample (µs) and its share of a core (%).
+    cost: (f64, f64),
+    n: NodeFigures,
+    kept: ratchet::Retention,
+}
+
+impl Derived {
+    fn of(plan: &Plan, c: &Collected, obs: &Observed) -> Derived {
+        let node_summary = obs.node_summary.as_ref();
+        Derived {
+            peak: node_peak(&c.samples, node_summary),
+            io: final_io(c, node_summary),
+            memory: TimeWeighted::of(&c.samples, plan.opts.sample_interval, c.acked_bytes),
+            cost: sampler_cost(&c.samples, plan.opts.sample_interval),
+            n: NodeFigures::of(obs),
+            kept: ratchet::retention(&c.samples, &obs.stats),
+        }
     }
 }
 
