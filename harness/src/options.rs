@@ -164,7 +164,7 @@ impl IngestOptions {
 
     fn check(&self, control: bool) -> Result<()> {
         let flag = |name: &str, e: String| Err(input(format!("--{name}: {e}")));
-        if self.arena_max != ArenaMax::Default && self.alloc != Allocator::Glibc && !control {
+        if self.arena_max.ignored_by(self.alloc) && !control {
             let alloc = self.alloc;
             return flag("arena-max", format!("only glibc reads MALLOC_ARENA_MAX; it cannot change a {alloc} run"));
         }
@@ -209,7 +209,7 @@ impl IngestOptions {
     /// --no-skip`, which takes the same settings except the default writer batch.
     pub fn to_command_line(&self, workload: &str, node_bin: Option<&str>) -> Vec<String> {
         let w = &self.workload;
-        let control = self.arena_max != ArenaMax::Default && self.alloc != Allocator::Glibc;
+        let control = self.arena_max.ignored_by(self.alloc);
         let mut a: Vec<String> = vec![if control { "matrix" } else { "ingest" }.into()];
         a.extend(["--alloc".into(), self.alloc.to_string()]);
         if let ArenaMax::Max(n) = self.arena_max {

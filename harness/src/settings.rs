@@ -50,6 +50,13 @@ pub enum ArenaMax {
 }
 
 impl ArenaMax {
+    /// Whether this setting is ignored by `alloc`'s node (a cap for an allocator other
+    /// than glibc, the only one that reads `MALLOC_ARENA_MAX`): `ingest` refuses such a
+    /// run, `matrix` skips such a cell unless it is kept as a control (`--no-skip`).
+    pub fn ignored_by(self, alloc: Allocator) -> bool {
+        self != ArenaMax::Default && alloc != Allocator::Glibc
+    }
+
     /// The cap, `None` when unset (how `summary.json` and baselines record it).
     pub fn limit(self) -> Option<u32> {
         match self {

@@ -118,7 +118,7 @@ fn keep_cell(a: &MatrixArgs, mut cell: Cell, kept: &[Cell]) -> Option<std::resul
     if kept.iter().any(|c| c.name == name) {
         return None;
     }
-    if cell.arena_max != ArenaMax::Default && cell.alloc != Allocator::Glibc && !a.no_skip {
+    if cell.arena_max.ignored_by(cell.alloc) && !a.no_skip {
         let reason = format!("{} does not read MALLOC_ARENA_MAX: same as its default-arena cell", cell.alloc);
         return Some(Err(Skipped { cell: name, reason }));
     }

@@ -139,11 +139,10 @@ pub struct Summary {
     #[serde(default)]
     pub ingest_stall_s_total: f64,
     pub latency_us: BTreeMap<String, LatencySummary>,
-    pub samples: u64,
-    pub sample_interval_ms: u64,
-    /// Mean time the sampler spent per sample, and as a share of one core.
-    pub sampler_cost_us_mean: f64,
-    pub sampler_cpu_pct_of_core: f64,
+    /// `samples`, `sample_interval_ms`, `sampler_cost_us_mean`, `sampler_cpu_pct_of_core`
+    /// (flattened: the same fields, in the same place, as before they were grouped).
+    #[serde(flatten)]
+    pub sampler: SamplerFigures,
     /// Present while, or because, the run's other files were not all written: what
     /// failed (e.g. a full disk, with the file's path). Absent in a complete run.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -212,6 +211,16 @@ pub struct CeilingSummary {
     /// Which ceiling was the lower one: `disk` or `cpu`.
     pub efficiency_bound: Option<Bound>,
     pub efficiency_bound_mib_per_s: Option<f64>,
+}
+
+/// What the sampler took and what it cost.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SamplerFigures {
+    pub samples: u64,
+    pub sample_interval_ms: u64,
+    /// Mean time the sampler spent per sample, and as a share of one core.
+    pub sampler_cost_us_mean: f64,
+    pub sampler_cpu_pct_of_core: f64,
 }
 
 impl Summary {

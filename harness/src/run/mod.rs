@@ -47,7 +47,7 @@ use self::events::{EventLog, ExitRecord, HarnessEvent, NodeObservations};
 use self::memlimit::MemLimit;
 use self::node::NodeProcess;
 use self::progress::Phase;
-use self::record::{Collected, Plan};
+use self::record::{Collected, NodeEnv, Plan};
 use self::sampler::{Sampler, SamplerConfig};
 use self::session::Session;
 use crate::error::{input, RunFailed};
@@ -84,7 +84,7 @@ impl RunReport {
 /// only input and harness errors (and interruptions) are `Err`.
 pub fn ingest(opts: &IngestOptions) -> Result<RunReport> {
     let start = SystemTime::now();
-    let node_bin = preflight(opts)?;
+    let (node_bin, env) = preflight(opts)?;
     signals::check()?;
     let run_dir = match &opts.out {
         Some(p) => Claimed::given(p, "out")?,
@@ -98,7 +98,7 @@ pub fn ingest(opts: &IngestOptions) -> Result<RunReport> {
     let outcome = marker
         .write(&run_dir.real)
         .map_err(|e| input(format!("--out {}: directory is not writable: {e:#}", run_dir.shown.display())))
-        .and_then(|()| with_data_dir(opts, &run_dir, node_bin, start, marker));
+        .and_then(|()| with_data_dir(opts, &run_dir, (node_bin, env), start, marker));
     stale::Marker::remove(&run_dir.real);
     if outcome.is_err() && !run_dir.real.join("summary.json").is_file() {
         // Nothing measured was recorded: leave no partial run directory behind.
@@ -125,20 +125,21 @@ fn sweep_stale(opts: &IngestOptions) {
 /// What is checked of a run before anything is created: the node binary is found (or
 /// built), is the allocator the run will be labelled with (and has a heap profiler
 /// when asked for one), and accepts `--alloc-conf`. `matrix` and `ab` call it for
-/// every cell before their suite directory exists. Returns the node binary.
-pub fn preflight(opts: &IngestOptions) -> Result<PathBuf> {
+/// every cell before their suite directory exists. Returns the node binary and the
+/// node's environment.
+pub fn preflight(opts: &IngestOptions) -> Result<(PathBuf, NodeEnv)> {
     let node_bin = crate::node_bin::resolve(opts.alloc, opts.node_bin.as_deref(), opts.heap_profile.is_some())?;
     crate::node_bin::check_identity(&node_bin, opts.alloc, opts.heap_profile.is_some())?;
-    node::check_allocator_conf(&node_bin, &node::allocator_env(opts), opts)?;
-    warn_removed_env();
-    Ok(node_bin)
+    let env = NodeEnv::of(opts);
+    node::check_allocator_conf(&node_bin, &env.set, opts)?;
+    warn_removed_env(&env.removed);
+    Ok((node_bin, env))
 }
 
 /// Says once per process which allocator-changing variables of this shell the node
 /// will not see (`config.json` `node.env_removed` records them for each run).
-fn warn_removed_env() {
+fn warn_removed_env(removed: &[String]) {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    let removed = crate::node_bin::removed_allocator_env();
     if removed.is_empty() {
         return;
     }
@@ -185,7 +186,7 @@ fn peak_disk_bytes(opts: &IngestOptions, d: &Description) -> Result<u64> {
 fn with_data_dir(
     opts: &IngestOptions,
     run_dir: &Claimed,
-    node_bin: PathBuf,
+    (node_bin, env): (PathBuf, NodeEnv),
     start: SystemTime,
     mut marker: stale::Marker,
 ) -> Result<RunReport> {
@@ -224,6 +225,7 @@ fn with_data_dir(
             description,
             start,
             spec_hash: opts.workload.fingerprint(),
+            env,
         };
         let result = execute(&plan);
         let _ = fs::remove_dir_all(&plan.socket_dir);
@@ -361,13 +363,13 @@ fn max_in_flight(o: &IngestOptions) -> u64 {
 
 fn execute(plan: &Plan) -> Result<RunReport> {
     let o = plan.opts;
-    let env = node::allocator_env(o);
-    let ceilings = if o.ceilings { ceilings_before(plan, &env) } else { ceiling::Ceilings::default() };
+    let env = &plan.env.set;
+    let ceilings = if o.ceilings { ceilings_before(plan, env) } else { ceiling::Ceilings::default() };
     signals::check()?;
-    write::config_json(plan, &env, None, &ceilings, None)?;
+    write::config_json(plan, None, &ceilings, None)?;
     let log_path = plan.run_dir.join("events.jsonl");
     let obs = Arc::new(NodeObservations::default());
-    let mut c = run_node(plan, &env, &log_path, &obs, ceilings)?;
+    let mut c = run_node(plan, env, &log_path, &obs, ceilings)?;
     check_announced(o, &obs)?;
     if o.ceilings && c.interrupted.is_none() {
         let phase = Phase::start("ceilings: disk probe after the run");
@@ -384,7 +386,7 @@ fn execute(plan: &Plan) -> Result<RunReport> {
     // A signal during the probe or the read-back: the run was not finished.
     c.interrupted = c.interrupted.or_else(signals::received);
     let phase = Phase::start("writing the results and charts");
-    let summary = write::outputs(plan, &env, &c, &obs)?;
+    let summary = write::outputs(plan, &c, &obs)?;
     phase.done("done");
     let shown = plan.run_dir.display().to_string();
     crate::say!("{}", if o.full_summary { summary.human(&shown) } else { summary.one_line(&shown) });

@@ -26,6 +26,24 @@ pub struct Plan<'a> {
     pub spec_hash: String,
     /// The measured node's configuration (its command line is `node.to_args()`).
     pub node: Config,
+    /// The node's environment, decided once ([`NodeEnv::of`]).
+    pub env: NodeEnv,
+}
+
+/// The node's allocator environment, decided once per run and used by every process of
+/// it (the CPU probes, the measured node) and by `config.json`: what the run's flags set
+/// (`MALLOC_ARENA_MAX`, `_RJEM_MALLOC_CONF`, `MIMALLOC_*`) and which allocator- or
+/// loader-changing variables of the harness's own environment the node will not see.
+#[derive(Debug, Clone)]
+pub struct NodeEnv {
+    pub set: Vec<(String, String)>,
+    pub removed: Vec<String>,
+}
+
+impl NodeEnv {
+    pub fn of(opts: &IngestOptions) -> NodeEnv {
+        NodeEnv { set: node::allocator_env(opts), removed: crate::node_bin::removed_allocator_env() }
+    }
 }
 
 /// What the run produced, for the writers.

@@ -10,8 +10,9 @@ use super::crash;
 use super::events::Observed;
 use super::record::{Collected, Plan};
 use crate::latency::LatencySummary;
+use crate::record::outcome::{CrashClass, Outcome};
 use crate::record::sample::Sample;
-use crate::results::summary::{mib_per_s, Summary};
+use crate::results::summary::{mib_per_s, SamplerFigures, Summary};
 use crate::results::{memory, ratchet};
 use crate::units::round3;
 
@@ -27,14 +28,11 @@ impl Summary {
         floors: &[ratchet::Floor],
     ) -> Summary {
         let o = plan.opts;
-        let node_summary = obs.node_summary.as_ref();
-        let (outcome, crash_class, violation) = crash::outcome_of(c, node_summary, obs.node_mode());
-        let ingest_s = c.driver.as_ref().map_or(0.0, |d| d.ingest_duration.as_secs_f64());
-        let Derived { peak, io, memory, cost: (cost_mean, cost_pct), n, kept } = Derived::of(plan, c, obs);
+        let Derived { verdict, ingest_s, peak, io, memory, sampler, n, kept } = Derived::of(plan, c, obs);
         Summary {
-            outcome,
-            crash_class,
-            protocol_violation: violation,
+            outcome: verdict.0,
+            crash_class: verdict.1,
+            protocol_violation: verdict.2,
             stall: c.stall,
             exit_code: c.exit.and_then(|e| e.code),
             exit_signal: c.exit.and_then(|e| e.signal).map(crate::signals::signal_name),
@@ -66,13 +64,10 @@ impl Summary {
             bytes_read: io.read,
             bytes_written_source: io.source.to_owned(),
             latency_us,
-            samples: c.samples.len() as u64,
-            sample_interval_ms: o.sample_interval.as_millis() as u64,
-            sampler_cost_us_mean: cost_mean,
-            sampler_cpu_pct_of_core: cost_pct,
+            sampler,
             heap_live_peak_bytes: n.heap_live_peak_bytes,
             heap_live_end_bytes: n.heap_live_end_bytes,
-            retained_end_bytes: retained_end(node_summary),
+            retained_end_bytes: retained_end(obs.node_summary.as_ref()),
             rss_ratchet: ratchet::summarize(floors, c.acked_bytes),
             rss_window_peaks: ratchet::window_peaks(floors, c.acked_bytes),
             retained_p50_bytes: kept.p50_bytes,
@@ -99,12 +94,15 @@ impl Summary {
 
 /// The figures the summary is assembled from, beside the outcome and the driver's.
 struct Derived {
+    /// The outcome, the crash class and a protocol violation ([`crash::outcome_of`]).
+    verdict: (Outcome, Option<CrashClass>, Option<String>),
+    /// Seconds the driver spent ingesting.
+    ingest_s: f64,
     /// The node's peak RSS and where it comes from.
     peak: (u64, &'static str),
     io: FinalIo,
     memory: TimeWeighted,
-    /// The sampler's mean cost per sample (µs) and its share of a core (%).
-    cost: (f64, f64),
+    sampler: SamplerFigures,
     n: NodeFigures,
     kept: ratchet::Retention,
 }
@@ -112,11 +110,19 @@ struct Derived {
 impl Derived {
     fn of(plan: &Plan, c: &Collected, obs: &Observed) -> Derived {
         let node_summary = obs.node_summary.as_ref();
+        let (cost_mean, cost_pct) = sampler_cost(&c.samples, plan.opts.sample_interval);
         Derived {
+            verdict: crash::outcome_of(c, node_summary, obs.node_mode()),
+            ingest_s: c.driver.as_ref().map_or(0.0, |d| d.ingest_duration.as_secs_f64()),
             peak: node_peak(&c.samples, node_summary),
             io: final_io(c, node_summary),
             memory: TimeWeighted::of(&c.samples, plan.opts.sample_interval, c.acked_bytes),
-            cost: sampler_cost(&c.samples, plan.opts.sample_interval),
+            sampler: SamplerFigures {
+                samples: c.samples.len() as u64,
+                sample_interval_ms: plan.opts.sample_interval.as_millis() as u64,
+                sampler_cost_us_mean: cost_mean,
+                sampler_cpu_pct_of_core: cost_pct,
+            },
             n: NodeFigures::of(obs),
             kept: ratchet::retention(&c.samples, &obs.stats),
         }

@@ -38,7 +38,6 @@ pub struct Reported {
 
 pub fn config_json(
     plan: &Plan,
-    env: &[(String, String)],
     reported: Option<Reported>,
     ceilings: &Ceilings,
     clock: Option<&crate::time::RunClock>,
@@ -74,8 +73,8 @@ pub fn config_json(
             compaction_concurrency: o.compaction_concurrency,
             writer_batch: o.writer_batch,
             args: portable_args(plan),
-            env: env.iter().cloned().collect::<BTreeMap<_, _>>(),
-            env_removed: crate::node_bin::removed_allocator_env(),
+            env: plan.env.set.iter().cloned().collect::<BTreeMap<_, _>>(),
+            env_removed: plan.env.removed.clone(),
             reported: reported.node_start,
         },
         time_zero: clock.map(crate::time::RunClock::describe),
@@ -90,7 +89,7 @@ pub fn config_json(
 /// `summary.json` `incomplete` while the run's other files are being written.
 const INCOMPLETE: &str = "the other files of this run were being written when this summary was; they may be missing";
 
-pub fn outputs(plan: &Plan, env: &[(String, String)], c: &Collected, obs: &NodeObservations) -> Result<Summary> {
+pub fn outputs(plan: &Plan, c: &Collected, obs: &NodeObservations) -> Result<Summary> {
     let dir = &plan.run_dir;
     let observed = obs.snapshot(Observed::clone).unwrap_or_default();
     let histograms = decode_histograms(c)?;
@@ -110,7 +109,7 @@ pub fn outputs(plan: &Plan, env: &[(String, String)], c: &Collected, obs: &NodeO
         }
         write_latency(plan, c, &histograms)?;
         let reported = Reported { node_start: observed.node_start.clone(), mem_limit: c.mem_limit.clone() };
-        config_json(plan, env, Some(reported), &c.ceilings, Some(&c.clock))?;
+        config_json(plan, Some(reported), &c.ceilings, Some(&c.clock))?;
         if summary.outcome != Outcome::Ok {
             write_crash(plan, c, &summary, observed.tail.iter().cloned().collect())?;
         }
