@@ -59,7 +59,7 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
 /// Largest JSON file of a run or suite read (summary.json and config.json are a few
 /// KiB, the suite.json of the largest matrix a few MiB).
 pub const MAX_JSON_BYTES: u64 = 64 << 20;
-pub use crate::record::sample::MAX_SAMPLES_BYTES;
+use crate::record::sample::MAX_SAMPLES_BYTES;
 /// Most rows of `samples.csv` read (the sampler keeps at most this many).
 pub const MAX_SAMPLE_ROWS: usize = crate::record::sample::MAX_SAMPLES;
 /// Largest `events.jsonl` read (a day of stats events with every glibc arena listed).
@@ -323,8 +323,8 @@ struct Events {
     run_start: Option<f64>,
 }
 
-/// Longest `events.jsonl` line read: the harness writes node lines cut to this bound.
-const MAX_EVENT_LINE_BYTES: usize = crate::record::events::MAX_EVENT_LINE_BYTES;
+// Longest `events.jsonl` line read: the harness writes node lines cut to this bound.
+use crate::record::events::MAX_EVENT_LINE_BYTES;
 
 /// One line of `events.jsonl` as far as readers need it: when, and what. A line that
 /// is neither a node event nor a harness event known here is `Other` (an event type of
