@@ -22,3 +22,17 @@ pub mod jemalloc;
 pub mod jemalloc_prof;
 pub mod maps;
 pub mod mimalloc;
+
+/// The body of a node binary: installs `Counting<$alloc>` as the global allocator and
+/// runs the node with `$stats` (a [`syncbench_node::AllocatorStats`]).
+#[macro_export]
+macro_rules! node_binary {
+    ($alloc:ty = $value:expr, $stats:expr) => {
+        #[global_allocator]
+        static GLOBAL: $crate::counting::Counting<$alloc> = $crate::counting::Counting::new($value);
+
+        fn main() -> std::process::ExitCode {
+            syncbench_node::main(&$stats)
+        }
+    };
+}

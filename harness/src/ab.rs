@@ -85,6 +85,8 @@ fn plan(a: &AbArgs, floor_pct: f64, start: SystemTime) -> Result<SuitePlan> {
         arena_max: ArenaMax::Default,
         compaction: base.compaction,
         compaction_concurrency: 1,
+        store: a.store,
+        engine_malloc: crate::settings::EngineMalloc::Allocator,
         shard_size: None,
         node_bin: Some(bin.to_owned()),
         unprofiled: !matches!(

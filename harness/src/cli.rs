@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use syncbench_node::CompactionMode;
 
-use crate::settings::Allocator;
+use crate::settings::{Allocator, EngineMalloc};
+use syncbench_node::config::StoreKind;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -67,9 +68,19 @@ pub struct IngestArgs {
     pub alloc_conf: Option<String>,
     #[arg(long, value_enum, default_value = "streaming")]
     pub compaction: CompactionMode,
-    /// Compactions allowed at once in the node.
+    /// Compactions allowed at once in the node (`--store rocksdb`: RocksDB's background
+    /// jobs are this + 1).
     #[arg(long, default_value_t = 1)]
     pub compaction_concurrency: u64,
+    /// Where the node keeps blocks: its own WALs and segments, or RocksDB (the
+    /// `node-<alloc>-rocksdb` binary, built on first use; docs/rocksdb.md).
+    #[arg(long, value_enum, default_value = "native")]
+    pub store: StoreKind,
+    /// With --store rocksdb: whether RocksDB's own `malloc` goes to the allocator under
+    /// test (`allocator`) or stays on glibc (`system`, the control: only the node's
+    /// Rust allocations change allocator).
+    #[arg(long, value_enum, default_value = "allocator")]
+    pub engine_malloc: EngineMalloc,
     /// Built-in workload name (smoke, mainnet, mainnet-large, early-chain, soak, gate) or spec path.
     #[arg(long, default_value = syncbench_workloads::DEFAULT_WORKLOAD)]
     pub workload: String,
@@ -164,6 +175,13 @@ pub struct MatrixArgs {
     pub compaction: Vec<CompactionMode>,
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub compaction_concurrency: Vec<u64>,
+    /// Stores (comma-separated: an axis; `native`, `rocksdb`).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "native")]
+    pub store: Vec<StoreKind>,
+    /// Who serves RocksDB's `malloc` (comma-separated: an axis; `allocator`, `system`);
+    /// cells that cannot differ (native store, glibc) are skipped.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "allocator")]
+    pub engine_malloc: Vec<EngineMalloc>,
     /// Driver connections per run (comma-separated: an axis).
     #[arg(long, value_delimiter = ',', default_value = "16")]
     pub peers: Vec<u64>,
@@ -253,6 +271,9 @@ pub struct AbArgs {
     /// Allocator both binaries are compiled with.
     #[arg(long, value_enum, default_value = "jemalloc")]
     pub alloc: Allocator,
+    /// Store both nodes run (their binaries must have it: `node-<alloc>-rocksdb`).
+    #[arg(long, value_enum, default_value = "native")]
+    pub store: StoreKind,
     #[arg(long, default_value = "smoke")]
     pub workload: String,
     #[command(flatten)]
@@ -346,6 +367,10 @@ pub struct VerifyArgs {
     /// Acknowledged blocks (one number per line) that must all be present.
     #[arg(long)]
     pub acked: Option<PathBuf>,
+    /// A RocksDB store is read through a rocksdb node binary (`export`): this one
+    /// instead of `node-glibc-rocksdb` (built on first use).
+    #[arg(long)]
+    pub node_bin: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

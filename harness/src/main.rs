@@ -20,6 +20,7 @@ mod procfs;
 mod record;
 mod report;
 mod results;
+mod rocksdb_lib;
 mod run;
 mod settings;
 mod signals;

@@ -6,7 +6,10 @@
 //! this executable. A `--heap-profile` run uses `node-jemalloc-prof`, built with the
 //! allocators crate's `profiling` feature (never the plain binary: features would
 //! otherwise leak into it) in cargo profile `profiling` (found in `target/profiling/`
-//! when this executable is `target/release/syncbench`).
+//! when this executable is `target/release/syncbench`). A `--store rocksdb` run uses
+//! `node-<alloc>-rocksdb` (or `node-<alloc>-rocksdb-sysmalloc` for `--engine-malloc
+//! system`), built with the allocators crate's `rocksdb` feature (plus
+//! `<alloc>-replaces-malloc`) against the system's RocksDB library (docs/rocksdb.md).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -15,7 +18,9 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result};
 
 use crate::error::input;
-use crate::settings::Allocator;
+use crate::options::IngestOptions;
+use crate::settings::{Allocator, EngineMalloc};
+use syncbench_node::config::StoreKind;
 
 /// The workspace this binary was built from (compile-time path).
 pub fn workspace_root() -> Option<PathBuf> {
@@ -26,13 +31,62 @@ pub fn workspace_root() -> Option<PathBuf> {
 /// The profiling build of the jemalloc node.
 pub const PROFILING_BIN: &str = "node-jemalloc-prof";
 
-pub fn resolve(alloc: Allocator, explicit: Option<&Path>, profiled: bool) -> Result<PathBuf> {
+/// Which node binary a run needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeKind {
+    pub alloc: Allocator,
+    pub store: StoreKind,
+    pub engine_malloc: EngineMalloc,
+    pub profiled: bool,
+}
+
+impl NodeKind {
+    pub fn of(o: &IngestOptions) -> NodeKind {
+        NodeKind { alloc: o.alloc, store: o.store, engine_malloc: o.engine_malloc, profiled: o.heap_profile.is_some() }
+    }
+
+    /// The binary's name in `syncbench-allocators`.
+    pub fn bin_name(&self) -> String {
+        match (self.store, self.engine_malloc) {
+            _ if self.profiled => PROFILING_BIN.to_owned(),
+            (StoreKind::Native, _) => self.alloc.node_bin_name(),
+            (StoreKind::Rocksdb, EngineMalloc::System) if self.alloc != Allocator::Glibc => {
+                format!("node-{}-rocksdb-sysmalloc", self.alloc)
+            }
+            (StoreKind::Rocksdb, _) => format!("node-{}-rocksdb", self.alloc),
+        }
+    }
+
+    /// Whether the binary's allocator replaces the C library's `malloc`.
+    pub fn replaces_malloc(&self) -> bool {
+        self.store == StoreKind::Rocksdb
+            && self.engine_malloc == EngineMalloc::Allocator
+            && self.alloc != Allocator::Glibc
+    }
+
+    /// The allocators crate's features the binary is built with.
+    fn features(&self) -> Vec<String> {
+        let mut f = Vec::new();
+        if self.profiled {
+            f.push("profiling".to_owned());
+        }
+        if self.store == StoreKind::Rocksdb {
+            f.push("rocksdb".to_owned());
+        }
+        if self.replaces_malloc() {
+            f.push(format!("{}-replaces-malloc", self.alloc));
+        }
+        f
+    }
+}
+
+pub fn resolve(kind: NodeKind, explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = explicit {
         return check_executable(p).map_err(|e| input(format!("--node-bin {}: {e}", p.display())));
     }
-    let name = if profiled { PROFILING_BIN.to_owned() } else { alloc.node_bin_name() };
+    let (name, profiled) = (kind.bin_name(), kind.profiled);
     if let (Some(cargo), Some(root)) = (std::env::var_os("CARGO"), workspace_root()) {
-        return build(Path::new(&cargo), &root, &name, profiled);
+        return build(Path::new(&cargo), &root, &kind);
     }
     let dir = std::env::current_exe().ok().and_then(|e| Some(e.parent()?.to_owned()));
     // In a cargo target directory the profiling node is built into `profiling/`, beside
@@ -47,11 +101,7 @@ pub fn resolve(alloc: Allocator, explicit: Option<&Path>, profiled: bool) -> Res
         None => Err(input(format!(
             "node binary `{name}` not found next to syncbench; build it with \
              `cargo build {}` or pass --node-bin PATH",
-            if profiled {
-                "--profile=profiling -p syncbench-allocators --features profiling --bin node-jemalloc-prof"
-            } else {
-                "--release -p syncbench-allocators"
-            }
+            build_command(&kind)
         ))),
     }
 }
@@ -65,26 +115,50 @@ fn check_executable(p: &Path) -> std::result::Result<PathBuf, String> {
     Ok(p.to_path_buf())
 }
 
-/// `cargo build --release -p syncbench-allocators --bin <name>` (the profiling node:
-/// `--profile=profiling --features profiling`); returns the executable.
-fn build(cargo: &Path, root: &Path, name: &str, profiling: bool) -> Result<PathBuf> {
-    // The profiling node has its own cargo profile (more debug info, same code).
-    let profile = if profiling { "--profile=profiling" } else { "--release" };
+/// The cargo profile a node binary is built in: the profiling node has its own (more
+/// debug info, same code).
+fn profile(kind: &NodeKind) -> &'static str {
+    if kind.profiled {
+        "--profile=profiling"
+    } else {
+        "--release"
+    }
+}
+
+/// The command that builds `kind`'s binary, for messages.
+fn build_command(kind: &NodeKind) -> String {
+    let features = kind.features();
+    let features = if features.is_empty() { String::new() } else { format!(" --features {}", features.join(",")) };
+    format!("{} -p syncbench-allocators{features} --bin {}", profile(kind), kind.bin_name())
+}
+
+/// `cargo build --release -p syncbench-allocators --bin <name>` with the kind's
+/// features (the profiling node: `--profile=profiling`); returns the executable.
+fn build(cargo: &Path, root: &Path, kind: &NodeKind) -> Result<PathBuf> {
+    let name = kind.bin_name();
+    let profile = profile(kind);
+    let rocksdb = (kind.store == StoreKind::Rocksdb).then(crate::rocksdb_lib::lib_dir).transpose()?;
     let phase = crate::util::phase::Phase::start(format!("building {name} (cargo build {profile})"));
-    let mut child = Command::new(cargo)
-        .current_dir(root)
-        .args([
-            "build",
-            // Quiet: syncbench prints its one line; compiler errors still show.
-            "--quiet",
-            profile,
-            "-p",
-            "syncbench-allocators",
-            "--bin",
-            name,
-            "--message-format=json-render-diagnostics",
-        ])
-        .args(profiling.then_some(["--features", "profiling"]).into_iter().flatten())
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root).args([
+        "build",
+        // Quiet: syncbench prints its one line; compiler errors still show.
+        "--quiet",
+        profile,
+        "-p",
+        "syncbench-allocators",
+        "--bin",
+        &name,
+        "--message-format=json-render-diagnostics",
+    ]);
+    let features = kind.features();
+    if !features.is_empty() {
+        cmd.args(["--features", &features.join(",")]);
+    }
+    if let Some(dir) = &rocksdb {
+        cmd.env(crate::rocksdb_lib::LIB_DIR_VAR, dir);
+    }
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -92,7 +166,7 @@ fn build(cargo: &Path, root: &Path, name: &str, profiling: bool) -> Result<PathB
     let stdout = child.stdout.take().context("cargo stdout")?;
     // cargo's messages are read on a thread so that this one can stop the build when
     // the harness is interrupted (cargo is killed, not left building).
-    let name_owned = name.to_owned();
+    let name_owned = name.clone();
     let reader = std::thread::spawn(move || {
         let mut exe = None;
         for line in BufReader::new(stdout).lines().map_while(std::result::Result::ok) {
@@ -115,6 +189,9 @@ fn build(cargo: &Path, root: &Path, name: &str, profiling: bool) -> Result<PathB
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     let exe = reader.join().ok().flatten();
+    if !status.success() && rocksdb.is_some() {
+        anyhow::bail!("building {name} failed ({status}); {}", crate::rocksdb_lib::PREREQUISITES);
+    }
     anyhow::ensure!(status.success(), "building {name} failed ({status})");
     let exe = exe.with_context(|| format!("cargo built no executable named {name}"))?;
     phase.done("ready");
@@ -228,7 +305,8 @@ pub fn identify(bin: &Path) -> Result<Option<syncbench_node::Identity>> {
 /// Refuses (exit 2) a node binary that is not what the run will be labelled: another
 /// allocator than `--alloc`, or no heap profiler for `--heap-profile`. A node too old
 /// to say is checked against its `node_start` instead (`run::check_announced`).
-pub fn check_identity(bin: &Path, alloc: Allocator, profiled: bool) -> Result<()> {
+pub fn check_identity(bin: &Path, kind: &NodeKind) -> Result<()> {
+    let (alloc, profiled) = (kind.alloc, kind.profiled);
     let Some(id) = identify(bin)? else { return Ok(()) };
     if id.allocator != alloc.name() {
         return Err(input(format!(
@@ -244,7 +322,34 @@ pub fn check_identity(bin: &Path, alloc: Allocator, profiled: bool) -> Result<()
             bin.display()
         )));
     }
-    Ok(())
+    check_engine(bin, kind, &id)
+}
+
+/// Refuses a binary without the run's store, or whose engine `malloc` is served by
+/// another allocator than `--engine-malloc` says (the node measures it at start).
+fn check_engine(bin: &Path, kind: &NodeKind, id: &syncbench_node::Identity) -> Result<()> {
+    if kind.store == StoreKind::Native {
+        return Ok(());
+    }
+    if !id.stores.contains(&kind.store) {
+        return Err(input(format!(
+            "--store {}: {} was built without it (build {})",
+            kind.store,
+            bin.display(),
+            build_command(kind)
+        )));
+    }
+    let want = kind.engine_malloc.expected_server(kind.alloc);
+    match id.engine_malloc.as_deref() {
+        Some(got) if got == want => Ok(()),
+        got => Err(input(format!(
+            "--engine-malloc {}: {}'s engine malloc is served by {} (it measures it itself), expected {want}: \
+             its results would be labelled with the wrong configuration",
+            kind.engine_malloc,
+            bin.display(),
+            got.unwrap_or("an allocator it could not tell")
+        ))),
+    }
 }
 
 /// Variables passed from the harness's environment to the node (plus any `LC_*` and

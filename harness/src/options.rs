@@ -11,8 +11,9 @@ use syncbench_workloads::WorkloadSpec;
 use crate::cli::{IngestArgs, RunSettingsArgs, WorkloadOverrides};
 use crate::error::input;
 use crate::settings::{cell_label, sanitize, shape_suffix, DEFAULT_PEERS, PROFILED_SUFFIX};
-use crate::settings::{Allocator, ArenaMax};
+use crate::settings::{Allocator, ArenaMax, Cell, EngineMalloc};
 use crate::units::{parse_bytes, parse_duration};
+use syncbench_node::config::StoreKind;
 use syncbench_node::config::{COMPACTION_CONCURRENCY_MAX, SHARD_SIZE_MAX, WRITER_BATCH_MAX};
 
 /// Interval of the node's `stats` events (live heap, allocator stats). Faster than the
@@ -28,6 +29,8 @@ pub struct IngestOptions {
     pub alloc_conf: Option<String>,
     pub compaction: CompactionMode,
     pub compaction_concurrency: u64,
+    pub store: StoreKind,
+    pub engine_malloc: EngineMalloc,
     /// The argument the workload was named by (built-in name or path).
     pub workload_arg: String,
     pub workload: WorkloadSpec,
@@ -71,6 +74,7 @@ const HARNESS_NODE_FLAGS: &[(&str, &str)] = &[
     ("--writer-batch", "use syncbench's --writer-batch"),
     ("--compaction", "use syncbench's --compaction"),
     ("--compaction-concurrency", "use syncbench's --compaction-concurrency"),
+    ("--store", "use syncbench's --store (it chooses the node binary too)"),
     ("--stats-interval-ms", "the harness fixes it for every run"),
     ("--peers", "use syncbench's --peers (the driver and the node must agree)"),
     ("--worker-threads", "use syncbench's --worker-threads"),
@@ -102,6 +106,8 @@ impl IngestOptions {
             alloc_conf: a.alloc_conf,
             compaction: a.compaction,
             compaction_concurrency: a.compaction_concurrency,
+            store: a.store,
+            engine_malloc: a.engine_malloc,
             writer_batch: a.writer_batch,
             out: a.out,
             data_dir: a.data_dir,
@@ -124,6 +130,8 @@ impl IngestOptions {
             alloc_conf: None,
             compaction: CompactionMode::Streaming,
             compaction_concurrency: 1,
+            store: StoreKind::Native,
+            engine_malloc: EngineMalloc::Allocator,
             workload_arg,
             workload,
             writer_batch: syncbench_node::config::DEFAULT_WRITER_BATCH,
@@ -168,6 +176,21 @@ impl IngestOptions {
             let alloc = self.alloc;
             return flag("arena-max", format!("only glibc reads MALLOC_ARENA_MAX; it cannot change a {alloc} run"));
         }
+        if self.engine_malloc.ignored_by(self.alloc, self.store) && !control {
+            let why = if self.store == StoreKind::Native {
+                "only a --store rocksdb node has an engine whose malloc could differ".to_owned()
+            } else {
+                "a glibc node's engine is on glibc's malloc already (the same run as --engine-malloc allocator)"
+                    .to_owned()
+            };
+            return flag("engine-malloc", why);
+        }
+        if self.heap_profile.is_some() && self.store == StoreKind::Rocksdb {
+            return flag(
+                "heap-profile",
+                "the profiling node is built without RocksDB; profile a --store native run".into(),
+            );
+        }
         if self.heap_profile.is_some() && self.alloc != Allocator::Jemalloc {
             let alloc = self.alloc;
             return flag(
@@ -209,7 +232,7 @@ impl IngestOptions {
     /// --no-skip`, which takes the same settings except the default writer batch.
     pub fn to_command_line(&self, workload: &str, node_bin: Option<&str>) -> Vec<String> {
         let w = &self.workload;
-        let control = self.arena_max.ignored_by(self.alloc);
+        let control = self.arena_max.ignored_by(self.alloc) || self.engine_malloc.ignored_by(self.alloc, self.store);
         let mut a: Vec<String> = vec![if control { "matrix" } else { "ingest" }.into()];
         a.extend(["--alloc".into(), self.alloc.to_string()]);
         if let ArenaMax::Max(n) = self.arena_max {
@@ -220,6 +243,12 @@ impl IngestOptions {
         }
         if let Some(c) = &self.alloc_conf {
             a.extend(["--alloc-conf".into(), c.clone()]);
+        }
+        if self.store != StoreKind::Native {
+            a.extend(["--store".into(), self.store.to_string()]);
+        }
+        if self.engine_malloc != EngineMalloc::Allocator {
+            a.extend(["--engine-malloc".into(), self.engine_malloc.to_string()]);
         }
         let mode = self.compaction.as_str();
         a.extend([
@@ -276,12 +305,24 @@ impl IngestOptions {
     /// cell). A profiled run is another configuration (another binary): its figures are
     /// never pooled with unprofiled ones.
     pub fn cell_label(&self) -> String {
-        let mut label = cell_label(self.alloc, self.arena_max, self.compaction, self.compaction_concurrency);
+        let mut label = cell_label(self.cell());
         label.push_str(&self.shape_suffix());
         if self.heap_profile.is_some() {
             format!("{label}{PROFILED_SUFFIX}")
         } else {
             label
+        }
+    }
+
+    /// The node configuration this run's cell is named by.
+    pub fn cell(&self) -> Cell {
+        Cell {
+            alloc: self.alloc,
+            arena_max: self.arena_max,
+            store: self.store,
+            engine_malloc: self.engine_malloc,
+            compaction: self.compaction,
+            compaction_concurrency: self.compaction_concurrency,
         }
     }
 
@@ -301,6 +342,7 @@ impl IngestOptions {
             writer_batch: self.writer_batch,
             compaction: self.compaction,
             compaction_concurrency: self.compaction_concurrency,
+            store: self.store,
             stats_interval_ms: NODE_STATS_INTERVAL_MS,
             peers: self.peers,
             worker_threads: self.worker_threads,

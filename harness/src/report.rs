@@ -280,6 +280,8 @@ mod tests {
             allocator: Vec::new(),
             latency: Vec::new(),
             ratchet: Vec::new(),
+            engine_flushes: Vec::new(),
+            engine: Vec::new(),
         }
     }
 

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use syncbench_node::config::StoreKind;
 use syncbench_node::CompactionMode;
 
 use serde::{Deserialize, Serialize};
@@ -78,6 +79,57 @@ impl ArenaMax {
     }
 }
 
+/// Which allocator serves a RocksDB node's C `malloc` (`--engine-malloc`): the node's
+/// own (`allocator`: jemalloc or mimalloc built to replace `malloc`) or glibc's
+/// (`system`: only the node's Rust allocations go to the allocator under test, as in a
+/// Rust node that sets `#[global_allocator]` and links RocksDB unchanged).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineMalloc {
+    #[default]
+    Allocator,
+    System,
+}
+
+impl EngineMalloc {
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineMalloc::Allocator => "allocator",
+            EngineMalloc::System => "system",
+        }
+    }
+
+    /// Whether this setting cannot change `alloc`'s run on `store`: there is no engine
+    /// (native store), or the node's allocator is glibc's `malloc` already.
+    pub fn ignored_by(self, alloc: Allocator, store: StoreKind) -> bool {
+        self == EngineMalloc::System && (store == StoreKind::Native || alloc == Allocator::Glibc)
+    }
+
+    /// The allocator that must serve the engine's `malloc` (what the node reports).
+    pub fn expected_server(self, alloc: Allocator) -> &'static str {
+        match self {
+            EngineMalloc::Allocator => alloc.name(),
+            EngineMalloc::System => Allocator::Glibc.name(),
+        }
+    }
+}
+
+impl fmt::Display for EngineMalloc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The store part of a cell name: `_<compaction mode>` for the native store (its own
+/// compaction), `_rocksdb` or `_rocksdb-sysmalloc` (`--engine-malloc system`).
+fn store_label(store: StoreKind, engine_malloc: EngineMalloc, compaction: CompactionMode) -> String {
+    match (store, engine_malloc) {
+        (StoreKind::Native, _) => format!("_{}", compaction.as_str()),
+        (StoreKind::Rocksdb, EngineMalloc::Allocator) => "_rocksdb".into(),
+        (StoreKind::Rocksdb, EngineMalloc::System) => "_rocksdb-sysmalloc".into(),
+    }
+}
+
 /// Driver connections unless told otherwise: a history node fetches from many peers.
 pub const DEFAULT_PEERS: u64 = 16;
 
@@ -99,14 +151,26 @@ pub fn shape_suffix(peers: u64, worker_threads: Option<u64>, duration: Option<Du
 /// Appended to the cell name of a run with heap profiles.
 pub const PROFILED_SUFFIX: &str = "_heapprof";
 
-/// `<alloc>[_arenaN]_<mode>_cc<N>`: a configuration's name in run and matrix directories.
-pub fn cell_label(alloc: Allocator, arena_max: ArenaMax, compaction: CompactionMode, cc: u64) -> String {
-    let arena = match arena_max {
+/// A configuration of the node as a cell name: allocator, arena cap, store, compaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Cell {
+    pub alloc: Allocator,
+    pub arena_max: ArenaMax,
+    pub store: StoreKind,
+    pub engine_malloc: EngineMalloc,
+    pub compaction: CompactionMode,
+    pub compaction_concurrency: u64,
+}
+
+/// `<alloc>[_arenaN]_<mode>_cc<N>` (native store) or `<alloc>[_arenaN]_rocksdb[-sysmalloc]_cc<N>`:
+/// a configuration's name in run and matrix directories.
+pub fn cell_label(c: Cell) -> String {
+    let arena = match c.arena_max {
         ArenaMax::Default => String::new(),
         ArenaMax::Max(n) => format!("_arena{n}"),
     };
-    let mode = compaction.as_str();
-    sanitize(&format!("{alloc}{arena}_{mode}_cc{cc}"))
+    let store = store_label(c.store, c.engine_malloc, c.compaction);
+    sanitize(&format!("{}{arena}{store}_cc{}", c.alloc, c.compaction_concurrency))
 }
 
 /// Keeps `[A-Za-z0-9._-]`, replaces anything else (including `/`) with `-`: a name

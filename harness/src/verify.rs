@@ -1,11 +1,16 @@
 //! `syncbench verify`: re-reads every block a node stored and compares it byte for byte
 //! with the generator; optionally checks that every acknowledged block is present.
+//!
+//! A native store is read here (`syncbench_node::store::Reader`); a RocksDB store through
+//! a rocksdb node binary's `export` subcommand (`Block` frames on a pipe), so that the
+//! harness never links RocksDB.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Result;
+use syncbench_node::config::StoreKind;
 use syncbench_node::store::Reader;
 use syncbench_workloads::{Generator, WorkloadSpec};
 
@@ -27,17 +32,16 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
     let acked = args.acked.as_deref().map(read_acked).transpose()?;
     let _lock = lock_data_dir(&args.data)?;
     let started = Instant::now();
-    let mut reader = Reader::open(&args.data)?;
-    let stored = reader.stored_numbers()?;
+    let mut reader = Store::open(&args.data, args.node_bin.as_deref(), None)?;
     let mut problems = Vec::new();
-    let bytes = compare_stored(&spec, &mut reader, &stored, &mut problems)?;
+    let (stored, bytes) = reader.compare_all(&spec, &mut problems)?;
     let stored_set: BTreeSet<u64> = stored.iter().copied().collect();
     let (mut missing, mut expired) = (0, 0);
     if let Some(acked) = &acked {
         for &n in acked.iter().filter(|n| !stored_set.contains(n)) {
             // A shard deleted by the node's --retain-shards left a tombstone: its
             // blocks are gone on purpose, not lost.
-            if reader.is_expired(n) {
+            if reader.is_expired(n, spec.shard_size) {
                 expired += 1;
                 continue;
             }
@@ -65,37 +69,97 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
     Err(RunFailed(format!("{} problem(s) found in {}", problems.len(), args.data.display())).into())
 }
 
-/// Reads every stored block and compares it with the generator's; returns the bytes
-/// read and appends each difference to `problems`. Looks for SIGINT/SIGTERM as it goes.
-fn compare_stored(spec: &WorkloadSpec, reader: &mut Reader, stored: &[u64], problems: &mut Vec<String>) -> Result<u64> {
-    let range = spec.start_height..spec.start_height + spec.blocks;
-    let mut gen = Generator::new(spec);
-    let (mut want, mut got) = (Vec::new(), Vec::new());
-    let mut bytes = 0u64;
-    for (i, &n) in stored.iter().enumerate() {
-        if i % SIGNAL_CHECK_EVERY == 0 {
-            crate::signals::check()?;
+/// A data directory's blocks, as its kind of store is read.
+enum Store {
+    Native(Reader),
+    /// `node export` of a RocksDB store: blocks arrive in increasing order.
+    Rocks {
+        root: std::path::PathBuf,
+        export: crate::run::export::Export,
+    },
+}
+
+impl Store {
+    /// Opens the store in `data`: a RocksDB one through `node_bin` (or the rocksdb node
+    /// found or built), asking for `numbers` only when given.
+    fn open(data: &Path, node_bin: Option<&Path>, numbers: Option<&[u64]>) -> Result<Store> {
+        match syncbench_node::store::kind_of(data)? {
+            Some(StoreKind::Rocksdb) => {
+                let export = crate::run::export::Export::start(data, node_bin, numbers)?;
+                Ok(Store::Rocks { root: data.to_owned(), export })
+            }
+            _ => Ok(Store::Native(Reader::open(data)?)),
         }
-        if !range.contains(&n) {
-            problems.push(format!("block {n} is stored but outside the workload's range {range:?}"));
-            continue;
-        }
-        if !reader.get(n, &mut got)? {
-            problems.push(format!("block {n} is listed but cannot be read"));
-            continue;
-        }
-        gen.block(n, &mut want);
-        if got != want {
-            let at = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
-            problems.push(format!(
-                "block {n} differs from the generator at byte {at} ({} stored vs {} expected bytes)",
-                got.len(),
-                want.len()
-            ));
-        }
-        bytes += got.len() as u64;
     }
-    Ok(bytes)
+
+    fn is_expired(&self, number: u64, shard_size: u64) -> bool {
+        match self {
+            Store::Native(r) => r.is_expired(number),
+            Store::Rocks { root, .. } => syncbench_node::retention::is_expired(root, number / shard_size),
+        }
+    }
+
+    /// Reads every stored block and compares it with the generator's; returns the
+    /// numbers stored and the bytes read, and appends each difference to `problems`.
+    /// Looks for SIGINT/SIGTERM as it goes.
+    fn compare_all(&mut self, spec: &WorkloadSpec, problems: &mut Vec<String>) -> Result<(Vec<u64>, u64)> {
+        let range = spec.start_height..spec.start_height + spec.blocks;
+        let mut gen = Generator::new(spec);
+        let (mut want, mut got) = (Vec::new(), Vec::new());
+        let (mut stored, mut bytes) = (Vec::new(), 0u64);
+        let all = self.numbers()?;
+        let mut listed = all.clone().into_iter();
+        loop {
+            if stored.len() % SIGNAL_CHECK_EVERY == 0 {
+                crate::signals::check()?;
+            }
+            let Some(n) = self.next_block(&mut listed, &mut got)? else { break };
+            stored.push(n);
+            if !range.contains(&n) {
+                problems.push(format!("block {n} is stored but outside the workload's range {range:?}"));
+                continue;
+            }
+            gen.block(n, &mut want);
+            if got != want {
+                let at = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
+                problems.push(format!(
+                    "block {n} differs from the generator at byte {at} ({} stored vs {} expected bytes)",
+                    got.len(),
+                    want.len()
+                ));
+            }
+            bytes += got.len() as u64;
+        }
+        let read: std::collections::BTreeSet<u64> = stored.iter().copied().collect();
+        for n in all.into_iter().filter(|n| !read.contains(n)) {
+            problems.push(format!("block {n} is listed but cannot be read"));
+        }
+        Ok((stored, bytes))
+    }
+
+    /// The numbers a native store lists (a RocksDB export lists them as it sends).
+    fn numbers(&mut self) -> Result<Vec<u64>> {
+        match self {
+            Store::Native(r) => Ok(r.stored_numbers()?),
+            Store::Rocks { .. } => Ok(Vec::new()),
+        }
+    }
+
+    /// The next stored block into `got` (of `listed`, for a native store); `None` at
+    /// the end. Blocks not stored are skipped: the caller sees which were not read.
+    fn next_block(&mut self, listed: &mut std::vec::IntoIter<u64>, got: &mut Vec<u8>) -> Result<Option<u64>> {
+        match self {
+            Store::Rocks { export, .. } => export.next(got),
+            Store::Native(r) => {
+                for n in listed.by_ref() {
+                    if r.get(n, got)? {
+                        return Ok(Some(n));
+                    }
+                }
+                Ok(None)
+            }
+        }
+    }
 }
 
 /// Blocks verified between two looks for SIGINT/SIGTERM (a few milliseconds of work).
@@ -177,14 +241,23 @@ impl SampleCheck {
     }
 }
 
-/// Reads each of `numbers` (acknowledged blocks) from the store in `data` and compares
-/// it with the generator. A node that acknowledged without storing fails here.
-pub fn check_sample(data: &Path, spec: &syncbench_workloads::WorkloadSpec, numbers: &[u64]) -> SampleCheck {
+/// Reads each of `numbers` (acknowledged blocks) from the store in `data` (a RocksDB
+/// one through the run's node binary `node_bin`) and compares it with the generator.
+/// A node that acknowledged without storing fails here.
+pub fn check_sample(
+    data: &Path,
+    node_bin: &Path,
+    spec: &syncbench_workloads::WorkloadSpec,
+    numbers: &[u64],
+) -> SampleCheck {
     let mut check = SampleCheck { blocks: numbers.len() as u64, ..SampleCheck::default() };
     if numbers.is_empty() {
         return check;
     }
-    let mut reader = match Reader::open(data) {
+    let mut sorted = numbers.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut reader = match Store::open(data, Some(node_bin), Some(&sorted)) {
         Ok(r) => r,
         Err(e) => {
             check.problem(format!("the store holding {} acknowledged blocks cannot be opened: {e}", numbers.len()));
@@ -192,17 +265,29 @@ pub fn check_sample(data: &Path, spec: &syncbench_workloads::WorkloadSpec, numbe
         }
     };
     let (mut gen, mut want, mut got) = (Generator::new(spec), Vec::new(), Vec::new());
-    for &n in numbers {
-        match reader.get(n, &mut got) {
-            Ok(true) => {
+    let mut listed = sorted.clone().into_iter();
+    let mut read = std::collections::BTreeSet::new();
+    loop {
+        match reader.next_block(&mut listed, &mut got) {
+            Ok(Some(n)) => {
+                read.insert(n);
                 gen.block(n, &mut want);
                 if got != want {
                     check.problem(format!("acknowledged block {n} differs from the generator"));
                 }
             }
-            Ok(false) if reader.is_expired(n) => check.expired += 1,
-            Ok(false) => check.problem(format!("acknowledged block {n} is not in the store")),
-            Err(e) => check.problem(format!("acknowledged block {n} cannot be read: {e}")),
+            Ok(None) => break,
+            Err(e) => {
+                check.problem(format!("the store cannot be read: {e}"));
+                return check;
+            }
+        }
+    }
+    for &n in sorted.iter().filter(|n| !read.contains(n)) {
+        if reader.is_expired(n, spec.shard_size) {
+            check.expired += 1;
+        } else {
+            check.problem(format!("acknowledged block {n} is not in the store"));
         }
     }
     check

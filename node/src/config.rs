@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
-pub use crate::mode::{CompactionMode, NodeMode};
+pub use crate::mode::{CompactionMode, NodeMode, StoreKind};
 
 use crate::compaction::streaming::Reads;
 use crate::fault::Fault;
@@ -61,6 +61,13 @@ pub struct Config {
     /// Longest a partial batch waits for more blocks before it is committed anyway.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub max_batch_delay_ms: u64,
+    /// Where blocks are kept: the node's own WALs and segments, or RocksDB (binaries
+    /// built with the `rocksdb` feature only, `node-<alloc>-rocksdb`). With `rocksdb`,
+    /// `--compaction-concurrency` sets RocksDB's background jobs (compactions + one
+    /// flush), `--cache-mib` its block cache, and the `--compaction*`/`--chunk-bytes`
+    /// flags of the native store's compaction are not used.
+    #[arg(long, value_enum, default_value_t = StoreKind::Native)]
+    pub store: StoreKind,
     #[arg(long, value_enum, default_value_t = CompactionMode::Streaming)]
     pub compaction: CompactionMode,
     /// Compactions allowed to run at once; further complete shards wait in a queue.
@@ -242,6 +249,9 @@ impl Config {
                 flag(name, n.to_string());
             }
         }
+        if self.store != d.store {
+            flag("store", self.store.to_string());
+        }
         if let Some(l) = self.lie {
             flag("lie", value_name(l));
         }
@@ -323,6 +333,7 @@ mod tests {
         c.retain_shards = Some(4);
         c.max_compaction_backlog = 9;
         c.compaction_delay_ms = 150;
+        c.store = StoreKind::Rocksdb;
         let back = Config::parse_from(std::iter::once("node".into()).chain(c.to_args()));
         assert_eq!(format!("{back:?}"), format!("{c:?}"));
     }

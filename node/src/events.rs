@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::alloc_stats::AllocatorInternal;
-use crate::mode::{CompactionMode, NodeMode};
+use crate::mode::{CompactionMode, NodeMode, StoreKind};
 
 /// One line of the node's stdout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,6 +93,17 @@ pub enum NodeEvent {
         message: String,
     },
     Stats(Stats),
+    /// `--store rocksdb`: RocksDB began running a flush or a compaction (none was
+    /// running before). Seen by polling its `num-running-*` properties every
+    /// [`ENGINE_POLL_MS`] ms: a job shorter than that may go unseen.
+    EngineJobStart {
+        kind: EngineJob,
+    },
+    /// `--store rocksdb`: no job of `kind` runs any more; `duration_ms` since the start.
+    EngineJobEnd {
+        kind: EngineJob,
+        duration_ms: f64,
+    },
     /// The node's own account of the session, just before `Done`.
     NodeSummary(NodeSummary),
     /// `--churn-threads`: every churn thread has finished.
@@ -156,6 +167,13 @@ pub struct NodeStart {
     pub max_batch_delay_ms: Option<u64>,
     /// What the node does with blocks; absent in runs recorded before it was announced.
     pub mode: Option<NodeMode>,
+    /// `--store` (absent in runs recorded before there was a choice: native).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreKind>,
+    /// Which allocator serves `malloc` as a shared library (RocksDB) resolves it:
+    /// measured at start (`engine_malloc`), not assumed from the binary's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine_malloc: Option<String>,
     pub build: Option<Build>,
     /// The allocator- and loader-changing variables in the node's own environment
     /// (`self_report::allocator_env`; absent in runs recorded before it was announced).
@@ -234,6 +252,50 @@ pub struct Stats {
     /// The allocator's own statistics (absent in runs recorded before they were sent).
     #[serde(default)]
     pub allocator: Option<AllocatorInternal>,
+    /// `--store rocksdb`: the engine's own memory accounting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineMemory>,
+}
+
+/// How often a rocksdb node polls RocksDB for running flushes and compactions.
+pub const ENGINE_POLL_MS: u64 = 20;
+
+/// A kind of RocksDB background job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineJob {
+    Flush,
+    Compaction,
+}
+
+/// RocksDB's own account of its memory (`rocksdb.*` properties, summed over the
+/// column families), sent in `stats` events under `engine`.
+///
+/// ## Format
+/// ```text
+/// {"memtables_bytes":…,"block_cache_bytes":…,"table_readers_bytes":…,
+///  "block_cache_pinned_bytes":…,"flushes_running":0,"compactions_running":1}
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EngineMemory {
+    /// `rocksdb.cur-size-all-mem-tables`: active and immutable memtables.
+    pub memtables_bytes: u64,
+    /// `rocksdb.block-cache-usage` of the shared block cache (`--cache-mib`).
+    pub block_cache_bytes: u64,
+    /// `rocksdb.estimate-table-readers-mem`: index and filter blocks held outside the cache.
+    pub table_readers_bytes: u64,
+    /// `rocksdb.block-cache-pinned-usage`: cache entries in use (part of `block_cache_bytes`).
+    pub block_cache_pinned_bytes: u64,
+    pub flushes_running: u64,
+    pub compactions_running: u64,
+}
+
+impl EngineMemory {
+    /// What the engine accounts for: memtables, block cache and table readers.
+    pub fn accounted_bytes(&self) -> u64 {
+        self.memtables_bytes + self.block_cache_bytes + self.table_readers_bytes
+    }
 }
 
 /// The node's account of a finished session.
@@ -313,6 +375,7 @@ mod tests {
                 mmap_bytes: 8,
                 ..Default::default()
             })),
+            engine: Some(EngineMemory { memtables_bytes: 9, compactions_running: 1, ..Default::default() }),
         });
         let end = NodeEvent::CompactionEnd(CompactionEnd {
             shard: 3,

@@ -55,6 +55,8 @@ pub mod churn;
 pub mod compaction;
 pub mod config;
 pub mod direct_io;
+pub mod engine;
+pub mod engine_malloc;
 pub mod events;
 pub mod fault;
 pub mod heap_profile;
@@ -64,6 +66,8 @@ pub mod mode;
 pub mod peer;
 pub mod pipeline;
 pub mod retention;
+#[cfg(feature = "rocksdb")]
+pub mod rocks;
 pub mod segment;
 pub mod self_report;
 pub mod server;
@@ -117,6 +121,12 @@ pub struct Identity {
     pub allocator: String,
     pub allocator_version: String,
     pub heap_profiler: bool,
+    /// The stores this binary can run (absent from binaries older than `--store`).
+    #[serde(default)]
+    pub stores: Vec<mode::StoreKind>,
+    /// Which allocator serves a shared library's `malloc` (see `engine_malloc`).
+    #[serde(default)]
+    pub engine_malloc: Option<String>,
     pub node_version: String,
     pub build: events::Build,
 }
@@ -128,6 +138,8 @@ pub fn main(alloc: &'static dyn AllocatorStats) -> ExitCode {
             allocator: alloc.name().into(),
             allocator_version: alloc.version(),
             heap_profiler: alloc.heap_profiler().is_some(),
+            stores: mode::StoreKind::compiled_in(),
+            engine_malloc: engine_malloc::probe(alloc),
             node_version: env!("CARGO_PKG_VERSION").into(),
             build: events::Build::this(),
         };
@@ -136,7 +148,27 @@ pub fn main(alloc: &'static dyn AllocatorStats) -> ExitCode {
             _ => ExitCode::FAILURE,
         };
     }
+    if std::env::args_os().nth(1).is_some_and(|a| a == "export") {
+        let rest: Vec<std::ffi::OsString> = std::env::args_os().skip(2).collect();
+        #[cfg(feature = "rocksdb")]
+        return rocks::export::main(&rest);
+        #[cfg(not(feature = "rocksdb"))]
+        {
+            let _ = rest;
+            eprintln!("node: error: export: this binary was built without RocksDB (use node-<alloc>-rocksdb)");
+            return ExitCode::from(2);
+        }
+    }
     let cfg = Config::parse();
+    if !mode::StoreKind::compiled_in().contains(&cfg.store) {
+        eprintln!(
+            "node: error: --store {}: this binary ({}) was built without it; use node-{}-rocksdb",
+            cfg.store,
+            alloc.name(),
+            alloc.name()
+        );
+        return ExitCode::from(2);
+    }
     match (&cfg.heap_profile_dir, alloc.heap_profiler()) {
         (Some(_), None) => {
             eprintln!(

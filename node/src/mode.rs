@@ -53,3 +53,41 @@ impl CompactionMode {
         }
     }
 }
+
+/// Where a storing node keeps what it acknowledges (`--store`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// The node's own per-shard WALs, compacted into sorted segments (`store`, `wal`,
+    /// `segment`, `compaction`).
+    #[default]
+    Native,
+    /// RocksDB (`rocks`): only in binaries built with the `rocksdb` feature
+    /// (`node-<alloc>-rocksdb`).
+    Rocksdb,
+}
+
+impl StoreKind {
+    /// The flag value and the name used in events, run names and summaries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::Native => "native",
+            StoreKind::Rocksdb => "rocksdb",
+        }
+    }
+
+    /// The stores this binary can run.
+    pub fn compiled_in() -> Vec<StoreKind> {
+        let mut v = vec![StoreKind::Native];
+        if cfg!(feature = "rocksdb") {
+            v.push(StoreKind::Rocksdb);
+        }
+        v
+    }
+}
+
+impl std::fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -50,6 +50,9 @@ const PEER_ACCEPT_TIMEOUT_MS: i32 = 30_000;
 /// costs about a microsecond, so 2 ms is ~0.05 % of a core.
 const HEAP_PEAK_TICK: Duration = Duration::from_millis(2);
 
+/// How often a RocksDB store's memory and running jobs are read (see `engine`).
+const ENGINE_POLL: Duration = Duration::from_millis(crate::events::ENGINE_POLL_MS);
+
 pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeError> {
     let events = Arc::new(Events::stdout());
     events.emit(NodeEvent::NodeStart(Box::new(NodeStart {
@@ -73,13 +76,14 @@ pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeE
         queue_blocks: Some(cfg.queue_blocks),
         max_batch_delay_ms: Some(cfg.max_batch_delay_ms),
         mode: Some(cfg.mode()),
+        store: Some(cfg.store),
+        engine_malloc: crate::engine_malloc::probe(alloc),
         build: Some(Build::this()),
         allocator_env: Some(crate::self_report::allocator_env()),
     })));
     // Held to the end of `run`: the node's whole life (see `fault::retain_mib`).
     let _retained = crate::fault::retain_mib(cfg.inject_retained_mib);
-    let (store, recovered, notes) = Store::open(&cfg.data, cfg.shard_size)?;
-    report_recovery(&events, &recovered, &notes);
+    let store = open_store(cfg, &events)?;
     let listener = bind(cfg)?;
     // Only the file name: events end up in committed results, which must not carry
     // this machine's paths.
@@ -88,12 +92,41 @@ pub fn run(cfg: &Config, alloc: &'static dyn AllocatorStats) -> Result<(), NodeE
     let (stream, _) = listener.accept().map_err(|e| NodeError::io(&cfg.socket, e))?;
     check_peer(&stream)?;
     let session = Session { cfg, events: Arc::clone(&events), alloc };
-    let result = session.serve(listener, stream, store, recovered);
+    let result = session.serve(listener, stream, store);
     let _ = fs::remove_file(&cfg.socket);
     if let Err(e) = &result {
         events.emit(NodeEvent::Error { stage: "session".into(), shard: None, message: e.to_string() });
     }
     result
+}
+
+/// The store a session writes to, as opened (and recovered) at startup.
+enum OpenStore {
+    Native(Store, std::collections::BTreeMap<u64, crate::store::ShardOnDisk>),
+    #[cfg(feature = "rocksdb")]
+    Rocks(crate::rocks::Opened),
+}
+
+fn open_store(cfg: &Config, events: &Events) -> Result<OpenStore, NodeError> {
+    match cfg.store {
+        crate::mode::StoreKind::Native => {
+            let (store, recovered, notes) = Store::open(&cfg.data, cfg.shard_size)?;
+            report_recovery(events, &recovered, &notes);
+            Ok(OpenStore::Native(store, recovered))
+        }
+        #[cfg(feature = "rocksdb")]
+        crate::mode::StoreKind::Rocksdb => {
+            let jobs = cfg.compaction_concurrency + 1;
+            let (engine, stored) = crate::rocks::Engine::open(&cfg.data, cfg.shard_size, cfg.cache_mib, jobs)?;
+            let blocks = stored.values().map(|v| v.len() as u64).sum();
+            events.emit(NodeEvent::Recovery { shards_sealed: 0, shards_open: stored.len() as u64, blocks });
+            Ok(OpenStore::Rocks((engine, stored)))
+        }
+        #[cfg(not(feature = "rocksdb"))]
+        crate::mode::StoreKind::Rocksdb => {
+            Err(NodeError::Protocol("--store rocksdb: this binary was built without RocksDB".into()))
+        }
+    }
 }
 
 fn report_recovery(
@@ -200,13 +233,7 @@ impl Pipeline {
 }
 
 impl Session<'_> {
-    fn serve(
-        &self,
-        listener: UnixListener,
-        stream: UnixStream,
-        store: Store,
-        recovered: std::collections::BTreeMap<u64, crate::store::ShardOnDisk>,
-    ) -> Result<(), NodeError> {
+    fn serve(&self, listener: UnixListener, stream: UnixStream, store: OpenStore) -> Result<(), NodeError> {
         let cfg = self.cfg;
         let out = Arc::new(Mutex::new(AckStream::new(stream.try_clone().map_err(NodeError::Disconnected)?)));
         let range = self.handshake(&stream, &out)?;
@@ -222,7 +249,7 @@ impl Session<'_> {
             let frames = peers.into_iter().map(|s| FrameReader::new(BufReader::with_capacity(READ_BUFFER_BYTES, s)));
             return sink(frames.collect(), &out, cfg.writer_batch as usize, &self.events);
         }
-        self.store_session(peers, out, range, store, recovered)
+        self.store_session(peers, out, range, store)
     }
 
     /// Accepts the other `--peers - 1` connections; each must announce the first's range.
@@ -257,8 +284,7 @@ impl Session<'_> {
         peers: Vec<UnixStream>,
         out: Arc<Mutex<AckStream>>,
         range: (u64, u64),
-        store: Store,
-        recovered: std::collections::BTreeMap<u64, crate::store::ShardOnDisk>,
+        store: OpenStore,
     ) -> Result<(), NodeError> {
         let cfg = self.cfg;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -272,25 +298,44 @@ impl Session<'_> {
         let cap = cfg.queue_blocks as usize;
         let (verify_tx, verify_rx, verify_depth) = async_queue::<Ingested>(cap);
         let (write_tx, write_rx, write_depth) = queue::<Ingested>(cap);
-        let (writer, compaction_status) = if cfg.null_writer {
-            (self.spawn_null_writer(write_rx, &out, &counters)?, None)
-        } else {
-            let handle = runtime.handle().clone();
-            let (writer, status) =
-                self.spawn_writer(store, recovered, range, write_rx, &out, &counters, &histograms, handle)?;
-            (writer, Some(status))
+        let (writer, compaction_status, engine) = match store {
+            _ if cfg.null_writer => (self.spawn_null_writer(write_rx, &out, &counters)?, None, None),
+            OpenStore::Native(store, recovered) => {
+                let handle = runtime.handle().clone();
+                let (writer, status) =
+                    self.spawn_writer(store, recovered, range, write_rx, &out, &counters, &histograms, handle)?;
+                (writer, Some(status), None)
+            }
+            #[cfg(feature = "rocksdb")]
+            OpenStore::Rocks((db, stored)) => {
+                let engine = Some(Arc::clone(&db) as Arc<dyn crate::engine::EngineProbe>);
+                let parts = crate::rocks::writer::RocksParts {
+                    engine: db,
+                    stored,
+                    range,
+                    writer_batch: cfg.writer_batch as usize,
+                    max_delay: Duration::from_millis(cfg.max_batch_delay_ms),
+                    retain_shards: cfg.retain_shards,
+                    events: Arc::clone(&self.events),
+                    histograms: Arc::clone(&histograms),
+                    counters: Arc::clone(&counters),
+                    acks: Arc::clone(&out),
+                };
+                (spawn_rocks_writer(parts, write_rx)?, None, engine)
+            }
         };
         let hashers = self.spawn_hashers(verify_rx, write_tx)?;
         let (stop, peak) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicI64::new(self.alloc.heap().live_bytes)));
-        let stats = self.spawn_stats(Arc::clone(&stop), Arc::clone(&counters), Arc::clone(&peak), move || {
-            let (queued, running) = compaction_status.as_ref().map_or((0, 0), |s| s.depth());
-            QueueDepths {
-                queue_hash: verify_depth.load(Ordering::Relaxed) as u64,
-                queue_write: write_depth.load(Ordering::Relaxed) as u64,
-                compactions_queued: queued as u64,
-                compactions_running: running as u64,
-            }
-        })?;
+        let stats =
+            self.spawn_stats(Arc::clone(&stop), Arc::clone(&counters), Arc::clone(&peak), engine, move || {
+                let (queued, running) = compaction_status.as_ref().map_or((0, 0), |s| s.depth());
+                QueueDepths {
+                    queue_hash: verify_depth.load(Ordering::Relaxed) as u64,
+                    queue_write: write_depth.load(Ordering::Relaxed) as u64,
+                    compactions_queued: queued as u64,
+                    compactions_running: running as u64,
+                }
+            })?;
         let churn = cfg.churn().map(|c| crate::churn::start(c, Arc::clone(&self.events))).transpose()?;
         let shared = Arc::new(PeerShared {
             counters: Arc::clone(&counters),
@@ -430,6 +475,7 @@ impl Session<'_> {
         stop: Arc<AtomicBool>,
         counters: Arc<Counters>,
         peak: Arc<AtomicI64>,
+        engine: Option<Arc<dyn crate::engine::EngineProbe>>,
         queues: impl Fn() -> QueueDepths + Send + 'static,
     ) -> Result<JoinHandle<()>, NodeError> {
         let (events, alloc, interval) =
@@ -440,8 +486,15 @@ impl Session<'_> {
             .spawn(move || {
                 let tick = HEAP_PEAK_TICK.min(interval);
                 let mut waited = Duration::ZERO;
+                let (mut jobs, mut polled) = (crate::engine::JobWatch::default(), Instant::now());
+                let mut memory = None;
                 while !stop.load(Ordering::Relaxed) {
                     thread::sleep(tick);
+                    if let Some(e) = engine.as_ref().filter(|_| polled.elapsed() >= ENGINE_POLL) {
+                        let m = e.memory();
+                        jobs.observe(&m, &events);
+                        (memory, polled) = (Some(m), Instant::now());
+                    }
                     let heap = alloc.heap();
                     peak.fetch_max(heap.live_bytes, Ordering::Relaxed);
                     if let Some(c) = capture.as_mut() {
@@ -461,8 +514,10 @@ impl Session<'_> {
                         alloc_count: heap.alloc_count,
                         alloc_bytes_total: heap.alloc_bytes_total,
                         allocator: Some(alloc.internal()),
+                        engine: memory,
                     }));
                 }
+                jobs.finish(&events);
                 if let Some(c) = capture {
                     c.finish(alloc.heap().live_bytes, &events);
                 }
@@ -501,6 +556,19 @@ impl Session<'_> {
         }
         NodeError::Protocol(message)
     }
+}
+
+/// The RocksDB batch writer on its own thread (it finishes its own work: `None`).
+#[cfg(feature = "rocksdb")]
+fn spawn_rocks_writer(
+    parts: crate::rocks::writer::RocksParts,
+    input: QueueReceiver<Ingested>,
+) -> Result<WriterHandle, NodeError> {
+    let writer = crate::rocks::writer::RocksWriter::new(parts)?;
+    thread::Builder::new()
+        .name("writer".into())
+        .spawn(move || writer.run(input).map(|()| None))
+        .map_err(NodeError::Spawn)
 }
 
 /// Runs one task per peer until every peer sent `Finish`; the first failure stops the

@@ -2,12 +2,14 @@
 //!
 //! ## Format
 //! ```text
-//! <data>/meta.json                        {"format": 1, "shard_size": N}
+//! <data>/meta.json                        {"format": 1, "shard_size": N[, "store": "rocksdb"]}
 //! <data>/shard-<id, 10 digits>/staging.wal          open shard (see `wal`)
 //! <data>/shard-<id, 10 digits>/sorted/segment.sbs   sealed shard (see `segment`)
 //! <data>/expired-<id, 10 digits>                   shard deleted by retention (see `retention`)
 //! ```
-//! Shard `id` holds blocks `id * shard_size .. (id + 1) * shard_size`.
+//! Shard `id` holds blocks `id * shard_size .. (id + 1) * shard_size`. A RocksDB store
+//! (`--store rocksdb`, see `rocks`) has the same meta.json, with `"store": "rocksdb"`;
+//! each store refuses the other's directory.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
@@ -15,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::mode::StoreKind;
 use crate::segment::reader::{SegmentError, SegmentReader};
 use crate::wal::reader::{commit_marker_after, read_payload, scan, Entry, ScanEnd};
 use crate::wal::recovery::{recover, RecoveryError, TornTail};
@@ -27,9 +30,21 @@ pub const FORMAT: u32 = 1;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-struct Meta {
-    format: u32,
-    shard_size: u64,
+pub(crate) struct Meta {
+    pub format: u32,
+    pub shard_size: u64,
+    /// Absent in stores written before there was a choice (and in native ones).
+    #[serde(default, skip_serializing_if = "is_native")]
+    pub store: StoreKind,
+}
+
+fn is_native(s: &StoreKind) -> bool {
+    *s == StoreKind::Native
+}
+
+/// The kind of store in data directory `root`, `None` if it holds none yet.
+pub fn kind_of(root: &Path) -> Result<Option<StoreKind>, StoreError> {
+    Ok(read_meta(root)?.map(|m| m.store))
 }
 
 /// Why the store cannot be opened or read.
@@ -41,6 +56,15 @@ pub enum StoreError {
     Meta { path: PathBuf, message: String },
     #[error("{path}: store was created with shard size {stored}, not {requested}")]
     ShardSize { path: PathBuf, stored: u64, requested: u64 },
+    #[error(
+        "{path}: this data directory holds a {stored} store, not {requested} (--store {stored}, or another directory)"
+    )]
+    WrongStore { path: PathBuf, stored: StoreKind, requested: StoreKind },
+    #[error("{path}: {message}")]
+    Engine { path: PathBuf, message: String },
+    /// Acknowledged data that is not whole (a RocksDB store's header without its body).
+    #[error("{path}: damaged: {message}")]
+    Damaged { path: PathBuf, message: String },
     #[error(transparent)]
     Recovery(#[from] RecoveryError),
     #[error(transparent)]
@@ -52,7 +76,9 @@ impl StoreError {
     pub fn is_corruption(&self) -> bool {
         matches!(
             self,
-            StoreError::Recovery(RecoveryError::Corrupt { .. }) | StoreError::Segment(SegmentError::Corrupt { .. })
+            StoreError::Recovery(RecoveryError::Corrupt { .. })
+                | StoreError::Segment(SegmentError::Corrupt { .. })
+                | StoreError::Damaged { .. }
         )
     }
 }
@@ -90,14 +116,7 @@ impl Store {
     /// Opens (creating if needed) the store at `root` and recovers every shard.
     pub fn open(root: &Path, shard_size: u64) -> Result<Opened, StoreError> {
         fs::create_dir_all(root).map_err(io(root))?;
-        let meta_path = root.join(META_FILE);
-        match read_meta(root)? {
-            Some(m) if m.shard_size != shard_size => {
-                return Err(StoreError::ShardSize { path: meta_path, stored: m.shard_size, requested: shard_size })
-            }
-            Some(_) => {}
-            None => write_meta(root, Meta { format: FORMAT, shard_size })?,
-        }
+        open_meta(root, shard_size, StoreKind::Native)?;
         let store = Store { root: root.to_owned(), shard_size };
         let (mut shards, mut notes) = (BTreeMap::new(), Vec::new());
         for (shard, dir) in shard_dirs(root)? {
@@ -125,7 +144,20 @@ pub fn shard_dir(root: &Path, shard: u64) -> PathBuf {
     root.join(format!("shard-{shard:010}"))
 }
 
-fn read_meta(root: &Path) -> Result<Option<Meta>, StoreError> {
+/// Checks (or, in a new directory, writes) meta.json: the same store kind and shard size.
+pub(crate) fn open_meta(root: &Path, shard_size: u64, store: StoreKind) -> Result<(), StoreError> {
+    let path = root.join(META_FILE);
+    match read_meta(root)? {
+        Some(m) if m.store != store => Err(StoreError::WrongStore { path, stored: m.store, requested: store }),
+        Some(m) if m.shard_size != shard_size => {
+            Err(StoreError::ShardSize { path, stored: m.shard_size, requested: shard_size })
+        }
+        Some(_) => Ok(()),
+        None => write_meta(root, Meta { format: FORMAT, shard_size, store }),
+    }
+}
+
+pub(crate) fn read_meta(root: &Path) -> Result<Option<Meta>, StoreError> {
     let path = root.join(META_FILE);
     let bounded = File::open(&path).and_then(|f| {
         let mut bytes = Vec::new();
@@ -229,6 +261,10 @@ impl Reader {
             path: root.join(META_FILE),
             message: "missing: not a syncbench data directory".into(),
         })?;
+        if meta.store != StoreKind::Native {
+            let path = root.join(META_FILE);
+            return Err(StoreError::WrongStore { path, stored: meta.store, requested: StoreKind::Native });
+        }
         Ok(Reader { root: root.to_owned(), shard_size: meta.shard_size, current: None })
     }
 
@@ -307,4 +343,24 @@ fn open_shard(dir: &Path, shard: u64) -> Result<ShardReader, StoreError> {
         }
     }
     Ok(ShardReader::Wal { path, file, index })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_store_refuses_the_others_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        open_meta(dir.path(), 100, StoreKind::Rocksdb).unwrap();
+        let e = Store::open(dir.path(), 100).unwrap_err();
+        assert!(e.to_string().contains("holds a rocksdb store, not native"), "{e}");
+        let native = tempfile::tempdir().unwrap();
+        Store::open(native.path(), 100).unwrap();
+        let e = open_meta(native.path(), 100, StoreKind::Rocksdb).unwrap_err();
+        assert!(e.to_string().contains("holds a native store, not rocksdb"), "{e}");
+        assert_eq!(kind_of(native.path()).unwrap(), Some(StoreKind::Native));
+        let text = std::fs::read_to_string(native.path().join(META_FILE)).unwrap();
+        assert!(!text.contains("store"), "native stores keep the old meta.json: {text}");
+    }
 }

@@ -316,7 +316,7 @@ impl BatchWriter {
 
 /// How long the writer may wait for the next block: until the open batch's
 /// `--max-batch-delay-ms` runs out, or (no open batch) practically forever.
-fn batch_wait(batch_empty: bool, max_delay: Duration, batch_started: Instant) -> Duration {
+pub(crate) fn batch_wait(batch_empty: bool, max_delay: Duration, batch_started: Instant) -> Duration {
     if batch_empty {
         Duration::from_secs(3600)
     } else {
@@ -325,7 +325,7 @@ fn batch_wait(batch_empty: bool, max_delay: Duration, batch_started: Instant) ->
 }
 
 /// Sends one `Ack` frame listing `blocks` on the shared ack stream.
-fn write_ack(acks: &Mutex<AckStream>, blocks: Vec<u64>) -> Result<(), NodeError> {
+pub(crate) fn write_ack(acks: &Mutex<AckStream>, blocks: Vec<u64>) -> Result<(), NodeError> {
     let mut out = acks.lock().map_err(|_| NodeError::Protocol("ack stream lock poisoned".into()))?;
     write_frame(&mut *out, &Frame::Ack { blocks }).and_then(|_| out.flush()).map_err(NodeError::Disconnected)
 }

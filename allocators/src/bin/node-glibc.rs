@@ -1,9 +1,2 @@
 //! The node on glibc malloc (the system allocator), counted.
-use syncbench_allocators::counting::Counting;
-
-#[global_allocator]
-static GLOBAL: Counting<std::alloc::System> = Counting::new(std::alloc::System);
-
-fn main() -> std::process::ExitCode {
-    syncbench_node::main(&syncbench_allocators::glibc::Glibc)
-}
+syncbench_allocators::node_binary!(std::alloc::System = std::alloc::System, syncbench_allocators::glibc::Glibc);

@@ -1,9 +1,5 @@
 //! The node on jemalloc (tikv-jemallocator), counted.
-use syncbench_allocators::counting::Counting;
-
-#[global_allocator]
-static GLOBAL: Counting<tikv_jemallocator::Jemalloc> = Counting::new(tikv_jemallocator::Jemalloc);
-
-fn main() -> std::process::ExitCode {
-    syncbench_node::main(&syncbench_allocators::jemalloc::Jemalloc)
-}
+syncbench_allocators::node_binary!(
+    tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc,
+    syncbench_allocators::jemalloc::Jemalloc
+);

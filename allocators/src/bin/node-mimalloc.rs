@@ -1,9 +1,2 @@
 //! The node on mimalloc, counted.
-use syncbench_allocators::counting::Counting;
-
-#[global_allocator]
-static GLOBAL: Counting<mimalloc::MiMalloc> = Counting::new(mimalloc::MiMalloc);
-
-fn main() -> std::process::ExitCode {
-    syncbench_node::main(&syncbench_allocators::mimalloc::Mimalloc)
-}
+syncbench_allocators::node_binary!(mimalloc::MiMalloc = mimalloc::MiMalloc, syncbench_allocators::mimalloc::Mimalloc);

@@ -25,6 +25,7 @@ impl Chart for HeapChart<'_> {
                 .map(|r| r.2)
                 .chain(d.heap.iter().map(|h| h.1))
                 .chain(resident().map(|p| p.1))
+                .chain(d.engine.iter().map(|e| e.1))
                 .fold(0.0, f64::max)
                 / MIB,
         );
@@ -37,6 +38,11 @@ impl Chart for HeapChart<'_> {
         }
         let heap = d.heap.iter().map(|h| (h.0, h.1 / MIB));
         series(&mut chart, &mut legend, heap, "live heap (counting allocator)", series_style(2))?;
+        if !d.engine.is_empty() {
+            let engine = d.engine.iter().map(|e| (e.0, e.1 / MIB));
+            let label = "RocksDB accounted (memtables + block cache + table readers)";
+            series(&mut chart, &mut legend, engine, label, series_style(3))?;
+        }
         legend.draw(&key)
     }
 }

@@ -65,6 +65,8 @@ fn run(alloc: &str, mode: &str, cc: u64, shard: u64, scale: f64) -> RunFiles {
                 }),
             })
             .collect(),
+        engine_flushes: Vec::new(),
+        engine: Vec::new(),
     }
 }
 

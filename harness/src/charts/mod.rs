@@ -107,6 +107,10 @@ pub struct RunChartData {
     pub window_peaks: Vec<(f64, f64)>,
     /// (t_s, VmRSS − live heap) of each sample the node's live heap was known at
     pub retained: Vec<(f64, f64)>,
+    /// `--store rocksdb`: (start_s, end_s) of RocksDB's memtable flushes, and (t_s,
+    /// the engine's accounted bytes: memtables, block cache, table readers).
+    pub engine_flushes: Vec<(f64, f64)>,
+    pub engine: Vec<(f64, f64)>,
 }
 
 impl RunChartData {
@@ -132,6 +136,8 @@ impl RunChartData {
                 .iter()
                 .filter_map(|s| Some((s.t_s, s.rss - s.heap_live.filter(|&h| h > 0.0)?)))
                 .collect(),
+            engine_flushes: r.engine_flushes.clone(),
+            engine: r.engine.clone(),
         }
     }
 }

@@ -26,6 +26,7 @@ use crate::results::suite::{Cell, RunEntry, Skipped, SuiteDefinition, SuiteFile}
 use crate::run::crash::Outcome;
 use crate::run::dirs::Claimed;
 use crate::settings::{cell_label, shape_suffix, Allocator, ArenaMax};
+use syncbench_node::config::StoreKind;
 
 /// Largest matrix accepted (cells × repetitions): bounded like everything else.
 const MAX_RUNS: usize = 2_000;
@@ -47,6 +48,8 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
     let axes = [
         a.alloc.len(),
         arenas.len(),
+        a.store.len(),
+        a.engine_malloc.len(),
         a.compaction.len(),
         a.compaction_concurrency.len(),
         a.shard_size.len().max(1),
@@ -59,13 +62,28 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
     if product > MAX_RUNS {
         return Err(input(format!("expected at most {MAX_RUNS} cells (the product of the axes), got {product}")));
     }
+    let (mut kept, mut skipped) = (Vec::new(), Vec::new());
+    for base in product_cells(a, &arenas)? {
+        crate::signals::check()?;
+        match keep_cell(a, base, &kept) {
+            Some(Ok(cell)) => kept.push(cell),
+            Some(Err(skip)) => skipped.push(skip),
+            None => {}
+        }
+    }
+    Ok((kept, skipped))
+}
+
+/// Every combination of the axes as an unnamed cell, in the axes' order (allocator
+/// outermost).
+fn product_cells(a: &MatrixArgs, arenas: &[ArenaMax]) -> Result<Vec<Cell>> {
     // One size overrides the workload's; several are an axis.
     let shard_axis: Vec<Option<u64>> =
         if a.shard_size.len() > 1 { a.shard_size.iter().map(|&s| Some(s)).collect() } else { vec![None] };
     let shapes = shapes(a)?;
-    let (mut kept, mut skipped) = (Vec::new(), Vec::new());
-    for &alloc in &a.alloc {
-        for &arena_max in &arenas {
+    let mut out = Vec::new();
+    for (&alloc, &arena_max) in a.alloc.iter().flat_map(|al| arenas.iter().map(move |ar| (al, ar))) {
+        for (&store, &engine_malloc) in a.store.iter().flat_map(|s| a.engine_malloc.iter().map(move |e| (s, e))) {
             for &compaction in &a.compaction {
                 for (&cc, &shard_size, &shape, &inject) in a
                     .compaction_concurrency
@@ -74,12 +92,14 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
                     .flat_map(|(c, s)| shapes.iter().map(move |shape| (c, s, shape)))
                     .flat_map(|(c, s, shape)| a.inject_retained_mib.iter().map(move |i| (c, s, shape, i)))
                 {
-                    let base = Cell {
+                    out.push(Cell {
                         name: String::new(),
                         alloc,
                         arena_max,
                         compaction,
                         compaction_concurrency: cc,
+                        store,
+                        engine_malloc,
                         shard_size,
                         node_bin: None,
                         unprofiled: false,
@@ -87,23 +107,24 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
                         worker_threads: shape.1,
                         duration_s: shape.2.map(|d| d.as_secs()),
                         inject_retained_mib: (inject > 0).then_some(inject),
-                    };
-                    crate::signals::check()?;
-                    match keep_cell(a, base, &kept) {
-                        Some(Ok(cell)) => kept.push(cell),
-                        Some(Err(skip)) => skipped.push(skip),
-                        None => {}
-                    }
+                    });
                 }
             }
         }
     }
-    Ok((kept, skipped))
+    Ok(out)
 }
 
 /// `cell` named, or the reason it is skipped (`None`: a duplicate of a kept cell).
 fn keep_cell(a: &MatrixArgs, mut cell: Cell, kept: &[Cell]) -> Option<std::result::Result<Cell, Skipped>> {
-    let mut name = cell_label(cell.alloc, cell.arena_max, cell.compaction, cell.compaction_concurrency);
+    let mut name = cell_label(crate::settings::Cell {
+        alloc: cell.alloc,
+        arena_max: cell.arena_max,
+        store: cell.store,
+        engine_malloc: cell.engine_malloc,
+        compaction: cell.compaction,
+        compaction_concurrency: cell.compaction_concurrency,
+    });
     name.push_str(&shape_suffix(
         cell.peers.unwrap_or(crate::settings::DEFAULT_PEERS),
         cell.worker_threads,
@@ -121,6 +142,13 @@ fn keep_cell(a: &MatrixArgs, mut cell: Cell, kept: &[Cell]) -> Option<std::resul
     if cell.arena_max.ignored_by(cell.alloc) && !a.no_skip {
         let reason = format!("{} does not read MALLOC_ARENA_MAX: same as its default-arena cell", cell.alloc);
         return Some(Err(Skipped { cell: name, reason }));
+    }
+    if cell.engine_malloc.ignored_by(cell.alloc, cell.store) && !a.no_skip {
+        let reason = match cell.store {
+            StoreKind::Native => "a native-store node has no engine malloc: same as its --engine-malloc allocator cell",
+            StoreKind::Rocksdb => "glibc's engine is on glibc already: same as its --engine-malloc allocator cell",
+        };
+        return Some(Err(Skipped { cell: name, reason: reason.into() }));
     }
     if a.settings.heap_profile && cell.alloc == Allocator::Jemalloc {
         name = format!("{name}{}", crate::settings::PROFILED_SUFFIX);

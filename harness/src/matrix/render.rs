@@ -24,6 +24,8 @@ impl Cell {
             arena_max: self.arena_max,
             compaction: self.compaction,
             compaction_concurrency: self.compaction_concurrency,
+            store: self.store,
+            engine_malloc: self.engine_malloc,
             workload: syncbench_workloads::WorkloadSpec {
                 shard_size: self.shard_size.unwrap_or(base.workload.shard_size),
                 ..base.workload.clone()

@@ -21,6 +21,8 @@ pub struct StatsPoint {
     pub queue_hash: u64,
     pub queue_write: u64,
     pub compactions_running: u64,
+    /// `--store rocksdb`: the engine's own memory accounting.
+    pub engine: Option<syncbench_node::events::EngineMemory>,
 }
 
 /// One compaction, from `compaction_start` to `compaction_end`.

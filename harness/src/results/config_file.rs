@@ -24,8 +24,9 @@ use syncbench_node::events::NodeStart;
 use syncbench_node::CompactionMode;
 
 use crate::record::ceilings::Ceilings;
-use crate::settings::{cell_label, Allocator, ArenaMax};
+use crate::settings::{cell_label, Allocator, ArenaMax, Cell, EngineMalloc};
 use crate::time::TimeZero;
+use syncbench_node::config::StoreKind;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConfigFile {
@@ -93,6 +94,11 @@ pub struct NodeRecord {
     pub alloc_conf: Option<String>,
     pub compaction: CompactionMode,
     pub compaction_concurrency: u64,
+    /// `--store` and `--engine-malloc` (absent in runs recorded before them: native).
+    #[serde(default)]
+    pub store: StoreKind,
+    #[serde(default)]
+    pub engine_malloc: EngineMalloc,
     pub writer_batch: u64,
     /// The node's command line, this machine's paths as `<socket>` and `<data-dir>`.
     #[serde(default)]
@@ -146,6 +152,15 @@ impl ConfigFile {
     /// runs recorded before the cell was.
     pub fn cell(&self) -> String {
         let n = &self.node;
-        self.cell.clone().unwrap_or_else(|| cell_label(n.alloc, n.arena_max, n.compaction, n.compaction_concurrency))
+        self.cell.clone().unwrap_or_else(|| {
+            cell_label(Cell {
+                alloc: n.alloc,
+                arena_max: n.arena_max,
+                store: n.store,
+                engine_malloc: n.engine_malloc,
+                compaction: n.compaction,
+                compaction_concurrency: n.compaction_concurrency,
+            })
+        })
     }
 }

@@ -11,6 +11,7 @@ use anyhow::Result;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use syncbench_node::alloc_stats::AllocatorInternal;
+use syncbench_node::config::StoreKind;
 use syncbench_node::events::NodeEvent;
 
 use super::config_file::ConfigFile;
@@ -48,6 +49,10 @@ pub struct RunFiles {
     pub allocator: Vec<(f64, AllocatorInternal)>,
     /// The RSS floor after each compaction (`ratchet.csv`; none without the file).
     pub ratchet: Vec<Floor>,
+    /// `--store rocksdb`: (start_s, end_s) of each period a RocksDB memtable flush ran
+    /// (its compactions are in `compactions`), and (t_s, the engine's accounted bytes).
+    pub engine_flushes: Vec<Span>,
+    pub engine: Vec<(f64, f64)>,
 }
 
 /// Reads a JSON file into `T`; errors name file, line:column and field (exit 2).
@@ -98,6 +103,8 @@ impl RunFiles {
         let (compactions, flushes) = (chart_spans(compactions, end), chart_marks(flushes));
         let latency = load_hgrms(&dir.join("latency"))?;
         let allocator = std::mem::take(&mut events.allocator);
+        let engine_flushes = chart_spans(events.engine_flush_spans(end), end);
+        let engine = std::mem::take(&mut events.engine);
         let ratchet = super::ratchet::read_csv(&dir.join(super::ratchet::RATCHET_CSV))?;
         Ok(RunFiles {
             dir: dir.to_owned(),
@@ -109,6 +116,8 @@ impl RunFiles {
             latency,
             allocator,
             ratchet,
+            engine_flushes,
+            engine,
         })
     }
 
@@ -128,7 +137,12 @@ impl RunFiles {
     /// `<workload> · <alloc> · <mode> cc<N> · <host>`.
     pub fn title(&self) -> String {
         let n = &self.config.node;
-        format!("{} · {} · {} cc{} · {}", self.workload(), n.alloc, n.compaction, n.compaction_concurrency, self.host())
+        let store = match (n.store, n.engine_malloc) {
+            (StoreKind::Native, _) => n.compaction.to_string(),
+            (StoreKind::Rocksdb, crate::settings::EngineMalloc::Allocator) => "rocksdb".into(),
+            (StoreKind::Rocksdb, crate::settings::EngineMalloc::System) => "rocksdb (engine on glibc)".into(),
+        };
+        format!("{} · {} · {store} cc{} · {}", self.workload(), n.alloc, n.compaction_concurrency, self.host())
     }
 }
 
@@ -321,7 +335,15 @@ struct Events {
     allocator: Vec<(f64, AllocatorInternal)>,
     /// `t_ms` of the harness's `run_start` event, in seconds.
     run_start: Option<f64>,
+    /// (start, end if seen) of each period RocksDB ran a memtable flush.
+    engine_flushes: Vec<(f64, Option<f64>)>,
+    /// (t, RocksDB's accounted bytes) of each node `stats` event that has them.
+    engine: Vec<(f64, f64)>,
 }
+
+/// The shard key under which RocksDB's compaction periods are paired with the node's
+/// own compactions (no shard of a store reaches it).
+const ENGINE_COMPACTION_KEY: u64 = u64::MAX;
 
 // Longest `events.jsonl` line read: the harness writes node lines cut to this bound.
 use crate::record::events::MAX_EVENT_LINE_BYTES;
@@ -382,10 +404,13 @@ fn read_events(path: &Path) -> Result<Events> {
                 }
             }
             Logged::Node(NodeEvent::FlushEnd(_)) => ev.flushes.push(t),
+            Logged::Node(NodeEvent::EngineJobStart { kind }) => ev.engine_job(t, kind, true),
+            Logged::Node(NodeEvent::EngineJobEnd { kind, .. }) => ev.engine_job(t, kind, false),
             Logged::Node(NodeEvent::Stats(s)) => {
                 let resident = s.allocator.as_ref().and_then(|a| a.resident_bytes()).map(|b| b as f64);
                 ev.stats.push((t, s.heap_live_bytes.map(|b| b as f64), resident));
                 ev.allocator.extend(s.allocator.map(|a| (t, a)));
+                ev.engine.extend(s.engine.map(|e| (t, e.accounted_bytes() as f64)));
             }
             Logged::Harness(HarnessEvent::RunStart { .. }) => ev.run_start = Some(t),
             _ => {}
@@ -395,6 +420,34 @@ fn read_events(path: &Path) -> Result<Events> {
 }
 
 impl Events {
+    /// A RocksDB job period starting or ending at `t`: compactions beside the node's
+    /// own, flushes on their own.
+    fn engine_job(&mut self, t: f64, kind: syncbench_node::events::EngineJob, start: bool) {
+        use syncbench_node::events::EngineJob;
+        match (kind, start) {
+            (EngineJob::Compaction, true) => self.compactions.push((t, None, ENGINE_COMPACTION_KEY)),
+            (EngineJob::Compaction, false) => {
+                let open = |s: &(f64, Option<f64>, u64), key| s.2 == key && s.1.is_none();
+                if let Some(span) =
+                    crate::record::events::open_start_of(&mut self.compactions, ENGINE_COMPACTION_KEY, open)
+                {
+                    span.1 = Some(t);
+                }
+            }
+            (EngineJob::Flush, true) => self.engine_flushes.push((t, None)),
+            (EngineJob::Flush, false) => {
+                if let Some(span) = self.engine_flushes.iter_mut().rev().find(|s| s.1.is_none()) {
+                    span.1 = Some(t);
+                }
+            }
+        }
+    }
+
+    /// RocksDB flush periods (one still running at the end ends at `end_s`).
+    fn engine_flush_spans(&self, end_s: f64) -> Vec<Span> {
+        self.engine_flushes.iter().map(|&(start, end)| (start, end.unwrap_or(end_s))).collect()
+    }
+
     /// Runs recorded before every file shared one time zero counted events from the
     /// harness's start but samples from the node's spawn, which the `run_start` event
     /// marks. Shifts the events onto the samples' axis and re-merges the node's stats
@@ -409,6 +462,7 @@ impl Events {
         self.flushes.iter_mut().for_each(shift);
         self.stats.iter_mut().for_each(|s| shift(&mut s.0));
         self.allocator.iter_mut().for_each(|s| shift(&mut s.0));
+        self.engine.iter_mut().for_each(|s| shift(&mut s.0));
         let times: Vec<f64> = samples.iter().map(|r| r.t_s).collect();
         let merged = super::latest_at_or_before(times, &self.stats, |s| s.0);
         for (row, latest) in samples.iter_mut().zip(merged) {

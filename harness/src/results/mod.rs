@@ -71,6 +71,10 @@ pub const SAMPLE_COLUMNS: &[&str] = &[
     "sys_cpu_busy_pct",
     "sys_iowait_pct",
     "mem_available_bytes",
+    "engine_memtables_bytes",
+    "engine_block_cache_bytes",
+    "engine_table_readers_bytes",
+    "engine_block_cache_pinned_bytes",
 ];
 
 /// For rows at ascending times, the latest of `stats` (also ascending by `time`) at or
@@ -102,7 +106,7 @@ pub fn samples_csv(samples: &[Sample], stats: &[StatsPoint]) -> String {
         let m = s.mem;
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             s.t_ms,
             m.rss,
             m.rss_anon,
@@ -126,6 +130,10 @@ pub fn samples_csv(samples: &[Sample], stats: &[StatsPoint]) -> String {
             s.sys_cpu_busy_pct,
             s.sys_iowait_pct,
             s.mem_available_bytes,
+            opt(node.and_then(|n| n.engine).map(|e| e.memtables_bytes.to_string())),
+            opt(node.and_then(|n| n.engine).map(|e| e.block_cache_bytes.to_string())),
+            opt(node.and_then(|n| n.engine).map(|e| e.table_readers_bytes.to_string())),
+            opt(node.and_then(|n| n.engine).map(|e| e.block_cache_pinned_bytes.to_string())),
         );
     }
     out

@@ -22,9 +22,18 @@ use syncbench_node::CompactionMode;
 use super::load::{read_json, RunFiles};
 use crate::error::input;
 use crate::record::outcome::Outcome;
-use crate::settings::{Allocator, ArenaMax};
+use crate::settings::{Allocator, ArenaMax, EngineMalloc};
+use syncbench_node::config::StoreKind;
 
 /// One configuration of a suite.
+fn is_native(s: &StoreKind) -> bool {
+    *s == StoreKind::Native
+}
+
+fn is_default_engine_malloc(e: &EngineMalloc) -> bool {
+    *e == EngineMalloc::Allocator
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cell {
     pub name: String,
@@ -32,6 +41,12 @@ pub struct Cell {
     pub arena_max: ArenaMax,
     pub compaction: CompactionMode,
     pub compaction_concurrency: u64,
+    /// `--store` (absent in suites recorded before there was a choice: native).
+    #[serde(default, skip_serializing_if = "is_native")]
+    pub store: StoreKind,
+    /// `--engine-malloc` (absent: the allocator under test).
+    #[serde(default, skip_serializing_if = "is_default_engine_malloc")]
+    pub engine_malloc: EngineMalloc,
     /// Set when shard size is an axis (several `--shard-size` values).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard_size: Option<u64>,

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use syncbench_node::config::NodeMode;
+use syncbench_node::config::StoreKind;
 use syncbench_node::CompactionMode;
 
 use crate::latency::LatencySummary;
@@ -111,6 +112,12 @@ pub struct Summary {
     pub arenas_last: Option<u64>,
     pub alloc_count: Option<u64>,
     pub alloc_bytes_total: Option<u64>,
+    /// `--store` (absent for the native store, and in runs recorded before the choice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<syncbench_node::config::StoreKind>,
+    /// `--store rocksdb`: RocksDB's own memory accounting over the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineFigures>,
     pub cpu_user_s: f64,
     pub cpu_sys_s: f64,
     /// Storage writes of the node (`/proc/<pid>/io` `write_bytes`, read after it exited).
@@ -306,10 +313,25 @@ impl Summary {
             Some(m) if m != NodeMode::Store => format!(" · node mode {} (stores nothing)", m.as_str()),
             _ => String::new(),
         };
+        let store = match self.store {
+            Some(StoreKind::Rocksdb) => format!("RocksDB store, {} background jobs", self.compaction_concurrency + 1),
+            _ => format!("{} compaction, concurrency {}", self.compaction, self.compaction_concurrency),
+        };
         lines.push(format!(
-            "config       {}{arena} · {} compaction, concurrency {} · workload {} ({} blocks){mode}",
-            self.alloc, self.compaction, self.compaction_concurrency, self.workload, self.blocks_expected
+            "config       {}{arena} · {store} · workload {} ({} blocks){mode}",
+            self.alloc, self.workload, self.blocks_expected
         ));
+        if let Some(e) = &self.engine {
+            lines.push(format!(
+                "engine       RocksDB accounts p50 {}, peak {} (memtables ≤ {}, block cache ≤ {}); {} flush and {} compaction periods",
+                fmt_bytes(e.accounted_p50_bytes as f64),
+                fmt_bytes(e.accounted_peak_bytes as f64),
+                fmt_bytes(e.memtables_peak_bytes as f64),
+                fmt_bytes(e.block_cache_peak_bytes as f64),
+                e.flush_periods,
+                e.compaction_periods
+            ));
+        }
         lines.push(format!(
             "blocks       {} of {} ({})",
             self.blocks,
@@ -526,5 +548,44 @@ pub fn mib_per_s(bytes: u64, secs: f64) -> f64 {
         bytes as f64 / MIB / secs
     } else {
         0.0
+    }
+}
+
+/// RocksDB's account of its memory over a run (`stats` events' `engine`), and its jobs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct EngineFigures {
+    /// Median and highest of memtables + block cache + table readers.
+    pub accounted_p50_bytes: u64,
+    pub accounted_peak_bytes: u64,
+    pub memtables_peak_bytes: u64,
+    pub block_cache_peak_bytes: u64,
+    pub table_readers_peak_bytes: u64,
+    /// Memtable flush and compaction periods seen (see the node's `engine_job_*`).
+    pub flush_periods: u64,
+    pub compaction_periods: u64,
+}
+
+impl EngineFigures {
+    /// From the engine figures of a run's stats events; `None` without any.
+    pub fn of(
+        points: &[syncbench_node::events::EngineMemory],
+        flush_periods: u64,
+        compaction_periods: u64,
+    ) -> Option<EngineFigures> {
+        if points.is_empty() {
+            return None;
+        }
+        let mut accounted: Vec<u64> = points.iter().map(|e| e.accounted_bytes()).collect();
+        accounted.sort_unstable();
+        let peak = |f: fn(&syncbench_node::events::EngineMemory) -> u64| points.iter().map(f).max().unwrap_or(0);
+        Some(EngineFigures {
+            accounted_p50_bytes: accounted[accounted.len() / 2],
+            accounted_peak_bytes: accounted[accounted.len() - 1],
+            memtables_peak_bytes: peak(|e| e.memtables_bytes),
+            block_cache_peak_bytes: peak(|e| e.block_cache_bytes),
+            table_readers_peak_bytes: peak(|e| e.table_readers_bytes),
+            flush_periods,
+            compaction_periods,
+        })
     }
 }

@@ -42,6 +42,8 @@ pub struct Observed {
     /// The node's `ingest_stall` events: how often and how long its writer waited for
     /// the compaction backlog (`--max-compaction-backlog`).
     pub stalls: StallTotals,
+    /// `--store rocksdb`: RocksDB memtable flush and compaction periods begun.
+    pub engine_jobs: (u64, u64),
 }
 
 /// Sums of the node's `ingest_stall` events.
@@ -269,6 +271,10 @@ fn observe(obs: &NodeObservations, t: u64, e: NodeEvent) {
             }
         }
         NodeEvent::NodeStart(start) => s.node_start = Some(*start),
+        NodeEvent::EngineJobStart { kind } => match kind {
+            syncbench_node::events::EngineJob::Flush => s.engine_jobs.0 += 1,
+            syncbench_node::events::EngineJob::Compaction => s.engine_jobs.1 += 1,
+        },
         NodeEvent::NodeSummary(summary) => s.node_summary = Some(summary),
         NodeEvent::Error { message, .. } => s.errors.push(message),
         NodeEvent::HeapProfile(taken) => keep_profile(&mut s.heap_profiles, taken),
@@ -292,6 +298,7 @@ impl StatsPoint {
             queue_hash: s.queues.queue_hash,
             queue_write: s.queues.queue_write,
             compactions_running: s.queues.compactions_running,
+            engine: s.engine,
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod dirs;
 pub mod driver;
 pub mod envinfo;
 pub mod events;
+pub mod export;
 pub mod feed;
 pub mod memlimit;
 pub mod node;
@@ -128,8 +129,9 @@ fn sweep_stale(opts: &IngestOptions) {
 /// every cell before their suite directory exists. Returns the node binary and the
 /// node's environment.
 pub fn preflight(opts: &IngestOptions) -> Result<(PathBuf, NodeEnv)> {
-    let node_bin = crate::node_bin::resolve(opts.alloc, opts.node_bin.as_deref(), opts.heap_profile.is_some())?;
-    crate::node_bin::check_identity(&node_bin, opts.alloc, opts.heap_profile.is_some())?;
+    let kind = crate::node_bin::NodeKind::of(opts);
+    let node_bin = crate::node_bin::resolve(kind, opts.node_bin.as_deref())?;
+    crate::node_bin::check_identity(&node_bin, &kind)?;
     let env = NodeEnv::of(opts);
     node::check_allocator_conf(&node_bin, &env.set, opts)?;
     warn_removed_env(&env.removed);
@@ -580,7 +582,7 @@ fn verify_after(plan: &Plan, c: &Collected, obs: &NodeObservations) -> Option<cr
     }
     let numbers = d.acks.sample_acked(k, plan.opts.workload.seed);
     let phase = Phase::start(format!("reading {} acknowledged blocks back from the store", numbers.len()));
-    let check = crate::verify::check_sample(&plan.data_dir, &plan.opts.workload, &numbers);
+    let check = crate::verify::check_sample(&plan.data_dir, &plan.node_bin, &plan.opts.workload, &numbers);
     phase.done(&format!("{} bad", check.problem_count()));
     Some(check)
 }

@@ -57,6 +57,10 @@ pub fn allocator_env(opts: &IngestOptions) -> Vec<(String, String)> {
         env.push(("MALLOC_ARENA_MAX".into(), n.to_string()));
     }
     match (opts.alloc, &opts.alloc_conf) {
+        // A jemalloc that replaces `malloc` has unprefixed names: it reads MALLOC_CONF.
+        (Allocator::Jemalloc, Some(conf)) if crate::node_bin::NodeKind::of(opts).replaces_malloc() => {
+            env.push(("MALLOC_CONF".into(), conf.clone()))
+        }
         (Allocator::Jemalloc, Some(conf)) => env.push(("_RJEM_MALLOC_CONF".into(), conf.clone())),
         (Allocator::Mimalloc, Some(conf)) => {
             for kv in conf.split(',').filter(|s| !s.is_empty()) {

@@ -82,6 +82,12 @@ impl Summary {
             direct_io: n.direct_io,
             compactions: n.compactions,
             compaction_s_total: n.compaction_s_total,
+            store: (o.store != syncbench_node::config::StoreKind::Native).then_some(o.store),
+            engine: crate::results::summary::EngineFigures::of(
+                &obs.stats.iter().filter_map(|s| s.engine).collect::<Vec<_>>(),
+                obs.engine_jobs.0,
+                obs.engine_jobs.1,
+            ),
             ingest_stalls: obs.stalls.count,
             ingest_stall_s_total: round3(obs.stalls.waited_ms / 1e3),
             incomplete: None,

@@ -69,6 +69,8 @@ pub fn config_json(
             binary: plan.node_bin.file_name().map(|n| n.to_string_lossy().into_owned()),
             arena_max: o.arena_max,
             alloc_conf: o.alloc_conf.clone(),
+            store: o.store,
+            engine_malloc: o.engine_malloc,
             compaction: o.compaction,
             compaction_concurrency: o.compaction_concurrency,
             writer_batch: o.writer_batch,
