@@ -24,17 +24,6 @@ impl AllocatorStats for Glibc {
         crate::counting::counters()
     }
 
-    fn serves(&self, allocate: &mut dyn FnMut() -> *mut u8) -> bool {
-        let held = || {
-            // SAFETY: mallinfo2 has no preconditions.
-            let m = unsafe { libc::mallinfo2() };
-            m.hblkhd + m.uordblks
-        };
-        let before = held();
-        let p = allocate();
-        !p.is_null() && held().saturating_sub(before) >= syncbench_node::engine_malloc::PROBE_BYTES
-    }
-
     fn internal(&self) -> AllocatorInternal {
         // SAFETY: mallinfo2 has no preconditions.
         let m = unsafe { libc::mallinfo2() };

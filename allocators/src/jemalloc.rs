@@ -23,16 +23,6 @@ impl AllocatorStats for Jemalloc {
         crate::counting::counters()
     }
 
-    fn serves(&self, allocate: &mut dyn FnMut() -> *mut u8) -> bool {
-        let allocated = || epoch::advance().ok().and_then(|_| stats::allocated::read().ok());
-        let before = allocated();
-        let p = allocate();
-        match (before, allocated()) {
-            (Some(b), Some(a)) => !p.is_null() && a.saturating_sub(b) >= syncbench_node::engine_malloc::PROBE_BYTES,
-            _ => false,
-        }
-    }
-
     fn internal(&self) -> AllocatorInternal {
         // Statistics are cached per epoch: advance it or every read returns stale values.
         if epoch::advance().is_err() {
@@ -67,10 +57,6 @@ impl AllocatorStats for JemallocProf {
 
     fn heap(&self) -> HeapCounters {
         Jemalloc.heap()
-    }
-
-    fn serves(&self, allocate: &mut dyn FnMut() -> *mut u8) -> bool {
-        Jemalloc.serves(allocate)
     }
 
     fn internal(&self) -> AllocatorInternal {

@@ -23,12 +23,6 @@ impl AllocatorStats for Mimalloc {
         crate::counting::counters()
     }
 
-    fn serves(&self, allocate: &mut dyn FnMut() -> *mut u8) -> bool {
-        let p = allocate();
-        // SAFETY: mi_is_in_heap_region only compares the address with mimalloc's regions.
-        !p.is_null() && unsafe { libmimalloc_sys::mi_is_in_heap_region(p.cast()) }
-    }
-
     fn internal(&self) -> AllocatorInternal {
         let mut v = [0usize; 8];
         let [elapsed, user, system, rss, peak_rss, commit, peak_commit, faults] = &mut v;

@@ -2,13 +2,14 @@
 //! `cargo run` builds it, and whose `malloc` serves RocksDB's allocations.
 //!
 //! The evidence that an allocator serves the engine is twofold. The node's own probe
-//! (`engine_malloc` in `node_start`): a `malloc` looked up as RocksDB's shared library
-//! binds it, checked against the allocator's statistics or pointer lookup. And the
+//! (`engine_malloc` in `node_start`): which loaded object defines the `malloc` RocksDB's
+//! shared library binds (this executable, or the C library). And the
 //! allocator's own books: at the stats event where RocksDB's memtables are largest, the
 //! bytes the allocator has handed out (jemalloc `allocated`, glibc `in use + mmapped`,
 //! mimalloc `commit`) minus the node's Rust live heap must cover most of the memtables
 //! when the engine is on that allocator, and must not when it is not (`--engine-malloc
-//! system`; not checked for mimalloc, whose committed bytes include what it keeps).
+//! system`; not checked for mimalloc, whose committed bytes include what it keeps, so
+//! its control rests on the node's lookup).
 //!
 //! These tests need the system's RocksDB library and libclang (`apt-get install
 //! librocksdb-dev libclang-dev`). Without them they say so and pass, unless

@@ -27,10 +27,6 @@ pub trait AllocatorStats: Sync {
     fn heap(&self) -> HeapCounters;
     /// The allocator's own statistics.
     fn internal(&self) -> AllocatorInternal;
-    /// Whether `allocate` (which allocates [`crate::engine_malloc::PROBE_BYTES`] through
-    /// the C `malloc` a shared library binds to, and returns the block) is served by
-    /// this allocator: seen in its own statistics or pointer lookup.
-    fn serves(&self, allocate: &mut dyn FnMut() -> *mut u8) -> bool;
     /// The binary's heap profiler: only profiling builds have one.
     fn heap_profiler(&self) -> Option<&'static dyn crate::heap_profile::HeapProfiler> {
         None

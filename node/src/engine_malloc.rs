@@ -3,58 +3,51 @@
 //! A C or C++ library (RocksDB) allocates with `malloc`, not through Rust's
 //! `#[global_allocator]`: a node on jemalloc or mimalloc still serves the engine's
 //! memtables, block cache and table readers from glibc unless the allocator replaces
-//! `malloc` itself (and the executable exports it). This is measured, not assumed from
-//! the binary's name: `malloc` is looked up the way the dynamic linker binds a shared
-//! library's calls (`dlsym(RTLD_DEFAULT)`), [`PROBE_BYTES`] are allocated through it,
-//! and the binary's allocator says whether it served them
-//! ([`crate::AllocatorStats::serves`]).
+//! `malloc` itself (and the executable exports it). This is read off the process, not
+//! assumed from the binary's name: `malloc` is looked up the way the dynamic linker
+//! binds a shared library's calls (`dlsym(RTLD_DEFAULT)`), and `dladdr` says which
+//! loaded object defines it — this executable (its allocator replaced `malloc`) or a
+//! library (the C library's own, or anything preloaded).
+//!
+//! Nothing is allocated: a probe allocation freed through glibc would raise glibc's
+//! dynamic mmap threshold for the rest of the run and change the allocator under test.
+//! `harness/tests/rocksdb.rs` checks the answer against the allocators' own books.
 
 use crate::alloc_stats::AllocatorStats;
 
-/// Size of the probe allocation: large enough that every allocator serves it from
-/// fresh pages its statistics count (not from a thread cache).
-pub const PROBE_BYTES: usize = 8 << 20;
-
-type MallocFn = unsafe extern "C" fn(usize) -> *mut libc::c_void;
-type FreeFn = unsafe extern "C" fn(*mut libc::c_void);
-
-/// `malloc` and `free` as the global symbol lookup finds them.
-fn resolve() -> Option<(MallocFn, FreeFn)> {
-    // SAFETY: dlsym with RTLD_DEFAULT and NUL-terminated names has no preconditions;
-    // the symbols, when found, are the C library's functions of these signatures.
-    unsafe {
-        let m = libc::dlsym(libc::RTLD_DEFAULT, c"malloc".as_ptr());
-        let f = libc::dlsym(libc::RTLD_DEFAULT, c"free".as_ptr());
-        if m.is_null() || f.is_null() {
-            return None;
-        }
-        Some((
-            std::mem::transmute::<*mut libc::c_void, MallocFn>(m),
-            std::mem::transmute::<*mut libc::c_void, FreeFn>(f),
-        ))
+/// The loaded object defining `addr`: its base address and file name.
+fn object_of(addr: *const libc::c_void) -> Option<(usize, String)> {
+    let mut info = libc::Dl_info {
+        dli_fname: std::ptr::null(),
+        dli_fbase: std::ptr::null_mut(),
+        dli_sname: std::ptr::null(),
+        dli_saddr: std::ptr::null_mut(),
+    };
+    // SAFETY: dladdr only reads `addr` as an address and fills `info`.
+    if addr.is_null() || unsafe { libc::dladdr(addr, &mut info) } == 0 {
+        return None;
     }
+    let name = if info.dli_fname.is_null() {
+        String::new()
+    } else {
+        // SAFETY: dladdr's file name is a NUL-terminated string owned by the loader.
+        unsafe { std::ffi::CStr::from_ptr(info.dli_fname) }.to_string_lossy().into_owned()
+    };
+    Some((info.dli_fbase as usize, name))
 }
 
 /// The allocator that serves a shared library's `malloc`: this binary's allocator's
-/// name if it served the probe, else `glibc` (the C library's own); `None` if the
-/// probe could not run.
+/// name if this executable defines the `malloc` the loader binds, `glibc` if the C
+/// library does, else the defining library's file name; `None` if it cannot be told.
 pub fn probe(alloc: &dyn AllocatorStats) -> Option<String> {
-    let (malloc, free) = resolve()?;
-    let mut allocated: *mut libc::c_void = std::ptr::null_mut();
-    let served = alloc.serves(&mut || {
-        // SAFETY: malloc of a positive size; the block is written before it is freed.
-        unsafe {
-            allocated = malloc(PROBE_BYTES);
-            if !allocated.is_null() {
-                std::ptr::write_bytes(allocated.cast::<u8>(), 1, PROBE_BYTES);
-            }
-        }
-        allocated.cast::<u8>()
-    });
-    if allocated.is_null() {
-        return None;
-    }
-    // SAFETY: `allocated` came from this `malloc` and is freed once.
-    unsafe { free(allocated) };
-    Some(if served { alloc.name().to_owned() } else { "glibc".to_owned() })
+    // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name has no preconditions.
+    let malloc = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"malloc".as_ptr()) };
+    let (base, file) = object_of(malloc)?;
+    let (own, _) = object_of(probe as *const libc::c_void)?;
+    let file = file.rsplit('/').next().unwrap_or_default().to_owned();
+    Some(match () {
+        _ if base == own => alloc.name().to_owned(),
+        _ if file.starts_with("libc.so") => "glibc".to_owned(),
+        _ => file,
+    })
 }

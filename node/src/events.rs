@@ -171,7 +171,7 @@ pub struct NodeStart {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub store: Option<StoreKind>,
     /// Which allocator serves `malloc` as a shared library (RocksDB) resolves it:
-    /// measured at start (`engine_malloc`), not assumed from the binary's name.
+    /// read off the process at start (`engine_malloc`), not assumed from the name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub engine_malloc: Option<String>,
     pub build: Option<Build>,

@@ -35,13 +35,19 @@ pub fn to_expire(sealed: &BTreeSet<u64>, keep: u64) -> Vec<u64> {
     sealed.iter().take(excess).copied().collect()
 }
 
+/// Writes shard `shard`'s tombstone and fsyncs `root`: from here on the shard counts as
+/// deleted on purpose, whatever a crash leaves of it.
+pub fn write_tombstone(root: &Path, shard: u64) -> std::io::Result<()> {
+    File::create(tombstone(root, shard))?;
+    File::open(root)?.sync_all()
+}
+
 /// Expires shard `shard`: tombstone, fsync of `root`, then the shard directory.
 /// Returns the bytes the shard's files held.
 pub fn expire(root: &Path, shard: u64) -> std::io::Result<u64> {
     let dir = shard_dir(root, shard);
     let bytes = dir_bytes(&dir);
-    File::create(tombstone(root, shard))?;
-    File::open(root)?.sync_all()?;
+    write_tombstone(root, shard)?;
     match fs::remove_dir_all(&dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
         _ => {}

@@ -148,10 +148,7 @@ impl BatchWriter {
 
     /// Blocks of shard `id` inside the announced range.
     fn expected(&self, id: u64) -> u64 {
-        let size = self.store.shard_size;
-        let lo = (id * size).max(self.range.0);
-        let hi = ((id + 1) * size).min(self.range.1);
-        hi.saturating_sub(lo)
+        blocks_in_range(id, self.store.shard_size, self.range)
     }
 
     fn is_complete(&self, id: u64) -> bool {
@@ -312,6 +309,13 @@ impl BatchWriter {
         open.into_iter().for_each(|id| self.seal(id));
         self.compactor.finish().map_err(NodeError::Compaction)
     }
+}
+
+/// Blocks of shard `id` (of `size` blocks) inside the announced range `[first, end)`.
+pub(crate) fn blocks_in_range(id: u64, size: u64, (first, end): (u64, u64)) -> u64 {
+    let lo = (id * size).max(first);
+    let hi = ((id + 1) * size).min(end);
+    hi.saturating_sub(lo)
 }
 
 /// How long the writer may wait for the next block: until the open batch's

@@ -189,17 +189,9 @@ impl RocksWriter {
         self.p.engine.db.write_opt(batch, &opts).map_err(|e| NodeError::Store(super::engine_err(&db_path)(e)))
     }
 
-    /// Blocks of `shard` inside the announced range.
-    fn expected(&self, shard: u64) -> u64 {
-        let size = self.p.engine.shard_size;
-        let lo = (shard * size).max(self.p.range.0);
-        let hi = ((shard + 1) * size).min(self.p.range.1);
-        hi.saturating_sub(lo)
-    }
-
     fn note_if_complete(&mut self, shard: u64) {
         let count = self.present.get(&shard).map_or(0, |s| s.len() as u64);
-        if count > 0 && count >= self.expected(shard) {
+        if count > 0 && count >= crate::writer::blocks_in_range(shard, self.p.engine.shard_size, self.p.range) {
             self.complete.insert(shard);
         }
     }
@@ -214,10 +206,8 @@ impl RocksWriter {
             self.present.remove(&shard);
             self.expired.insert(shard);
             let root = &self.p.engine.root;
-            let tombstone = crate::retention::tombstone(root, shard);
-            std::fs::File::create(&tombstone)
-                .and_then(|_| std::fs::File::open(root)?.sync_all())
-                .map_err(|e| NodeError::io(&tombstone, e))?;
+            crate::retention::write_tombstone(root, shard)
+                .map_err(|e| NodeError::io(&crate::retention::tombstone(root, shard), e))?;
             let size = self.p.engine.shard_size;
             let (from, to) = (key(shard * size), key((shard + 1) * size));
             let mut batch = WriteBatch::default();
