@@ -41,13 +41,27 @@ fn acknowledged_blocks_survive_kill_9_with_16_peers() {
     torture(16);
 }
 
+/// The same against the RocksDB store (`--store rocksdb`, the node whose jemalloc also
+/// serves RocksDB): only with `--features rocksdb,jemalloc-replaces-malloc` (CI runs
+/// it; docs/rocksdb.md).
+#[cfg(all(feature = "rocksdb", feature = "jemalloc-replaces-malloc"))]
+#[test]
+fn acknowledged_blocks_survive_kill_9_in_the_rocksdb_store() {
+    torture_on(env!("CARGO_BIN_EXE_node-jemalloc-rocksdb"), &["--store", "rocksdb"], 16);
+}
+
 fn torture(peers: usize) {
+    torture_on(common::bin("jemalloc"), &[], peers);
+}
+
+/// Kill -9 cycles against `bin` with the node flags `store_args`, over `peers`
+/// connections, then a clean session and a full read-back.
+fn torture_on(bin: &str, store_args: &[&str], peers: usize) {
     let cycles = cycles();
     let peers_arg = peers.to_string();
     let spec = small_spec((cycles * 300).max(30_000), 1_000);
     let dir = tempfile::tempdir().unwrap();
     let (data, socket) = (dir.path().join("data"), dir.path().join("node.sock"));
-    let bin = common::bin("jemalloc");
     let mut acked = BTreeSet::new();
     let mut rng = SplitMix64::new(20261121);
     let mut torn_tails = 0;
@@ -59,7 +73,7 @@ fn torture(peers: usize) {
             &data,
             &socket,
             spec.shard_size,
-            &["--writer-batch", "64", "--max-batch-delay-ms", "20", "--peers", &peers_arg],
+            &[&["--writer-batch", "64", "--max-batch-delay-ms", "20", "--peers", &peers_arg], store_args].concat(),
             &[],
         );
         if cycle % 10 == 3 {
@@ -88,8 +102,8 @@ fn torture(peers: usize) {
         acked.extend(got);
     }
     // A final clean session completes the workload, then everything is checked.
-    let mut node =
-        Node::start(bin, &data, &socket, spec.shard_size, &["--writer-batch", "64", "--peers", &peers_arg], &[]);
+    let args = [&["--writer-batch", "64", "--peers", &peers_arg], store_args].concat();
+    let mut node = Node::start(bin, &data, &socket, spec.shard_size, &args, &[]);
     assert!(node.wait_ready(), "final start failed: {}", node.stderr());
     let (got, done) = Session::start_peers(node.connect_peers(peers), &spec, &acked, None, true).join();
     let status = node.child.wait().unwrap();
@@ -100,7 +114,7 @@ fn torture(peers: usize) {
     let checked = verify(&data, &spec, &acked);
     assert_eq!(checked as u64, spec.blocks, "every block of the workload is stored exactly once");
     eprintln!(
-        "kill -9 cycles: {cycles}, peers: {peers}, blocks acknowledged before the final session: {before_final}, torn tails repaired: {torn_tails}, orphans removed: {orphans_removed}, \
+        "kill -9 cycles: {cycles}, store: {store_args:?}, peers: {peers}, blocks acknowledged before the final session: {before_final}, torn tails repaired: {torn_tails}, orphans removed: {orphans_removed}, \
          blocks verified: {checked}, {:.1} s",
         started.elapsed().as_secs_f64()
     );

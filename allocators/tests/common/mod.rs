@@ -225,18 +225,34 @@ impl Session {
 /// Reads every acknowledged block back and compares it with the generator; also checks
 /// every stored block (acknowledged or not) is byte-identical. Returns blocks checked.
 pub fn verify(data: &Path, spec: &WorkloadSpec, acked: &BTreeSet<u64>) -> usize {
-    let mut reader = syncbench_node::store::Reader::open(data).expect("opening store");
-    let stored: BTreeSet<u64> = reader.stored_numbers().expect("listing store").into_iter().collect();
+    let (stored, mut reader) = open_store(data);
+    let stored: BTreeSet<u64> = stored.into_iter().collect();
     let missing: Vec<_> = acked.difference(&stored).take(10).collect();
     assert!(missing.is_empty(), "acknowledged blocks missing after recovery: {missing:?}");
     let mut gen = Generator::new(spec);
     let (mut want, mut got) = (Vec::new(), Vec::new());
     for &n in &stored {
-        assert!(reader.get(n, &mut got).expect("reading block"), "block {n} listed but unreadable");
+        assert!(reader(n, &mut got), "block {n} listed but unreadable");
         gen.block(n, &mut want);
         assert!(got == want, "block {n} differs from the generator");
     }
     stored.len()
+}
+
+/// A reader of block `n` into a buffer (`false`: not stored).
+type BlockReader = Box<dyn FnMut(u64, &mut Vec<u8>) -> bool>;
+
+/// The blocks stored in `data` and a reader, whichever store the directory holds.
+fn open_store(data: &Path) -> (Vec<u64>, BlockReader) {
+    #[cfg(feature = "rocksdb")]
+    if syncbench_node::store::kind_of(data).unwrap() == Some(syncbench_node::config::StoreKind::Rocksdb) {
+        let reader = syncbench_node::rocks::Reader::open(data).expect("opening the RocksDB store");
+        let stored = reader.stored_numbers().expect("listing store");
+        return (stored, Box::new(move |n, buf| reader.get(n, buf).expect("reading block")));
+    }
+    let mut reader = syncbench_node::store::Reader::open(data).expect("opening store");
+    let stored = reader.stored_numbers().expect("listing store");
+    (stored, Box::new(move |n, buf| reader.get(n, buf).expect("reading block")))
 }
 
 /// Waits for `child` with wait4 and returns (exit code, signal, max RSS bytes).
