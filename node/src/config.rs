@@ -39,6 +39,9 @@ pub const COMPACTION_READERS_MAX: u64 = 16;
 /// parallel fetch displaces records in a WAL: in sealed WALs of its, at most 32–41 MiB
 /// of records were read ahead of their turn, half the time under 16 MiB.
 pub const WIDE_COMPACTION_WINDOW_BYTES: u64 = 32 << 20;
+/// `--store rocksdb`: all column families' WAL bytes before RocksDB flushes the oldest
+/// memtables (bounds the WAL on disk and what recovery replays).
+pub const ROCKSDB_MAX_TOTAL_WAL_BYTES: u64 = 512 << 20;
 /// Most `--compaction-window-bytes`.
 pub const COMPACTION_WINDOW_BYTES_MAX: u64 = 1 << 30;
 

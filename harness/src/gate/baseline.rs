@@ -6,7 +6,8 @@
 //! ```text
 //! { "format": "syncbench-baseline/1",
 //!   "config": { workload, workload_spec_hash, blocks, duration_s?, seed, shard_size, alloc,
-//!               arena_max, alloc_conf?, compaction, compaction_concurrency, writer_batch,
+//!               arena_max, alloc_conf?, store?, engine_malloc?, compaction,
+//!               compaction_concurrency, writer_batch,
 //!               heap_profiled, peers, worker_threads,
 //!               node_tunables?: { verify_threads, cache_mib, retain_shards,
 //!                 max_compaction_backlog, compaction_readers, compaction_window_bytes,
@@ -18,8 +19,10 @@
 //! A baseline from several runs records their median and spread. `?` marks a field
 //! left out when empty (and absent in baselines written before it existed).
 
+use crate::settings::EngineMalloc;
 use std::collections::BTreeMap;
 use std::path::Path;
+use syncbench_node::config::StoreKind;
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -59,6 +62,13 @@ pub struct RunConfig {
     /// `--alloc-conf` (jemalloc's or mimalloc's tuning); `None` when not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alloc_conf: Option<String>,
+    /// `--store` and `--engine-malloc` when not the default (native store, the engine on
+    /// the allocator under test): absent in baselines recorded before the choice, which
+    /// are native-store runs, so absent reads as the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_malloc: Option<String>,
     pub compaction: String,
     pub compaction_concurrency: u64,
     pub writer_batch: u64,
@@ -155,6 +165,8 @@ impl RunConfig {
             alloc: n.alloc.to_string(),
             arena_max: n.arena_max.limit().map(Into::into),
             alloc_conf: n.alloc_conf.clone(),
+            store: (n.store != StoreKind::Native).then(|| n.store.to_string()),
+            engine_malloc: (n.engine_malloc != EngineMalloc::Allocator).then(|| n.engine_malloc.to_string()),
             compaction: n.compaction.to_string(),
             compaction_concurrency: n.compaction_concurrency,
             writer_batch: n.writer_batch,

@@ -352,6 +352,8 @@ mod tests {
                 alloc: "jemalloc".into(),
                 arena_max: None,
                 alloc_conf: None,
+                store: None,
+                engine_malloc: None,
                 compaction: "streaming".into(),
                 compaction_concurrency: 1,
                 writer_batch: 512,
@@ -461,6 +463,18 @@ mod tests {
         }))
         .unwrap();
         assert!(old.check_same(&a.config, "candidate").is_ok(), "a baseline recorded before durations still reads");
+    }
+
+    #[test]
+    fn a_rocksdb_run_is_never_gated_against_a_native_baseline() {
+        let (a, mut b) = (with(&[]), with(&[]));
+        b.config.store = Some("rocksdb".into());
+        let e = format!("{:#}", a.config.check_same(&b.config, "candidate").unwrap_err());
+        assert!(e.contains("store: baseline null, candidate \"rocksdb\""), "{e}");
+        let mut c = b.clone();
+        c.config.engine_malloc = Some("system".into());
+        let e = format!("{:#}", b.config.check_same(&c.config, "candidate").unwrap_err());
+        assert!(e.contains("engine_malloc"), "{e}");
     }
 
     #[test]

@@ -37,6 +37,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use syncbench_node::config::StoreKind;
 
 use anyhow::Result;
 use syncbench_node::config::NodeMode;
@@ -170,6 +171,9 @@ fn check_announced(opts: &IngestOptions, obs: &NodeObservations) -> Result<()> {
 
 /// The node's peak disk use for this run: bounded by `--duration` at a rate-limited
 /// workload's rate, and by the node's `--retain-shards` (with its compaction backlog).
+/// A RocksDB store is given twice the native store's bound plus its WAL limit: its
+/// compactions rewrite levels beside the old files and deleted ranges stay on disk
+/// until compacted (an allowance, not a measurement).
 fn peak_disk_bytes(opts: &IngestOptions, d: &Description) -> Result<u64> {
     let node = opts.node_config("s".into(), "d".into())?;
     let (retain, backlog) = (node.retain_shards, node.max_compaction_backlog);
@@ -181,7 +185,11 @@ fn peak_disk_bytes(opts: &IngestOptions, d: &Description) -> Result<u64> {
         }
         _ => None,
     };
-    Ok(d.peak_disk_bytes_bounded(opts.compaction_concurrency, blocks, retain, backlog))
+    let native = d.peak_disk_bytes_bounded(opts.compaction_concurrency, blocks, retain, backlog);
+    Ok(match opts.store {
+        StoreKind::Native => native,
+        StoreKind::Rocksdb => native.saturating_mul(2) + syncbench_node::config::ROCKSDB_MAX_TOTAL_WAL_BYTES,
+    })
 }
 
 /// Claims the node's data directory, runs, and removes the data afterwards.

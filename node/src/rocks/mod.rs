@@ -49,9 +49,6 @@ const FAMILIES: [&str; 3] = [CF_HEADERS, CF_BODIES, CF_RECEIPTS];
 /// diagnostics stay bounded however long a run is.
 const INFO_LOG_FILES: usize = 4;
 const INFO_LOG_BYTES: usize = 16 << 20;
-/// All column families' WAL bytes before RocksDB flushes the oldest memtables: bounds
-/// the WAL on disk and what recovery replays.
-const MAX_TOTAL_WAL_BYTES: u64 = 512 << 20;
 
 pub fn key(number: u64) -> [u8; 8] {
     number.to_be_bytes()
@@ -86,7 +83,7 @@ impl Engine {
         opts.set_max_background_jobs(background_jobs.clamp(2, 64) as i32);
         opts.set_keep_log_file_num(INFO_LOG_FILES);
         opts.set_max_log_file_size(INFO_LOG_BYTES);
-        opts.set_max_total_wal_size(MAX_TOTAL_WAL_BYTES);
+        opts.set_max_total_wal_size(crate::config::ROCKSDB_MAX_TOTAL_WAL_BYTES);
         let mut table = BlockBasedOptions::default();
         table.set_block_cache(&cache);
         let families = FAMILIES.map(|name| {
