@@ -25,14 +25,15 @@ impl Chart for RssChart<'_> {
         let mut chart = time_chart(&plot, "MiB", x_max, y_max)?;
         let mut legend = Legend::default();
         shade_compactions(&mut chart, &mut legend, &d.compactions, y_max)?;
-        if !d.engine_flushes.is_empty() {
-            let shade = PALETTE[3].mix(0.2);
-            let spans =
-                d.engine_flushes.iter().map(|&(a, b)| Rectangle::new([(a, 0.0), (b, y_max * 0.06)], shade.filled()));
-            chart.draw_series(spans).map_err(de)?;
-            legend.add("RocksDB memtable flush running (band at the bottom)", Mark::Area(shade));
-        }
         let tick = y_max * 0.02;
+        if !d.engine_flushes.is_empty() {
+            // Above the writer-batch ticks (which a long run draws as a solid strip),
+            // opaque enough to show through the compaction shading.
+            let shade = PALETTE[3].mix(0.6);
+            let band = |&(a, b): &(f64, f64)| Rectangle::new([(a, tick * 1.5), (b, tick * 4.0)], shade.filled());
+            chart.draw_series(d.engine_flushes.iter().map(band)).map_err(de)?;
+            legend.add("RocksDB memtable flush running (band above the ticks)", Mark::Area(shade));
+        }
         chart
             .draw_series(d.flushes.iter().map(|&t| PathElement::new(vec![(t, 0.0), (t, tick)], BLACK.mix(0.5))))
             .map_err(de)?;
