@@ -2,7 +2,10 @@
 //!
 //! Configured with glibc's defaults: up to 8 arenas per core, which is exactly the
 //! fragmentation behaviour under study. `syncbench ingest --arena-max N` sets
-//! `MALLOC_ARENA_MAX`, which glibc reads once at process start.
+//! `MALLOC_ARENA_MAX` and `--alloc-conf` sets `GLIBC_TUNABLES`, both read once at
+//! process start. glibc counts no trims: the stats report the decreases they see.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use syncbench_node::alloc_stats::{AllocatorInternal, GlibcArena, GlibcStats, GLIBC_ARENAS_LISTED};
 use syncbench_node::{AllocatorStats, HeapCounters};
@@ -30,6 +33,7 @@ impl AllocatorStats for Glibc {
         let info = malloc_info_arenas();
         let count = info.as_ref().map(|i| i.0 as u64);
         let arena_list = info.map(|i| i.1).unwrap_or_default();
+        let (trims_seen, trimmed_bytes_seen) = TRIMS.see(m.arena as u64);
         AllocatorInternal::Glibc(GlibcStats {
             arena_bytes: m.arena as u64,
             mmap_bytes: m.hblkhd as u64,
@@ -38,7 +42,33 @@ impl AllocatorStats for Glibc {
             top_releasable_bytes: m.keepcost as u64,
             arenas: count,
             arena_list,
+            mmap_chunks: Some(m.hblks as u64),
+            trims_seen: Some(trims_seen),
+            trimmed_bytes_seen: Some(trimmed_bytes_seen),
         })
+    }
+}
+
+/// The arenas' system bytes at the previous read, and the decreases seen so far
+/// (`GlibcStats::trims_seen`). One node reads its stats from one task at a time; the
+/// atomics only keep concurrent readers (tests) from tearing the figures.
+struct TrimWatch {
+    last: AtomicU64,
+    trims: AtomicU64,
+    bytes: AtomicU64,
+}
+
+static TRIMS: TrimWatch = TrimWatch { last: AtomicU64::new(0), trims: AtomicU64::new(0), bytes: AtomicU64::new(0) };
+
+impl TrimWatch {
+    /// Records `arena_bytes`; returns (decreases seen, bytes they returned) so far.
+    fn see(&self, arena_bytes: u64) -> (u64, u64) {
+        let last = self.last.swap(arena_bytes, Ordering::Relaxed);
+        if last > arena_bytes {
+            self.trims.fetch_add(1, Ordering::Relaxed);
+            self.bytes.fetch_add(last - arena_bytes, Ordering::Relaxed);
+        }
+        (self.trims.load(Ordering::Relaxed), self.bytes.load(Ordering::Relaxed))
     }
 }
 
@@ -122,6 +152,16 @@ mod tests {
         assert_eq!(n, 2);
         assert_eq!(a[0], GlibcArena { nr: 0, system_bytes: 135_168, free_bytes: 1_064 });
         assert_eq!(a[1], GlibcArena { nr: 1, system_bytes: 4_096, free_bytes: 5 });
+    }
+
+    #[test]
+    fn only_a_decrease_of_the_arenas_counts_as_a_trim() {
+        let w = TrimWatch { last: AtomicU64::new(0), trims: AtomicU64::new(0), bytes: AtomicU64::new(0) };
+        assert_eq!(w.see(1000), (0, 0), "growth from nothing");
+        assert_eq!(w.see(1500), (0, 0));
+        assert_eq!(w.see(1200), (1, 300));
+        assert_eq!(w.see(1200), (1, 300), "unchanged");
+        assert_eq!(w.see(200), (2, 1300));
     }
 
     #[test]

@@ -87,6 +87,7 @@ fn plan(a: &AbArgs, floor_pct: f64, start: SystemTime) -> Result<SuitePlan> {
         compaction_concurrency: 1,
         store: a.store,
         engine_malloc: crate::settings::EngineMalloc::Allocator,
+        alloc_conf: None,
         shard_size: None,
         node_bin: Some(bin.to_owned()),
         unprofiled: !matches!(

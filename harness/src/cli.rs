@@ -41,6 +41,10 @@ pub enum Command {
     /// Measure the gate's false-alarm rate and power on a suite of clean runs and runs
     /// with a known memory regression (`matrix --inject-retained-mib 0,N,…`).
     Calibrate(CalibrateArgs),
+    /// Sweep one allocator's settings (a default space from published tunings, or
+    /// --setting) on the soak workload: the memory-vs-cost Pareto front, with a
+    /// recommendation resting on called differences only.
+    Tune(Box<TuneArgs>),
     /// Inspect workloads.
     Workload {
         #[command(subcommand)]
@@ -62,8 +66,10 @@ pub struct IngestArgs {
     /// glibc MALLOC_ARENA_MAX for the node: a number, or `default` to leave it unset.
     #[arg(long, default_value = "default")]
     pub arena_max: String,
-    /// Allocator tuning: passed as _RJEM_MALLOC_CONF (jemalloc) or as MIMALLOC_<KEY>=<v>
-    /// variables from `key=v,key=v` (mimalloc).
+    /// Allocator tuning: passed as _RJEM_MALLOC_CONF (jemalloc; MALLOC_CONF when it
+    /// replaces RocksDB's malloc), as MIMALLOC_<KEY>=<v> variables from `key=v,key=v`
+    /// (mimalloc), or as GLIBC_TUNABLES (glibc: `glibc.malloc.<name>=<n>[:…]`). Checked
+    /// before the run: a setting the allocator would ignore is refused.
     #[arg(long)]
     pub alloc_conf: Option<String>,
     #[arg(long, value_enum, default_value = "streaming")]
@@ -175,6 +181,13 @@ pub struct MatrixArgs {
     pub compaction: Vec<CompactionMode>,
     #[arg(long, value_delimiter = ',', default_value = "1")]
     pub compaction_concurrency: Vec<u64>,
+    /// An allocator's tuning as an axis, `ALLOC:SETTING` (repeatable, one value per
+    /// setting): `jemalloc:background_thread:true,dirty_decay_ms:1000`,
+    /// `mimalloc:purge_delay=0`, `glibc:glibc.malloc.trim_threshold=131072`, or
+    /// `ALLOC:default` for the untuned allocator (as `ingest --alloc-conf`). An
+    /// allocator no value names runs untuned; cells are named `…_conf-<setting>`.
+    #[arg(long = "alloc-conf", value_name = "ALLOC:SETTING")]
+    pub alloc_conf: Vec<String>,
     /// Stores (comma-separated: an axis; `native`, `rocksdb`).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "native")]
     pub store: Vec<StoreKind>,
@@ -219,9 +232,59 @@ pub struct MatrixArgs {
     /// Keep cells that cannot differ (e.g. --arena-max for jemalloc) as controls.
     #[arg(long)]
     pub no_skip: bool,
+    /// Cells of the axes' product not to run (comma-separated cell names, as the
+    /// suite would name them): a suite of exactly the cells a question needs, still
+    /// interleaved in rounds. A name that is not in the product is refused.
+    #[arg(long, value_delimiter = ',')]
+    pub exclude_cell: Vec<String>,
     /// Cell the others are compared with (default: the first).
     #[arg(long)]
     pub baseline_cell: Option<String>,
+    /// Smallest relative difference (percent) a verdict may call.
+    #[arg(long, default_value_t = 5.0, value_parser = parse_floor_pct)]
+    pub floor_pct: f64,
+    /// Seed of the run-order shuffle.
+    #[arg(long, default_value_t = 1)]
+    pub order_seed: u64,
+    #[command(flatten)]
+    pub settings: RunSettingsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    /// Allocator whose settings are swept.
+    #[arg(long, value_enum)]
+    pub alloc: Allocator,
+    /// A setting to try instead of the default space (repeatable): an `--alloc-conf`
+    /// string for the allocator. The untuned allocator always runs, first, as the
+    /// baseline.
+    #[arg(long)]
+    pub setting: Vec<String>,
+    /// glibc with --setting: MALLOC_ARENA_MAX values crossed with the settings
+    /// (comma-separated; `default` = unset). The default space crosses default,2.
+    #[arg(long, value_delimiter = ',', requires = "setting")]
+    pub arena_max: Vec<String>,
+    /// Store the node runs (`rocksdb`: with a replacing allocator, the engine's
+    /// allocations are tuned too).
+    #[arg(long, value_enum, default_value = "native")]
+    pub store: StoreKind,
+    #[arg(long, default_value = "soak")]
+    pub workload: String,
+    #[command(flatten)]
+    pub overrides: WorkloadOverrides,
+    /// Length of every run (`full` = the whole workload).
+    #[arg(long, default_value = "5m")]
+    pub duration: String,
+    /// Interleaved rounds; every round runs every setting once. 5 call a memory change
+    /// of ~15–25 % on this project's noise; fewer give no recommendation.
+    #[arg(long, default_value_t = 5)]
+    pub repeat: u32,
+    /// Suite directory (default: results/<UTC timestamp>_<workload>_tune-<alloc>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Stop at the first failed run.
+    #[arg(long)]
+    pub fail_fast: bool,
     /// Smallest relative difference (percent) a verdict may call.
     #[arg(long, default_value_t = 5.0, value_parser = parse_floor_pct)]
     pub floor_pct: f64,

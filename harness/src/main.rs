@@ -11,6 +11,7 @@ mod cli;
 mod describe;
 mod error;
 mod gate;
+mod glibc_conf;
 mod heap;
 mod latency;
 mod matrix;
@@ -26,6 +27,7 @@ mod settings;
 mod signals;
 mod stats;
 mod time;
+mod tune;
 mod units;
 mod util;
 mod verify;
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         Command::Gate(args) => gate::run(&args),
         Command::Ab(args) => ab::run(&args),
         Command::Calibrate(args) => calibrate::run(&args),
+        Command::Tune(args) => tune::run(*args),
         Command::Workload { command: WorkloadCommand::Describe(args) } => describe::run(&args),
     };
     match result {

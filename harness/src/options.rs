@@ -10,7 +10,9 @@ use syncbench_workloads::WorkloadSpec;
 
 use crate::cli::{IngestArgs, RunSettingsArgs, WorkloadOverrides};
 use crate::error::input;
-use crate::settings::{cell_label, sanitize, shape_suffix, DEFAULT_PEERS, PROFILED_SUFFIX};
+use crate::settings::{
+    cell_label, conf_suffix, sanitize, shape_suffix, ALLOC_CONF_MAX_BYTES, DEFAULT_PEERS, PROFILED_SUFFIX,
+};
 use crate::settings::{Allocator, ArenaMax, Cell, EngineMalloc};
 use crate::units::{parse_bytes, parse_duration};
 use syncbench_node::config::StoreKind;
@@ -198,8 +200,15 @@ impl IngestOptions {
                 format!("only jemalloc has a sampling heap profiler built in; a {alloc} run cannot be profiled (its allocator statistics are charted in allocator.svg)"),
             );
         }
-        if self.alloc_conf.is_some() && self.alloc == Allocator::Glibc {
-            return flag("alloc-conf", "glibc has no allocator configuration string; use --arena-max".into());
+        if let Some(conf) = &self.alloc_conf {
+            if conf.is_empty() || conf.len() > ALLOC_CONF_MAX_BYTES {
+                return flag("alloc-conf", format!("expected 1..={ALLOC_CONF_MAX_BYTES} bytes, got {}", conf.len()));
+            }
+            if self.alloc == Allocator::Glibc {
+                if let Err(e) = crate::glibc_conf::parse(conf) {
+                    return flag("alloc-conf", format!("glibc reads GLIBC_TUNABLES: {e}"));
+                }
+            }
         }
         if self.duration.is_some_and(|d| d >= self.timeout) {
             return flag("duration", format!("must be shorter than --timeout ({:?})", self.timeout));
@@ -242,7 +251,9 @@ impl IngestOptions {
             a.extend(["--no-skip".into(), "--repeat".into(), "1".into()]);
         }
         if let Some(c) = &self.alloc_conf {
-            a.extend(["--alloc-conf".into(), c.clone()]);
+            // `matrix --alloc-conf` names the allocator the setting is for.
+            let conf = if control { format!("{}:{c}", self.alloc) } else { c.clone() };
+            a.extend(["--alloc-conf".into(), conf]);
         }
         if self.store != StoreKind::Native {
             a.extend(["--store".into(), self.store.to_string()]);
@@ -306,6 +317,7 @@ impl IngestOptions {
     /// never pooled with unprofiled ones.
     pub fn cell_label(&self) -> String {
         let mut label = cell_label(self.cell());
+        label.push_str(&conf_suffix(self.alloc_conf.as_deref()));
         label.push_str(&self.shape_suffix());
         if self.heap_profile.is_some() {
             format!("{label}{PROFILED_SUFFIX}")

@@ -58,7 +58,11 @@ fn render_dir(dir: &Path, png: bool) -> Result<()> {
                 render_run(&run.dir, png)?;
             }
         }
-        crate::matrix::render::render_file(dir, &file, png).map(drop)
+        if file.definition.kind == Some(suite::SuiteKind::Tune) {
+            crate::tune::write_for_suite(dir, png).map(drop)
+        } else {
+            crate::matrix::render::render_file(dir, &file, png).map(drop)
+        }
     } else if dir.join("summary.json").is_file() {
         let _lock = crate::run::dirs::lock_existing(dir, "report")?;
         render_run(dir, png)

@@ -148,6 +148,16 @@ pub fn shape_suffix(peers: u64, worker_threads: Option<u64>, duration: Option<Du
     s
 }
 
+/// Longest `--alloc-conf` accepted: the published tunings are under 80 bytes, and the
+/// setting becomes part of run directory names.
+pub const ALLOC_CONF_MAX_BYTES: usize = 160;
+
+/// `_conf-<setting>` for a run with `--alloc-conf` (glibc's `glibc.malloc.` prefixes
+/// dropped; characters outside `[A-Za-z0-9._-]` become `-`); empty without one.
+pub fn conf_suffix(conf: Option<&str>) -> String {
+    conf.map_or_else(String::new, |c| format!("_conf-{}", sanitize(&c.replace("glibc.malloc.", ""))))
+}
+
 /// Appended to the cell name of a run with heap profiles.
 pub const PROFILED_SUFFIX: &str = "_heapprof";
 

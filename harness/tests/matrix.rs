@@ -166,3 +166,35 @@ fn no_skip_keeps_an_arena_control_for_an_allocator_that_ignores_it() {
     assert_eq!(config["node"]["env"]["MALLOC_ARENA_MAX"], "2", "{config}");
     assert_eq!(json(&control.join("summary.json"))["outcome"], "ok");
 }
+
+/// `matrix --alloc-conf` sweeps an allocator's settings as cells: each run's node gets
+/// its cell's setting (recorded in config.json and announced by the node itself), and
+/// a setting the allocator would silently ignore is refused before the suite starts.
+#[test]
+fn alloc_conf_sweeps_settings_and_refuses_one_the_allocator_would_ignore() {
+    common::node_bin("glibc");
+    let dir = tempfile::tempdir().unwrap();
+    let matrix = |confs: &[&str], out: &str| {
+        let mut cmd = Command::new(SYNCBENCH);
+        cmd.args(["matrix", "--alloc", "glibc", "--repeat", "1", "--workload", "smoke", "--blocks", "300"]);
+        cmd.args(["--out", out, "--no-ceilings"]).current_dir(dir.path()).env_remove("CARGO");
+        for c in confs {
+            cmd.args(["--alloc-conf", c]);
+        }
+        cmd.output().unwrap()
+    };
+    let bad = matrix(&["glibc:glibc.malloc.trim_threshold=131072", "glibc:glibc.malloc.no_such_tunable=1"], "bad");
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(text(&bad).contains("no tunable `glibc.malloc.no_such_tunable`"), "{}", text(&bad));
+    assert!(!dir.path().join("bad").exists(), "refused before the suite directory exists");
+
+    let out = matrix(&["glibc:default", "glibc:glibc.malloc.trim_threshold=131072"], "suite");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let tuned = json(&dir.path().join("suite/runs/glibc_streaming_cc1_conf-trim_threshold-131072-r1/config.json"));
+    let setting = "glibc.malloc.trim_threshold=131072";
+    assert_eq!(tuned["node"]["alloc_conf"], setting, "{tuned}");
+    assert_eq!(tuned["node"]["env"]["GLIBC_TUNABLES"], setting, "{tuned}");
+    assert_eq!(tuned["node"]["reported"]["allocator_env"]["GLIBC_TUNABLES"], setting, "the node saw it: {tuned}");
+    let plain = json(&dir.path().join("suite/runs/glibc_streaming_cc1-r1/config.json"));
+    assert!(plain["node"]["env"].get("GLIBC_TUNABLES").is_none(), "{plain}");
+}

@@ -75,6 +75,19 @@ pub struct GlibcStats {
     pub free_bytes: u64,
     pub top_releasable_bytes: u64,
     pub arenas: Option<u64>,
+    /// Chunks glibc serves with their own `mmap` (`mallinfo2.hblks`): what a fixed
+    /// `glibc.malloc.mmap_threshold` changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mmap_chunks: Option<u64>,
+    /// Times the arenas' memory from the system (`mallinfo2.arena`) was lower than at
+    /// the previous `stats` event, and by how many bytes in all: the trims seen
+    /// (`glibc.malloc.trim_threshold`, `malloc_trim`). glibc counts none itself, so
+    /// this is a lower bound: two trims between events, or a trim and a growth, count
+    /// as at most one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trims_seen: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trimmed_bytes_seen: Option<u64>,
     /// Each arena (`<heap nr=…>` of `malloc_info`), at most [`GLIBC_ARENAS_LISTED`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub arena_list: Vec<GlibcArena>,
@@ -111,6 +124,34 @@ pub struct JemallocStats {
     pub mapped_bytes: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_bytes: Option<u64>,
+    /// What jemalloc's tuning changes (`background_thread`, `dirty_decay_ms`,
+    /// `muzzy_decay_ms`): whether background threads are on and how many run (their
+    /// wake-ups in `background_thread_runs`); unused dirty and muzzy pages held, in
+    /// bytes (`stats.arenas.<all>.pdirty`/`pmuzzy` × page size); purge sweeps, the
+    /// `madvise` calls they made and the bytes they purged, per kind (dirty pages are
+    /// purged to muzzy or to the system, muzzy pages to the system).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background_thread: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background_threads: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background_thread_runs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dirty_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muzzy_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dirty_purges: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dirty_madvises: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dirty_purged_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muzzy_purges: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muzzy_madvises: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muzzy_purged_bytes: Option<u64>,
 }
 
 /// mimalloc `mi_process_info`.
@@ -121,6 +162,13 @@ pub struct MimallocStats {
     pub commit_bytes: u64,
     pub commit_peak_bytes: u64,
     pub page_faults: u64,
+    /// What mimalloc's tuning changes (`purge_delay`, `purge_decommits`,
+    /// `arena_eager_commit`): purge calls and bytes purged since start (`purge_calls`,
+    /// `purged` of `mi_stats_get_json`; counted by mimalloc in release builds too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purges: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purged_bytes: Option<u64>,
 }
 
 #[cfg(test)]

@@ -92,7 +92,8 @@ pub enum NodeEvent {
         path: String,
         message: String,
     },
-    Stats(Stats),
+    /// Boxed: the allocators' statistics make it the largest frequent event.
+    Stats(Box<Stats>),
     /// `--store rocksdb`: RocksDB began running a flush or a compaction (none was
     /// running before). Seen by polling its `num-running-*` properties every
     /// [`ENGINE_POLL_MS`] ms: a job shorter than that may go unseen.
@@ -362,7 +363,7 @@ mod tests {
 
     #[test]
     fn every_event_reads_back_as_written() {
-        let stats = NodeEvent::Stats(Stats {
+        let stats = NodeEvent::Stats(Box::new(Stats {
             queues: QueueDepths { queue_hash: 1, queue_write: 2, compactions_queued: 0, compactions_running: 1 },
             blocks_received: 10,
             blocks_durable: 8,
@@ -376,7 +377,7 @@ mod tests {
                 ..Default::default()
             })),
             engine: Some(EngineMemory { memtables_bytes: 9, compactions_running: 1, ..Default::default() }),
-        });
+        }));
         let end = NodeEvent::CompactionEnd(CompactionEnd {
             shard: 3,
             mode: Some(CompactionMode::Streaming),

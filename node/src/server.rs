@@ -505,7 +505,7 @@ impl Session<'_> {
                         continue;
                     }
                     waited = Duration::ZERO;
-                    events.emit(NodeEvent::Stats(Stats {
+                    events.emit(NodeEvent::Stats(Box::new(Stats {
                         queues: queues(),
                         blocks_received: counters.blocks_received.load(Ordering::Relaxed),
                         blocks_durable: counters.blocks_durable.load(Ordering::Relaxed),
@@ -515,7 +515,7 @@ impl Session<'_> {
                         alloc_bytes_total: heap.alloc_bytes_total,
                         allocator: Some(alloc.internal()),
                         engine: memory,
-                    }));
+                    })));
                 }
                 jobs.finish(&events);
                 if let Some(c) = capture {

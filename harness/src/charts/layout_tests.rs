@@ -129,6 +129,31 @@ fn suite() -> SuiteChartData {
     }
 }
 
+/// A tuning chart of 8 long settings, some Pareto-optimal, one figure missing.
+fn pareto() -> super::pareto::ParetoData {
+    use super::pareto::{ParetoData, ParetoSetting, Point};
+    let p = |v: f64| Some(Point { center: v, interval: [v * 0.9, v * 1.1] });
+    let settings = (0..8)
+        .map(|i| {
+            let s = 1.0 + f64::from(i) * 0.07;
+            ParetoSetting {
+                label: format!("background_thread:true,dirty_decay_ms:{i}000,muzzy_decay_ms:0,retain:false"),
+                optimal: i % 3 == 0,
+                memory: vec![p(300.0 / s), p(6000.0 / s)],
+                cost: vec![p(50.0), if i == 7 { None } else { p(200.0 * s) }, p(100.0 * s)],
+            }
+        })
+        .collect();
+    let axes = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect();
+    ParetoData {
+        title: format!("Tuning jemalloc — soak — 8 cells × 5 repetitions · {HOST} — memory against cost per setting"),
+        memory: axes(&["RSS p50 (MiB)", "RSS × time (MiB·s/GiB)"]),
+        cost: axes(&["throughput (MiB/s)", "ingest p99 (ms)", "node CPU (s)"]),
+        settings,
+        bars: "bars: 95 % t intervals on logs".into(),
+    }
+}
+
 /// (text, left, top, right, bottom) of every text node, in canvas pixels.
 fn texts(svg: &str) -> (f32, f32, Vec<(String, [f32; 4])>) {
     let mut db = resvg::usvg::fontdb::Database::new();
@@ -201,10 +226,11 @@ fn every_chart_keeps_text_on_the_canvas_and_legends_off_the_plot() {
     data.title = format!("mainnet-large · glibc · buffered cc2 · {HOST}");
     render_run(&data, t.path(), false).unwrap();
     super::suite::render_suite(&suite(), t.path(), false).unwrap();
+    render(&super::pareto::Pareto(&pareto()), t.path(), false).unwrap();
     let kinds: Vec<String> =
         std::fs::read_dir(t.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     let run_kinds = ["rss", "heap_vs_rss", "allocator", "ratchet", "throughput", "latency"];
-    for kind in run_kinds.into_iter().chain(["rss_overlay", "rss_peak", "scaling"]) {
+    for kind in run_kinds.into_iter().chain(["rss_overlay", "rss_peak", "scaling", "pareto"]) {
         assert!(kinds.contains(&format!("{kind}.svg")), "{kind}.svg not rendered: {kinds:?}");
     }
     let problems = check_dir(t.path());

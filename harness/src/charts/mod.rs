@@ -11,6 +11,7 @@
 mod allocator;
 mod heap;
 mod latency;
+pub mod pareto;
 pub mod power;
 mod ratchet;
 mod rss;

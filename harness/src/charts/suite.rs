@@ -9,14 +9,15 @@
 //! - `latency`: ingest latency by percentile, median repetition of each cell (small
 //!   multiples as `rss_overlay`).
 //! - `heap_vs_rss`: per allocator, RSS (thick) vs live heap (thin) of its first cell's
-//!   median repetition: the fragmentation picture.
+//!   median repetition: the fragmentation picture; in a RocksDB suite also the engine's
+//!   own account (dotted), and the `--engine-malloc system` control as its own line.
 //! - `scaling` (suites with several shard sizes): see [`super::scaling`].
 
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::style::{tick, Mark, WIDTH};
+use super::style::{tick, Dash, Mark, SeriesStyle, WIDTH};
 use super::{
     de, headroom, render, series, series_style, time_chart, titled, with_legend, CellRuns, Chart, Legend, FONT,
     LABEL_SIZE, MIB,
@@ -305,6 +306,24 @@ impl Chart for LatencyOverlay<'_> {
 
 struct HeapByAllocator<'a>(&'a SuiteChartData);
 
+/// The median repetition of the first cell of each allocator (and, in a RocksDB suite,
+/// of each choice of who serves the engine's `malloc`, so the `--engine-malloc system`
+/// control gets its own line): one picture per allocator, not one per arena setting.
+fn heap_picks(cells: &[CellRuns]) -> Vec<(&str, &RunFiles)> {
+    let mut seen = Vec::new();
+    cells
+        .iter()
+        .filter_map(|c| {
+            let m = c.median_run()?;
+            let key = (m.config.node.alloc, m.config.node.engine_malloc);
+            (!seen.contains(&key)).then(|| {
+                seen.push(key);
+                (c.cell.as_str(), m)
+            })
+        })
+        .collect()
+}
+
 impl Chart for HeapByAllocator<'_> {
     fn file_stem(&self) -> &'static str {
         "heap_vs_rss"
@@ -312,23 +331,17 @@ impl Chart for HeapByAllocator<'_> {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let d = self.0;
-        let mut seen: Vec<crate::settings::Allocator> = Vec::new();
-        let picks: Vec<(&str, &RunFiles)> = d
-            .cells
-            .iter()
-            .filter_map(|c| {
-                let m = c.median_run()?;
-                let alloc = m.config.node.alloc;
-                (!seen.contains(&alloc)).then(|| {
-                    seen.push(alloc);
-                    (c.cell.as_str(), m)
-                })
-            })
-            .collect();
+        let picks = heap_picks(&d.cells);
         let samples = || picks.iter().flat_map(|p| p.1.samples.iter());
+        let engine = || picks.iter().flat_map(|p| p.1.engine.iter());
         let x_max = samples().map(|s| s.t_s).fold(0.0, f64::max);
-        let y_max = headroom(samples().map(|s| s.rss.max(s.heap_live.unwrap_or(0.0)) / MIB).fold(0.0, f64::max));
-        let title = format!("RSS (thick) vs live heap (thin) per allocator — {}", d.subtitle);
+        let y_max = headroom(
+            samples().map(|s| s.rss.max(s.heap_live.unwrap_or(0.0))).chain(engine().map(|e| e.1)).fold(0.0, f64::max)
+                / MIB,
+        );
+        let what =
+            if engine().next().is_some() { "live heap (thin), RocksDB's account (dotted)" } else { "live heap (thin)" };
+        let title = format!("RSS (thick) vs {what} — {}", d.subtitle);
         let (plot, key) = with_legend(&titled(root, &title)?);
         let mut chart = time_chart(&plot, "MiB", x_max, y_max)?;
         let mut legend = Legend::default();
@@ -338,6 +351,11 @@ impl Chart for HeapByAllocator<'_> {
             series(&mut chart, &mut legend, rss, format!("{cell}: RSS"), style)?;
             let heap = run.samples.iter().filter_map(|s| Some((s.t_s, s.heap_live? / MIB)));
             series(&mut chart, &mut legend, heap, format!("{cell}: live heap"), style.thin())?;
+            if !run.engine.is_empty() {
+                let engine = run.engine.iter().map(|e| (e.0, e.1 / MIB));
+                let dotted = SeriesStyle { dash: Dash::Dotted, ..style.thin() };
+                series(&mut chart, &mut legend, engine, format!("{cell}: RocksDB accounted"), dotted)?;
+            }
         }
         legend.draw(&key)
     }

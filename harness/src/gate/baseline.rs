@@ -59,7 +59,8 @@ pub struct RunConfig {
     /// glibc's `MALLOC_ARENA_MAX` (`None`: glibc's default).
     #[serde(default)]
     pub arena_max: Option<u64>,
-    /// `--alloc-conf` (jemalloc's or mimalloc's tuning); `None` when not given.
+    /// `--alloc-conf` (the allocator's tuning: jemalloc's conf string, mimalloc's options or
+    /// glibc's tunables); `None` when not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alloc_conf: Option<String>,
     /// `--store` and `--engine-malloc` when not the default (native store, the engine on

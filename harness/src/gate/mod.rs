@@ -478,6 +478,21 @@ mod tests {
     }
 
     #[test]
+    fn a_tuned_run_is_never_gated_against_a_baseline_with_other_knobs() {
+        let (a, mut b) = (with(&[]), with(&[]));
+        b.config.alloc_conf = Some("background_thread:true,dirty_decay_ms:1000".into());
+        let e = format!("{:#}", a.config.check_same(&b.config, "candidate").unwrap_err());
+        assert!(
+            e.contains("alloc_conf: baseline null, candidate \"background_thread:true,dirty_decay_ms:1000\""),
+            "{e}"
+        );
+        let mut c = b.clone();
+        c.config.alloc_conf = Some("background_thread:true,dirty_decay_ms:5000".into());
+        assert!(b.config.check_same(&c.config, "candidate").is_err(), "another value of the same knob");
+        assert!(b.config.check_same(&b.config.clone(), "candidate").is_ok());
+    }
+
+    #[test]
     fn a_heap_profiled_run_is_never_gated_against_a_plain_baseline() {
         let (a, mut b) = (with(&[]), with(&[]));
         b.config.heap_profiled = true;

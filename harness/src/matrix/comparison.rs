@@ -15,12 +15,15 @@ use crate::stats::{self, Design, Direction, Scale, Side, TTest, Verdict};
 use crate::units::MIB;
 
 /// One successful run: its cell, its round in an interleaved suite (`None` for runs
-/// not taken in rounds), its summary and its RSS floors (`ratchet.csv`).
+/// not taken in rounds), its summary, its RSS floors (`ratchet.csv`) and, in a RocksDB
+/// run, the memory neither the program nor the engine accounts for
+/// (`RunFiles::beyond_engine_p50_bytes`).
 pub struct RunRecord {
     pub cell: String,
     pub round: Option<u32>,
     pub summary: Summary,
     pub floors: Vec<Floor>,
+    pub beyond_engine_p50_bytes: Option<f64>,
 }
 
 /// The compared metrics' names in `comparison.json` (and in `ab`).
@@ -33,6 +36,8 @@ pub enum MetricKey {
     HeapLivePeak,
     RetainedEnd,
     RetainedP50,
+    EngineAccountedP50,
+    BeyondEngineP50,
     RatchetPerCompaction,
     RatchetPerGib,
     Throughput,
@@ -103,6 +108,21 @@ pub const METRICS: &[Metric] = &[
         unit: "MiB",
         direction: Direction::LowerIsBetter,
         extract: |s| Some(s.retained_p50_bytes? as f64 / MIB),
+    },
+    Metric {
+        key: MetricKey::EngineAccountedP50,
+        label: "RocksDB's own account (memtables + block cache + table readers) p50 over time",
+        unit: "MiB",
+        direction: Direction::LowerIsBetter,
+        extract: |s| Some(s.engine.as_ref()?.accounted_p50_bytes as f64 / MIB),
+    },
+    Metric {
+        key: MetricKey::BeyondEngineP50,
+        label: "RssAnon − live heap − RocksDB's account, p50 over time",
+        unit: "MiB",
+        direction: Direction::LowerIsBetter,
+        // From the run's samples and engine figures (`RunRecord::beyond_engine_p50_bytes`).
+        extract: |_| None,
     },
     Metric {
         key: MetricKey::RatchetPerCompaction,
@@ -262,6 +282,7 @@ fn scale_of(key: MetricKey) -> Scale {
 /// the summary's slopes left the ramp out), with their standard errors.
 fn value_of(m: &Metric, r: &RunRecord) -> Option<(f64, Option<f64>)> {
     let (per_compaction, per_gib) = match m.key {
+        MetricKey::BeyondEngineP50 => return r.beyond_engine_p50_bytes.map(|b| (b / MIB, None)),
         MetricKey::RatchetPerCompaction | MetricKey::RatchetPerGib if !r.floors.is_empty() => {
             crate::results::ratchet::steady_slopes(&r.floors, r.summary.bytes_ingested)
         }
@@ -575,11 +596,48 @@ mod tests {
             summary: Summary::for_test(serde_json::json!({"rss_peak_bytes": (rss_mib * MIB) as u64,
                 "throughput_mib_per_s": mib_s, "cpu_user_s": 1.0, "cpu_sys_s": 0.5})),
             floors: Vec::new(),
+            beyond_engine_p50_bytes: None,
         }
     }
 
     fn table(c: &Comparison, key: MetricKey) -> Option<&Vec<CellStat>> {
         c.metrics.iter().find(|m| m.key == key).map(|m| &m.cells)
+    }
+
+    fn rocksdb_run(cell: &str, round: u32, accounted_mib: f64, beyond_mib: f64) -> RunRecord {
+        let engine = serde_json::json!({"accounted_p50_bytes": (accounted_mib * MIB) as u64,
+            "accounted_peak_bytes": 0, "memtables_peak_bytes": 0, "block_cache_peak_bytes": 0,
+            "table_readers_peak_bytes": 0, "flush_periods": 0, "compaction_periods": 0});
+        RunRecord {
+            cell: cell.into(),
+            round: Some(round),
+            summary: Summary::for_test(serde_json::json!({"engine": engine})),
+            floors: Vec::new(),
+            beyond_engine_p50_bytes: Some(beyond_mib * MIB),
+        }
+    }
+
+    #[test]
+    fn a_rocksdb_suite_compares_the_engines_account_and_what_lies_beyond_it() {
+        let mut runs = Vec::new();
+        for (round, jitter) in [(1, 0.0), (2, 3.0), (3, -2.0), (4, 1.0), (5, -1.0)] {
+            runs.push(rocksdb_run("glibc", round, 80.0 + jitter, 260.0 + 4.0 * jitter));
+            runs.push(rocksdb_run("jemalloc", round, 80.0 - jitter, 135.0 + jitter));
+        }
+        let c = compare(&["glibc".into(), "jemalloc".into()], &runs, "glibc", 5.0, true);
+        let beyond = &table(&c, MetricKey::BeyondEngineP50).expect("the metric is compared")[1];
+        let v = beyond.vs_baseline.as_ref().unwrap();
+        assert!((v.estimate - 135.0 / 260.0).abs() < 0.02, "{}", v.estimate);
+        assert_eq!(beyond.verdict, Some(Verdict::Better));
+        let accounted = &table(&c, MetricKey::EngineAccountedP50).unwrap()[1];
+        assert_eq!(accounted.verdict, Some(Verdict::NoClearDifference), "the engine's own account is the same");
+        // A native suite has neither figure: both metrics are left out, not shown empty.
+        let native =
+            compare(&["a".into(), "b".into()], &[run("a", 1, 1.0, 1.0), run("b", 1, 1.0, 1.0)], "a", 5.0, true);
+        assert!(
+            table(&native, MetricKey::BeyondEngineP50).is_none()
+                && table(&native, MetricKey::EngineAccountedP50).is_none()
+        );
     }
 
     #[test]
@@ -623,6 +681,7 @@ mod tests {
             round: None,
             summary: Summary::for_test(serde_json::json!({"rss_ratchet": ratchet})),
             floors: Vec::new(),
+            beyond_engine_p50_bytes: None,
         }
     }
 

@@ -22,10 +22,10 @@ use anyhow::Result;
 use crate::cli::MatrixArgs;
 use crate::error::{input, InputError, RunFailed};
 use crate::options::{resolve_workload, IngestOptions, RunSettings};
-use crate::results::suite::{Cell, RunEntry, Skipped, SuiteDefinition, SuiteFile};
+use crate::results::suite::{Cell, RunEntry, Skipped, SuiteDefinition, SuiteFile, SuiteKind};
 use crate::run::crash::Outcome;
 use crate::run::dirs::Claimed;
-use crate::settings::{cell_label, shape_suffix, Allocator, ArenaMax};
+use crate::settings::{cell_label, conf_suffix, shape_suffix, Allocator, ArenaMax};
 use syncbench_node::config::StoreKind;
 
 /// Largest matrix accepted (cells × repetitions): bounded like everything else.
@@ -39,14 +39,17 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
         .iter()
         .map(|s| ArenaMax::parse(s).map_err(|e| input(format!("--arena-max: {e}"))))
         .collect::<Result<Vec<_>>>()?;
+    let confs = conf_axis(a)?;
     let max = syncbench_node::config::INJECT_RETAINED_MIB_MAX;
     if let Some(n) = a.inject_retained_mib.iter().find(|&&n| n > max) {
         return Err(input(format!("--inject-retained-mib: expected 0..={max}, got {n}")));
     }
     // The axes' product is bounded before any cell is built (3,000 × 3,000 values
     // would otherwise be planned, unstoppably, for minutes).
+    let confs_per_alloc = a.alloc.iter().map(|&al| confs_of(&confs, al).len()).max().unwrap_or(1);
     let axes = [
         a.alloc.len(),
+        confs_per_alloc,
         arenas.len(),
         a.store.len(),
         a.engine_malloc.len(),
@@ -63,7 +66,7 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
         return Err(input(format!("expected at most {MAX_RUNS} cells (the product of the axes), got {product}")));
     }
     let (mut kept, mut skipped) = (Vec::new(), Vec::new());
-    for base in product_cells(a, &arenas)? {
+    for base in product_cells(a, &arenas, &confs)? {
         crate::signals::check()?;
         match keep_cell(a, base, &kept) {
             Some(Ok(cell)) => kept.push(cell),
@@ -71,18 +74,73 @@ pub fn cells(a: &MatrixArgs) -> Result<(Vec<Cell>, Vec<Skipped>)> {
             None => {}
         }
     }
+    exclude(&a.exclude_cell, kept, skipped)
+}
+
+/// The reason recorded for a cell `--exclude-cell` named.
+const EXCLUDED: &str = "excluded by --exclude-cell";
+
+/// Moves the cells `--exclude-cell` names from `kept` to `skipped`; a name that is
+/// neither kept nor skipped is a typo, refused rather than silently running everything.
+fn exclude(names: &[String], kept: Vec<Cell>, mut skipped: Vec<Skipped>) -> Result<(Vec<Cell>, Vec<Skipped>)> {
+    if let Some(unknown) =
+        names.iter().find(|n| !kept.iter().any(|c| &c.name == *n) && !skipped.iter().any(|s| &s.cell == *n))
+    {
+        let all: Vec<&str> = kept.iter().map(|c| c.name.as_str()).collect();
+        return Err(input(format!("--exclude-cell: expected one of {}, got `{unknown}`", all.join(", "))));
+    }
+    let (out, kept): (Vec<Cell>, Vec<Cell>) = kept.into_iter().partition(|c| names.contains(&c.name));
+    skipped.extend(out.into_iter().map(|c| Skipped { cell: c.name, reason: EXCLUDED.into() }));
     Ok((kept, skipped))
 }
 
+/// `--alloc-conf ALLOC:SETTING` values as (allocator, setting; `None` = untuned), in
+/// the order given. Refused: an allocator not in `--alloc`, and two values that would
+/// name the same cell (the second would otherwise vanish as a duplicate). The settings
+/// themselves are checked per cell, as `ingest --alloc-conf` is.
+fn conf_axis(a: &MatrixArgs) -> Result<Vec<(Allocator, Option<String>)>> {
+    let mut out: Vec<(Allocator, Option<String>)> = Vec::new();
+    for value in &a.alloc_conf {
+        let bad = |why: String| input(format!("--alloc-conf {value}: {why}"));
+        let Some((name, setting)) = value.split_once(':') else {
+            return Err(bad("expected ALLOC:SETTING (e.g. jemalloc:dirty_decay_ms:1000, or jemalloc:default)".into()));
+        };
+        let alloc = <Allocator as clap::ValueEnum>::from_str(name, false)
+            .map_err(|_| bad(format!("expected glibc, jemalloc or mimalloc before the first `:`, got `{name}`")))?;
+        if !a.alloc.contains(&alloc) {
+            return Err(bad(format!("{alloc} is not in --alloc")));
+        }
+        let setting = (setting != "default").then(|| setting.to_owned());
+        let suffix = conf_suffix(setting.as_deref());
+        if let Some((_, twin)) = out.iter().find(|(al, s)| *al == alloc && conf_suffix(s.as_deref()) == suffix) {
+            return Err(bad(format!("names the same cell as {alloc}:{}", twin.as_deref().unwrap_or("default"))));
+        }
+        out.push((alloc, setting));
+    }
+    Ok(out)
+}
+
+/// The settings `alloc`'s cells run with: the `--alloc-conf` values naming it, or
+/// untuned if none does.
+fn confs_of(confs: &[(Allocator, Option<String>)], alloc: Allocator) -> Vec<Option<String>> {
+    let named: Vec<Option<String>> = confs.iter().filter(|c| c.0 == alloc).map(|c| c.1.clone()).collect();
+    if named.is_empty() {
+        vec![None]
+    } else {
+        named
+    }
+}
+
 /// Every combination of the axes as an unnamed cell, in the axes' order (allocator
-/// outermost).
-fn product_cells(a: &MatrixArgs, arenas: &[ArenaMax]) -> Result<Vec<Cell>> {
+/// outermost, then its settings).
+fn product_cells(a: &MatrixArgs, arenas: &[ArenaMax], confs: &[(Allocator, Option<String>)]) -> Result<Vec<Cell>> {
     // One size overrides the workload's; several are an axis.
     let shard_axis: Vec<Option<u64>> =
         if a.shard_size.len() > 1 { a.shard_size.iter().map(|&s| Some(s)).collect() } else { vec![None] };
     let shapes = shapes(a)?;
     let mut out = Vec::new();
-    for (&alloc, &arena_max) in a.alloc.iter().flat_map(|al| arenas.iter().map(move |ar| (al, ar))) {
+    let tuned = a.alloc.iter().flat_map(|&al| confs_of(confs, al).into_iter().map(move |c| (al, c)));
+    for ((alloc, alloc_conf), &arena_max) in tuned.flat_map(|ac| arenas.iter().map(move |ar| (ac.clone(), ar))) {
         for (&store, &engine_malloc) in a.store.iter().flat_map(|s| a.engine_malloc.iter().map(move |e| (s, e))) {
             for &compaction in &a.compaction {
                 for (&cc, &shard_size, &shape, &inject) in a
@@ -96,6 +154,7 @@ fn product_cells(a: &MatrixArgs, arenas: &[ArenaMax]) -> Result<Vec<Cell>> {
                         name: String::new(),
                         alloc,
                         arena_max,
+                        alloc_conf: alloc_conf.clone(),
                         compaction,
                         compaction_concurrency: cc,
                         store,
@@ -125,6 +184,7 @@ fn keep_cell(a: &MatrixArgs, mut cell: Cell, kept: &[Cell]) -> Option<std::resul
         compaction: cell.compaction,
         compaction_concurrency: cell.compaction_concurrency,
     });
+    name.push_str(&conf_suffix(cell.alloc_conf.as_deref()));
     name.push_str(&shape_suffix(
         cell.peers.unwrap_or(crate::settings::DEFAULT_PEERS),
         cell.worker_threads,
@@ -206,11 +266,18 @@ pub struct SuitePlan {
 }
 
 pub fn run(a: &MatrixArgs) -> Result<()> {
+    let start = SystemTime::now();
+    execute(&plan(a, start, "matrix")?, start).map(drop)
+}
+
+/// The suite `a` asks for, checked (its directory is not created yet): its default
+/// directory is `results/<UTC>_<workload>_<kind>`.
+pub fn plan(a: &MatrixArgs, start: SystemTime, kind: &str) -> Result<SuitePlan> {
     let (cells, skipped) = cells(a)?;
     if cells.is_empty() {
         let why: Vec<String> = skipped.iter().map(|s| format!("{} ({})", s.cell, s.reason)).collect();
         return Err(input(format!(
-            "every cell was skipped as unable to differ: {}; --no-skip keeps them as controls",
+            "every cell was skipped: {}; --no-skip keeps cells that cannot differ as controls",
             why.join("; ")
         )));
     }
@@ -223,9 +290,8 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
     }
     let settings = RunSettings::from_args(&a.settings)?;
     let base = IngestOptions::base(a.workload.clone(), workload, settings);
-    let start = SystemTime::now();
     let default_dir = a.out.is_none();
-    let dir = a.out.clone().unwrap_or_else(|| default_suite_dir(start, &base.workload.name, "matrix"));
+    let dir = a.out.clone().unwrap_or_else(|| default_suite_dir(start, &base.workload.name, kind));
     let definition = SuiteDefinition {
         kind: None,
         workload: crate::units::portable_arg(&a.workload),
@@ -250,7 +316,7 @@ pub fn run(a: &MatrixArgs) -> Result<()> {
         keep_controls: a.no_skip,
         definition,
     };
-    execute(&plan, start).map(drop)
+    Ok(plan)
 }
 
 /// `results/<UTC timestamp>_<workload>_<kind>` (a suite claims it with a `-2`, `-3`, …
@@ -270,7 +336,8 @@ pub fn execute(plan: &SuitePlan, start: SystemTime) -> Result<PathBuf> {
     let plan = &SuitePlan { dir: claimed.shown.clone(), ..plan.clone() };
     let suite = &plan.dir;
     for s in &plan.skipped {
-        crate::note!("syncbench: matrix: skipping {}: {} (--no-skip keeps it as a control)", s.cell, s.reason);
+        let hint = if s.reason == EXCLUDED { "" } else { " (--no-skip keeps it as a control)" };
+        crate::note!("syncbench: matrix: skipping {}: {}{hint}", s.cell, s.reason);
     }
     let order = order::interleaved(cells.len(), plan.repeat, plan.order_seed);
     crate::note!(
@@ -349,7 +416,12 @@ fn check_plan(plan: &SuitePlan) -> Result<()> {
         // Each distinct node (binary, allocator, settings) is found, built and checked
         // once, before the suite directory exists: a wrong --node-bin or --alloc-conf
         // is refused up front, not after the first runs.
-        let key = (opts.alloc, opts.node_bin.clone(), opts.heap_profile.is_some(), opts.alloc_conf.clone());
+        // The binary's name covers the allocator, the store and who serves the
+        // engine's malloc (regression: keyed by allocator alone, a suite's
+        // `--engine-malloc system` node was never preflighted, so it was built in the
+        // middle of the suite, while other cells' runs were being measured).
+        let bin = crate::node_bin::NodeKind::of(&opts).bin_name();
+        let key = (bin, opts.node_bin.clone(), opts.heap_profile.is_some(), opts.alloc_conf.clone());
         if !checked_nodes.contains(&key) {
             crate::run::preflight(&opts).map_err(|e| e.context(format!("cell {}", cell.name)))?;
             checked_nodes.push(key);
@@ -367,7 +439,7 @@ fn finish(plan: &SuitePlan, done: &[RunEntry]) -> Result<PathBuf> {
         .map(|r| format!("{}-r{} ({})", r.cell, r.rep, r.outcome))
         .collect();
     let cmp = render::render(suite, plan.base.png)?;
-    if plan.definition.kind.is_none() {
+    if plan.definition.kind != Some(SuiteKind::Ab) {
         // `ab` prints its own paired verdicts instead: two tables with different
         // ratios (of medians here, median of paired ratios there) would confuse.
         crate::say!("{}", comparison::terminal_table(&cmp));
@@ -469,4 +541,93 @@ fn write_suite_json(plan: &SuitePlan, start: SystemTime, done: &[RunEntry]) -> R
     };
     let path: PathBuf = plan.dir.join("suite.json");
     crate::results::write_json(&path, &file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(argv: &[&str]) -> MatrixArgs {
+        let argv = ["syncbench", "matrix"].iter().chain(argv);
+        match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Matrix(a) => *a,
+            _ => unreachable!("parsed a matrix command"),
+        }
+    }
+
+    fn matrix_args(extra: &[&str]) -> MatrixArgs {
+        let argv = ["--alloc", "glibc,jemalloc,mimalloc", "--store", "rocksdb", "--engine-malloc", "allocator,system"];
+        parse(&argv.iter().chain(extra).copied().collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn alloc_conf_is_an_axis_of_the_allocator_it_names() {
+        let a = parse(&[
+            "--alloc",
+            "glibc,jemalloc",
+            "--alloc-conf",
+            "jemalloc:default",
+            "--alloc-conf",
+            "jemalloc:background_thread:true,dirty_decay_ms:1000",
+            "--alloc-conf",
+            "glibc:glibc.malloc.trim_threshold=131072",
+        ]);
+        let (kept, _) = cells(&a).unwrap();
+        assert_eq!(
+            names(&kept),
+            [
+                "glibc_streaming_cc1_conf-trim_threshold-131072",
+                "jemalloc_streaming_cc1",
+                "jemalloc_streaming_cc1_conf-background_thread-true-dirty_decay_ms-1000",
+            ]
+        );
+        assert_eq!(kept[0].alloc_conf.as_deref(), Some("glibc.malloc.trim_threshold=131072"));
+        assert_eq!(kept[1].alloc_conf, None, "`default` is the untuned allocator");
+        assert_eq!(kept[2].apply(&base()).alloc_conf, kept[2].alloc_conf, "each run gets its cell's setting");
+        let untouched = cells(&parse(&["--alloc", "glibc,mimalloc", "--alloc-conf", "glibc:default"])).unwrap().0;
+        assert_eq!(names(&untouched), ["glibc_streaming_cc1", "mimalloc_streaming_cc1"], "mimalloc: untuned");
+    }
+
+    #[test]
+    fn alloc_conf_values_that_cannot_be_cells_are_refused_naming_them() {
+        for (argv, says) in [
+            (["--alloc", "jemalloc", "--alloc-conf", "mimalloc:purge_delay=0"], "mimalloc is not in --alloc"),
+            (["--alloc", "jemalloc", "--alloc-conf", "tcmalloc:x"], "got `tcmalloc`"),
+            (["--alloc", "jemalloc", "--alloc-conf", "dirty_decay_ms"], "expected ALLOC:SETTING"),
+        ] {
+            let e = cells(&parse(&argv)).unwrap_err().to_string();
+            assert!(e.contains(says) && e.contains("--alloc-conf"), "{e}");
+        }
+        let twins = parse(&["--alloc", "jemalloc", "--alloc-conf", "jemalloc:a:1", "--alloc-conf", "jemalloc:a=1"]);
+        let e = cells(&twins).unwrap_err().to_string();
+        assert!(e.contains("names the same cell as jemalloc:a:1"), "{e}");
+    }
+
+    fn base() -> IngestOptions {
+        let settings = RunSettings::from_args(&parse(&[]).settings).unwrap();
+        let workload = resolve_workload("smoke", &Default::default(), None).unwrap();
+        IngestOptions::base("smoke".into(), workload, settings)
+    }
+
+    fn names(cells: &[Cell]) -> Vec<&str> {
+        cells.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    #[test]
+    fn exclude_cell_moves_the_named_cells_to_skipped_and_keeps_the_order() {
+        let (all, _) = cells(&matrix_args(&[])).unwrap();
+        assert_eq!(all.len(), 5, "{:?}", names(&all));
+        let (kept, skipped) = cells(&matrix_args(&["--exclude-cell", "mimalloc_rocksdb-sysmalloc_cc1"])).unwrap();
+        let expected: Vec<&str> = names(&all).into_iter().filter(|n| *n != "mimalloc_rocksdb-sysmalloc_cc1").collect();
+        assert_eq!(names(&kept), expected);
+        let excluded = skipped.iter().find(|s| s.cell == "mimalloc_rocksdb-sysmalloc_cc1").unwrap();
+        assert_eq!(excluded.reason, EXCLUDED);
+    }
+
+    #[test]
+    fn exclude_cell_refuses_a_name_the_product_does_not_have() {
+        let err = cells(&matrix_args(&["--exclude-cell", "mimalloc_rocksdb_sysmalloc"])).unwrap_err().to_string();
+        assert!(err.contains("--exclude-cell") && err.contains("`mimalloc_rocksdb_sysmalloc`"), "{err}");
+    }
 }

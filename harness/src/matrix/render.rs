@@ -22,6 +22,7 @@ impl Cell {
         IngestOptions {
             alloc: self.alloc,
             arena_max: self.arena_max,
+            alloc_conf: self.alloc_conf.clone(),
             compaction: self.compaction,
             compaction_concurrency: self.compaction_concurrency,
             store: self.store,
@@ -102,6 +103,7 @@ pub fn write_comparison(dir: &Path, grouped: &[CellRuns], framing: &Framing, png
                 round: g.rounds.get(i).copied().flatten(),
                 summary: r.summary.clone(),
                 floors: r.ratchet.clone(),
+                beyond_engine_p50_bytes: r.beyond_engine_p50_bytes(),
             })
         })
         .collect();

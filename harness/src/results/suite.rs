@@ -47,6 +47,9 @@ pub struct Cell {
     /// `--engine-malloc` (absent: the allocator under test).
     #[serde(default, skip_serializing_if = "is_default_engine_malloc")]
     pub engine_malloc: EngineMalloc,
+    /// `matrix --alloc-conf`: the allocator's tuning (absent: untuned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alloc_conf: Option<String>,
     /// Set when shard size is an axis (several `--shard-size` values).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard_size: Option<u64>,
@@ -95,6 +98,9 @@ pub struct RunEntry {
 pub enum SuiteKind {
     /// `syncbench ab`: a base and a head node binary.
     Ab,
+    /// `syncbench tune`: one allocator's settings, the untuned allocator first; the
+    /// suite also has `tuning.md`, `tuning.json` and `charts/pareto.svg`.
+    Tune,
 }
 
 /// What the suite was asked to run.

@@ -21,6 +21,7 @@ pub mod envinfo;
 pub mod events;
 pub mod export;
 pub mod feed;
+pub mod glibc_tunables;
 pub mod memlimit;
 pub mod node;
 pub mod progress;

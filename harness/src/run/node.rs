@@ -62,6 +62,7 @@ pub fn allocator_env(opts: &IngestOptions) -> Vec<(String, String)> {
             env.push(("MALLOC_CONF".into(), conf.clone()))
         }
         (Allocator::Jemalloc, Some(conf)) => env.push(("_RJEM_MALLOC_CONF".into(), conf.clone())),
+        (Allocator::Glibc, Some(conf)) => env.push(("GLIBC_TUNABLES".into(), conf.clone())),
         (Allocator::Mimalloc, Some(conf)) => {
             for kv in conf.split(',').filter(|s| !s.is_empty()) {
                 let (k, v) = kv.split_once('=').unwrap_or((kv, "1"));
@@ -77,9 +78,16 @@ pub fn allocator_env(opts: &IngestOptions) -> Vec<(String, String)> {
 /// refuses (exit 2) a configuration the allocator would not apply: jemalloc reports an
 /// invalid `--alloc-conf` on stderr and carries on with its defaults; mimalloc ignores
 /// unknown `MIMALLOC_*` options silently, so its verbose option list is checked for
-/// each key given. Either would otherwise be recorded as applied.
+/// each key given; glibc ignores unknown or out-of-range tunables silently, so they are
+/// checked against the list its loader prints. Any would otherwise be recorded as applied.
 pub fn check_allocator_conf(bin: &Path, env: &[(String, String)], opts: &IngestOptions) -> Result<()> {
     let Some(conf) = opts.alloc_conf.as_deref() else { return Ok(()) };
+    if opts.alloc == Allocator::Glibc {
+        let complaints = crate::run::glibc_tunables::check_here(conf).map_err(|e| {
+            crate::error::input(format!("--alloc-conf {conf}: cannot check it against this glibc: {e:#}"))
+        })?;
+        return refuse_unless_empty(conf, &complaints);
+    }
     let mut cmd = node_command(bin, env);
     cmd.arg("--version");
     if opts.alloc == Allocator::Mimalloc {
@@ -105,6 +113,11 @@ pub fn check_allocator_conf(bin: &Path, env: &[(String, String)], opts: &IngestO
             .collect(),
         Allocator::Glibc => Vec::new(),
     };
+    refuse_unless_empty(conf, &complaints)
+}
+
+/// `Err` (exit 2) naming what the allocator would not apply of `conf`.
+fn refuse_unless_empty(conf: &str, complaints: &[String]) -> Result<()> {
     if !complaints.is_empty() {
         return Err(crate::error::input(format!(
             "--alloc-conf {conf}: the allocator rejected it: {}",
