@@ -3,10 +3,12 @@
 //! Order: `--node-bin PATH`; under `cargo run` (the `CARGO` variable is set and this
 //! binary was built from a workspace that still exists), `cargo build --release` of
 //! `node-<alloc>`, which is instant when up to date; otherwise `node-<alloc>` next to
-//! this executable. A `--heap-profile` run uses `node-jemalloc-prof`, built with the
-//! allocators crate's `profiling` feature (never the plain binary: features would
-//! otherwise leak into it) in cargo profile `profiling` (found in `target/profiling/`
-//! when this executable is `target/release/syncbench`). A `--store rocksdb` run uses
+//! this executable, refused (exit 2) when built from another commit than this
+//! executable (`cargo build --release` builds the harness only). A `--heap-profile`
+//! run uses `node-jemalloc-prof`, built with the allocators crate's `profiling` feature
+//! (never the plain binary: features would otherwise leak into it) in cargo profile
+//! `profiling` (found in `target/profiling/` when this executable is
+//! `target/release/syncbench`). A `--store rocksdb` run uses
 //! `node-<alloc>-rocksdb` (or `node-<alloc>-rocksdb-sysmalloc` for `--engine-malloc
 //! system`), built with the allocators crate's `rocksdb` feature (plus
 //! `<alloc>-replaces-malloc`) against the system's RocksDB library (docs/rocksdb.md).
@@ -97,13 +99,45 @@ pub fn resolve(kind: NodeKind, explicit: Option<&Path>) -> Result<PathBuf> {
         sibling.into_iter().chain([d.join(&name)])
     });
     match candidates.into_iter().flatten().find(|p| p.is_file()) {
-        Some(p) => Ok(p),
+        Some(p) => check_sibling_build(&p, &kind).map(|()| p),
         None => Err(input(format!(
             "node binary `{name}` not found next to syncbench; build it with \
              `cargo build {}` or pass --node-bin PATH",
             build_command(&kind)
         ))),
     }
+}
+
+/// Refuses (exit 2) a node found next to this executable that was built from another
+/// commit than this harness. `cargo build --release` builds the harness only, so a node
+/// binary beside it may be left from an older checkout: it would run without this
+/// commit's node code (e.g. without stats fields the harness reads), its results
+/// labelled with this commit. A node too old to `identify` passes here and is checked
+/// by what it announces when it starts.
+fn check_sibling_build(bin: &Path, kind: &NodeKind) -> Result<()> {
+    let Some(id) = identify(bin)? else { return Ok(()) };
+    // This harness's commit, as its build script recorded it.
+    let harness = env!("SYNCBENCH_GIT_SHA");
+    match other_commit(&id.build.git_sha, harness) {
+        None => Ok(()),
+        Some(why) => Err(input(format!(
+            "{}: {why}; rebuild it with `cargo build {}`, run syncbench through `cargo run --release --` \
+             (which builds it), or pass --node-bin {} to run it as it is",
+            bin.display(),
+            build_command(kind),
+            bin.display()
+        ))),
+    }
+}
+
+/// Why a node built from commit `node` is not this harness's build (`harness`): `None`
+/// when both are the same commit or either is `unknown` (built outside a git checkout).
+fn other_commit(node: &str, harness: &str) -> Option<String> {
+    let short = |s: &str| s.get(..12).unwrap_or(s).to_owned();
+    if node == harness || node == "unknown" || harness == "unknown" {
+        return None;
+    }
+    Some(format!("this node binary was built from commit {}, this syncbench from {}", short(node), short(harness)))
 }
 
 fn check_executable(p: &Path) -> std::result::Result<PathBuf, String> {
@@ -386,6 +420,16 @@ pub fn node_command(bin: &Path, env: &[(String, String)]) -> Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stale_sibling_node_binary_from_another_commit_is_refused() {
+        let (a, b) = ("4cdb1ac0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6", "e3b14a5f6e7d8c9b0a1b2c3d4e5f6a7b8c9d0e1f");
+        let why = other_commit(b, a).expect("another commit is refused");
+        assert!(why.contains("e3b14a5f6e7d") && why.contains("4cdb1ac0d1e2"), "{why}");
+        assert_eq!(other_commit(a, a), None, "the same commit runs");
+        assert_eq!(other_commit("unknown", a), None, "built outside git: cannot tell");
+        assert_eq!(other_commit(a, "unknown"), None, "built outside git: cannot tell");
+    }
 
     #[test]
     fn allocator_and_loader_variables_are_never_passed() {

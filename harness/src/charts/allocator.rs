@@ -1,8 +1,9 @@
 //! What the allocator itself says over the run (`allocator.svg`), for each allocator
 //! what it offers: glibc the bytes each arena holds from the system and how much of
 //! them is free (`malloc_info`); jemalloc `stats.*` (allocated → active → resident →
-//! mapped, retained); mimalloc `mi_process_info` (RSS and committed). glibc and
-//! mimalloc have no heap profiler to attribute bytes to code; this is their view.
+//! mapped, retained, and the dirty and muzzy pages its decay purges); mimalloc
+//! `mi_process_info` (RSS and committed). glibc and mimalloc have no heap profiler to
+//! attribute bytes to code; this is their view.
 
 use anyhow::Result;
 use plotters::coord::Shift;
@@ -62,12 +63,16 @@ fn glibc_lines(points: &[(f64, AllocatorInternal)]) -> Vec<Line> {
 
 fn jemalloc_lines(points: &[(f64, AllocatorInternal)]) -> Vec<Line> {
     type Field = fn(&syncbench_node::alloc_stats::JemallocStats) -> Option<u64>;
-    let fields: [(&str, Field); 5] = [
+    // Dirty and muzzy: what the decay settings and background threads act on (a node
+    // too old to report them draws neither).
+    let fields: [(&str, Field); 7] = [
         ("allocated", |j| j.allocated_bytes),
         ("active (pages in use)", |j| j.active_bytes),
         ("resident", |j| j.resident_bytes),
         ("mapped", |j| j.mapped_bytes),
         ("retained (unmapped, kept)", |j| j.retained_bytes),
+        ("dirty (freed, not yet purged)", |j| j.dirty_bytes),
+        ("muzzy (purged lazily, may stay resident)", |j| j.muzzy_bytes),
     ];
     let lines = fields.iter().map(|(label, f)| {
         let pts = points.iter().filter_map(|(t, a)| {

@@ -82,15 +82,33 @@ pub fn allocator_env(opts: &IngestOptions) -> Vec<(String, String)> {
 /// checked against the list its loader prints. Any would otherwise be recorded as applied.
 pub fn check_allocator_conf(bin: &Path, env: &[(String, String)], opts: &IngestOptions) -> Result<()> {
     let Some(conf) = opts.alloc_conf.as_deref() else { return Ok(()) };
-    if opts.alloc == Allocator::Glibc {
-        let complaints = crate::run::glibc_tunables::check_here(conf).map_err(|e| {
+    let complaints = match opts.alloc {
+        Allocator::Glibc => crate::run::glibc_tunables::check_here(conf).map_err(|e| {
             crate::error::input(format!("--alloc-conf {conf}: cannot check it against this glibc: {e:#}"))
-        })?;
-        return refuse_unless_empty(conf, &complaints);
-    }
+        })?,
+        Allocator::Jemalloc => {
+            let stderr = version_stderr(bin, env, false)?;
+            stderr.lines().filter(|l| l.contains("<jemalloc>:")).take(5).map(str::to_owned).collect()
+        }
+        Allocator::Mimalloc => {
+            let stderr = version_stderr(bin, env, true)?;
+            env.iter()
+                .filter_map(|(k, _)| k.strip_prefix("MIMALLOC_"))
+                .map(str::to_ascii_lowercase)
+                .filter(|key| !stderr.contains(&format!("option '{key}'")))
+                .map(|key| format!("mimalloc has no option `{key}`"))
+                .collect()
+        }
+    };
+    refuse_unless_empty(conf, &complaints)
+}
+
+/// What `<node> --version` prints on stderr in the node's environment (`verbose`: with
+/// `MIMALLOC_VERBOSE=1`, so mimalloc lists the options it applied).
+fn version_stderr(bin: &Path, env: &[(String, String)], verbose: bool) -> Result<String> {
     let mut cmd = node_command(bin, env);
     cmd.arg("--version");
-    if opts.alloc == Allocator::Mimalloc {
+    if verbose {
         cmd.env("MIMALLOC_VERBOSE", "1");
     }
     let out = crate::node_bin::output_within(cmd, CONF_CHECK_TIMEOUT, CONF_CHECK_MAX_BYTES)
@@ -99,21 +117,7 @@ pub fn check_allocator_conf(bin: &Path, env: &[(String, String)], opts: &IngestO
     let out = out.ok_or_else(|| {
         crate::error::input(format!("{}: `--version` did not finish within {CONF_CHECK_TIMEOUT:?}", bin.display()))
     })?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let complaints: Vec<String> = match opts.alloc {
-        Allocator::Jemalloc => {
-            stderr.lines().filter(|l| l.contains("<jemalloc>:")).take(5).map(str::to_owned).collect()
-        }
-        Allocator::Mimalloc => env
-            .iter()
-            .filter_map(|(k, _)| k.strip_prefix("MIMALLOC_"))
-            .map(str::to_ascii_lowercase)
-            .filter(|key| !stderr.contains(&format!("option '{key}'")))
-            .map(|key| format!("mimalloc has no option `{key}`"))
-            .collect(),
-        Allocator::Glibc => Vec::new(),
-    };
-    refuse_unless_empty(conf, &complaints)
+    Ok(String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// `Err` (exit 2) naming what the allocator would not apply of `conf`.
