@@ -121,8 +121,9 @@ fn check_sibling_build(bin: &Path, kind: &NodeKind) -> Result<()> {
     match other_commit(&id.build.git_sha, harness) {
         None => Ok(()),
         Some(why) => Err(input(format!(
-            "{}: {why}; rebuild it with `cargo build {}`, run syncbench through `cargo run --release --` \
-             (which builds it), or pass --node-bin {} to run it as it is",
+            "{}: {why}; either may be the stale one: rebuild both with `cargo build {}` and \
+             `cargo build --release -p syncbench`, run syncbench through `cargo run --release --` \
+             (which builds both), or pass --node-bin {} to run it as it is",
             bin.display(),
             build_command(kind),
             bin.display()

@@ -140,7 +140,7 @@ fn pareto() -> super::pareto::ParetoData {
                 label: format!("background_thread:true,dirty_decay_ms:{i}000,muzzy_decay_ms:0,retain:false"),
                 optimal: i % 3 == 0,
                 memory: vec![p(300.0 / s), p(6000.0 / s)],
-                cost: vec![p(50.0), if i == 7 { None } else { p(200.0 * s) }, p(100.0 * s)],
+                cost: vec![p(50.0), if i == 7 { None } else { p(200.0 * s) }, p(100.0 * s), p(18.0 * s)],
             }
         })
         .collect();
@@ -148,7 +148,7 @@ fn pareto() -> super::pareto::ParetoData {
     ParetoData {
         title: format!("Tuning jemalloc — soak — 8 cells × 5 repetitions · {HOST} — memory against cost per setting"),
         memory: axes(&["RSS p50 (MiB)", "RSS × time (MiB·s/GiB)"]),
-        cost: axes(&["throughput (MiB/s)", "ingest p99 (ms)", "node CPU (s)"]),
+        cost: axes(&["throughput (MiB/s)", "ingest p99 (ms)", "node CPU (s)", "kernel share of node CPU (%)"]),
         settings,
         bars: "bars: 95 % t intervals on logs".into(),
     }

@@ -47,6 +47,7 @@ pub enum MetricKey {
     CompactionTotal,
     Cpu,
     CpuUser,
+    CpuSysShare,
     Efficiency,
 }
 
@@ -186,6 +187,20 @@ pub const METRICS: &[Metric] = &[
         unit: "s",
         direction: Direction::LowerIsBetter,
         extract: |s| Some(s.cpu_user_s),
+    },
+    // The share, not the seconds: on a shared host the same work takes more or fewer
+    // CPU seconds from hour to hour (user and system alike), which hides a purge
+    // setting's cost in the totals; the kernel's share of them (madvise calls, the page
+    // faults that refill purged pages, direct I/O) does not move with the host's speed.
+    Metric {
+        key: MetricKey::CpuSysShare,
+        label: "node CPU in the kernel (sys ÷ (user + sys))",
+        unit: "%",
+        direction: Direction::LowerIsBetter,
+        extract: |s| {
+            let total = s.cpu_user_s + s.cpu_sys_s;
+            (s.cpu_sys_s > 0.0 && total > 0.0).then(|| 100.0 * s.cpu_sys_s / total)
+        },
     },
     Metric {
         key: MetricKey::Efficiency,

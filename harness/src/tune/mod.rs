@@ -5,7 +5,8 @@
 //! of every comparison, on the soak workload for `--duration` × `--repeat` interleaved
 //! rounds. From the suite's comparison (paired by round, t on logs, Benjamini–Hochberg
 //! over the suite), [`analyse`] keeps the trade-off a user chooses on — memory (RSS p50,
-//! RSS × time) against cost (throughput, ingest p99, node CPU time) — marks the
+//! RSS × time) against cost (throughput, ingest p99, node CPU time and the kernel's share
+//! of it) — marks the
 //! Pareto-optimal settings and makes a recommendation that only rests on called
 //! differences; [`report`] writes `tuning.md`, `tuning.json` and `charts/pareto.svg`
 //! (re-derived by `syncbench report` like every other file of a suite).
@@ -27,7 +28,7 @@ use crate::stats::{Direction, Verdict};
 /// What a setting saves.
 pub const MEMORY: [MetricKey; 2] = [MetricKey::RssP50, MetricKey::RssMibSPerGib];
 /// What it may cost.
-pub const COST: [MetricKey; 3] = [MetricKey::Throughput, MetricKey::IngestP99, MetricKey::Cpu];
+pub const COST: [MetricKey; 4] = [MetricKey::Throughput, MetricKey::IngestP99, MetricKey::Cpu, MetricKey::CpuSysShare];
 
 pub fn run(a: TuneArgs) -> Result<()> {
     let start = SystemTime::now();
@@ -289,6 +290,16 @@ fn ratio_of(row: &SettingRow, key: MetricKey) -> Option<f64> {
     row.figures.iter().find(|f| f.key == key)?.vs_default.map(|c| c.ratio)
 }
 
+/// Whether a cost of `row` is called worse. The kernel's share of the CPU counts only
+/// when the CPU total is not called better: a setting that saves user CPU raises the
+/// share without costing anything.
+fn cost_called_worse(row: &SettingRow) -> bool {
+    let cpu_better = verdict_of(row, MetricKey::Cpu) == Some(Verdict::Better);
+    COST.iter()
+        .filter(|&&k| !(k == MetricKey::CpuSysShare && cpu_better))
+        .any(|&k| verdict_of(row, k) == Some(Verdict::Worse))
+}
+
 /// The setting with the largest RSS p50 saving among those with a memory figure called
 /// better, none called worse, and no cost called worse; else keep the default, saying
 /// why the best-looking setting does not qualify.
@@ -300,7 +311,7 @@ fn recommend(rows: &[SettingRow], baseline: &str) -> Recommendation {
         |a: &&SettingRow, b: &&SettingRow| saving(a).unwrap_or(f64::MAX).total_cmp(&saving(b).unwrap_or(f64::MAX));
     let best = others()
         .filter(|r| called(r, &MEMORY, Verdict::Better))
-        .filter(|r| !called(r, &MEMORY, Verdict::Worse) && !called(r, &COST, Verdict::Worse))
+        .filter(|r| !called(r, &MEMORY, Verdict::Worse) && !cost_called_worse(r))
         .min_by(by_saving);
     if let Some(r) = best {
         return Recommendation::Setting {
@@ -321,7 +332,7 @@ fn recommend(rows: &[SettingRow], baseline: &str) -> Recommendation {
         let why = "too few runs for a verdict (3 rounds or more are needed; 5 resolve ~15–25 %)";
         return Recommendation::KeepDefault { why: why.into() };
     }
-    let why = if called(&closest, &COST, Verdict::Worse) || called(&closest, &MEMORY, Verdict::Worse) {
+    let why = if cost_called_worse(closest) || called(&closest, &MEMORY, Verdict::Worse) {
         format!("the setting with the lowest RSS p50, {}, has a figure called worse than the default", closest.setting)
     } else {
         format!(

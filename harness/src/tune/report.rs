@@ -19,6 +19,7 @@ fn column(key: MetricKey) -> &'static str {
         MetricKey::Throughput => "throughput (MiB/s)",
         MetricKey::IngestP99 => "ingest p99 (ms)",
         MetricKey::Cpu => "node CPU (s)",
+        MetricKey::CpuSysShare => "kernel share of node CPU (%)",
         _ => "",
     }
 }
@@ -99,6 +100,7 @@ fn short(key: MetricKey) -> &'static str {
         MetricKey::Throughput => "throughput",
         MetricKey::IngestP99 => "ingest p99",
         MetricKey::Cpu => "node CPU",
+        MetricKey::CpuSysShare => "kernel CPU share",
         _ => "",
     }
 }

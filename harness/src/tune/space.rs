@@ -42,7 +42,7 @@ const JEMALLOC: Space = Space {
     candidates: &[
         Candidate {
             conf: None,
-            why: "jemalloc as shipped (5.3): dirty pages decay over 10 s, muzzy ones at once (muzzy_decay_ms 0 since 5.2.1), no background threads",
+            why: "jemalloc as shipped (5.3): dirty pages decay over 10 s, muzzy ones at once (muzzy_decay_ms 0 since 5.2.0), no background threads",
         },
         Candidate { conf: Some("dirty_decay_ms:1000"), why: "ClickHouse PR 23088: −6.5 % RSS for 0.8 % throughput" },
         Candidate {
