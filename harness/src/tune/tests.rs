@@ -108,7 +108,7 @@ fn settings_read_as_what_the_node_was_given() {
 }
 
 /// On a shared host the same work takes 80 or 120 s of CPU from one run to the next
-/// (seen in the jemalloc tuning suite: 79–123 s of user CPU within one round), which
+/// (seen in the jemalloc tuning suite: 78–103 s of user CPU in one setting's runs), which
 /// hides a purge setting's cost in the CPU totals; the kernel's share of the node's CPU
 /// does not move with the host's speed and shows it, so the setting is not recommended
 /// as free.
