@@ -197,10 +197,7 @@ pub const METRICS: &[Metric] = &[
         label: "node CPU in the kernel (sys ÷ (user + sys))",
         unit: "%",
         direction: Direction::LowerIsBetter,
-        extract: |s| {
-            let total = s.cpu_user_s + s.cpu_sys_s;
-            (s.cpu_sys_s > 0.0 && total > 0.0).then(|| 100.0 * s.cpu_sys_s / total)
-        },
+        extract: |s| (s.cpu_sys_s > 0.0).then(|| 100.0 * s.cpu_sys_s / (s.cpu_user_s + s.cpu_sys_s)),
     },
     Metric {
         key: MetricKey::Efficiency,

@@ -6,9 +6,8 @@
 //! rounds. From the suite's comparison (paired by round, t on logs, Benjamini–Hochberg
 //! over the suite), [`analyse`] keeps the trade-off a user chooses on — memory (RSS p50,
 //! RSS × time) against cost (throughput, ingest p99, node CPU time and the kernel's share
-//! of it) — marks the
-//! Pareto-optimal settings and makes a recommendation that only rests on called
-//! differences; [`report`] writes `tuning.md`, `tuning.json` and `charts/pareto.svg`
+//! of it) — marks the Pareto-optimal settings and makes a recommendation that only rests
+//! on called differences; [`report`] writes `tuning.md`, `tuning.json` and `charts/pareto.svg`
 //! (re-derived by `syncbench report` like every other file of a suite).
 
 pub mod report;
