@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # The PR gate's memory half, exactly as .github/workflows/perf-gate.yml runs it:
-# measure the candidate (the node built from this checkout) on the gate's workload, then
-# compare it with the committed baseline under the committed limits (docs/pr-gate.md).
+# measure the candidate (the node built from this checkout) on the gate's workload
+# beside the base node (--base-node), or alone against the committed baseline, and
+# judge it under the committed limits (docs/pr-gate.md).
 #
-# Usage: scripts/pr-gate.sh [--out DIR] [--markdown FILE] [ingest args…]
+# Usage: scripts/pr-gate.sh [--base-node PATH] [--out DIR] [--markdown FILE] [ingest args…]
+#   --base-node PATH the node built from the PR's base: measured beside the candidate,
+#                    interleaved (`syncbench ab --judge memory`), and the baseline instead
+#                    of the committed file. RSS moves with the host and its kernel, so CI
+#                    and any machine other than the baseline's should pass it.
 #   --out DIR        where the candidate suite goes (default: a new temporary directory)
 #   --markdown FILE  also write the verdict table as Markdown (e.g. $GITHUB_STEP_SUMMARY)
 #   ingest args      passed to every candidate run (e.g. --node-arg=--inject-retained-mib=14,
@@ -15,19 +20,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The gate's workload, its number of runs, its baseline (10 runs) and limits: what the
-# calibration measured (results/20261207T020320Z_gate_calibration/READING.md). Change
-# them together, and calibrate again (`syncbench calibrate`).
+# calibration measured (results/20261207T020320Z_gate_calibration/READING.md; 6 base
+# beside 6 head runs: docs/pr-gate.md). Change them together, and calibrate again
+# (`syncbench calibrate`).
 WORKLOAD=(--workload gate)
 RUNS=5
+AB_ROUNDS=6
 BASELINE=results/baselines/gate.json
 THRESHOLDS=results/baselines/thresholds.toml
 
-out="" markdown="" extra=()
+out="" markdown="" base_node="" extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
+    --base-node) base_node=${2:?--base-node needs a node binary}; shift ;;
     --out) out=${2:?--out needs a directory}; shift ;;
     --markdown) markdown=${2:?--markdown needs a file}; shift ;;
-    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
     *) extra+=("$1") ;;
   esac
   shift
@@ -41,6 +49,20 @@ fi
 [ -x "$bin" ] || { echo "pr-gate: $bin is not an executable" >&2; exit 2; }
 if [ -z "$out" ]; then
   out=$(mktemp -d "${TMPDIR:-/tmp}/pr-gate.XXXXXX")
+fi
+
+if [ -n "$base_node" ]; then
+  # Base and head interleaved in one suite; ab's memory verdict is the gate's rule and
+  # limits, with base's runs as the baseline.
+  head_node="$(dirname "$bin")/node-jemalloc"
+  ab=("$bin" ab --judge memory --alloc jemalloc --repeat "$AB_ROUNDS" "${WORKLOAD[@]}" --no-ceilings
+    --base-node "$base_node" --head-node "$head_node" --thresholds "$THRESHOLDS" --out "$out")
+  [ -n "$markdown" ] && ab+=(--markdown "$markdown")
+  set +e
+  "${ab[@]}" "${extra[@]}"
+  verdict=$?
+  set -e
+  exit $verdict
 fi
 
 started=$(date +%s)

@@ -6,14 +6,22 @@
 //! per row. A metric regresses only when the change is beyond the floor in the worse
 //! direction at the adjusted level, so noise does not fail a PR and a real slowdown does.
 //!
+//! With `--judge memory` the same interleaved suite decides the memory half instead: the
+//! gate's metrics (allocations, live heap, bytes written, RSS) of head against base
+//! under the limits of `--thresholds`, by `syncbench gate`'s rule ([`memory_verdict`]).
+//! RSS depends on the host and its kernel as much as on the node (measured: the same
+//! node's RSS p50 5 % above a baseline recorded on the same VM a kernel build earlier),
+//! so a PR's RSS is judged only against its base measured beside it.
+//!
 //! Exit codes: 0 no regression, 1 regression or failed run, 2 bad input.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::Result;
 
-use crate::cli::{AbArgs, ProfiledSides};
+use crate::cli::{AbArgs, AbJudge, ProfiledSides};
 use crate::error::{input, RunFailed};
 use crate::gate::thresholds::Thresholds;
 use crate::matrix::comparison::{MetricKey, METRICS};
@@ -39,10 +47,8 @@ pub fn run(a: &AbArgs) -> Result<()> {
         }
     }
     crate::gate::check_output(a.markdown.as_deref(), "--markdown")?;
-    let floor_pct = match &a.thresholds {
-        Some(p) => Thresholds::load(p)?.ab_floor_pct,
-        None => a.floor_pct,
-    };
+    let thresholds = a.thresholds.as_deref().map(Thresholds::load).transpose()?;
+    let floor_pct = thresholds.as_ref().map_or(a.floor_pct, |t| t.ab_floor_pct);
     let start = SystemTime::now();
     let dir = matrix::execute(&plan(a, floor_pct, start)?, start)?;
     // Time figures of a node that stores nothing (or was never checked) are not a
@@ -50,6 +56,9 @@ pub fn run(a: &AbArgs) -> Result<()> {
     let untrusted: Vec<String> = suite::all_runs(&dir)?.iter().filter_map(crate::gate::untrusted_reason).collect();
     if !untrusted.is_empty() {
         return Err(RunFailed(format!("ab: refusing to compare unverified runs: {}", untrusted.join("; "))).into());
+    }
+    if a.judge == AbJudge::Memory {
+        return memory_verdict(&dir, &thresholds.unwrap_or_default(), a.markdown.as_deref());
     }
     let (base, head) = sides(&dir)?;
     let rows = paired_rows(&base, &head, floor_pct / 100.0);
@@ -136,6 +145,40 @@ fn sides(dir: &std::path::Path) -> Result<(Vec<Summary>, Vec<Summary>)> {
         }
     }
     Ok((base, head))
+}
+
+/// `--judge memory`: head's gated metrics against base's, as `syncbench gate` judges a
+/// candidate against a baseline, printed (and written as Markdown) in the gate's table.
+/// Base and head may differ in what their nodes announce (a PR may change a node
+/// default): that is what is being judged, so it is named in a note, not refused.
+fn memory_verdict(dir: &Path, thresholds: &Thresholds, markdown: Option<&Path>) -> Result<()> {
+    use crate::gate::{self, baseline::Baseline};
+    let (mut base, mut head) = (Vec::new(), Vec::new());
+    for run in suite::runs(dir)?.into_iter().filter(|r| r.outcome == Outcome::Ok) {
+        let files = RunFiles::load(&run.dir)?;
+        match run.cell.as_str() {
+            "base" => base.push(files),
+            "head" => head.push(files),
+            _ => {}
+        }
+    }
+    let (base, head) =
+        (Baseline::from_runs(&base, &gate::gated_keys())?, Baseline::from_runs(&head, &gate::gated_keys())?);
+    let rows = gate::compare(&base, &head, thresholds);
+    let sides = "baseline = the base node's runs, candidate = the head node's, interleaved in one suite";
+    let mut text = format!("ab --judge memory: {sides}\n{}", gate::table(&rows, &base, &head));
+    let mut md = gate::markdown(&rows, &base, &head);
+    let _ = write!(md, "\n> {sides}\n");
+    if let Some(diffs) = base.config.differences(&head.config) {
+        let note = format!("base and head differ in: {}", diffs.join("; "));
+        let _ = write!(text, "\nnote: {note}");
+        let _ = write!(md, "\n> note: {}\n", crate::util::text::markdown_text(&note));
+    }
+    crate::say!("{text}");
+    if let Some(path) = markdown {
+        crate::util::fsx::write_atomic(path, md.as_bytes())?;
+    }
+    gate::fail_on(&rows)
 }
 
 /// Base and head's top sites at the peak side by side, when both sides were profiled.

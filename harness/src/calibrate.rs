@@ -25,7 +25,7 @@
 //! A level is the injection as a whole percentage of the clean runs' median peak RSS
 //! (`rss_peak_bytes`); `effect_pct` is what it measured on each metric (the same MiB
 //! are a larger share of a smaller figure). Also `calibration.md` and
-//! `charts/power.svg`.
+//! `charts/power.svg`; all three in `--out DIR` instead when it is given.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -110,10 +110,12 @@ pub fn run(a: &CalibrateArgs) -> Result<()> {
         )));
     }
     let c = calibrate(&a.suite, &pools, (a.baseline_runs, a.candidate_runs), a.draws, &thresholds)?;
-    crate::results::write_json(&a.suite.join("calibration.json"), &c)?;
+    let out = a.out.as_deref().unwrap_or(&a.suite);
+    crate::util::fsx::real_dir(out)?;
+    crate::results::write_json(&out.join("calibration.json"), &c)?;
     let md = markdown(&c);
-    crate::util::fsx::write_atomic(&a.suite.join("calibration.md"), md.as_bytes())?;
-    let charts = a.suite.join("charts");
+    crate::util::fsx::write_atomic(&out.join("calibration.md"), md.as_bytes())?;
+    let charts = out.join("charts");
     crate::util::fsx::real_dir(&charts)?;
     crate::charts::render(&crate::charts::power::PowerChart(&power_curves(&c)), &charts, a.png)?;
     crate::say!("{md}");

@@ -295,6 +295,17 @@ pub struct TuneArgs {
     pub settings: RunSettingsArgs,
 }
 
+/// `ab --judge`: which half of the PR gate an `ab` suite decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AbJudge {
+    /// Throughput, ingest latency and node user CPU, paired by round (t on logs, BH).
+    Time,
+    /// The gate's memory and allocation metrics, head's geometric mean over base's under
+    /// the limits of --thresholds (the rule of `syncbench gate`): RSS measured on one
+    /// machine in one session, never against a baseline from another host or kernel.
+    Memory,
+}
+
 /// `ab --heap-profile-sides`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProfiledSides {
@@ -354,6 +365,10 @@ pub struct AbArgs {
     pub floor_pct: f64,
     #[arg(long)]
     pub thresholds: Option<PathBuf>,
+    /// What decides the exit code: `time` (the default) or `memory` (scripts/pr-gate.sh
+    /// --base-node: the memory gate, base measured beside head).
+    #[arg(long, value_enum, default_value_t = AbJudge::Time)]
+    pub judge: AbJudge,
     /// Also write the verdict table as Markdown here.
     #[arg(long)]
     pub markdown: Option<PathBuf>,
@@ -384,6 +399,11 @@ pub struct CalibrateArgs {
     /// The gate's limits (TOML, as `gate --thresholds`; default: the built-in ones).
     #[arg(long)]
     pub thresholds: Option<PathBuf>,
+    /// Write calibration.json, calibration.md and charts/ here (made if absent; its
+    /// parent must exist) instead of into the suite: another draw size or limits beside
+    /// the suite's own calibration.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Also render the chart as PNG.
     #[arg(long)]
     pub png: bool,

@@ -72,3 +72,28 @@ fn ab_flags_a_much_slower_head() {
     assert!(md.contains("| node user CPU time (s) |") && md.contains("**REGRESSION**"), "{md}");
     assert!(dir.path().join("ab/comparison.md").is_file());
 }
+
+#[test]
+fn ab_judging_memory_fails_a_leaking_head_against_its_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = common::node_bin("jemalloc");
+    // Head keeps 512 bytes per block to the end: the live heap after the session grows
+    // far beyond its 1 % limit in every run, whatever the machine's RSS does.
+    let leaky = dir.path().join("leaky-node");
+    let script = format!("#!/bin/sh\nexec '{}' --inject-leak-bytes-per-block=512 \"$@\"\n", node.display());
+    std::fs::write(&leaky, script).unwrap();
+    std::fs::set_permissions(&leaky, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (base, head) = (node.display().to_string(), leaky.display().to_string());
+    let mut args = vec!["ab", "--judge", "memory", "--base-node", &base, "--head-node", &head];
+    // 20 ms samples: 600 blocks end before a 100 ms sampler has the 5 samples RSS p50 needs.
+    args.extend(["--workload", "smoke", "--blocks", "600", "--repeat", "3", "--sample-interval", "20ms"]);
+    args.extend(["--no-ceilings", "--out", "ab", "--markdown", "ab.md"]);
+    let o = syncbench(&args, dir.path());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("gate failed: heap_live_end_bytes"), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("baseline:  3 run(s)") && stdout.contains("candidate: 3 run(s)"), "{stdout}");
+    let md = std::fs::read_to_string(dir.path().join("ab.md")).unwrap();
+    assert!(md.contains("| heap_live_end_bytes |") && md.contains("**REGRESSION**"), "{md}");
+}

@@ -97,14 +97,19 @@ pub fn run(a: &GateArgs) -> Result<()> {
     let rows = compare(&baseline, &candidate, &thresholds);
     let mut text = table(&rows, &baseline, &candidate);
     let mut md_text = markdown(&rows, &baseline, &candidate);
-    if let Some(note) = &note {
+    for note in note.iter().chain(&environment_note(&baseline, &candidate)) {
         let _ = write!(text, "\nnote: {note}");
-        let _ = write!(md_text, "\n> note: {note}\n");
+        let _ = write!(md_text, "\n> note: {}\n", crate::util::text::markdown_text(note));
     }
     crate::say!("{text}");
     if let Some(md) = &a.markdown {
         crate::util::fsx::write_atomic(md, md_text.as_bytes())?;
     }
+    fail_on(&rows)
+}
+
+/// `Err` (exit 1) naming every metric that regressed or is missing.
+pub fn fail_on(rows: &[Row]) -> Result<()> {
     let failing: Vec<String> = rows
         .iter()
         .filter(|r| matches!(r.verdict, Verdict::Regression | Verdict::Missing))
@@ -114,6 +119,36 @@ pub fn run(a: &GateArgs) -> Result<()> {
         return Err(RunFailed(format!("gate failed: {}", failing.join(", "))).into());
     }
     Ok(())
+}
+
+/// Environment fields RSS moves with beyond the node's own doing (the same node's RSS
+/// p50 was 5 % higher against a baseline recorded on the same VM one kernel build
+/// earlier; docs/pr-gate.md).
+const RSS_ENVIRONMENT: [&str; 3] = ["host", "kernel", "cpu_model"];
+
+/// A note when the baseline was measured on another host, kernel or CPU than the
+/// candidate: the RSS limits were calibrated within one, and the verdict on the RSS rows
+/// says as much about the machines as about the node.
+pub fn environment_note(base: &Baseline, cand: &Baseline) -> Option<String> {
+    let field = |b: &Baseline, k: &str| match k {
+        "host" => b.environment.host.clone(),
+        _ => b.environment.other.get(k).and_then(|v| v.as_str()).map(str::to_owned),
+    };
+    let differ: Vec<String> = RSS_ENVIRONMENT
+        .iter()
+        .filter_map(|&k| {
+            let (b, c) = (field(base, k)?, field(cand, k)?);
+            (b != c).then(|| format!("{k} {b} → {c}"))
+        })
+        .collect();
+    (!differ.is_empty()).then(|| {
+        format!(
+            "baseline and candidate were measured on different machines ({}): the RSS limits were calibrated \
+             on one, and RSS moves with the host and its kernel; judge RSS against the base measured beside \
+             the candidate (scripts/pr-gate.sh --base-node, `syncbench ab --judge memory`)",
+            differ.join(", ")
+        )
+    })
 }
 
 /// Refuses an output path whose directory does not exist, or that is there but not a
@@ -381,6 +416,26 @@ mod tests {
             queue_blocks: Some(64),
             max_batch_delay_ms: Some(200),
         }
+    }
+
+    #[test]
+    fn a_baseline_from_another_kernel_is_compared_with_a_note_saying_so() {
+        let kernel = |b: &mut Baseline, k: &str| {
+            b.environment.other.insert("kernel".into(), serde_json::json!(k));
+        };
+        let (mut base, mut cand) = (with(&[]), with(&[]));
+        kernel(&mut base, "6.18.44-fc-v1272");
+        kernel(&mut cand, "6.18.44-fc-v1272");
+        assert_eq!(environment_note(&base, &cand), None, "same host and kernel: nothing to say");
+        kernel(&mut cand, "6.18.44-fc-v1300");
+        cand.environment.host = Some("ci".into());
+        let note = environment_note(&base, &cand).expect("another kernel is named");
+        assert!(note.contains("host h → ci, kernel 6.18.44-fc-v1272 → 6.18.44-fc-v1300"), "{note}");
+        assert!(note.contains("--base-node"), "it says what to do: {note}");
+        // A field one side did not record is not a difference.
+        base.environment.other.remove("kernel");
+        cand.environment.host = Some("h".into());
+        assert_eq!(environment_note(&base, &cand), None);
     }
 
     #[test]
