@@ -4,19 +4,44 @@
 # beside the base node (--base-node), or alone against the committed baseline, and
 # judge it under the committed limits (docs/pr-gate.md).
 #
-# Usage: scripts/pr-gate.sh [--base-node PATH] [--out DIR] [--markdown FILE] [ingest args…]
+# Usage: scripts/pr-gate.sh [--base-node PATH] [--out DIR] [--markdown FILE] [run args…]
 #   --base-node PATH the node built from the PR's base: measured beside the candidate,
 #                    interleaved (`syncbench ab --judge memory`), and the baseline instead
 #                    of the committed file. RSS moves with the host and its kernel, so CI
 #                    and any machine other than the baseline's should pass it.
-#   --out DIR        where the candidate suite goes (default: a new temporary directory)
+#   --out DIR        where the suite goes (default: a new temporary directory)
 #   --markdown FILE  also write the verdict table as Markdown (e.g. $GITHUB_STEP_SUMMARY)
-#   ingest args      passed to every candidate run (e.g. --node-arg=--inject-retained-mib=14,
-#                    the regression of known size the gate's calibration uses)
+#   run args         passed to every run, base's too (e.g. --node-arg=--inject-retained-mib=14,
+#                    the regression of known size the gate's calibration uses, without
+#                    --base-node); `ab` takes the run settings, not matrix's axes
+# Paths are taken relative to where the script is run from.
 # Environment: SYNCBENCH_BIN (default target/release/syncbench, built here if absent or
 # stale under cargo; its node binaries are found beside it).
-# Exit: 0 pass, 1 regression (or a candidate run failed), 2 refused (usage or input).
+# Exit: 0 pass, 1 regression (or a run failed), 2 refused (usage or input).
 set -euo pipefail
+
+usage() { echo "pr-gate: $*" >&2; exit 2; }
+abs() { realpath -m -- "$1"; }
+out="" markdown="" base_node="" extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --base-node | --out | --markdown)
+      [ $# -ge 2 ] && [ -n "$2" ] || usage "$1 needs a value"
+      case "$1" in
+        --base-node) base_node=$(abs "$2") ;;
+        --out) out=$(abs "$2") ;;
+        --markdown) markdown=$(abs "$2") ;;
+      esac
+      shift ;;
+    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) extra+=("$1") ;;
+  esac
+  shift
+done
+[ -z "${SYNCBENCH_BIN:-}" ] || SYNCBENCH_BIN=$(abs "$SYNCBENCH_BIN")
+# Before anything is built or run.
+[ -z "$base_node" ] || { [ -f "$base_node" ] && [ -x "$base_node" ]; } ||
+  usage "--base-node $base_node is not an executable file"
 cd "$(dirname "$0")/.."
 
 # The gate's workload, its number of runs, its baseline (10 runs) and limits: what the
@@ -29,37 +54,27 @@ AB_ROUNDS=6
 BASELINE=results/baselines/gate.json
 THRESHOLDS=results/baselines/thresholds.toml
 
-out="" markdown="" base_node="" extra=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --base-node) base_node=${2:?--base-node needs a node binary}; shift ;;
-    --out) out=${2:?--out needs a directory}; shift ;;
-    --markdown) markdown=${2:?--markdown needs a file}; shift ;;
-    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
-    *) extra+=("$1") ;;
-  esac
-  shift
-done
-
 bin=${SYNCBENCH_BIN:-target/release/syncbench}
 if [ -z "${SYNCBENCH_BIN:-}" ]; then
   # Instant when up to date; the gate measures this checkout's node.
   cargo build --release --locked -q -p syncbench -p syncbench-allocators --bins
 fi
-[ -x "$bin" ] || { echo "pr-gate: $bin is not an executable" >&2; exit 2; }
+[ -x "$bin" ] || usage "$bin is not an executable"
 if [ -z "$out" ]; then
   out=$(mktemp -d "${TMPDIR:-/tmp}/pr-gate.XXXXXX")
 fi
 
 if [ -n "$base_node" ]; then
   # Base and head interleaved in one suite; ab's memory verdict is the gate's rule and
-  # limits, with base's runs as the baseline.
+  # limits, with base's runs as the baseline. Head is the node built beside $bin.
   head_node="$(dirname "$bin")/node-jemalloc"
+  [ -x "$head_node" ] || usage "$head_node (the head node, beside $bin) is not an executable: build it with \
+`cargo build --release -p syncbench-allocators --bins`"
   ab=("$bin" ab --judge memory --alloc jemalloc --repeat "$AB_ROUNDS" "${WORKLOAD[@]}" --no-ceilings
     --base-node "$base_node" --head-node "$head_node" --thresholds "$THRESHOLDS" --out "$out")
   [ -n "$markdown" ] && ab+=(--markdown "$markdown")
   set +e
-  "${ab[@]}" "${extra[@]}"
+  "${ab[@]}" ${extra[@]+"${extra[@]}"}
   verdict=$?
   set -e
   exit $verdict
@@ -67,7 +82,7 @@ fi
 
 started=$(date +%s)
 set +e
-"$bin" matrix --alloc jemalloc --repeat "$RUNS" "${WORKLOAD[@]}" --no-ceilings --out "$out" "${extra[@]}"
+"$bin" matrix --alloc jemalloc --repeat "$RUNS" "${WORKLOAD[@]}" --no-ceilings --out "$out" ${extra[@]+"${extra[@]}"}
 measured=$?
 set -e
 echo "pr-gate: candidate measured in $(( $(date +%s) - started )) s ($RUNS runs) in $out"

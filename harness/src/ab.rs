@@ -1,4 +1,4 @@
-//! `syncbench ab`: the time-based half of the PR gate. Two node binaries (base and
+//! `syncbench ab`: the PR gate measured on one machine. Two node binaries (base and
 //! head, e.g. built from the PR's base and head commits) run the same workload,
 //! interleaved on the same machine in one suite; throughput, ingest latency and node
 //! user CPU time are compared as paired ratios (see [`paired_rows`]): a t test on the
@@ -47,6 +47,7 @@ pub fn run(a: &AbArgs) -> Result<()> {
         }
     }
     crate::gate::check_output(a.markdown.as_deref(), "--markdown")?;
+    check_memory_judgeable(a)?;
     let thresholds = a.thresholds.as_deref().map(Thresholds::load).transpose()?;
     let floor_pct = thresholds.as_ref().map_or(a.floor_pct, |t| t.ab_floor_pct);
     let start = SystemTime::now();
@@ -145,6 +146,29 @@ fn sides(dir: &std::path::Path) -> Result<(Vec<Summary>, Vec<Summary>)> {
         }
     }
     Ok((base, head))
+}
+
+/// Refuses (exit 2), before anything runs, a memory verdict the gate itself would
+/// refuse: fewer rounds than a baseline may be written from, or one side profiled and
+/// the other not (profiling changes what the node allocates).
+fn check_memory_judgeable(a: &AbArgs) -> Result<()> {
+    if a.judge != AbJudge::Memory {
+        return Ok(());
+    }
+    let min = crate::gate::MIN_BASELINE_RUNS;
+    if (a.repeat as usize) < min {
+        return Err(input(format!(
+            "--judge memory: expected --repeat {min} or more (runs per side), got {}",
+            a.repeat
+        )));
+    }
+    if a.settings.heap_profile && a.heap_profile_sides != ProfiledSides::Both {
+        return Err(input(
+            "--judge memory: expected both sides profiled or neither (--heap-profile-sides both), \
+             got one side profiled: profiling changes what the node allocates",
+        ));
+    }
+    Ok(())
 }
 
 /// `--judge memory`: head's gated metrics against base's, as `syncbench gate` judges a

@@ -96,7 +96,16 @@ pub fn run(a: &CalibrateArgs) -> Result<()> {
         Some(p) => Thresholds::load(p)?,
         None => Thresholds::default(),
     };
-    // It writes into the suite: held against a matrix still running it, or a report.
+    // Where it writes, checked before any draw: a directory it may make (its parent
+    // exists) or one that is there and real (not a symlink).
+    let out = a.out.as_deref().unwrap_or(&a.suite);
+    let parent = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(input(format!("--out {}: directory {} does not exist", out.display(), parent.display())));
+    }
+    crate::util::fsx::real_dir(out)?;
+    // It reads (and by default writes into) the suite: held against a matrix still
+    // running it, or a report.
     let _lock = crate::run::dirs::lock_existing(&a.suite, "calibrate")?;
     let pools = pools(&a.suite)?;
     let need = a.baseline_runs + a.candidate_runs;
@@ -110,8 +119,6 @@ pub fn run(a: &CalibrateArgs) -> Result<()> {
         )));
     }
     let c = calibrate(&a.suite, &pools, (a.baseline_runs, a.candidate_runs), a.draws, &thresholds)?;
-    let out = a.out.as_deref().unwrap_or(&a.suite);
-    crate::util::fsx::real_dir(out)?;
     crate::results::write_json(&out.join("calibration.json"), &c)?;
     let md = markdown(&c);
     crate::util::fsx::write_atomic(&out.join("calibration.md"), md.as_bytes())?;
@@ -194,10 +201,10 @@ fn rates(
     Ok((failed.into_iter().map(|(k, n)| (k, share(n))).collect(), share(any)))
 }
 
-/// The pool's centre of `key` as the gate takes it (geometric mean, else median).
+/// The pool's centre of `key` as the gate takes it (`Stat::centre`).
 fn centre_of(runs: &[RunFiles], key: &str) -> f64 {
     let values: Vec<f64> = runs.iter().filter_map(|r| gated_value(&r.summary, key)).collect();
-    crate::gate::baseline::Stat::of(&values).map_or(f64::NAN, |s| s.centre(&s))
+    crate::gate::baseline::Stat::of(&values).map_or(f64::NAN, |s| s.centre(&s, key))
 }
 
 fn calibrate(suite: &Path, pools: &Pools, sizes: (usize, usize), draws: u32, t: &Thresholds) -> Result<Calibration> {
@@ -266,7 +273,7 @@ fn suggested_limit(
             crate::gate::baseline::Stat::of(&values)
         };
         if let (Some(b), Some(c)) = (stat(&b), stat(&c)) {
-            changes.push(c.centre(&b) / b.centre(&c) - 1.0);
+            changes.push(c.centre(&b, key) / b.centre(&c, key) - 1.0);
         }
     }
     Ok((0..=100).map(|s| s as f64 * 0.5).find(|&limit| {

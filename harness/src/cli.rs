@@ -300,9 +300,10 @@ pub struct TuneArgs {
 pub enum AbJudge {
     /// Throughput, ingest latency and node user CPU, paired by round (t on logs, BH).
     Time,
-    /// The gate's memory and allocation metrics, head's geometric mean over base's under
-    /// the limits of --thresholds (the rule of `syncbench gate`): RSS measured on one
-    /// machine in one session, never against a baseline from another host or kernel.
+    /// The gate's memory and allocation metrics, head against base under the limits of
+    /// --thresholds (the rule of `syncbench gate`: geometric means, medians for the peak
+    /// live heap): RSS measured on one machine in one session, never against a baseline
+    /// from another host or kernel.
     Memory,
 }
 
@@ -387,11 +388,13 @@ pub struct AbArgs {
 pub struct CalibrateArgs {
     /// The calibration suite (one clean cell, cells `…_inj<N>mib`).
     pub suite: PathBuf,
-    /// Runs a baseline is made of (as `gate --write-baseline` is given).
-    #[arg(long, default_value_t = 5)]
+    /// Runs a baseline is made of: base's runs as `scripts/pr-gate.sh --base-node`
+    /// measures them (6), or a committed baseline's (10).
+    #[arg(long, default_value_t = 6)]
     pub baseline_runs: usize,
-    /// Runs a candidate is made of (as `scripts/pr-gate.sh` measures one).
-    #[arg(long, default_value_t = 3)]
+    /// Runs a candidate is made of (head's, as `scripts/pr-gate.sh --base-node` measures
+    /// them: 6; 5 against a committed baseline).
+    #[arg(long, default_value_t = 6)]
     pub candidate_runs: usize,
     /// Comparisons drawn (at random, seed fixed) per kind.
     #[arg(long, default_value_t = 2000)]

@@ -303,15 +303,23 @@ impl Stat {
         Some(Stat { median: crate::stats::median(&v), min: v[0], max: v[v.len() - 1], n: v.len(), geomean })
     }
 
-    /// The centre the gate compares: the geometric mean where both sides have one,
-    /// else the median.
-    pub fn centre(&self, other: &Stat) -> f64 {
+    /// The centre the gate compares for `metric`: the geometric mean where both sides
+    /// have one, else the median; always the median for [`MEDIAN_CENTRED`] metrics.
+    pub fn centre(&self, other: &Stat, metric: &str) -> f64 {
         match (self.geomean, other.geomean) {
-            (Some(g), Some(_)) => g,
+            (Some(g), Some(_)) if !MEDIAN_CENTRED.contains(&metric) => g,
             _ => self.median,
         }
     }
 }
+
+/// Metrics the gate compares by their medians. The live heap's peak lies within 1 % of
+/// its cell's median in most runs of the gate's workload and 11–27 % above it in a few
+/// (3 of 70 committed runs, host `vm`, 2026-12-07; docs/pr-gate.md). One +27 % run
+/// moves a geometric mean of six by 4 %, beyond the 3 % limit, with nothing changed; it
+/// does not move a median, and a PR that holds more memory moves every run and so the
+/// median too.
+pub const MEDIAN_CENTRED: &[&str] = &["heap_live_peak_bytes"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -10,7 +10,7 @@
 //! store_bytes_written = 1.0
 //! heap_live_peak_bytes = 3.0
 //! rss_peak_bytes = 5.0
-//! rss_p50_bytes = 3.0
+//! rss_p50_bytes = 3.5
 //!
 //! [ab]                      # interleaved base-vs-head (`syncbench ab`)
 //! floor_pct = 5.0           # a slowdown is called only when its whole 95 % interval is beyond this
@@ -27,14 +27,16 @@ use toml::Spanned;
 use crate::error::input;
 
 /// Gated metrics (keys of `summary.json`) and their default allowed increase, percent,
-/// for the gate's workload (`gate`: 8,000 mainnet blocks at 80 MiB/s), a baseline of 10
-/// runs and a candidate of 5, comparing geometric means. From the calibration suite
-/// `results/20261207T020320Z_gate_calibration` (host vm, 2026-12-07; its READING.md):
-/// with these limits the gate failed 1.8 % of 2,000 A/A draws from 15 clean runs, and
-/// caught a retained allocation of 5.2 % of peak RSS on `rss_p50_bytes` in 99.0 % of
-/// draws. The counts and bytes are near-deterministic (≤ 0.5 % between clean runs):
-/// 1 %. Peak live heap varied 0.3 % on this rate-limited workload: 3 %. RSS p50 (2.7 %
-/// CV) 3 %; peak RSS (3.9 % CV) 5 %, where it fails 0.9 % of clean draws.
+/// for the gate's workload (`gate`: 8,000 mainnet blocks at 80 MiB/s), comparing
+/// geometric means (medians for the peak live heap, `baseline::MEDIAN_CENTRED`). From
+/// the calibration suite `results/20261207T020320Z_gate_calibration` (host vm,
+/// 2026-12-07; its READING.md and `calibrate --out` directories): 6 base runs beside 6
+/// head runs (`ab --judge memory`, as CI runs it) failed 1.8 % of 2,000 A/A draws from
+/// 15 clean runs and caught a retained allocation of 5.2 % of peak RSS on
+/// `rss_p50_bytes` in 94.6 %; a 10-run baseline against 5 runs, 1.1 % and 96.9 %. The
+/// counts and bytes are near-deterministic (≤ 0.5 % between clean runs): 1 %. Peak live
+/// heap: within 1 % in most runs: 3 %. RSS p50 (2.7 % CV) 3.5 % (at 3 % 6-vs-6 draws
+/// failed it in 2.8 %); peak RSS (3.9 % CV) 5 %.
 pub const DEFAULT_LIMITS_PCT: &[(&str, f64)] = &[
     ("alloc_count", 1.0),
     ("alloc_bytes_total", 1.0),
@@ -42,7 +44,7 @@ pub const DEFAULT_LIMITS_PCT: &[(&str, f64)] = &[
     ("store_bytes_written", 1.0),
     ("heap_live_peak_bytes", 3.0),
     ("rss_peak_bytes", 5.0),
-    ("rss_p50_bytes", 3.0),
+    ("rss_p50_bytes", 3.5),
 ];
 pub const DEFAULT_AB_FLOOR_PCT: f64 = 5.0;
 /// Largest thresholds file read (a few hundred bytes in practice).
