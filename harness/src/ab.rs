@@ -61,7 +61,8 @@ pub fn run(a: &AbArgs) -> Result<()> {
     if a.judge == AbJudge::Memory {
         return memory_verdict(&dir, &thresholds.unwrap_or_default(), a.markdown.as_deref());
     }
-    let (base, head) = sides(&dir)?;
+    let summaries = |runs: Vec<RunFiles>| runs.into_iter().map(|r| r.summary).collect::<Vec<Summary>>();
+    let (base, head) = sides(&dir).map(|(b, h)| (summaries(b), summaries(h)))?;
     let rows = paired_rows(&base, &head, floor_pct / 100.0);
     let (text, regressions) = judge(&rows, floor_pct);
     crate::say!("{text}");
@@ -134,14 +135,14 @@ fn plan(a: &AbArgs, floor_pct: f64, start: SystemTime) -> Result<SuitePlan> {
     })
 }
 
-/// The summaries of the `ok` runs of each side, in run order.
-fn sides(dir: &std::path::Path) -> Result<(Vec<Summary>, Vec<Summary>)> {
+/// The `ok` runs of each side, in run order.
+fn sides(dir: &Path) -> Result<(Vec<RunFiles>, Vec<RunFiles>)> {
     let (mut base, mut head) = (Vec::new(), Vec::new());
     for run in suite::runs(dir)?.into_iter().filter(|r| r.outcome == Outcome::Ok) {
-        let summary = RunFiles::load(&run.dir)?.summary;
+        let files = RunFiles::load(&run.dir)?;
         match run.cell.as_str() {
-            "base" => base.push(summary),
-            "head" => head.push(summary),
+            "base" => base.push(files),
+            "head" => head.push(files),
             _ => {}
         }
     }
@@ -177,15 +178,7 @@ fn check_memory_judgeable(a: &AbArgs) -> Result<()> {
 /// default): that is what is being judged, so it is named in a note, not refused.
 fn memory_verdict(dir: &Path, thresholds: &Thresholds, markdown: Option<&Path>) -> Result<()> {
     use crate::gate::{self, baseline::Baseline};
-    let (mut base, mut head) = (Vec::new(), Vec::new());
-    for run in suite::runs(dir)?.into_iter().filter(|r| r.outcome == Outcome::Ok) {
-        let files = RunFiles::load(&run.dir)?;
-        match run.cell.as_str() {
-            "base" => base.push(files),
-            "head" => head.push(files),
-            _ => {}
-        }
-    }
+    let (base, head) = sides(dir)?;
     let (base, head) =
         (Baseline::from_runs(&base, &gate::gated_keys())?, Baseline::from_runs(&head, &gate::gated_keys())?);
     let rows = gate::compare(&base, &head, thresholds);

@@ -99,10 +99,7 @@ pub fn run(a: &CalibrateArgs) -> Result<()> {
     // Where it writes, checked before any draw: a directory it may make (its parent
     // exists) or one that is there and real (not a symlink).
     let out = a.out.as_deref().unwrap_or(&a.suite);
-    let parent = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if !parent.is_dir() {
-        return Err(input(format!("--out {}: directory {} does not exist", out.display(), parent.display())));
-    }
+    crate::gate::check_parent(out, "--out")?;
     crate::util::fsx::real_dir(out)?;
     // It reads (and by default writes into) the suite: held against a matrix still
     // running it, or a report.

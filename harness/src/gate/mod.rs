@@ -156,6 +156,11 @@ pub fn environment_note(base: &Baseline, cand: &Baseline) -> Option<String> {
 pub fn check_output(path: Option<&Path>, flag: &str) -> Result<()> {
     let Some(p) = path else { return Ok(()) };
     crate::util::fsx::check_target(p).map_err(|e| input(format!("{flag}: {e}")))?;
+    check_parent(p, flag)
+}
+
+/// Refuses (exit 2) an output path whose directory does not exist.
+pub fn check_parent(p: &Path, flag: &str) -> Result<()> {
     let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if !parent.is_dir() {
         return Err(input(format!("{flag} {}: directory {} does not exist", p.display(), parent.display())));
