@@ -219,9 +219,18 @@ fn write_index(dir: &Path) -> Result<PathBuf> {
             let (def, runs) = (&file.definition, file.runs(s)?);
             let name = s.file_name().unwrap_or_default().to_string_lossy();
             let ok = runs.iter().filter(|r| r.outcome == Outcome::Ok).count();
+            // A tuning suite's headline is its trade-off, not one metric.
+            let (tables, chart) = if def.kind == Some(suite::SuiteKind::Tune) {
+                (
+                    format!("[comparison.md]({name}/comparison.md), [tuning.md]({name}/tuning.md)"),
+                    format!("[Pareto front]({name}/charts/pareto.svg)"),
+                )
+            } else {
+                (format!("[comparison.md]({name}/comparison.md)"), format!("[peak RSS]({name}/charts/rss_peak.svg)"))
+            };
             let _ = writeln!(
                 out,
-                "| [{name}]({name}/) | {} | {} | {ok} of {} | [comparison.md]({name}/comparison.md) | [peak RSS]({name}/charts/rss_peak.svg) |",
+                "| [{name}]({name}/) | {} | {} | {ok} of {} | {tables} | {chart} |",
                 def.workload,
                 def.cells.len(),
                 runs.len()

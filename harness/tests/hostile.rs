@@ -149,6 +149,11 @@ fn odd_paths_and_arguments_get_clear_errors() {
     let o = syncbench(&[&args[..], &["--out", "r", "--alloc-conf", "nonsense_key=3"]].concat(), dir.path());
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(stderr(&o).contains("mimalloc has no option `nonsense_key`"), "{}", text(&o));
+    // A value mimalloc cannot read: it warns only when verbose and runs with its default.
+    let o = syncbench(&[&args[..], &["--out", "r", "--alloc-conf", "purge_delay=soon"]].concat(), dir.path());
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let want = "mimalloc option `purge_delay`: expected an integer or on/off, got `soon`";
+    assert!(stderr(&o).contains(want), "{}", text(&o));
     let o = syncbench(&["workload", "describe", "results"], dir.path());
     let _ = std::fs::create_dir(dir.path().join("results"));
     let o2 = syncbench(&["workload", "describe", "results"], dir.path());

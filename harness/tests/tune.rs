@@ -43,6 +43,11 @@ fn a_tuning_suite_writes_the_trade_off_and_report_rederives_it() {
     assert!(again.status.success(), "{}", text(&again));
     assert_eq!(std::fs::read_to_string(t.join("tuning.md")).unwrap(), md, "re-derived byte for byte");
     assert!(t.join("charts/pareto.svg").is_file());
+    // The results index points at the trade-off, not at one metric's chart.
+    let index = common::syncbench(&["report", "--index", "."], dir.path());
+    assert!(index.status.success(), "{}", text(&index));
+    let index = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
+    assert!(index.contains("[tuning.md](t/tuning.md) | [Pareto front](t/charts/pareto.svg) |"), "{index}");
 }
 
 #[test]

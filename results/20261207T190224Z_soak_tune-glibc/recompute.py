@@ -8,11 +8,13 @@ glibc reported in each run's `stats` events (mallinfo2 and malloc_info, sampled 
 node: the run's median arena bytes, bytes free inside the arenas, mmapped bytes and
 arenas; the last event's count of heap trims seen and the bytes they returned).
 
-Last, each run's share of samples with the machine's CPU above 90 % busy (one run,
+Then each run's share of samples with the machine's CPU above 90 % busy (one run,
 the mmap-threshold cell's round 2, overlapped a compile: READING.md), and that cell's
-ratios again without round 2.
+ratios again without round 2. Last, per run of the untuned cell, the live heap's peak
+and the blocks queued for the writer then and at most.
 
 Usage: python3 recompute.py [SUITE_DIR]   (default: this file's directory)
+       python3 recompute.py SUITE_DIR queues   (the last table only, for any tune suite)
 """
 import json
 import math
@@ -136,6 +138,29 @@ def contamination(suite):
         print(f"  {name:<12} {paired(v, data[BASE][name])}")
 
 
+def queues(suite):
+    """Per run of the untuned cell (the first cell of the suite's name order without a
+    setting): the live heap's peak, the write queue (blocks waiting for the writer) when
+    it peaked, and the write queue's maximum over the run."""
+    import csv
+
+    for cell, rep, d, _ in runs(suite):
+        if "_conf-" in cell or "_arena" in cell:
+            continue
+        with open(os.path.join(d, "samples.csv")) as f:
+            rows = [r for r in csv.DictReader(f) if r["heap_live_bytes"]]
+        peak = max(rows, key=lambda r: float(r["heap_live_bytes"]))
+        most = max(int(r["queue_write"] or 0) for r in rows)
+        print(f"{cell} r{rep}: live heap peak {float(peak['heap_live_bytes']) / MIB:.0f} MiB at "
+              f"{int(peak['t_ms']) / 1000:.0f} s with {peak['queue_write']} blocks queued for the writer; "
+              f"most queued in the run {most}")
+
+
 if __name__ == "__main__":
-    main()
-    contamination(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__)))
+    # `recompute.py [SUITE_DIR] queues`: only the write-queue table (works on any tune suite).
+    if sys.argv[2:] == ["queues"]:
+        queues(sys.argv[1])
+    else:
+        main()
+        contamination(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__)))
+        queues(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__)))

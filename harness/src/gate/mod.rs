@@ -97,7 +97,7 @@ pub fn run(a: &GateArgs) -> Result<()> {
     let rows = compare(&baseline, &candidate, &thresholds);
     let mut text = table(&rows, &baseline, &candidate);
     let mut md_text = markdown(&rows, &baseline, &candidate);
-    for note in note.iter().chain(&environment_note(&baseline, &candidate)) {
+    for note in note.iter().chain(&environment_note(&baseline, &candidate)).chain(&stale_note(&rows)) {
         let _ = write!(text, "\nnote: {note}");
         let _ = write!(md_text, "\n> note: {}\n", crate::util::text::markdown_text(note));
     }
@@ -106,6 +106,20 @@ pub fn run(a: &GateArgs) -> Result<()> {
         crate::util::fsx::write_atomic(md, md_text.as_bytes())?;
     }
     fail_on(&rows)
+}
+
+/// A stored baseline a candidate beats by more than the limit is probably stale: a
+/// later regression back to its level would pass. Said only here, not in `ab`, whose
+/// baseline is measured beside the candidate.
+fn stale_note(rows: &[Row]) -> Option<String> {
+    let better: Vec<&str> = rows.iter().filter(|r| r.verdict == Verdict::Improved).map(|r| r.metric.as_str()).collect();
+    (!better.is_empty()).then(|| {
+        format!(
+            "improved beyond the limit ({}): if the baseline is older than this change, record it again \
+             (--write-baseline), or a later regression back to its level passes",
+            better.join(", ")
+        )
+    })
 }
 
 /// `Err` (exit 1) naming every metric that regressed or is missing.
@@ -287,7 +301,7 @@ fn change_text(r: &Row) -> String {
 fn verdict_text(v: Verdict) -> &'static str {
     match v {
         Verdict::Pass => "pass",
-        Verdict::Improved => "improved (baseline stale?)",
+        Verdict::Improved => "improved",
         Verdict::Regression => "REGRESSION",
         Verdict::Missing => "MISSING",
     }
@@ -460,6 +474,20 @@ mod tests {
         let md = markdown(&rows, &base, &with(&cand_metrics));
         assert!(md.contains("| heap_live_end_bytes |") && md.contains("**REGRESSION**"), "{md}");
         assert!(md.contains("**result: FAIL (heap_live_end_bytes, rss_p50_bytes)**"), "{md}");
+    }
+
+    #[test]
+    fn an_improvement_beyond_the_limit_asks_for_a_new_baseline_and_a_pass_does_not() {
+        let all = |v: f64| gated_keys().into_iter().map(move |k| (k, v)).collect::<Vec<_>>();
+        let base = with(&all(100.0));
+        // −0.5 %: within every limit (the tightest is 1 %).
+        assert_eq!(stale_note(&compare(&base, &with(&all(99.5)), &Thresholds::default())), None);
+        let mut better = all(100.0);
+        better[0].1 = 90.0; // alloc_count −10 %
+        let rows = compare(&base, &with(&better), &Thresholds::default());
+        let note = stale_note(&rows).expect("a candidate 10 % better than its baseline");
+        assert!(note.contains("(alloc_count)") && note.contains("--write-baseline"), "{note}");
+        assert!(table(&rows, &base, &with(&better)).contains("improved"), "the table says which way");
     }
 
     /// Regression (hostile round 2): a metric of 0 in the baseline made every verdict

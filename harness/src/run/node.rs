@@ -90,17 +90,27 @@ pub fn check_allocator_conf(bin: &Path, env: &[(String, String)], opts: &IngestO
             let stderr = version_stderr(bin, env, false)?;
             stderr.lines().filter(|l| l.contains("<jemalloc>:")).take(5).map(str::to_owned).collect()
         }
-        Allocator::Mimalloc => {
-            let stderr = version_stderr(bin, env, true)?;
-            env.iter()
-                .filter_map(|(k, _)| k.strip_prefix("MIMALLOC_"))
-                .map(str::to_ascii_lowercase)
-                .filter(|key| !stderr.contains(&format!("option '{key}'")))
-                .map(|key| format!("mimalloc has no option `{key}`"))
-                .collect()
-        }
+        Allocator::Mimalloc => mimalloc_complaints(env, &version_stderr(bin, env, true)?),
     };
     refuse_unless_empty(conf, &complaints)
+}
+
+/// What mimalloc would not apply of the `MIMALLOC_*` options in `env`, from its verbose
+/// `stderr`: a key missing from its option list, or a value it warns is invalid (it then
+/// runs with that option's default, and says so only when verbose).
+fn mimalloc_complaints(env: &[(String, String)], stderr: &str) -> Vec<String> {
+    env.iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("MIMALLOC_")?.to_ascii_lowercase(), v)))
+        .filter_map(|(key, value)| {
+            if !stderr.contains(&format!("option '{key}'")) {
+                Some(format!("mimalloc has no option `{key}`"))
+            } else if stderr.contains(&format!("mimalloc_{key} has an invalid value")) {
+                Some(format!("mimalloc option `{key}`: expected an integer or on/off, got `{value}`"))
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// What `<node> --version` prints on stderr in the node's environment (`verbose`: with

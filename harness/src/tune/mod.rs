@@ -103,7 +103,9 @@ fn matrix_args(a: TuneArgs) -> MatrixArgs {
 /// `{baseline, family_size, floor_pct, settings: [{cell, setting, why?, n, pareto_optimal,
 /// figures: [{key, label, unit, direction, center, ci?, range, vs_default?: {ratio, ci,
 /// p_adjusted, verdict}}]}], recommendation: {kind: "setting" | "keep_default", cell?,
-/// setting?, why}}`. Figures are the suite's `comparison.json` values, not recomputed.
+/// setting?, why, closest?}}`: a kept default's `closest` is the cell with the lowest RSS
+/// p50, whose figures the report prints beside it. Figures are the suite's
+/// `comparison.json` values, not recomputed.
 #[derive(Debug, Serialize)]
 pub struct Tuning {
     pub baseline: String,
@@ -160,13 +162,13 @@ pub struct Change {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Recommendation {
     /// A setting whose memory saving is called and none of whose costs is.
-    Setting {
-        cell: String,
-        setting: String,
-        why: String,
-    },
+    Setting { cell: String, setting: String, why: String },
     KeepDefault {
         why: String,
+        /// The setting with the lowest RSS p50, when one was compared: its figures are
+        /// printed beside "keep the default", so the advice carries its uncertainty.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        closest: Option<String>,
     },
 }
 
@@ -320,16 +322,19 @@ fn recommend(rows: &[SettingRow], baseline: &str) -> Recommendation {
         };
     }
     if others().next().is_none() {
-        return Recommendation::KeepDefault { why: "the suite has no setting besides the default".into() };
+        return Recommendation::KeepDefault {
+            why: "the suite has no setting besides the default".into(),
+            closest: None,
+        };
     }
     let Some(closest) = others().filter(|r| saving(r).is_some()).min_by(by_saving) else {
         let why = "no setting has a memory figure against the default (runs too short for RSS over time?)";
-        return Recommendation::KeepDefault { why: why.into() };
+        return Recommendation::KeepDefault { why: why.into(), closest: None };
     };
     let undecided = |f: &Figure| matches!(f.vs_default.map(|c| c.verdict), None | Some(Verdict::TooFewRuns));
     if others().all(|r| r.figures.iter().all(undecided)) {
         let why = "too few runs for a verdict (3 rounds or more are needed; 5 resolve ~15–25 %)";
-        return Recommendation::KeepDefault { why: why.into() };
+        return Recommendation::KeepDefault { why: why.into(), closest: Some(closest.cell.clone()) };
     }
     let why = if cost_called_worse(closest) || called(&closest, &MEMORY, Verdict::Worse) {
         format!("the setting with the lowest RSS p50, {}, has a figure called worse than the default", closest.setting)
@@ -339,7 +344,7 @@ fn recommend(rows: &[SettingRow], baseline: &str) -> Recommendation {
             closest.setting
         )
     };
-    Recommendation::KeepDefault { why }
+    Recommendation::KeepDefault { why, closest: Some(closest.cell.clone()) }
 }
 
 #[cfg(test)]

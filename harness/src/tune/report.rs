@@ -9,7 +9,7 @@ use anyhow::Result;
 use super::{Change, Figure, Recommendation, SettingRow, Tuning, COST, MEMORY};
 use crate::charts::pareto::{ParetoData, ParetoSetting, Point};
 use crate::matrix::comparison::MetricKey;
-use crate::stats::Verdict;
+use crate::stats::{Direction, Verdict};
 
 /// Column titles of the table, in [`MEMORY`] then [`COST`] order.
 fn column(key: MetricKey) -> &'static str {
@@ -74,10 +74,46 @@ pub fn recommendation(t: &Tuning) -> String {
         Recommendation::Setting { cell, setting, why } => {
             let row = t.settings.iter().find(|r| &r.cell == cell);
             let figures = row.map(changes).unwrap_or_default();
-            format!("**Recommendation: `{setting}`** ({why}): {figures} against the default.")
+            let mut text = format!("**Recommendation: `{setting}`** ({why}): {figures} against the default.");
+            let near = row.map(|r| near_costs(r, t.floor_pct)).unwrap_or_default();
+            if !near.is_empty() {
+                let _ = write!(
+                    text,
+                    " Not called after the suite's correction, yet past the ±{} % floor across its whole \
+                     interval: {}.",
+                    t.floor_pct,
+                    near.join(", ")
+                );
+            }
+            text
         }
-        Recommendation::KeepDefault { why } => format!("**Keep the default**: {why}."),
+        Recommendation::KeepDefault { why, closest } => {
+            match closest.as_ref().and_then(|c| t.settings.iter().find(|r| &r.cell == c)) {
+                Some(row) => {
+                    format!("**Keep the default**: {why}. {}: {} against the default.", row.setting, changes(row))
+                }
+                None => format!("**Keep the default**: {why}."),
+            }
+        }
     }
+}
+
+/// The costs of `row` not called worse whose whole 95 % interval lies past the floor on
+/// the worse side: the multiple-comparison correction spared them, a reader should not.
+fn near_costs(row: &SettingRow, floor_pct: f64) -> Vec<String> {
+    let floor = floor_pct / 100.0;
+    COST.iter()
+        .filter_map(|&k| {
+            let f = row.figures.iter().find(|f| f.key == k)?;
+            let c = f.vs_default.as_ref()?;
+            let past = match f.direction {
+                Direction::LowerIsBetter => c.ci[0] > 1.0 + floor,
+                Direction::HigherIsBetter => c.ci[1] < 1.0 - floor,
+            };
+            (past && c.verdict == Verdict::NoClearDifference)
+                .then(|| format!("{} {} (adjusted p {:.3})", short(k), change(c, false), c.p_adjusted))
+        })
+        .collect()
 }
 
 /// `RSS p50 ×0.82 [0.75–0.90] better, …` for every figure of `row`.
