@@ -45,12 +45,13 @@ done
 cd "$(dirname "$0")/.."
 
 # The gate's workload, its number of runs, its baseline (10 runs) and limits: what the
-# calibration measured (results/20261207T020320Z_gate_calibration/READING.md; 6 base
-# beside 6 head runs: docs/pr-gate.md). Change them together, and calibrate again
+# calibrations measured (results/20261207T020320Z_gate_calibration/READING.md, 5 runs
+# against the baseline; results/20261208T023512Z_gate_calibration-rounds/READING.md, 10
+# base beside 10 head runs: docs/pr-gate.md). Change them together, and calibrate again
 # (`syncbench calibrate`).
 WORKLOAD=(--workload gate)
 RUNS=5
-AB_ROUNDS=6
+AB_ROUNDS=10
 BASELINE=results/baselines/gate.json
 THRESHOLDS=results/baselines/thresholds.toml
 

@@ -364,3 +364,82 @@ fn effect_range(m: &MetricCalibration) -> String {
     let hi = e.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     format!("{lo:+.0} … {hi:+.0} %")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    /// A run whose RSS p50 is `rss_p50` (every other gated metric the same in all runs).
+    fn run(rss_p50: u64) -> RunFiles {
+        let config = serde_json::json!({
+            "workload": {"name": "gate", "spec_hash": "h", "blocks": 10, "shard_size": 1, "seed": 1},
+            "node": {"alloc": "jemalloc", "compaction": "streaming", "compaction_concurrency": 1, "writer_batch": 1},
+        });
+        let summary = serde_json::json!({
+            "alloc_count": 1000, "alloc_bytes_total": 1_000_000, "heap_live_end_bytes": 1000,
+            "store_bytes_written": 5000, "heap_live_peak_bytes": 100_000, "rss_peak_bytes": 200_000_000u64,
+            "rss_p50_bytes": rss_p50,
+        });
+        RunFiles {
+            dir: PathBuf::from("r"),
+            summary: crate::results::summary::Summary::for_test(summary),
+            config: serde_json::from_value(config).unwrap(),
+            samples: Vec::new(),
+            compactions: Vec::new(),
+            flushes: Vec::new(),
+            allocator: Vec::new(),
+            latency: Vec::new(),
+            ratchet: Vec::new(),
+            engine_flushes: Vec::new(),
+            engine: Vec::new(),
+        }
+    }
+
+    fn pools(clean: &[u64], injected: &[u64]) -> Pools {
+        Pools {
+            clean: clean.iter().map(|&v| run(v)).collect(),
+            injected: vec![(9, injected.iter().map(|&v| run(v)).collect())],
+        }
+    }
+
+    fn rss_p50_rates(p: &Pools, sizes: (usize, usize)) -> (f64, f64) {
+        let t = Thresholds::default();
+        let mut rng = SplitMix64::new(SEED);
+        let (aa, _) = rates(p, None, sizes, 500, &t, &mut rng).unwrap();
+        let (caught, _) = rates(p, Some(&p.injected[0].1), sizes, 500, &t, &mut rng).unwrap();
+        (aa["rss_p50_bytes"], caught["rss_p50_bytes"])
+    }
+
+    #[test]
+    fn quiet_clean_runs_give_no_false_alarms_and_a_shift_of_every_run_is_caught() {
+        // ±0.5 % between clean runs; the injected cell's runs all 8 % higher.
+        let clean: Vec<u64> = (0..20).map(|i| 100_000_000 + (i % 3) * 500_000).collect();
+        let injected: Vec<u64> = (0..20).map(|i| 108_000_000 + (i % 3) * 500_000).collect();
+        assert_eq!(rss_p50_rates(&pools(&clean, &injected), (10, 10)), (0.0, 1.0));
+    }
+
+    #[test]
+    fn noisier_clean_runs_fail_more_draws_and_more_runs_fail_fewer() {
+        // Half the clean runs 8 % above the other half: a draw fails when chance puts
+        // more of the high runs in the candidate; the more runs a side, the less often.
+        let clean: Vec<u64> = (0..20).map(|i| if i % 2 == 0 { 100_000_000 } else { 108_000_000 }).collect();
+        let p = pools(&clean, &clean);
+        let (six, _) = rss_p50_rates(&p, (6, 6));
+        let (ten, _) = rss_p50_rates(&p, (10, 10));
+        assert!(six > 0.05 && ten < six, "6 vs 6: {six}, 10 vs 10: {ten}");
+    }
+
+    #[test]
+    fn a_draw_takes_distinct_runs_and_never_the_baselines() {
+        let mut rng = SplitMix64::new(1);
+        for _ in 0..100 {
+            let base = pick(&mut rng, 20, 10, &[]);
+            let cand = pick(&mut rng, 20, 10, &base);
+            let mut all = [base.clone(), cand.clone()].concat();
+            all.sort_unstable();
+            all.dedup();
+            assert_eq!(all.len(), 20, "{base:?} {cand:?}");
+        }
+    }
+}

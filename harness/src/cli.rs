@@ -389,12 +389,12 @@ pub struct CalibrateArgs {
     /// The calibration suite (one clean cell, cells `…_inj<N>mib`).
     pub suite: PathBuf,
     /// Runs a baseline is made of: base's runs as `scripts/pr-gate.sh --base-node`
-    /// measures them (6), or a committed baseline's (10).
-    #[arg(long, default_value_t = 6)]
+    /// measures them (10), or a committed baseline's (10).
+    #[arg(long, default_value_t = 10)]
     pub baseline_runs: usize,
     /// Runs a candidate is made of (head's, as `scripts/pr-gate.sh --base-node` measures
-    /// them: 6; 5 against a committed baseline).
-    #[arg(long, default_value_t = 6)]
+    /// them: 10; 5 against a committed baseline).
+    #[arg(long, default_value_t = 10)]
     pub candidate_runs: usize,
     /// Comparisons drawn (at random, seed fixed) per kind.
     #[arg(long, default_value_t = 2000)]
