@@ -22,8 +22,8 @@
 //!                          "limit_for_2pct_false_alarms": L } },
 //!   "gate": { "false_alarm_rate": x, "power": { "<level>": p, … } } }
 //! ```
-//! A level is the injection as a whole percentage of the clean runs' median peak RSS
-//! (`rss_peak_bytes`); `effect_pct` is what it measured on each metric (the same MiB
+//! A level is the injection as a whole percentage of the clean runs' peak RSS
+//! (`rss_peak_bytes`, their geometric mean); `effect_pct` is what it measured on each metric (the same MiB
 //! are a larger share of a smaller figure). Also `calibration.md` and
 //! `charts/power.svg`; all three in `--out DIR` instead when it is given.
 
@@ -286,7 +286,8 @@ pub fn markdown(c: &Calibration) -> String {
     let mut md = format!(
         "# Gate calibration — {}\n\n{} draws: each a baseline of {} and a candidate of {} runs taken at random (seed \
          fixed) from {} clean runs (A/A) or from an injected cell; judged by the gate's own rule and limits. \
-         Levels are the injection as a share of the clean median peak RSS; effects are what each metric measured. \
+         Levels are the injection as a share of the clean runs' peak RSS (geometric mean); effects are what each \
+         metric measured. \
          The draws reuse one pool: its size ({}) bounds how well a rate is known.\n\n",
         crate::util::text::markdown_text(&c.suite),
         c.draws,
@@ -424,22 +425,40 @@ mod tests {
         // Half the clean runs 8 % above the other half: a draw fails when chance puts
         // more of the high runs in the candidate; the more runs a side, the less often.
         let clean: Vec<u64> = (0..20).map(|i| if i % 2 == 0 { 100_000_000 } else { 108_000_000 }).collect();
+        // Exactly (hypergeometric): 7.85 % of 6-vs-6 splits fail, 1.15 % of 10-vs-10.
         let p = pools(&clean, &clean);
         let (six, _) = rss_p50_rates(&p, (6, 6));
         let (ten, _) = rss_p50_rates(&p, (10, 10));
-        assert!(six > 0.05 && ten < six, "6 vs 6: {six}, 10 vs 10: {ten}");
+        assert!((six - 0.0785).abs() < 0.035 && ten < six, "6 vs 6: {six}, 10 vs 10: {ten}");
+    }
+
+    #[test]
+    fn the_suggested_limit_is_the_smallest_that_quiet_runs_do_not_cross() {
+        // Clean runs 100, 100.5 and 101 MB: no split of them differs by 1 %, some by 0.5 %.
+        let clean: Vec<u64> = (0..20).map(|i| 100_000_000 + (i % 3) * 500_000).collect();
+        let mut rng = SplitMix64::new(SEED);
+        let limit = suggested_limit(&pools(&clean, &clean), "rss_p50_bytes", (6, 6), 500, &mut rng).unwrap();
+        assert!(matches!(limit, Some(l) if l <= 1.0), "{limit:?}");
+        // Half the runs 8 % higher: a limit under 2 % false alarms must be several %.
+        let noisy: Vec<u64> = (0..20).map(|i| if i % 2 == 0 { 100_000_000 } else { 108_000_000 }).collect();
+        let limit = suggested_limit(&pools(&noisy, &noisy), "rss_p50_bytes", (6, 6), 500, &mut rng).unwrap();
+        assert!(matches!(limit, Some(l) if (3.0..8.0).contains(&l)), "{limit:?}");
     }
 
     #[test]
     fn a_draw_takes_distinct_runs_and_never_the_baselines() {
         let mut rng = SplitMix64::new(1);
+        let mut seen = std::collections::BTreeSet::new();
         for _ in 0..100 {
-            let base = pick(&mut rng, 20, 10, &[]);
-            let cand = pick(&mut rng, 20, 10, &base);
+            let base = pick(&mut rng, 20, 6, &[]);
+            let cand = pick(&mut rng, 20, 6, &base);
             let mut all = [base.clone(), cand.clone()].concat();
             all.sort_unstable();
             all.dedup();
-            assert_eq!(all.len(), 20, "{base:?} {cand:?}");
+            assert_eq!((base.len(), cand.len(), all.len()), (6, 6, 12), "{base:?} {cand:?}");
+            assert!(all.iter().all(|&i| i < 20));
+            seen.insert(cand);
         }
+        assert!(seen.len() > 90, "the draws hardly differ: {} distinct of 100", seen.len());
     }
 }
