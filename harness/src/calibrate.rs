@@ -434,7 +434,7 @@ mod tests {
 
     #[test]
     fn the_suggested_limit_is_the_smallest_that_quiet_runs_do_not_cross() {
-        // Clean runs 100, 100.5 and 101 MB: no split of them differs by 1 %, some by 0.5 %.
+        // Clean runs of 100, 100.5 and 101 MB: no split of them differs by more than 1 %.
         let clean: Vec<u64> = (0..20).map(|i| 100_000_000 + (i % 3) * 500_000).collect();
         let mut rng = SplitMix64::new(SEED);
         let limit = suggested_limit(&pools(&clean, &clean), "rss_p50_bytes", (6, 6), 500, &mut rng).unwrap();
