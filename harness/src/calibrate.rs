@@ -369,7 +369,6 @@ fn effect_range(m: &MetricCalibration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     /// A run whose RSS p50 is `rss_p50` (every other gated metric the same in all runs).
     fn run(rss_p50: u64) -> RunFiles {
@@ -382,19 +381,7 @@ mod tests {
             "store_bytes_written": 5000, "heap_live_peak_bytes": 100_000, "rss_peak_bytes": 200_000_000u64,
             "rss_p50_bytes": rss_p50,
         });
-        RunFiles {
-            dir: PathBuf::from("r"),
-            summary: crate::results::summary::Summary::for_test(summary),
-            config: serde_json::from_value(config).unwrap(),
-            samples: Vec::new(),
-            compactions: Vec::new(),
-            flushes: Vec::new(),
-            allocator: Vec::new(),
-            latency: Vec::new(),
-            ratchet: Vec::new(),
-            engine_flushes: Vec::new(),
-            engine: Vec::new(),
-        }
+        RunFiles::for_test(summary, config)
     }
 
     fn pools(clean: &[u64], injected: &[u64]) -> Pools {

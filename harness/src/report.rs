@@ -283,19 +283,7 @@ mod tests {
             "node": {"alloc": "glibc", "compaction": "streaming", "compaction_concurrency": 1, "writer_batch": 1},
             "ceilings": ceilings,
         });
-        RunFiles {
-            dir: PathBuf::from("r"),
-            summary: crate::results::summary::Summary::for_test(serde_json::json!({})),
-            config: serde_json::from_value(config).unwrap(),
-            samples: Vec::new(),
-            compactions: Vec::new(),
-            flushes: Vec::new(),
-            allocator: Vec::new(),
-            latency: Vec::new(),
-            ratchet: Vec::new(),
-            engine_flushes: Vec::new(),
-            engine: Vec::new(),
-        }
+        RunFiles::for_test(serde_json::json!({}), config)
     }
 
     #[test]

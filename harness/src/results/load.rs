@@ -121,6 +121,25 @@ impl RunFiles {
         })
     }
 
+    /// A run of `summary` and `config` (a `config.json` value) with no samples, events,
+    /// latency or ratchet: what tests of code that reads only those two need.
+    #[cfg(test)]
+    pub fn for_test(summary: serde_json::Value, config: serde_json::Value) -> RunFiles {
+        RunFiles {
+            dir: PathBuf::from("r"),
+            summary: Summary::for_test(summary),
+            config: serde_json::from_value(config).expect("a test config.json"),
+            samples: Vec::new(),
+            compactions: Vec::new(),
+            flushes: Vec::new(),
+            latency: Vec::new(),
+            allocator: Vec::new(),
+            ratchet: Vec::new(),
+            engine_flushes: Vec::new(),
+            engine: Vec::new(),
+        }
+    }
+
     /// `--store rocksdb`: the median over the run of RssAnon − live heap − RocksDB's own
     /// account at each sample (the engine's figure the latest at or before it): what
     /// the allocators hold beyond what the program's counting allocator and the engine
